@@ -1,0 +1,23 @@
+"""The ``creditgate`` command: one Typer app composed of one module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from creditgate.cli import policy
+from creditgate.cli.decide import decide
+from creditgate.cli.demo import demo
+
+app = typer.Typer(
+    name="creditgate",
+    help="Invitation-only consumer credit: decide, explain and whitelist from one policy file.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command()(demo)
+app.command()(decide)
+app.add_typer(policy.app, name="policy")
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,115 @@
+"""``creditgate policy lint|show FILE``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from creditgate.cli.common import Exit, err, fail, out
+from creditgate.policy.lint import Level, errors, lint
+from creditgate.policy.loader import PolicyError, load_policy
+from creditgate.policy.nodes import Policy
+
+app = typer.Typer(help="Check and inspect policy files.", no_args_is_help=True)
+PolicyFile = Annotated[Path, typer.Argument(help="Policy YAML file.", dir_okay=False)]
+
+
+@app.command("lint")
+def lint_command(file: PolicyFile) -> None:
+    """Compliance and consistency checks; exit 1 on any error (warnings alone exit 0)."""
+    try:
+        policy = load_policy(file)
+    except PolicyError as exc:
+        for issue in exc.issues:
+            err.print(f"error: {issue}", markup=False, soft_wrap=True)
+        raise typer.Exit(int(Exit.FAILURE)) from None
+    findings = lint(policy)
+    for f in findings:
+        line = f"{file}:{f.line}: {f.level.value}: [{f.check}] {f.message}"
+        (err if f.level is Level.ERROR else out).print(line, markup=False, soft_wrap=True)
+    n_err = len(errors(findings))
+    out.print(f"{file}: {n_err} error(s), {len(findings) - n_err} warning(s)", markup=False)
+    if n_err:
+        raise typer.Exit(int(Exit.FAILURE))
+
+
+@app.command("show")
+def show_command(file: PolicyFile) -> None:
+    """Print the policy's layers, gates, fraud rules, scorecard, rollout and offer."""
+    try:
+        policy = load_policy(file)
+    except PolicyError as exc:
+        fail("the policy cannot be used:\n" + "\n".join(f"  {i}" for i in exc.issues))
+    for table in tables(policy):
+        out.print(table)
+
+
+def tables(policy: Policy) -> list[Table]:
+    gates = Table(title=f"{policy.name} {policy.version}: gates")
+    for col in ("layer", "id", "code", "rule", "if missing", "action"):
+        gates.add_column(col)
+    for g in policy.gates:
+        rule = (
+            f"{g.field} {g.op.value} {g.value}"
+            if g.op
+            else f"{g.field} {'not in' if g.negate_values else 'in'} {list(g.values)}"
+        )
+        gates.add_row(
+            g.layer.value, g.id, g.code, rule, "pass" if g.when_missing else "fail", g.action.value
+        )
+    fraud = Table(title="fraud rules (never explained to users in detail)")
+    for col in ("id", "when (all)", "action"):
+        fraud.add_column(col)
+    for r in policy.fraud:
+        when = " and ".join(
+            f"{c.field} {c.op.value if c.op else 'in'} {c.value}" for c in r.conditions
+        )
+        fraud.add_row(r.id, when, r.action.value)
+    card = Table(title=f"scorecard (base {policy.scorecard.base_points} points)")
+    for col in ("feature", "field", "bins -> points", "factor"):
+        card.add_column(col)
+    for f in policy.scorecard.features:
+        bins = ", ".join(
+            (
+                f"{b.categories}"
+                if b.categories
+                else f"<{b.upper}"
+                if b.upper is not None
+                else "rest"
+            )
+            + f": {b.points}"
+            for b in f.bins
+        )
+        card.add_row(f.name, f.field, bins, f.factor)
+    rollout = Table(
+        title=f"regions (table {policy.regions_version}), capacity {policy.capacity_share:.0%}"
+    )
+    for col in ("class", "status", "quota share", "cutoff"):
+        rollout.add_column(col)
+    cutoffs = dict(policy.scorecard.cutoffs)
+    for region in policy.regions:
+        rollout.add_row(
+            region.region_class,
+            region.status.value,
+            f"{region.quota_share:.0%}",
+            str(cutoffs.get(region.region_class, "-")),
+        )
+    offer = Table(
+        title=f"offer {policy.offer.min_limit}..{policy.offer.max_limit} yuan, "
+        f"terms {list(policy.offer.terms)}"
+    )
+    for col in ("segment", "limits (min score: yuan)", "refer"):
+        offer.add_column(col)
+    for s in policy.offer.segments:
+        offer.add_row(s.name, ", ".join(f"{m}: {v:,}" for m, v in s.limits), str(s.refer))
+    for p in policy.offer.prices:
+        offer.add_row(
+            "price",
+            f"score >= {p.min_score}: daily {p.daily_rate}, "
+            f"APR {p.daily_rate * policy.offer.days_per_year}",
+            "",
+        )
+    return [gates, fraud, card, rollout, offer]

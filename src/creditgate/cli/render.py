@@ -1,0 +1,58 @@
+"""Human-readable decisions for the terminal (Rich): what the demo and ``--pretty`` print."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from creditgate.decision import Decision
+
+_STYLE = {"invited": "green", "not_invited": "red", "manual_review": "yellow", "referred": "cyan"}
+
+
+def decision_panel(title: str, d: Decision, lang: str = "zh-CN") -> Panel:
+    head = Text.assemble(
+        (d.outcome, f"bold {_STYLE.get(d.outcome, 'white')}"),
+        f"   score {d.score if d.score is not None else '-'}",
+        f"   pd {d.pd if d.pd is not None else '-'}",
+    )
+    if d.limit_cny is not None:
+        head.append(
+            f"   limit {d.limit_cny:,} yuan   APR {float(d.apr or 0):.2%}"
+            f"   terms {'/'.join(map(str, d.terms))}"
+        )
+    parts: list[Text | Table] = [head]
+    if d.reasons:
+        reasons = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        reasons.add_column("reason")
+        reasons.add_column("observed")
+        reasons.add_column("required")
+        reasons.add_column("message")
+        for r in d.reasons:
+            code = f"[bold]{r.code}[/]" if r.principal else r.code
+            reasons.add_row(
+                code, escape(str(r.observed)), escape(r.required or ""), escape(r.message[lang])
+            )
+        parts.append(reasons)
+    if d.recourse:
+        steps = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        steps.add_column("what to do")
+        steps.add_column("field")
+        steps.add_column("to")
+        steps.add_column("when")
+        for s in d.recourse:
+            when = s.eta.isoformat() if s.eta else ("-" if s.immutable else "now")
+            steps.add_row(
+                escape(s.message[lang]), s.field, "" if s.to is None else escape(str(s.to)), when
+            )
+        parts.append(steps)
+    if d.alternatives:
+        parts.append(
+            Text(
+                "alternatives: " + " | ".join(a.message[lang] for a in d.alternatives), style="dim"
+            )
+        )
+    return Panel(Group(*parts), title=f"{title} ({d.user_id})", title_align="left")

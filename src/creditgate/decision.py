@@ -1,0 +1,139 @@
+"""The decision contract (ARCHITECTURE.md section 3): what every engine and the service return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+Text = dict[str, str]
+
+
+class Reason(NamedTuple):
+    """One fired rule. (NamedTuples: immutable and cheap to build on the hot path.)"""
+
+    code: str
+    layer: str
+    observed: Any
+    required: str | None
+    message: Text
+    principal: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "layer": self.layer,
+            "observed": jsonable(self.observed),
+            "required": self.required,
+            "message": self.message,
+            "principal": self.principal,
+        }
+
+
+class RecourseStep(NamedTuple):
+    """One change (or a date to wait for) that clears a failing rule.
+
+    ``to`` is a value that passes; ``eta`` is set when time alone clears it (apply no change,
+    decide again on that date); ``immutable`` marks what the user cannot change.
+    """
+
+    code: str
+    field: str
+    from_: Any
+    to: Any
+    eta: date | None
+    immutable: bool
+    message: Text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "field": self.field,
+            "from": jsonable(self.from_),
+            "to": jsonable(self.to),
+            "eta": self.eta.isoformat() if self.eta else None,
+            "immutable": self.immutable,
+            "message": self.message,
+        }
+
+
+class Alternative(NamedTuple):
+    kind: str
+    message: Text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "message": self.message}
+
+
+@dataclass(slots=True)
+class Decision:
+    """Built once by ``Decider.decide`` and not changed after (not frozen: a frozen dataclass
+    costs microseconds per decision to construct)."""
+
+    decision_id: str
+    user_id: str
+    policy_name: str
+    policy_version: str
+    as_of: date
+    outcome: str
+    score: int | None
+    pd: float | None
+    limit_cny: int | None
+    daily_rate: Decimal | None
+    apr: Decimal | None
+    terms: tuple[int, ...]
+    reasons: tuple[Reason, ...]
+    recourse: tuple[RecourseStep, ...]
+    alternatives: tuple[Alternative, ...]
+    review: dict[str, Any]
+    internal: dict[str, Any]  # operators only (which fraud rule fired), never to users
+
+    @property
+    def entry_visible(self) -> bool:
+        return self.outcome == "invited"
+
+    @property
+    def reason_codes(self) -> tuple[str, ...]:
+        return tuple(r.code for r in self.reasons)
+
+    def to_dict(self, langs: tuple[str, ...] | None = None) -> dict[str, Any]:
+        """The JSON contract; ``langs`` keeps only those languages' messages."""
+        out: dict[str, Any] = {
+            "decision_id": self.decision_id,
+            "user_id": self.user_id,
+            "policy": {"name": self.policy_name, "version": self.policy_version},
+            "as_of": self.as_of.isoformat(),
+            "outcome": self.outcome,
+            "entry_visible": self.entry_visible,
+            "score": self.score,
+            "pd": self.pd,
+            "limit_cny": self.limit_cny,
+            "daily_rate": str(self.daily_rate) if self.daily_rate is not None else None,
+            "apr": str(self.apr) if self.apr is not None else None,
+            "terms": list(self.terms),
+            "reasons": [r.to_dict() for r in self.reasons],
+            "recourse": [s.to_dict() for s in self.recourse],
+            "alternatives": [a.to_dict() for a in self.alternatives],
+            "review": self.review,
+        }
+        return out if langs is None else only_langs(out, langs)
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def only_langs(obj: Any, langs: tuple[str, ...]) -> Any:
+    """Drop messages in other languages, recursively (a message is a dict keyed by language)."""
+    if isinstance(obj, dict):
+        if obj and set(obj) <= {"zh-CN", "en"}:
+            return {k: v for k, v in obj.items() if k in langs}
+        return {k: only_langs(v, langs) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [only_langs(v, langs) for v in obj]
+    return obj

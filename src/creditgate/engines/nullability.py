@@ -1,0 +1,61 @@
+"""Which expressions can be NULL, so the row engine only spells out NULL checks where needed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from creditgate.engines.base import Compiler
+from creditgate.policy import nodes as n
+from creditgate.schema import PROFILE_FIELDS
+
+
+class Nullability(Compiler[bool]):
+    """``visit(expr)`` is True when ``expr`` may evaluate to NULL for a valid profile."""
+
+    def __init__(self, ref_nullable: Callable[[str], bool]) -> None:
+        self.ref_nullable = ref_nullable
+
+    def visit_Field(self, node: n.Field) -> bool:
+        return PROFILE_FIELDS[node.name].nullable
+
+    def visit_Ref(self, node: n.Ref) -> bool:
+        return self.ref_nullable(node.name)
+
+    def visit_AsOf(self, node: n.AsOf) -> bool:
+        return False
+
+    def visit_Literal(self, node: n.Literal) -> bool:
+        return node.value is None
+
+    def visit_Compare(self, node: n.Compare) -> bool:
+        return self.visit(node.left) or self.visit(node.right)
+
+    def visit_InSet(self, node: n.InSet) -> bool:
+        return self.visit(node.operand)
+
+    def visit_And(self, node: n.And) -> bool:
+        return any(self.visit(o) for o in node.operands)
+
+    def visit_Or(self, node: n.Or) -> bool:
+        return any(self.visit(o) for o in node.operands)
+
+    def visit_Not(self, node: n.Not) -> bool:
+        return self.visit(node.operand)
+
+    def visit_IsNull(self, node: n.IsNull) -> bool:
+        return False
+
+    def visit_Coalesce(self, node: n.Coalesce) -> bool:
+        return all(self.visit(o) for o in node.operands)
+
+    def visit_Case(self, node: n.Case) -> bool:
+        return self.visit(node.default) or any(self.visit(r) for _, r in node.whens)
+
+    def visit_Elapsed(self, node: n.Elapsed) -> bool:
+        return self.visit(node.start)
+
+    def visit_Add(self, node: n.Add) -> bool:
+        return any(self.visit(o) for o in node.operands)
+
+    def visit_Logistic(self, node: n.Logistic) -> bool:
+        return self.visit(node.operand)

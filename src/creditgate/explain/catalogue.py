@@ -1,0 +1,96 @@
+"""The message catalogue: user-facing text in zh-CN and en, loaded once from YAML.
+
+Both languages must define the same keys; ``check_catalogue`` (run by the tests and the lint)
+finds a key one language lacks or a placeholder the other does not use.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable
+from functools import cache, lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+LANGS = ("zh-CN", "en")
+Text = dict[str, str]
+
+
+@cache
+def catalogue(lang: str) -> dict[str, Any]:
+    path = resources.files("creditgate.explain") / "messages" / f"{lang}.yaml"
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return data
+
+
+def has_message(code: str) -> bool:
+    return all(code in catalogue(lang)["reasons"] for lang in LANGS)
+
+
+Renderer = Callable[..., Text]
+
+
+@cache
+def renderer(section: str, key: str, label: str | None = None) -> Renderer:
+    """A memoised function of the placeholder values that renders ``key`` in both languages.
+
+    ``label`` (a field name) is localised and filled in once, here. Rendered messages are
+    shared between decisions: treat them as read-only. Most observed values repeat across a
+    population (pay scores, day counts), so most calls are a cache hit.
+    """
+    templates: list[tuple[str, str]] = []
+    for lang in LANGS:
+        cat = catalogue(lang)
+        template = str(cat[section] if section == "review" else cat[section][key])
+        if label is not None:
+            template = template.replace("{label}", str(cat["fields"].get(label, label)))
+        templates.append((lang, template))
+    if not any(placeholders(t) for _, t in templates):
+        constant = dict(templates)
+        return lambda **_: constant
+
+    @lru_cache(maxsize=16384)
+    def render(**values: Any) -> Text:
+        return {lang: template.format_map(values) for lang, template in templates}
+
+    return render
+
+
+def text(section: str, key: str, **values: Any) -> Text:
+    """One message in both languages, placeholders filled (``label`` names a field)."""
+    label = values.pop("label", None)
+    return renderer(section, key, label)(**values)
+
+
+@cache
+def region_label(region_class: str) -> Text:
+    return {lang: catalogue(lang)["regions"].get(region_class, region_class) for lang in LANGS}
+
+
+@cache
+def region_closed_text(region_class: str) -> Text:
+    """REGION_CLOSED names the region in each language's own words."""
+    label = region_label(region_class)
+    return {
+        lang: str(catalogue(lang)["reasons"]["REGION_CLOSED"]).format(observed=label[lang])
+        for lang in LANGS
+    }
+
+
+def placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def check_catalogue() -> list[str]:
+    """Keys or placeholders that differ between languages (empty when consistent)."""
+    problems: list[str] = []
+    zh, en = catalogue("zh-CN"), catalogue("en")
+    for section in ("fields", "regions", "reasons", "recourse", "alternatives"):
+        for key in sorted(set(zh[section]) ^ set(en[section])):
+            problems.append(f"{section}.{key} is missing in one language")
+        for key in sorted(set(zh[section]) & set(en[section])):
+            if placeholders(str(zh[section][key])) != placeholders(str(en[section][key])):
+                problems.append(f"{section}.{key} uses different placeholders")
+    return problems

@@ -1,0 +1,196 @@
+"""Reasons: every fired rule as {code, layer, observed, required, message}, most important first.
+
+Order: declines before reviews before referrals; within each, the policy's layer order
+(compliance, credit, behaviour, region, fraud, whitelist, segment) and file order. The score's
+principal factors follow the score reason: the scored features with the largest shortfall
+against their best bin (at most 4). Fraud reasons stay generic: which signal fired is internal.
+
+A reason depends only on its rule, the observed value and whether it is principal, so each
+rule's reasons are memoised: a population repeats the same pay scores and day counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache, partial
+from typing import Any
+
+from creditgate.decision import Reason, jsonable
+from creditgate.explain.catalogue import region_closed_text, renderer, text
+from creditgate.explain.evaluation import Evaluation
+from creditgate.policy.lower import Program
+from creditgate.policy.nodes import Action, CmpOp, Gate, Layer, RegionStatus, ScoreFeature
+
+PRINCIPAL = 4
+MAX_FACTORS = 4
+_ACTION_RANK = {Action.DECLINE: 0, Action.REVIEW: 1, Action.REFER: 2}
+_LAYER_RANK = {layer: i for i, layer in enumerate(Layer)}
+_CACHE = 8192
+
+Rank = tuple[int, int, int, int]
+Maker = Callable[[Any, bool], Reason]
+
+
+def required_text(
+    op: CmpOp | None, value: Any, values: tuple[Any, ...] = (), negate: bool = False
+) -> str:
+    if op is None:
+        listed = ", ".join(str(jsonable(v)) for v in values)
+        return f"{'not in' if negate else 'in'} [{listed}]"
+    shown = str(jsonable(value)).lower() if isinstance(value, bool) else str(jsonable(value))
+    return f"{op.value} {shown}"
+
+
+def factor_required(feature: ScoreFeature) -> str:
+    """The condition for the best bin, e.g. ``>= 3`` or ``< 0.2``."""
+    best = max(range(len(feature.bins)), key=lambda i: feature.bins[i].points)
+    b = feature.bins[best]
+    if b.categories:
+        return required_text(None, None, b.categories)
+    if b.lower is not None and b.upper is not None:
+        return f">= {b.lower:g} and < {b.upper:g}"
+    return f">= {b.lower:g}" if b.lower is not None else f"< {b.upper:g}"
+
+
+def rank(action: Action, layer: Layer, position: int, sub: int = 0) -> Rank:
+    return (_ACTION_RANK[action], _LAYER_RANK[layer], position, sub)
+
+
+def gate_maker(gate: Gate) -> Maker:
+    render = renderer("reasons", gate.code, gate.field)
+    required = required_text(gate.op, gate.value, gate.values, gate.negate_values)
+    shown_required = jsonable(gate.value)
+
+    @lru_cache(maxsize=_CACHE)
+    def make(observed: Any, principal: bool) -> Reason:
+        message = render(observed=jsonable(observed), required=shown_required)
+        return Reason(gate.code, gate.layer.value, observed, required, message, principal)
+
+    return make
+
+
+def factor_maker(feature: ScoreFeature) -> Maker:
+    render = renderer("reasons", feature.factor)
+    required = factor_required(feature)
+
+    @lru_cache(maxsize=_CACHE)
+    def make(observed: Any, principal: bool) -> Reason:
+        message = render(observed=jsonable(observed))
+        return Reason(feature.factor, Layer.WHITELIST.value, observed, required, message, principal)
+
+    return make
+
+
+@lru_cache(maxsize=_CACHE)
+def score_reason(code: str, score: int, cutoff: int, principal: bool) -> Reason:
+    layer = Layer.REGION if code == "REGION_QUOTA" else Layer.WHITELIST
+    message = text("reasons", code, observed=score, required=cutoff)
+    return Reason(code, layer.value, score, f">= {cutoff}", message, principal)
+
+
+@lru_cache(maxsize=64)
+def fixed_reason(
+    code: str, layer: Layer, observed: Any, required: str | None, principal: bool
+) -> Reason:
+    message = region_closed_text(observed) if code == "REGION_CLOSED" else text("reasons", code)
+    return Reason(code, layer.value, observed, required, message, principal)
+
+
+class ReasonBuilder:
+    """Precomputes, per policy, which binding each rule reads, its rank and its wording."""
+
+    def __init__(self, program: Program) -> None:
+        policy = program.policy
+        index = {name: i for i, name in enumerate(program.names)}
+        self.gates = [
+            (index[f"fail.{g.id}"], rank(g.action, g.layer, pos), g.field, gate_maker(g))
+            for pos, g in enumerate(policy.gates)
+        ]
+        self.fraud = [(index[f"fraud.{r.id}"], r.action) for r in policy.fraud]
+        self.card = policy.scorecard
+        self.factors = [
+            (index[f"points.{f.name}"], f.best_points, pos, f.field, factor_maker(f))
+            for pos, f in enumerate(self.card.features)
+        ]
+        opened = tuple(
+            r.region_class for r in policy.regions if r.status is not RegionStatus.CLOSED
+        )
+        self.region_required = required_text(None, None, opened)
+        self.at = {
+            name: index[name]
+            for name in (
+                "fail.region_closed",
+                "region_class",
+                "fail.score",
+                "review.score",
+                "quota.score",
+                "score",
+                "cutoff",
+                "refer.segment",
+            )
+        }
+
+    def build(self, ev: Evaluation) -> list[Reason]:
+        """Every fired rule's reason, ordered; the first ``PRINCIPAL`` are marked principal."""
+        values, at = ev.values, self.at
+        fired: list[tuple[Rank, Callable[[bool], Reason]]] = []
+        for i, r, field, make in self.gates:
+            if values[i]:
+                observed = ev.field(field)
+                fired.append((r, partial(make, observed)))
+        if values[at["fail.region_closed"]]:
+            region = values[at["region_class"]]
+            fired.append(
+                (
+                    rank(Action.DECLINE, Layer.REGION, 0),
+                    partial(
+                        fixed_reason, "REGION_CLOSED", Layer.REGION, region, self.region_required
+                    ),
+                )
+            )
+        actions = [action for i, action in self.fraud if values[i]]
+        if actions:
+            action = min(actions, key=_ACTION_RANK.__getitem__)
+            fired.append(
+                (
+                    rank(action, Layer.FRAUD, 0),
+                    lambda p: fixed_reason("FRAUD_SUSPECTED", Layer.FRAUD, None, None, p),
+                )
+            )
+        if values[at["fail.score"]]:
+            fired.extend(self.score_items(ev))
+        if values[at["refer.segment"]]:
+            occupation = ev.row.get("occupation")
+            fired.append(
+                (
+                    rank(Action.REFER, Layer.SEGMENT, 0),
+                    lambda p: fixed_reason("BUSINESS_PURPOSE", Layer.SEGMENT, occupation, None, p),
+                )
+            )
+        fired.sort(key=lambda item: item[0])
+        return [make(n < PRINCIPAL) for n, (_, make) in enumerate(fired)]
+
+    def score_items(self, ev: Evaluation) -> list[tuple[Rank, Callable[[bool], Reason]]]:
+        values, at = ev.values, self.at
+        action = Action.REVIEW if values[at["review.score"]] else Action.DECLINE
+        code = "REGION_QUOTA" if values[at["quota.score"]] else "SCORE_BELOW_CUTOFF"
+        score, cutoff = values[at["score"]], values[at["cutoff"]]
+        items: list[tuple[Rank, Callable[[bool], Reason]]] = [
+            (rank(action, Layer.WHITELIST, 0, 0), lambda p: score_reason(code, score, cutoff, p))
+        ]
+        for sub, (field, make) in enumerate(self.principal_factors(values), start=1):
+            observed = ev.field(field)
+            items.append(
+                (rank(action, Layer.WHITELIST, 0, sub), partial(make, observed))
+            )
+        return items
+
+    def principal_factors(self, values: tuple[Any, ...]) -> list[tuple[str, Maker]]:
+        """Scored features furthest below their best bin, largest shortfall first."""
+        gaps = [
+            (best - values[i], pos, field, make)
+            for i, best, pos, field, make in self.factors
+            if values[i] < best
+        ]
+        gaps.sort(key=lambda g: (-g[0], g[1]))
+        return [(field, make) for _, _, field, make in gaps[:MAX_FACTORS]]

@@ -1,0 +1,271 @@
+"""Compliance and consistency lint for a loaded policy.
+
+Errors make ``creditgate policy lint`` exit 1 and stop a policy from being served (``Decider``
+refuses it); warnings are printed. What it checks: APR above the jurisdiction's cap, a line above
+the household cap, data used without a consent gate, gates that can never pass or never fail,
+contradictory gates on one field, cutoffs outside the attainable score range, and invited users
+left without a limit or a price. (Protected attributes are refused by the loader itself.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from creditgate.features import by_name, consent_of, derived_fields
+from creditgate.policy.nodes import CmpOp, Policy, RegionStatus
+from creditgate.population.regions import RegionTable, load_regions
+from creditgate.schema import PROFILE_FIELDS, Consent
+
+INF = float("inf")
+_DERIVED_RANGES = {
+    "age": (0, 150),
+    "account_age_days": (0, INF),
+    "months_since_last_overdue": (0, INF),
+}
+
+
+class Level(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    level: Level
+    check: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.level.value}: line {self.line}: [{self.check}] {self.message}"
+
+
+def field_range(name: str) -> tuple[float, float] | None:
+    if name in _DERIVED_RANGES:
+        return _DERIVED_RANGES[name]
+    spec = PROFILE_FIELDS.get(name)
+    if spec is None or spec.type not in (int, float, Decimal):
+        return None
+    lo = float(spec.ge) if spec.ge is not None else -INF
+    hi = float(spec.le) if spec.le is not None else INF
+    return lo, hi
+
+
+def passing_interval(op: CmpOp, value: Any) -> tuple[float, float, bool, bool] | None:
+    """(lo, hi, lo_open, hi_open) of the values that pass ``op value``."""
+    v = float(value)
+    return {
+        CmpOp.GE: (v, INF, False, True),
+        CmpOp.GT: (v, INF, True, True),
+        CmpOp.LE: (-INF, v, True, False),
+        CmpOp.LT: (-INF, v, True, True),
+        CmpOp.EQ: (v, v, False, False),
+    }.get(op)
+
+
+def lint(policy: Policy, regions: RegionTable | None = None) -> list[Finding]:
+    regions = regions or load_regions()
+    findings: list[Finding] = []
+    findings += _pricing(policy)
+    findings += _consent(policy, regions)
+    findings += _gates(policy)
+    findings += _scorecard(policy)
+    return findings
+
+
+def errors(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if f.level is Level.ERROR]
+
+
+def _pricing(policy: Policy) -> list[Finding]:
+    out: list[Finding] = []
+    offer, law = policy.offer, policy.jurisdiction
+    for i, band in enumerate(offer.prices):
+        apr = band.daily_rate * offer.days_per_year
+        if apr > law.apr_cap:
+            out.append(
+                Finding(
+                    Level.ERROR,
+                    "APR_CAP",
+                    policy.line(f"offer.pricing.{i}"),
+                    f"daily rate {band.daily_rate} is an APR of {apr}, above the "
+                    f"{law.name} cap of {law.apr_cap}",
+                )
+            )
+    top = max(
+        (min(limit, offer.max_limit) for s in offer.segments for _, limit in s.limits), default=0
+    )
+    if top > law.household_line_cap_cny:
+        out.append(
+            Finding(
+                Level.WARNING,
+                "HOUSEHOLD_LINE_CAP",
+                policy.line("offer.segments"),
+                f"a credit line of {top} yuan exceeds the {law.name} household cap "
+                f"of {law.household_line_cap_cny} yuan for bank internet consumer "
+                "loans; check the lender's licence",
+            )
+        )
+    for i, s in enumerate(offer.segments):
+        for _, limit in s.limits:
+            if not offer.min_limit <= limit <= offer.max_limit:
+                out.append(
+                    Finding(
+                        Level.WARNING,
+                        "LIMIT_CLIPPED",
+                        policy.line(f"offer.segments.{i}.limits"),
+                        f"segment {s.name}: limit {limit} is outside the product "
+                        f"range {offer.min_limit}..{offer.max_limit} and is clipped",
+                    )
+                )
+    lowest_cutoff = min(v for _, v in policy.scorecard.cutoffs)
+    if min(p.min_score for p in offer.prices) > lowest_cutoff - policy.scorecard.review_band:
+        out.append(
+            Finding(
+                Level.ERROR,
+                "NO_PRICE",
+                policy.line("offer.pricing"),
+                "some invitable scores have no price band (lowest min_score is above "
+                "the lowest cutoff)",
+            )
+        )
+    for i, s in enumerate(offer.segments):
+        if not s.refer and min(m for m, _ in s.limits) > lowest_cutoff:
+            out.append(
+                Finding(
+                    Level.ERROR,
+                    "NO_LIMIT",
+                    policy.line(f"offer.segments.{i}"),
+                    f"segment {s.name}: invitable scores below "
+                    f"{min(m for m, _ in s.limits)} get no limit",
+                )
+            )
+    return out
+
+
+def _consent(policy: Policy, regions: RegionTable) -> list[Finding]:
+    derived = by_name(derived_fields(regions, policy.unknown_city))
+    gated = {
+        g.field
+        for g in policy.gates
+        if g.op is CmpOp.EQ and g.value is True and g.field in (c.value for c in Consent)
+    }
+    out: list[Finding] = []
+    uses = [(g.field, g.line, f"gate {g.id}") for g in policy.gates]
+    uses += [
+        (f.field, policy.line(f"scorecard.features.{i}"), f"scorecard feature {f.name}")
+        for i, f in enumerate(policy.scorecard.features)
+    ]
+    for field, line, what in uses:
+        consent = consent_of(field, derived)
+        if consent in (Consent.CREDIT, Consent.BEHAVIOUR) and consent.value not in gated:
+            out.append(
+                Finding(
+                    Level.ERROR,
+                    "CONSENT",
+                    line,
+                    f"{what} processes {field!r}, which needs {consent.value}, but no "
+                    f"gate requires {consent.value} == true",
+                )
+            )
+    return out
+
+
+def _gates(policy: Policy) -> list[Finding]:
+    out: list[Finding] = []
+    feasible: dict[str, tuple[float, float]] = {}
+    for g in policy.gates:
+        rng = field_range(g.field)
+        if rng is None or g.op is None or g.op is CmpOp.NE:
+            continue
+        interval = passing_interval(g.op, g.value)
+        if interval is None:
+            continue
+        lo, hi, lo_open, hi_open = interval
+        f_lo, f_hi = feasible.get(g.field, rng)
+        new_lo, new_hi = max(f_lo, lo), min(f_hi, hi)
+        empty = new_lo > new_hi or (
+            new_lo == new_hi and ((lo_open and new_lo == lo) or (hi_open and new_hi == hi))
+        )
+        if empty:
+            what = (
+                "can never pass"
+                if g.field not in feasible
+                else "contradicts an earlier gate on the same field"
+            )
+            out.append(
+                Finding(
+                    Level.ERROR,
+                    "UNREACHABLE",
+                    g.line,
+                    f"gate {g.id}: {g.field} {g.op.value} {g.value} {what}: nobody can be invited",
+                )
+            )
+            continue
+        if (
+            lo <= rng[0]
+            and hi >= rng[1]
+            and not (lo_open and lo == rng[0])
+            and not (hi_open and hi == rng[1])
+        ):
+            out.append(
+                Finding(
+                    Level.WARNING,
+                    "NEVER_FAILS",
+                    g.line,
+                    f"gate {g.id}: {g.field} {g.op.value} {g.value} holds for every valid value",
+                )
+            )
+        feasible[g.field] = (new_lo, new_hi)
+    for rule in policy.fraud:
+        for c in rule.conditions:
+            rng = field_range(c.field)
+            if rng is None or c.op is None or c.op is CmpOp.NE:
+                continue
+            interval = passing_interval(c.op, c.value)
+            if interval and (interval[0] > rng[1] or interval[1] < rng[0]):
+                out.append(
+                    Finding(
+                        Level.WARNING,
+                        "NEVER_FIRES",
+                        rule.line,
+                        f"fraud rule {rule.id}: {c.field} {c.op.value} {c.value} never holds",
+                    )
+                )
+    return out
+
+
+def _scorecard(policy: Policy) -> list[Finding]:
+    card = policy.scorecard
+    top = card.base_points + sum(f.best_points for f in card.features)
+    bottom = card.base_points + sum(
+        min(min(b.points for b in f.bins), f.missing_points) for f in card.features
+    )
+    out: list[Finding] = []
+    for region_class, cutoff in card.cutoffs:
+        if policy.region(region_class).status is RegionStatus.CLOSED:
+            continue
+        line = policy.line(f"scorecard.cutoffs.{region_class}")
+        if cutoff > top:
+            out.append(
+                Finding(
+                    Level.ERROR,
+                    "CUTOFF_UNREACHABLE",
+                    line,
+                    f"cutoff {cutoff} for {region_class} is above the best attainable score {top}",
+                )
+            )
+        elif cutoff <= bottom:
+            out.append(
+                Finding(
+                    Level.WARNING,
+                    "CUTOFF_NEVER_BINDS",
+                    line,
+                    f"cutoff {cutoff} for {region_class} is at or below the lowest "
+                    f"score {bottom}: the score never rejects",
+                )
+            )
+    return out

@@ -1,0 +1,391 @@
+"""Policy file (YAML) to frozen nodes, with every error naming ``file:line: field``.
+
+Structure is checked by ``spec.PolicySpec``; meaning here: fields exist (raw or derived) and are
+not protected attributes, values fit the field's type, NULL-able fields say how NULL is treated,
+reason codes have messages, bins ascend, every region class has a status and a cutoff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from pydantic import ValidationError
+
+from creditgate.engines.nullability import Nullability
+from creditgate.explain.catalogue import has_message
+from creditgate.features import DerivedField, by_name, derived_fields
+from creditgate.policy import spec as s
+from creditgate.policy.nodes import (
+    Action,
+    Bin,
+    CmpOp,
+    Condition,
+    FraudRule,
+    Gate,
+    Jurisdiction,
+    Layer,
+    Offer,
+    Policy,
+    PriceBand,
+    RegionRule,
+    RegionStatus,
+    Scaling,
+    Scorecard,
+    ScoreFeature,
+    Segment,
+    Value,
+)
+from creditgate.policy.yamlsrc import Path_, SourceMap, YamlSyntaxError, load_yaml
+from creditgate.population.regions import RegionClass, RegionTable, load_regions
+from creditgate.schema import PROFILE_FIELDS
+
+PROTECTED_ATTRIBUTES = frozenset(
+    {
+        "sex",
+        "gender",
+        "ethnicity",
+        "ethnic_group",
+        "race",
+        "religion",
+        "marital_status",
+        "nationality",
+        "foreign_worker",
+        "personal_status_and_sex",
+        "hukou_origin",
+    }
+)
+DEFAULT_POLICY = "default.yaml"
+_DERIVED_TYPES: Mapping[str, type] = {
+    "age": int,
+    "account_age_days": int,
+    "months_since_last_overdue": int,
+    "last_overdue_date": date,
+    "region_class": str,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyIssue:
+    file: str
+    line: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f" {self.path}:" if self.path else ""
+        return f"{self.file}:{self.line}:{where} {self.message}"
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used; ``issues`` lists every problem found."""
+
+    def __init__(self, issues: list[PolicyIssue]) -> None:
+        super().__init__("\n".join(str(i) for i in issues))
+        self.issues = issues
+
+
+def default_policy_path() -> Path:
+    return Path(str(resources.files("creditgate.policy") / "defaults" / DEFAULT_POLICY))
+
+
+def load_policy(path: Path | str | None = None) -> Policy:
+    """Load and check a policy file (the packaged default when ``path`` is None)."""
+    file = Path(path) if path is not None else default_policy_path()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError([PolicyIssue(str(file), 0, "", f"cannot read: {exc.strerror}")]) from exc
+    return parse_policy(text, str(file))
+
+
+def parse_policy(text: str, file: str = "<policy>") -> Policy:
+    try:
+        data, source = load_yaml(text, file)
+    except YamlSyntaxError as exc:
+        raise PolicyError([PolicyIssue(file, exc.line, "", str(exc).split(": ", 1)[-1])]) from exc
+    try:
+        parsed = s.PolicySpec.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(
+            [
+                PolicyIssue(file, source.line_of(tuple(e["loc"])), dotted(e["loc"]), e["msg"])
+                for e in exc.errors()
+            ]
+        ) from exc
+    return _Builder(parsed, source).build()
+
+
+def dotted(loc: tuple[Any, ...] | Path_) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+class _Builder:
+    def __init__(self, spec: s.PolicySpec, source: SourceMap) -> None:
+        self.spec, self.source = spec, source
+        self.issues: list[PolicyIssue] = []
+        self.regions: RegionTable = load_regions()
+        self.derived: Mapping[str, DerivedField] = by_name(
+            derived_fields(self.regions, spec.regions.unknown_city)
+        )
+        refs: dict[str, bool] = {}
+        null = Nullability(lambda name: refs[name])
+        for d in self.derived.values():
+            refs[d.name] = null.visit(d.expr)
+        self.derived_nullable = refs
+
+    def error(self, path: Path_, message: str) -> None:
+        self.issues.append(
+            PolicyIssue(self.source.file, self.source.line_of(path), dotted(path), message)
+        )
+
+    def build(self) -> Policy:
+        spec = self.spec
+        if spec.regions.version != self.regions.version:
+            self.error(("regions", "version"), f"region table is version {self.regions.version!r}")
+        classes = [c.value for c in RegionClass]
+        if spec.regions.unknown_city is not None and spec.regions.unknown_city not in classes:
+            self.error(("regions", "unknown_city"), f"must be one of {classes} or null")
+        gates = tuple(self.gate(g, ("gates", i)) for i, g in enumerate(spec.gates))
+        self.unique([g.id for g in spec.gates], "gates")
+        fraud = tuple(self.fraud(f, ("fraud", i)) for i, f in enumerate(spec.fraud))
+        self.unique([f.id for f in spec.fraud], "fraud")
+        regions = self.rollout(classes)
+        scorecard = self.scorecard(regions)
+        offer = self.offer()
+        if self.issues:
+            raise PolicyError(self.issues)
+        return Policy(
+            name=spec.policy.name,
+            version=spec.policy.version,
+            regions_version=spec.regions.version,
+            unknown_city=spec.regions.unknown_city,
+            capacity_share=spec.capacity_share,
+            gates=gates,
+            fraud=fraud,
+            regions=regions,
+            scorecard=scorecard,
+            offer=offer,
+            jurisdiction=Jurisdiction(
+                spec.jurisdiction.name,
+                spec.jurisdiction.apr_cap,
+                spec.jurisdiction.household_line_cap_cny,
+            ),
+            source=self.source.file,
+            lines=MappingProxyType({dotted(k): v for k, v in self.source.lines.items()}),
+        )
+
+    def unique(self, ids: list[str], section: str) -> None:
+        seen: set[str] = set()
+        for i, item in enumerate(ids):
+            if item in seen:
+                self.error((section, i, "id"), f"duplicate id {item!r}")
+            seen.add(item)
+
+    # -- fields and values
+    def field_type(self, name: str, path: Path_) -> type | None:
+        if name in PROTECTED_ATTRIBUTES:
+            self.error(path, f"{name!r} is a protected attribute and may not be a decision input")
+            return None
+        if name in PROFILE_FIELDS:
+            return PROFILE_FIELDS[name].type
+        if name in self.derived:
+            return _DERIVED_TYPES[name]
+        known = sorted([*PROFILE_FIELDS, *self.derived])
+        self.error(path, f"unknown field {name!r}; known fields: {', '.join(known)}")
+        return None
+
+    def nullable(self, name: str) -> bool:
+        if name in PROFILE_FIELDS:
+            return PROFILE_FIELDS[name].nullable
+        return self.derived_nullable.get(name, False)
+
+    def value(self, kind: type, raw: Any, path: Path_) -> Value:
+        """Check a threshold against the field's type; decimals stay exact."""
+        ok = {
+            bool: isinstance(raw, bool),
+            str: isinstance(raw, str),
+            date: isinstance(raw, date),
+        }.get(kind, isinstance(raw, int | float) and not isinstance(raw, bool))
+        if not ok:
+            self.error(path, f"expected a {kind.__name__} value, got {raw!r}")
+            return None
+        if kind is Decimal:
+            return Decimal(str(raw))
+        if kind is int:
+            if isinstance(raw, float) and not raw.is_integer():
+                self.error(path, f"expected a whole number, got {raw!r}")
+                return None
+            return int(raw)
+        return raw  # type: ignore[no-any-return]
+
+    def condition(self, c: s.ConditionSpec | s.GateSpec, path: Path_) -> Condition:
+        kind = self.field_type(c.field, (*path, "field"))
+        membership = c.op in ("in", "not_in")
+        if membership != isinstance(c.value, list):
+            wanted = "a list" if membership else "one value"
+            self.error((*path, "value"), f"op {c.op!r} needs {wanted}")
+            return Condition(c.field, None, None)
+        if kind is None:
+            return Condition(c.field, None, None)
+        if isinstance(c.value, list):
+            values = tuple(self.value(kind, v, (*path, "value", i)) for i, v in enumerate(c.value))
+            self.check_choices(c.field, values, (*path, "value"))
+            return Condition(c.field, None, None, values, c.op == "not_in")
+        value = self.value(kind, c.value, (*path, "value"))
+        self.check_choices(c.field, (value,), (*path, "value"))
+        return Condition(c.field, CmpOp(c.op), value)
+
+    def check_choices(self, field: str, values: tuple[Value, ...], path: Path_) -> None:
+        choices: tuple[str, ...] = ()
+        if field in PROFILE_FIELDS:
+            choices = PROFILE_FIELDS[field].choices
+        elif field == "region_class":
+            choices = tuple(c.value for c in RegionClass)
+        bad = [v for v in values if choices and v not in choices]
+        if bad:
+            self.error(path, f"{bad[0]!r} is not one of {', '.join(choices)}")
+
+    # -- sections
+    def gate(self, g: s.GateSpec, path: Path_) -> Gate:
+        cond = self.condition(g, path)
+        if not has_message(g.code):
+            self.error((*path, "code"), f"reason code {g.code!r} has no message in the catalogue")
+        if g.when_missing is None and self.nullable(g.field):
+            self.error(
+                (*path, "when_missing"),
+                f"{g.field!r} may be missing: say when_missing: pass or fail",
+            )
+        return Gate(
+            id=g.id,
+            code=g.code,
+            layer=Layer(g.layer),
+            field=g.field,
+            op=cond.op,
+            value=cond.value,
+            values=cond.values,
+            negate_values=cond.negate_values,
+            when_missing=g.when_missing == "pass",
+            action=Action(g.action),
+            line=self.source.line_of(path),
+        )
+
+    def fraud(self, f: s.FraudSpec, path: Path_) -> FraudRule:
+        conds = tuple(self.condition(c, (*path, "when", i)) for i, c in enumerate(f.when))
+        if f.when_missing is None and any(self.nullable(c.field) for c in f.when):
+            self.error(
+                (*path, "when_missing"),
+                "a condition's field may be missing: say when_missing: fired or not_fired",
+            )
+        return FraudRule(
+            f.id, conds, Action(f.action), f.when_missing == "fired", self.source.line_of(path)
+        )
+
+    def rollout(self, classes: list[str]) -> tuple[RegionRule, ...]:
+        rollout = self.spec.regions.rollout
+        for name in rollout:
+            if name not in classes:
+                self.error(("regions", "rollout", name), f"unknown region class; use {classes}")
+        missing = [c for c in classes if c not in rollout]
+        if missing:
+            self.error(("regions", "rollout"), f"no status for region classes {missing}")
+        rules = tuple(
+            RegionRule(c, RegionStatus(r.status), r.quota_share)
+            for c, r in rollout.items()
+            if c in classes
+        )
+        if not any(r.status is RegionStatus.OPEN for r in rules):
+            self.error(("regions", "rollout"), "at least one region class must be open")
+        return rules
+
+    def scorecard(self, regions: tuple[RegionRule, ...]) -> Scorecard:
+        card = self.spec.scorecard
+        for rule in regions:
+            if rule.status is not RegionStatus.CLOSED and rule.region_class not in card.cutoffs:
+                self.error(("scorecard", "cutoffs"), f"no cutoff for {rule.region_class!r}")
+        for name in card.cutoffs:
+            if name not in {r.region_class for r in regions}:
+                self.error(("scorecard", "cutoffs", name), "unknown region class")
+        features = tuple(
+            self.feature(f, ("scorecard", "features", i)) for i, f in enumerate(card.features)
+        )
+        self.unique([f.name for f in card.features], "scorecard.features")
+        return Scorecard(
+            base_points=card.base_points,
+            features=features,
+            scaling=Scaling(card.scaling.pdo, card.scaling.base_score, card.scaling.base_odds),
+            cutoffs=tuple(sorted(card.cutoffs.items())),
+            review_band=card.review_band,
+        )
+
+    def feature(self, f: s.FeatureSpec, path: Path_) -> ScoreFeature:
+        kind = self.field_type(f.field, (*path, "field"))
+        if not has_message(f.factor):
+            self.error((*path, "factor"), f"factor code {f.factor!r} has no message")
+        categorical = kind is str
+        bins: list[Bin] = []
+        lower: float | None = None
+        for i, b in enumerate(f.bins):
+            bpath = (*path, "bins", i)
+            if categorical:
+                if not b.in_ or b.below is not None:
+                    self.error(bpath, "a categorical field's bins list categories with `in:`")
+                bins.append(Bin(b.points, categories=tuple(b.in_ or ())))
+                continue
+            if b.in_ is not None:
+                self.error(bpath, "a numeric field's bins use `below:`, not `in:`")
+            last = i == len(f.bins) - 1
+            if (b.below is None) != last:
+                self.error(bpath, "every bin but the last needs `below:`; the last has none")
+            if b.below is not None and lower is not None and b.below <= lower:
+                self.error((*bpath, "below"), f"bins must ascend: {b.below} <= {lower}")
+            upper = self.typed_bound(kind, b.below)
+            bins.append(Bin(b.points, lower=lower, upper=upper))
+            lower = upper
+        return ScoreFeature(f.name, f.field, tuple(bins), f.missing_points, f.factor, f.cost)
+
+    @staticmethod
+    def typed_bound(kind: type | None, bound: float | None) -> Any:
+        """Bounds in the field's own type: exact decimals, ints where integral (and faster)."""
+        if bound is None:
+            return None
+        if kind is Decimal:
+            return Decimal(int(bound)) if float(bound).is_integer() else Decimal(str(bound))
+        if kind is int and float(bound).is_integer():
+            return int(bound)
+        return bound
+
+    def offer(self) -> Offer:
+        o = self.spec.offer
+        if o.limits_cny.min > o.limits_cny.max:
+            self.error(("offer", "limits_cny"), "min is above max")
+        segments: list[Segment] = []
+        for i, seg in enumerate(o.segments):
+            path: Path_ = ("offer", "segments", i)
+            conds = tuple(self.condition(c, (*path, "when", j)) for j, c in enumerate(seg.when))
+            last = i == len(o.segments) - 1
+            if last and seg.when:
+                self.error(path, "the last segment must have no `when:` (it catches the rest)")
+            if not seg.refer and not seg.limits:
+                self.error(path, "a segment that is not referred needs `limits:`")
+            limits = tuple((lim.min_score, lim.limit) for lim in seg.limits)
+            if [m for m, _ in limits] != sorted((m for m, _ in limits), reverse=True):
+                self.error((*path, "limits"), "limits must be listed highest min_score first")
+            segments.append(Segment(seg.name, conds, limits, seg.refer))
+        prices = tuple(PriceBand(p.min_score, p.daily_rate) for p in o.pricing)
+        if [p.min_score for p in prices] != sorted((p.min_score for p in prices), reverse=True):
+            self.error(("offer", "pricing"), "pricing must be listed highest min_score first")
+        return Offer(
+            o.limits_cny.min,
+            o.limits_cny.max,
+            tuple(segments),
+            prices,
+            tuple(o.terms),
+            o.days_per_year,
+        )

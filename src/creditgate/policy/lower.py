@@ -1,0 +1,283 @@
+"""Lower a policy to a *program*: named primitive expressions in dependency order.
+
+Every engine compiles the same program, so a rule exists once. Bins become searched CASEs,
+the scorecard a sum of them, gates become "failed" booleans with consent and NULL treatment
+folded in, and the outcome a CASE over those, exactly as ``ibis`` lowers ``bucket`` to CASE.
+Names are stable: ``fail.<gate id>``, ``fraud.<rule id>``, ``bin.<feature>``,
+``points.<feature>``, ``score``, ``outcome``, ``limit_cny``...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from creditgate.features import DerivedField, by_name, consent_of, derived_fields
+from creditgate.policy.nodes import (
+    Action,
+    Add,
+    And,
+    Case,
+    CmpOp,
+    Coalesce,
+    Compare,
+    Condition,
+    Expr,
+    Field,
+    Gate,
+    InSet,
+    IsNull,
+    Literal,
+    Logistic,
+    Not,
+    Or,
+    Outcome,
+    Policy,
+    Ref,
+    RegionStatus,
+    ScoreFeature,
+)
+from creditgate.population.regions import RegionTable
+from creditgate.schema import PROFILE_FIELDS, Consent
+
+FALSE = Literal(False)
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    name: str
+    expr: Expr
+
+
+@dataclass(frozen=True)
+class Program:
+    """What every engine evaluates: ``bindings`` in order, each visible to later ones."""
+
+    policy: Policy
+    bindings: tuple[Binding, ...]
+    derived: Mapping[str, DerivedField]
+
+    def index(self, name: str) -> int:
+        return next(i for i, b in enumerate(self.bindings) if b.name == name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(b.name for b in self.bindings)
+
+
+def operand(name: str, derived: Mapping[str, DerivedField]) -> Expr:
+    """A raw field reads the input; a derived one reads its binding."""
+    if name in PROFILE_FIELDS:
+        return Field(name)
+    if name in derived:
+        return Ref(name)
+    raise KeyError(name)
+
+
+def condition_expr(cond: Condition | Gate, derived: Mapping[str, DerivedField]) -> Expr:
+    """``field op value`` or membership, NULL when the field is NULL (SQL semantics)."""
+    left = operand(cond.field, derived)
+    if cond.op is None:
+        member: Expr = InSet(left, cond.values)
+        return Not(member) if cond.negate_values else member
+    return Compare(cond.op, left, Literal(cond.value))
+
+
+def consent_guard(fields: list[str], derived: Mapping[str, DerivedField]) -> list[Expr]:
+    """The consent flags that must be true before these fields may be processed."""
+    needed = {consent_of(f, derived) for f in fields}
+    return [Field(c.value) for c in (Consent.CREDIT, Consent.BEHAVIOUR) if c in needed]
+
+
+def guarded(guards: list[Expr], expr: Expr) -> Expr:
+    return And((*guards, expr)) if guards else expr
+
+
+def gate_failed(gate: Gate, derived: Mapping[str, DerivedField]) -> Expr:
+    passed = Coalesce((condition_expr(gate, derived), Literal(gate.when_missing)))
+    return guarded(consent_guard([gate.field], derived), Not(passed))
+
+
+def bin_expr(feature: ScoreFeature, derived: Mapping[str, DerivedField]) -> Expr:
+    """The index of the bin a value falls in (-1: missing or an unseen category)."""
+    x = operand(feature.field, derived)
+    whens: list[tuple[Expr, Expr]] = [(IsNull(x), Literal(-1))]
+    for i, b in enumerate(feature.bins):
+        if b.categories:
+            cond: Expr = InSet(x, b.categories)
+        elif b.upper is None:
+            cond = Literal(True)
+        else:
+            cond = Compare(CmpOp.LT, x, Literal(b.upper))
+        whens.append((cond, Literal(i)))
+    return Case(tuple(whens), Literal(-1))
+
+
+def points_expr(feature: ScoreFeature) -> Expr:
+    """Points by bin index; missing values and unseen categories earn ``missing_points``."""
+    index = Ref(f"bin.{feature.name}")
+    return Case(
+        tuple(
+            (Compare(CmpOp.EQ, index, Literal(i)), Literal(b.points))
+            for i, b in enumerate(feature.bins)
+        ),
+        Literal(feature.missing_points),
+    )
+
+
+def lower(policy: Policy, regions: RegionTable) -> Program:
+    """Reduce ``policy`` to primitive bindings (see module docstring for the names)."""
+    fields = derived_fields(regions, policy.unknown_city)
+    derived = by_name(fields)
+    out: list[Binding] = [Binding(f.name, f.expr) for f in fields]
+    decline: list[Expr] = []
+    review: list[Expr] = []
+
+    for gate in policy.gates:
+        out.append(Binding(f"fail.{gate.id}", gate_failed(gate, derived)))
+        (review if gate.action is Action.REVIEW else decline).append(Ref(f"fail.{gate.id}"))
+
+    closed = tuple(r.region_class for r in policy.regions if r.status is RegionStatus.CLOSED)
+    # An unresolved region (possible only if validation was bypassed) counts as closed.
+    out.append(
+        Binding("fail.region_closed", Coalesce((InSet(Ref("region_class"), closed), Literal(True))))
+    )
+    decline.append(Ref("fail.region_closed"))
+
+    for rule in policy.fraud:
+        fired = Coalesce(
+            (
+                And(tuple(condition_expr(c, derived) for c in rule.conditions)),
+                Literal(rule.when_missing),
+            )
+        )
+        out.append(Binding(f"fraud.{rule.id}", fired))
+        (review if rule.action is Action.REVIEW else decline).append(Ref(f"fraud.{rule.id}"))
+
+    card = policy.scorecard
+    card_fields = [f.field for f in card.features]
+    for feature in card.features:
+        out.append(Binding(f"bin.{feature.name}", bin_expr(feature, derived)))
+        out.append(Binding(f"points.{feature.name}", points_expr(feature)))
+    total = Add((Literal(card.base_points), *(Ref(f"points.{f.name}") for f in card.features)))
+    guards = consent_guard(card_fields, derived)
+    out.append(
+        Binding("score", Case(((And(tuple(guards)), total),), Literal(None)) if guards else total)
+    )
+    out.append(Binding("pd", Logistic(Ref("score"), *pd_scale(policy))))
+    cutoff_whens = tuple(
+        (Compare(CmpOp.EQ, Ref("region_class"), Literal(c)), Literal(v)) for c, v in card.cutoffs
+    )
+    out.append(Binding("cutoff", Case(cutoff_whens, Literal(None))))
+    below = Coalesce((Compare(CmpOp.LT, Ref("score"), Ref("cutoff")), FALSE))
+    out.append(Binding("fail.score", below))
+    near = Compare(CmpOp.GE, Add((Ref("score"), Literal(card.review_band))), Ref("cutoff"))
+    out.append(Binding("review.score", And((Ref("fail.score"), Coalesce((near, FALSE))))))
+    # Partly open regions ask for more than open ones: below the regional cutoff but above the
+    # open one, the region's quota is what stands in the way.
+    out.append(
+        Binding(
+            "quota.score",
+            And(
+                (
+                    Ref("fail.score"),
+                    Coalesce(
+                        (Compare(CmpOp.GE, Ref("score"), Literal(open_cutoff(policy))), FALSE)
+                    ),
+                )
+            ),
+        )
+    )
+    decline.append(And((Ref("fail.score"), Not(Ref("review.score")))))
+    review.append(Ref("review.score"))
+
+    segment_whens = tuple(
+        (
+            And(tuple(condition_expr(c, derived) for c in s.when)) if s.when else Literal(True),
+            Literal(s.name),
+        )
+        for s in policy.offer.segments
+    )
+    out.append(Binding("segment", Case(segment_whens, Literal(None))))
+    referred = tuple(s.name for s in policy.offer.segments if s.refer)
+    out.append(Binding("refer.segment", Coalesce((InSet(Ref("segment"), referred), FALSE))))
+
+    out.append(
+        Binding(
+            "outcome",
+            Case(
+                (
+                    (Or(tuple(decline)), Literal(Outcome.NOT_INVITED.value)),
+                    (Or(tuple(review)), Literal(Outcome.MANUAL_REVIEW.value)),
+                    (Ref("refer.segment"), Literal(Outcome.REFERRED.value)),
+                ),
+                Literal(Outcome.INVITED.value),
+            ),
+        )
+    )
+    out.extend(offer_bindings(policy))
+    return Program(policy, tuple(out), derived)
+
+
+def open_cutoff(policy: Policy) -> int:
+    """The lowest cutoff of a fully open region class: the bar without quota pressure."""
+    open_classes = {r.region_class for r in policy.regions if r.status is RegionStatus.OPEN}
+    return min(v for c, v in policy.scorecard.cutoffs if c in open_classes)
+
+
+def pd_scale(policy: Policy) -> tuple[float, float]:
+    """(offset, scale) so that ``pd = 1 / (1 + exp((score - offset) / scale))``."""
+    import math
+
+    s = policy.scorecard.scaling
+    factor = s.pdo / math.log(2)
+    return s.base_score - factor * math.log(s.base_odds), factor
+
+
+def offer_bindings(policy: Policy) -> list[Binding]:
+    """Limit and price only for invited users; apr is folded from the daily rate."""
+    offer = policy.offer
+    invited = Compare(CmpOp.EQ, Ref("outcome"), Literal(Outcome.INVITED.value))
+    limit_whens: list[tuple[Expr, Expr]] = []
+    for seg in offer.segments:
+        is_seg = Compare(CmpOp.EQ, Ref("segment"), Literal(seg.name))
+        for min_score, limit in seg.limits:
+            clipped = max(offer.min_limit, min(offer.max_limit, limit))
+            at_least = Compare(CmpOp.GE, Ref("score"), Literal(min_score))
+            limit_whens.append((And((is_seg, at_least)), Literal(clipped)))
+    rate_whens: list[tuple[Expr, Expr]] = []
+    apr_whens: list[tuple[Expr, Expr]] = []
+    for band in offer.prices:
+        cond = Compare(CmpOp.GE, Ref("score"), Literal(band.min_score))
+        rate_whens.append((cond, Literal(band.daily_rate)))
+        apr_whens.append((cond, Literal(band.daily_rate * offer.days_per_year)))
+    none = Literal(None)
+    return [
+        Binding("limit_cny", Case(((invited, Case(tuple(limit_whens), none)),), none)),
+        Binding("daily_rate", Case(((invited, Case(tuple(rate_whens), none)),), none)),
+        Binding("apr", Case(((invited, Case(tuple(apr_whens), none)),), none)),
+    ]
+
+
+def refs(expr: Expr) -> set[str]:
+    """Names of the bindings an expression reads."""
+    if isinstance(expr, Ref):
+        return {expr.name}
+    found: set[str] = set()
+    for value in (getattr(expr, f) for f in expr.__dataclass_fields__):  # type: ignore[attr-defined]
+        items = value if isinstance(value, tuple) else (value,)
+        for item in items:
+            for part in item if isinstance(item, tuple) else (item,):
+                if isinstance(part, Expr):
+                    found |= refs(part)
+    return found
+
+
+def slice_program(program: Program, outputs: list[str]) -> Program:
+    """Only the bindings ``outputs`` depend on, in order: a smaller program for re-scoring."""
+    needed = set(outputs)
+    for binding in reversed(program.bindings):
+        if binding.name in needed:
+            needed |= refs(binding.expr)
+    kept = tuple(b for b in program.bindings if b.name in needed)
+    return Program(program.policy, kept, program.derived)

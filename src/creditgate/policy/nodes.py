@@ -1,0 +1,323 @@
+"""Frozen, typed nodes: the one representation every engine and explainer reads.
+
+Two families live here. *Expressions* (``Expr``) are the primitive, engine-neutral operations
+that ``lower.py`` reduces a policy to and that the row and Ibis compilers translate one
+``visit_<Node>`` at a time. *Policy nodes* (``Gate``, ``Scorecard``, ...) keep the business
+meaning (codes, layers, bins) that explanations and recourse need.
+NULL follows SQL: any comparison with NULL is NULL; ``Coalesce`` decides what NULL means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from creditgate.timeutil import Unit
+
+Value = bool | int | float | Decimal | str | date | None
+
+
+class Node:
+    """Marker base: compilers dispatch on the concrete class name."""
+
+    __slots__ = ()
+
+
+class Expr(Node):
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Field(Expr):
+    """An input column of the profile contract."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ref(Expr):
+    """A value bound earlier in the same program (a derived field, a gate result...)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AsOf(Expr):
+    """The evaluation date."""
+
+
+@dataclass(frozen=True, slots=True)
+class Literal(Expr):
+    value: Value
+
+
+class CmpOp(StrEnum):
+    GE = ">="
+    GT = ">"
+    LE = "<="
+    LT = "<"
+    EQ = "=="
+    NE = "!="
+
+
+@dataclass(frozen=True, slots=True)
+class Compare(Expr):
+    op: CmpOp
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class InSet(Expr):
+    """``operand IN values`` (NULL when the operand is NULL)."""
+
+    operand: Expr
+    values: tuple[Value, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class And(Expr):
+    operands: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or(Expr):
+    operands: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not(Expr):
+    operand: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class IsNull(Expr):
+    operand: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Coalesce(Expr):
+    operands: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Case(Expr):
+    """Searched CASE: the first true condition's result, else ``default``."""
+
+    whens: tuple[tuple[Expr, Expr], ...]
+    default: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Elapsed(Expr):
+    """Whole ``unit``s from ``start`` to the evaluation date (see ``timeutil.elapsed``)."""
+
+    start: Expr
+    unit: Unit
+
+
+@dataclass(frozen=True, slots=True)
+class Add(Expr):
+    operands: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Logistic(Expr):
+    """``1 / (1 + exp((operand - offset) / scale))`` rounded to 6 places: score to PD."""
+
+    operand: Expr
+    offset: float
+    scale: float
+
+
+# --------------------------------------------------------------------------- policy nodes
+
+
+class Layer(StrEnum):
+    COMPLIANCE = "compliance"
+    CREDIT = "credit"
+    BEHAVIOUR = "behaviour"
+    REGION = "region"
+    FRAUD = "fraud"
+    WHITELIST = "whitelist"
+    SEGMENT = "segment"
+
+
+class Action(StrEnum):
+    """What a fired rule does; the strongest fired action decides the outcome."""
+
+    DECLINE = "decline"
+    REVIEW = "review"
+    REFER = "refer"
+
+
+class Outcome(StrEnum):
+    INVITED = "invited"
+    NOT_INVITED = "not_invited"
+    MANUAL_REVIEW = "manual_review"
+    REFERRED = "referred"
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """A hard threshold on one (raw or derived) field: ``field op value`` must hold.
+
+    ``when_missing`` says whether a NULL field passes. Gates on data that needs a consent are
+    evaluated only when that consent is given: without it the data may not be processed.
+    """
+
+    id: str
+    code: str
+    layer: Layer
+    field: str
+    op: CmpOp | None  # None with ``values``: membership
+    value: Value
+    values: tuple[Value, ...] = ()
+    negate_values: bool = False  # True: field NOT IN values
+    when_missing: bool = False
+    action: Action = Action.DECLINE
+    line: int = 0  # policy-file line, for lint messages
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """``field op value`` (or membership) as used by fraud rules, segments and referrals."""
+
+    field: str
+    op: CmpOp | None
+    value: Value
+    values: tuple[Value, ...] = ()
+    negate_values: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FraudRule:
+    """All conditions together fire the rule; details never reach the user."""
+
+    id: str
+    conditions: tuple[Condition, ...]
+    action: Action
+    when_missing: bool = False  # a NULL condition counts as fired when True
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Bin:
+    """Left-closed interval ``[lower, upper)`` or a set of categories, worth ``points``."""
+
+    points: int
+    lower: int | float | Decimal | None = None
+    upper: int | float | Decimal | None = None
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreFeature:
+    """One scorecard characteristic; ``factor`` is the reason code when it holds a score back."""
+
+    name: str
+    field: str
+    bins: tuple[Bin, ...]
+    missing_points: int
+    factor: str
+    cost: int = 1  # recourse cost of moving one bin, relative to other features
+
+    @property
+    def best_points(self) -> int:
+        return max(b.points for b in self.bins)
+
+
+@dataclass(frozen=True, slots=True)
+class Scaling:
+    """PDO scaling: ``score = offset + factor * ln(odds_good)``."""
+
+    pdo: float
+    base_score: float
+    base_odds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Scorecard:
+    base_points: int
+    features: tuple[ScoreFeature, ...]
+    scaling: Scaling
+    cutoffs: tuple[tuple[str, int], ...]  # region class -> cutoff
+    review_band: int  # scores in [cutoff - band, cutoff) go to manual review
+
+    def cutoff(self, region_class: str) -> int:
+        return dict(self.cutoffs)[region_class]
+
+
+class RegionStatus(StrEnum):
+    OPEN = "open"
+    PARTIAL = "partial"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class RegionRule:
+    region_class: str
+    status: RegionStatus
+    quota_share: float  # share of the class's eligible users a snapshot may invite
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    name: str
+    when: tuple[Condition, ...]  # empty: the catch-all segment
+    limits: tuple[tuple[int, int], ...]  # (min score, limit in yuan), highest score first
+    refer: bool = False  # product does not fit the segment's need: refer elsewhere
+
+
+@dataclass(frozen=True, slots=True)
+class PriceBand:
+    min_score: int
+    daily_rate: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    min_limit: int
+    max_limit: int
+    segments: tuple[Segment, ...]
+    prices: tuple[PriceBand, ...]  # highest score first
+    terms: tuple[int, ...]
+    days_per_year: int = 365
+
+
+@dataclass(frozen=True, slots=True)
+class Jurisdiction:
+    name: str
+    apr_cap: Decimal
+    household_line_cap_cny: int
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    name: str
+    version: str
+    regions_version: str
+    unknown_city: str | None  # region class for cities not in the table; None: bad input
+    capacity_share: float
+    gates: tuple[Gate, ...]
+    fraud: tuple[FraudRule, ...]
+    regions: tuple[RegionRule, ...]
+    scorecard: Scorecard
+    offer: Offer
+    jurisdiction: Jurisdiction
+    source: str = "<memory>"
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
+
+    def line(self, path: str) -> int:
+        """The policy-file line of a dotted path such as ``offer.pricing.0`` (0 if unknown)."""
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path.rpartition(".")[0]
+        return 0
+
+    def region(self, region_class: str) -> RegionRule:
+        return next(r for r in self.regions if r.region_class == region_class)

@@ -1,0 +1,136 @@
+"""The policy file's structure as Pydantic models: shapes and types, nothing more.
+
+Meaning (do fields exist, do bins ascend, does every region have a cutoff) is checked by
+``loader.py``, which can point at the offending line.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Scalar = bool | int | float | str
+OpName = Literal[">=", ">", "<=", "<", "==", "!=", "in", "not_in"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Meta(Strict):
+    name: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+    description: str = ""
+
+
+class RolloutSpec(Strict):
+    status: Literal["open", "partial", "closed"]
+    quota_share: float = Field(default=1.0, ge=0, le=1)
+
+
+class RegionsSpec(Strict):
+    version: str
+    unknown_city: str | None = None
+    rollout: dict[str, RolloutSpec]
+
+
+class JurisdictionSpec(Strict):
+    name: str
+    apr_cap: Decimal = Field(gt=0, lt=1)
+    household_line_cap_cny: int = Field(gt=0)
+
+
+class ConditionSpec(Strict):
+    field: str
+    op: OpName
+    value: Scalar | list[Scalar]
+
+
+class GateSpec(Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    code: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    layer: Literal["compliance", "credit", "behaviour"]
+    field: str
+    op: OpName
+    value: Scalar | list[Scalar]
+    when_missing: Literal["pass", "fail"] | None = None
+    action: Literal["decline", "review"] = "decline"
+
+
+class FraudSpec(Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    action: Literal["decline", "review"]
+    when: list[ConditionSpec] = Field(min_length=1)
+    when_missing: Literal["fired", "not_fired"] | None = None
+
+
+class BinSpec(Strict):
+    points: int
+    below: float | None = None
+    in_: list[str] | None = Field(default=None, alias="in")
+
+
+class FeatureSpec(Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    field: str
+    factor: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    missing_points: int = 0
+    cost: int = Field(default=1, ge=1, le=100)
+    bins: list[BinSpec] = Field(min_length=1)
+
+
+class ScalingSpec(Strict):
+    pdo: float = Field(gt=0)
+    base_score: float
+    base_odds: float = Field(gt=0)
+
+
+class ScorecardSpec(Strict):
+    base_points: int = 0
+    scaling: ScalingSpec
+    cutoffs: dict[str, int]
+    review_band: int = Field(default=0, ge=0)
+    features: list[FeatureSpec] = Field(min_length=1)
+
+
+class LimitSpec(Strict):
+    min_score: int
+    limit: int = Field(gt=0)
+
+
+class SegmentSpec(Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    when: list[ConditionSpec] = []
+    refer: bool = False
+    limits: list[LimitSpec] = []
+
+
+class PriceSpec(Strict):
+    min_score: int
+    daily_rate: Decimal = Field(gt=0, lt=Decimal("0.01"))
+
+
+class RangeSpec(Strict):
+    min: int = Field(gt=0)
+    max: int = Field(gt=0)
+
+
+class OfferSpec(Strict):
+    limits_cny: RangeSpec
+    terms: list[int] = Field(min_length=1)
+    days_per_year: Literal[360, 365] = 365
+    segments: list[SegmentSpec] = Field(min_length=1)
+    pricing: list[PriceSpec] = Field(min_length=1)
+
+
+class PolicySpec(Strict):
+    policy: Meta
+    capacity_share: float = Field(gt=0, le=1)
+    regions: RegionsSpec
+    jurisdiction: JurisdictionSpec
+    gates: list[GateSpec]
+    fraud: list[FraudSpec] = []
+    scorecard: ScorecardSpec
+    offer: OfferSpec

@@ -1,0 +1,124 @@
+"""The profile contract: one row per user, flat typed fields (ARCHITECTURE.md section 3).
+
+Every other part reads these specs instead of restating them: input validation builds its
+Pydantic model from them, the compliance lint reads the consent each field needs, and recourse
+reads which fields a user can change, in which direction and in which steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Final
+
+
+class Consent(StrEnum):
+    """Which authorisation covers a field (PIPL: processing needs a legal basis)."""
+
+    NONE = "none"  # identity and contract data, the consent flags themselves
+    CREDIT = "consent_credit_data"
+    BEHAVIOUR = "consent_behaviour_data"
+    SECURITY = "security"  # anti-fraud: processed to protect users, never explained in detail
+
+
+class Direction(StrEnum):
+    """Which way a change helps the user; recourse only ever suggests moves this way."""
+
+    UP = "up"
+    DOWN = "down"
+    TRUE = "true"
+    NONE = "none"  # immutable, or not the user's to change
+
+
+class Occupation(StrEnum):
+    SALARIED = "salaried"
+    SELF_EMPLOYED = "self_employed"
+    SMALL_BUSINESS_OWNER = "small_business_owner"
+    STUDENT = "student"
+    RETIRED = "retired"
+    OTHER = "other"
+
+
+Scalar = bool | int | float | Decimal | str | date
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One input field: its type, range and what a user may do about it."""
+
+    name: str
+    type: type
+    consent: Consent
+    nullable: bool = False
+    ge: int | float | Decimal | None = None
+    le: int | float | Decimal | None = None
+    direction: Direction = Direction.NONE
+    resolution: int | float | Decimal = 1  # the smallest meaningful step, for strict thresholds
+    choices: tuple[str, ...] = ()
+
+
+_FIELDS: Final = (
+    FieldSpec("user_id", str, Consent.NONE),
+    FieldSpec("birth_date", date, Consent.NONE),
+    FieldSpec("registered_at", date, Consent.NONE),
+    FieldSpec("real_name_verified", bool, Consent.NONE, direction=Direction.TRUE),
+    FieldSpec("bank_card_bound", bool, Consent.NONE, direction=Direction.TRUE),
+    FieldSpec("is_student", bool, Consent.NONE),
+    FieldSpec("occupation", str, Consent.NONE, choices=tuple(o.value for o in Occupation)),
+    FieldSpec("city", str, Consent.NONE),
+    FieldSpec("is_county_area", bool, Consent.NONE),
+    FieldSpec("consent_credit_data", bool, Consent.NONE, direction=Direction.TRUE),
+    FieldSpec("consent_behaviour_data", bool, Consent.NONE, direction=Direction.TRUE),
+    FieldSpec("pay_score", int, Consent.CREDIT, ge=300, le=850, direction=Direction.UP),
+    FieldSpec("overdue_count_24m", int, Consent.CREDIT, ge=0, le=1000),
+    FieldSpec(
+        "current_overdue_days", int, Consent.CREDIT, ge=0, le=36500, direction=Direction.DOWN
+    ),
+    FieldSpec("last_overdue_on", date, Consent.CREDIT, nullable=True),
+    FieldSpec(
+        "ecosystem_repayment_score", int, Consent.BEHAVIOUR, ge=0, le=100, direction=Direction.UP
+    ),
+    FieldSpec(
+        "ecosystem_active_products", int, Consent.BEHAVIOUR, ge=0, le=100, direction=Direction.UP
+    ),
+    FieldSpec(
+        "avg_daily_opens_90d",
+        float,
+        Consent.BEHAVIOUR,
+        ge=0,
+        le=1440,
+        direction=Direction.UP,
+        resolution=0.1,
+    ),
+    FieldSpec(
+        "monthly_spend_cny_6m",
+        Decimal,
+        Consent.BEHAVIOUR,
+        ge=0,
+        le=100_000_000,
+        direction=Direction.UP,
+        resolution=Decimal("0.01"),
+    ),
+    FieldSpec(
+        "monthly_flow_cv_6m",
+        float,
+        Consent.BEHAVIOUR,
+        ge=0,
+        le=100,
+        direction=Direction.DOWN,
+        resolution=0.01,
+    ),
+    FieldSpec("blacklist_hit", bool, Consent.SECURITY),
+    FieldSpec("accounts_on_device", int, Consent.SECURITY, ge=1, le=1000),
+    FieldSpec("sim_changed_days_ago", int, Consent.SECURITY, nullable=True, ge=0, le=36500),
+    FieldSpec("applications_7d", int, Consent.SECURITY, ge=0, le=10000),
+)
+
+PROFILE_FIELDS: Final = MappingProxyType({f.name: f for f in _FIELDS})
+"""The contract's fields by name, in contract order."""
+
+DATE_FIELDS_NOT_AFTER_AS_OF: Final = ("birth_date", "registered_at", "last_overdue_on")
+"""Dates that cannot lie after the evaluation date: such a row is bad input, not a decision."""

@@ -1,0 +1,59 @@
+"""Calendar arithmetic with one definition shared by every engine.
+
+"Whole units elapsed" is defined as the largest ``n`` with ``add_units(start, n) <= end``, where
+adding months clips to the month's last day (2024-01-31 + 1 month = 2024-02-29). The same
+definition gives ETAs: a gate ``elapsed(start) >= n`` opens exactly on ``add_units(start, n)``.
+Batch engines compile the identical formula (see ``engines/ibis``), so ages and account ages agree.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+class Unit(StrEnum):
+    DAYS = "days"
+    MONTHS = "months"
+    YEARS = "years"
+
+
+def today_shanghai() -> date:
+    """Today's date in Asia/Shanghai, the default evaluation date."""
+    return datetime.now(SHANGHAI).date()
+
+
+def add_months(start: date, months: int) -> date:
+    """``start`` plus whole calendar months, clipped to the last day of the target month."""
+    index = start.year * 12 + (start.month - 1) + months
+    year, month0 = divmod(index, 12)
+    day = min(start.day, calendar.monthrange(year, month0 + 1)[1])
+    return date(year, month0 + 1, day)
+
+
+def add_units(start: date, amount: int, unit: Unit) -> date:
+    """``start`` plus ``amount`` units; the inverse of :func:`elapsed` used for ETAs."""
+    if unit is Unit.DAYS:
+        return start + timedelta(days=amount)
+    return add_months(start, amount * 12 if unit is Unit.YEARS else amount)
+
+
+def elapsed_months(start: date, end: date) -> int:
+    """Largest ``n`` with ``add_months(start, n) <= end`` (negative when ``end < start``)."""
+    months = (end.year - start.year) * 12 + (end.month - start.month)
+    last_day = calendar.monthrange(end.year, end.month)[1]
+    if min(start.day, last_day) > end.day:
+        months -= 1
+    return months
+
+
+def elapsed(start: date, end: date, unit: Unit) -> int:
+    """Whole ``unit``s from ``start`` to ``end``; e.g. age is ``elapsed(birth, as_of, YEARS)``."""
+    if unit is Unit.DAYS:
+        return (end - start).days
+    months = elapsed_months(start, end)
+    return months // 12 if unit is Unit.YEARS else months

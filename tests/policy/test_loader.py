@@ -1,0 +1,106 @@
+"""Policy files load into nodes; every mistake is named with its file line and field."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from creditgate.policy.loader import PolicyError, default_policy_path, load_policy, parse_policy
+
+DEFAULT = default_policy_path().read_text(encoding="utf-8")
+
+
+def line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def broken(old: str, new: str) -> tuple[str, int]:
+    assert old in DEFAULT, old
+    text = DEFAULT.replace(old, new, 1)
+    return text, line_of(text, new.splitlines()[0]) if new else 0
+
+
+def issues(text: str) -> list[str]:
+    with pytest.raises(PolicyError) as exc:
+        parse_policy(text, "p.yaml")
+    return [str(i) for i in exc.value.issues]
+
+
+def test_default_policy_loads() -> None:
+    policy = load_policy()
+    assert policy.name == "default" and len(policy.gates) == 12
+    assert {g.code for g in policy.gates} >= {"PAY_SCORE_LOW", "ACCOUNT_TOO_NEW", "UNDERAGE"}
+    assert dict(policy.scorecard.cutoffs)["tier1"] == 620
+    assert policy.line("gates.5") == line_of(DEFAULT, "id: pay_score")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            'field: pay_score, op: ">=", value: 600',
+            'field: pay_scor, op: ">=", value: 600',
+            "unknown field 'pay_scor'",
+        ),
+        (
+            'field: pay_score, op: ">=", value: 600',
+            'field: pay_score, op: "=>", value: 600',
+            "gates.5.op",
+        ),
+        (
+            'field: pay_score, op: ">=", value: 600',
+            'field: pay_score, op: ">=", value: "600"',
+            "expected a int value",
+        ),
+        (
+            'field: pay_score, op: ">=", value: 600',
+            'field: sex, op: "==", value: "male"',
+            "protected attribute",
+        ),
+        ("value: 24, when_missing: pass", "value: 24", "when_missing"),
+        ("code: PAY_SCORE_LOW", "code: PAY_SCORE_TOO_LOW", "has no message"),
+        (
+            "{below: 650, points: 0}, {below: 700, points: 15}",
+            "{below: 700, points: 0}, {below: 650, points: 15}",
+            "bins must ascend",
+        ),
+        ("tier1: 620, ", "", "no cutoff for 'tier1'"),
+        ('apr_cap: "0.24"', 'apr_cap: "abc"', "jurisdiction.apr_cap"),
+        ("{id: velocity, action: review,", "{id: blacklist, action: review,", "duplicate id"),
+    ],
+)
+def test_errors_name_line_and_field(old: str, new: str, message: str) -> None:
+    text = DEFAULT.replace(old, new, 1)
+    found = issues(text)
+    assert any(message in i for i in found), found
+    assert all(re.match(r"p\.yaml:\d+:", i) for i in found)
+    if new:
+        expected = line_of(text, new.splitlines()[0])
+        matching = [i for i in found if message in i]
+        lines = {int(i.split(":")[1]) for i in matching}
+        assert expected in lines or any(abs(x - expected) <= 1 for x in lines), (found, expected)
+
+
+def test_yaml_syntax_error_names_the_line() -> None:
+    text = DEFAULT.replace("capacity_share: 0.15", "capacity_share: [0.15", 1)
+    found = issues(text)
+    assert found and found[0].startswith("p.yaml:")
+
+
+def test_duplicate_key_is_an_error() -> None:
+    text = DEFAULT.replace("capacity_share: 0.15", "capacity_share: 0.15\ncapacity_share: 0.2", 1)
+    assert any("duplicate key 'capacity_share'" in i for i in issues(text))
+
+
+def test_unknown_top_level_key_is_an_error() -> None:
+    assert any(
+        "hidden_weights" in i and "Extra inputs" in i
+        for i in issues(DEFAULT + "\nhidden_weights: 3\n")
+    )
+
+
+def test_missing_file_is_a_policy_error(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="cannot read"):
+        load_policy(tmp_path / "nope.yaml")
