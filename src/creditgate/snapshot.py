@@ -1,0 +1,94 @@
+"""Whitelist snapshots: the population decision that real-time lookups and decisions read.
+
+A snapshot is one Parquet file: a row per *invited* user (``user_id``, ``region_class``,
+``score``, ``limit_cny``, ``apr``) and, in the file's key-value metadata under
+``creditgate.snapshot``, the facts that make it reproducible: policy name and version, the
+evaluation date, the score cutoff per region class that filled the capacity and quotas, the
+capacity, an input fingerprint and the counts. Written by the batch engine, loaded by
+``decide --snapshot`` and by the service (entry lookups, snapshot activation).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+METADATA_KEY = b"creditgate.snapshot"
+SCHEMA = pa.schema(
+    [
+        pa.field("user_id", pa.string(), nullable=False),
+        pa.field("region_class", pa.string(), nullable=False),
+        pa.field("score", pa.int32(), nullable=False),
+        pa.field("limit_cny", pa.int64(), nullable=True),
+        pa.field("apr", pa.string(), nullable=True),
+    ]
+)
+
+
+class SnapshotError(ValueError):
+    """A snapshot file that is missing, unreadable or not a creditgate snapshot."""
+
+
+@dataclass(frozen=True)
+class SnapshotMeta:
+    policy_name: str
+    policy_version: str
+    as_of: date
+    cutoffs: Mapping[str, int]  # region class -> score cutoff that filled its quota
+    capacity_share: float
+    input_fingerprint: str
+    created_at: datetime
+    counts: Mapping[str, int] = field(default_factory=dict)  # e.g. input, invited, quarantined
+
+    def to_json(self) -> bytes:
+        data = asdict(self)
+        data["as_of"] = self.as_of.isoformat()
+        data["created_at"] = self.created_at.isoformat()
+        data["cutoffs"] = dict(self.cutoffs)
+        data["counts"] = dict(self.counts)
+        return json.dumps(data, ensure_ascii=False, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> SnapshotMeta:
+        data: dict[str, Any] = json.loads(raw)
+        return cls(
+            policy_name=data["policy_name"],
+            policy_version=data["policy_version"],
+            as_of=date.fromisoformat(data["as_of"]),
+            cutoffs=dict(data["cutoffs"]),
+            capacity_share=float(data["capacity_share"]),
+            input_fingerprint=data["input_fingerprint"],
+            created_at=datetime.fromisoformat(data["created_at"]),
+            counts=dict(data.get("counts", {})),
+        )
+
+
+def write_snapshot(path: Path, meta: SnapshotMeta, invited: pa.Table) -> None:
+    """Write ``invited`` (columns as ``SCHEMA``) with ``meta`` into one Parquet file."""
+    table = invited.select(SCHEMA.names).cast(SCHEMA)
+    table = table.replace_schema_metadata({METADATA_KEY: meta.to_json()})
+    pq.write_table(table, path)
+
+
+def read_meta(path: Path) -> SnapshotMeta:
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise SnapshotError(f"{path}: cannot read snapshot: {exc}") from exc
+    if METADATA_KEY not in metadata:
+        raise SnapshotError(f"{path}: not a creditgate snapshot (no {METADATA_KEY.decode()})")
+    return SnapshotMeta.from_json(metadata[METADATA_KEY])
+
+
+def read_invited(path: Path) -> pa.Table:
+    try:
+        return pq.read_table(path, schema=SCHEMA)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise SnapshotError(f"{path}: cannot read snapshot: {exc}") from exc
