@@ -89,3 +89,11 @@ def test_unknown_city_suggests_the_closest_and_suffix_is_canonical(decider: Deci
 def test_malformed_json_is_a_profile_error(decider: Decider) -> None:
     assert problems(decider, b'{"user_id": ')
     assert problems(decider, b"[1, 2]")
+
+
+def test_official_names_resolve_to_the_table_key(decider: Decider) -> None:
+    row = json.loads(as_json(strong_profile()))
+    row["city"] = "大理白族自治州"
+    validated = validate_profile(json.dumps(row).encode(), AS_OF, decider.policy, decider.regions)
+    assert validated["city"] == "大理"
+    assert decider.evaluate(validated, AS_OF)["region_class"] == "prefecture"

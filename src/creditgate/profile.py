@@ -105,8 +105,9 @@ def check_semantics(
     if row["birth_date"] > row["registered_at"] and row["birth_date"] <= as_of:
         problems.append(FieldProblem("registered_at", "is before birth_date"))
     city = canonical_city(row["city"])
-    row["city"] = city
-    if policy.unknown_city is None and regions.lookup(city) is None:
+    known = regions.lookup(city)
+    row["city"] = known.name if known is not None else city  # official names and aliases too
+    if policy.unknown_city is None and known is None:
         try:
             regions.require(city)
         except ValueError as exc:

@@ -8,7 +8,6 @@ Batch engines compile the identical formula (see ``engines/ibis``), so ages and 
 
 from __future__ import annotations
 
-import calendar
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -31,7 +30,7 @@ def add_months(start: date, months: int) -> date:
     """``start`` plus whole calendar months, clipped to the last day of the target month."""
     index = start.year * 12 + (start.month - 1) + months
     year, month0 = divmod(index, 12)
-    day = min(start.day, calendar.monthrange(year, month0 + 1)[1])
+    day = min(start.day, days_in_month(year, month0 + 1))
     return date(year, month0 + 1, day)
 
 
@@ -42,11 +41,19 @@ def add_units(start: date, amount: int, unit: Unit) -> date:
     return add_months(start, amount * 12 if unit is Unit.YEARS else amount)
 
 
+_DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def days_in_month(year: int, month: int) -> int:
+    if month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+        return 29
+    return _DAYS_IN_MONTH[month - 1]
+
+
 def elapsed_months(start: date, end: date) -> int:
     """Largest ``n`` with ``add_months(start, n) <= end`` (negative when ``end < start``)."""
     months = (end.year - start.year) * 12 + (end.month - start.month)
-    last_day = calendar.monthrange(end.year, end.month)[1]
-    if min(start.day, last_day) > end.day:
+    if start.day > end.day and min(start.day, days_in_month(end.year, end.month)) > end.day:
         months -= 1
     return months
 
