@@ -50,8 +50,18 @@ class Decider:
         self.reasons = ReasonBuilder(self.program)
         self.planner = RecoursePlanner(self.program)
         self.fraud_slots = [(self.index[f"fraud.{r.id}"], r.id) for r in self.policy.fraud]
-        self.outputs = tuple(self.index[name] for name in (
-            "outcome", "score", "pd", "limit_cny", "daily_rate", "apr", "refer.segment"))
+        self.outputs = tuple(
+            self.index[name]
+            for name in (
+                "outcome",
+                "score",
+                "pd",
+                "limit_cny",
+                "daily_rate",
+                "apr",
+                "refer.segment",
+            )
+        )
 
     def evaluate(self, row: Mapping[str, Any], as_of: date) -> Evaluation:
         return Evaluation(row, self.run(row, as_of), as_of, self.index)

@@ -11,8 +11,9 @@ rule's reasons are memoised: a population repeats the same pay scores and day co
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import lru_cache, partial
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from creditgate.decision import Reason, jsonable
@@ -20,6 +21,7 @@ from creditgate.explain.catalogue import region_closed_text, renderer, text
 from creditgate.explain.evaluation import Evaluation
 from creditgate.policy.lower import Program
 from creditgate.policy.nodes import Action, CmpOp, Gate, Layer, RegionStatus, ScoreFeature
+from creditgate.schema import PROFILE_FIELDS
 
 PRINCIPAL = 4
 MAX_FACTORS = 4
@@ -52,6 +54,7 @@ def factor_required(feature: ScoreFeature) -> str:
     return f">= {b.lower:g}" if b.lower is not None else f"< {b.upper:g}"
 
 
+@lru_cache(maxsize=1024)
 def rank(action: Action, layer: Layer, position: int, sub: int = 0) -> Rank:
     return (_ACTION_RANK[action], _LAYER_RANK[layer], position, sub)
 
@@ -96,26 +99,50 @@ def fixed_reason(
     return Reason(code, layer.value, observed, required, message, principal)
 
 
+Item = tuple[Rank, Maker, Any]  # (rank, maker, observed): ``maker(observed, principal)``
+
+
 class ReasonBuilder:
-    """Precomputes, per policy, which binding each rule reads, its rank and its wording."""
+    """Precomputes, per policy, which value each rule reads, its rank and its wording."""
 
     def __init__(self, program: Program) -> None:
         policy = program.policy
         index = {name: i for i, name in enumerate(program.names)}
-        self.gates = [
-            (index[f"fail.{g.id}"], rank(g.action, g.layer, pos), g.field, gate_maker(g))
-            for pos, g in enumerate(policy.gates)
-        ]
+
+        def source(field: str) -> tuple[bool, Any]:
+            """Raw fields are read from the row, derived ones from the program's values."""
+            return (True, field) if field in PROFILE_FIELDS else (False, index[field])
+
+        self.gates = sorted(
+            (
+                (
+                    index[f"fail.{g.id}"],
+                    rank(g.action, g.layer, pos),
+                    *source(g.field),
+                    gate_maker(g),
+                )
+                for pos, g in enumerate(policy.gates)
+            ),
+            key=lambda gate: gate[1],
+        )
         self.fraud = [(index[f"fraud.{r.id}"], r.action) for r in policy.fraud]
-        self.card = policy.scorecard
         self.factors = [
-            (index[f"points.{f.name}"], f.best_points, pos, f.field, factor_maker(f))
-            for pos, f in enumerate(self.card.features)
+            (index[f"points.{f.name}"], f.best_points, pos, *source(f.field), factor_maker(f))
+            for pos, f in enumerate(policy.scorecard.features)
         ]
         opened = tuple(
             r.region_class for r in policy.regions if r.status is not RegionStatus.CLOSED
         )
-        self.region_required = required_text(None, None, opened)
+        region_required = required_text(None, None, opened)
+        self.make_region: Maker = lambda region, p: fixed_reason(
+            "REGION_CLOSED", Layer.REGION, region, region_required, p
+        )
+        self.make_fraud: Maker = lambda _, p: fixed_reason(
+            "FRAUD_SUSPECTED", Layer.FRAUD, None, None, p
+        )
+        self.make_refer: Maker = lambda occupation, p: fixed_reason(
+            "BUSINESS_PURPOSE", Layer.SEGMENT, occupation, None, p
+        )
         self.at = {
             name: index[name]
             for name in (
@@ -132,65 +159,57 @@ class ReasonBuilder:
 
     def build(self, ev: Evaluation) -> list[Reason]:
         """Every fired rule's reason, ordered; the first ``PRINCIPAL`` are marked principal."""
-        values, at = ev.values, self.at
-        fired: list[tuple[Rank, Callable[[bool], Reason]]] = []
-        for i, r, field, make in self.gates:
-            if values[i]:
-                observed = ev.field(field)
-                fired.append((r, partial(make, observed)))
+        values, row, at = ev.values, ev.row, self.at
+        items: list[Item] = [
+            (r, make, row.get(key) if raw else values[key])
+            for i, r, raw, key, make in self.gates
+            if values[i]
+        ]
         if values[at["fail.region_closed"]]:
-            region = values[at["region_class"]]
-            fired.append(
+            items.append(
                 (
                     rank(Action.DECLINE, Layer.REGION, 0),
-                    partial(
-                        fixed_reason, "REGION_CLOSED", Layer.REGION, region, self.region_required
-                    ),
+                    self.make_region,
+                    values[at["region_class"]],
                 )
             )
         actions = [action for i, action in self.fraud if values[i]]
         if actions:
             action = min(actions, key=_ACTION_RANK.__getitem__)
-            fired.append(
-                (
-                    rank(action, Layer.FRAUD, 0),
-                    lambda p: fixed_reason("FRAUD_SUSPECTED", Layer.FRAUD, None, None, p),
-                )
-            )
+            items.append((rank(action, Layer.FRAUD, 0), self.make_fraud, None))
         if values[at["fail.score"]]:
-            fired.extend(self.score_items(ev))
+            items.extend(self.score_items(values, row))
         if values[at["refer.segment"]]:
-            occupation = ev.row.get("occupation")
-            fired.append(
-                (
-                    rank(Action.REFER, Layer.SEGMENT, 0),
-                    lambda p: fixed_reason("BUSINESS_PURPOSE", Layer.SEGMENT, occupation, None, p),
-                )
+            items.append(
+                (rank(Action.REFER, Layer.SEGMENT, 0), self.make_refer, row.get("occupation"))
             )
-        fired.sort(key=lambda item: item[0])
-        return [make(n < PRINCIPAL) for n, (_, make) in enumerate(fired)]
+        if len(items) > 1:
+            items.sort(key=itemgetter(0))
+        return [make(observed, n < PRINCIPAL) for n, (_, make, observed) in enumerate(items)]
 
-    def score_items(self, ev: Evaluation) -> list[tuple[Rank, Callable[[bool], Reason]]]:
-        values, at = ev.values, self.at
+    def score_items(self, values: tuple[Any, ...], row: Mapping[str, Any]) -> list[Item]:
+        at = self.at
         action = Action.REVIEW if values[at["review.score"]] else Action.DECLINE
         code = "REGION_QUOTA" if values[at["quota.score"]] else "SCORE_BELOW_CUTOFF"
         score, cutoff = values[at["score"]], values[at["cutoff"]]
-        items: list[tuple[Rank, Callable[[bool], Reason]]] = [
-            (rank(action, Layer.WHITELIST, 0, 0), lambda p: score_reason(code, score, cutoff, p))
-        ]
-        for sub, (field, make) in enumerate(self.principal_factors(values), start=1):
-            observed = ev.field(field)
-            items.append(
-                (rank(action, Layer.WHITELIST, 0, sub), partial(make, observed))
+        items: list[Item] = [
+            (
+                rank(action, Layer.WHITELIST, 0, 0),
+                lambda _, p: score_reason(code, score, cutoff, p),
+                score,
             )
+        ]
+        for sub, (raw, key, make) in enumerate(self.principal_factors(values), start=1):
+            observed = row.get(key) if raw else values[key]
+            items.append((rank(action, Layer.WHITELIST, 0, sub), make, observed))
         return items
 
-    def principal_factors(self, values: tuple[Any, ...]) -> list[tuple[str, Maker]]:
+    def principal_factors(self, values: tuple[Any, ...]) -> list[tuple[bool, Any, Maker]]:
         """Scored features furthest below their best bin, largest shortfall first."""
         gaps = [
-            (best - values[i], pos, field, make)
-            for i, best, pos, field, make in self.factors
+            (best - values[i], pos, raw, key, make)
+            for i, best, pos, raw, key, make in self.factors
             if values[i] < best
         ]
         gaps.sort(key=lambda g: (-g[0], g[1]))
-        return [(field, make) for _, _, field, make in gaps[:MAX_FACTORS]]
+        return [(raw, key, make) for _, _, raw, key, make in gaps[:MAX_FACTORS]]

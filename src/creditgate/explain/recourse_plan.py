@@ -22,8 +22,7 @@ from creditgate.schema import Direction
 
 
 @lru_cache(maxsize=16384)
-def move_step(code: str, field: str, original: Any, to: Any, direction: Direction
-              ) -> RecourseStep:
+def move_step(code: str, field: str, original: Any, to: Any, direction: Direction) -> RecourseStep:
     key = "raise" if direction is Direction.UP else "lower"
     message = text("recourse", key, label=field, to=jsonable(to), **{"from": jsonable(original)})
     return RecourseStep(code, field, original, to, None, False, message)
@@ -35,8 +34,10 @@ class RecoursePlanner:
         index = {name: i for i, name in enumerate(program.names)}
         derived = program.derived
         self.gates = [(index[f"fail.{g.id}"], GateRecourse(g, derived)) for g in policy.gates]
-        self.at = {name: index[name] for name in (
-            "fail.region_closed", "region_class", "fail.score", "quota.score", "score")}
+        self.at = {
+            name: index[name]
+            for name in ("fail.region_closed", "region_class", "fail.score", "quota.score", "score")
+        }
         card = policy.scorecard
         self.solver = ScoreRecourse(card.features)
         self.score_inputs = frozenset(f.field for f in card.features)
@@ -49,8 +50,9 @@ class RecoursePlanner:
         self.rescore = compile_program(rescore)
         rescore_index = {name: i for i, name in enumerate(rescore.names)}
         self.rescore_at = (rescore_index["score"], rescore_index["cutoff"])
-        self.bins_in_rescore = [rescore_index[f"bin.{m.feature.name}"]
-                                for m in self.solver.movables]
+        self.bins_in_rescore = [
+            rescore_index[f"bin.{m.feature.name}"] for m in self.solver.movables
+        ]
         self.bins_in_program = [index[f"bin.{m.feature.name}"] for m in self.solver.movables]
         self.cutoff_at = index["cutoff"]
         self.unreachable = text("recourse", "score_unreachable")
@@ -64,13 +66,11 @@ class RecoursePlanner:
             steps = self.with_score_moves(steps, ev)
         return steps
 
-    def with_score_moves(self, steps: list[RecourseStep], ev: Evaluation
-                         ) -> list[RecourseStep]:
+    def with_score_moves(self, steps: list[RecourseStep], ev: Evaluation) -> list[RecourseStep]:
         changes = {s.field: s.to for s in steps if not s.immutable and s.eta is None}
         etas = [s.eta for s in steps if s.eta is not None]
         later = max(etas) if etas else ev.as_of
-        if self.score_inputs & changes.keys() or (later != ev.as_of
-                                                  and self.score_moves_with_time):
+        if self.score_inputs & changes.keys() or (later != ev.as_of and self.score_moves_with_time):
             after = self.rescore({**ev.row, **changes}, later)
             score, cutoff = after[self.rescore_at[0]], after[self.rescore_at[1]]
             bins = tuple(after[i] for i in self.bins_in_rescore)
@@ -82,8 +82,12 @@ class RecoursePlanner:
         choice = self.solver.solve(bins, cutoff - score)
         if choice is None:
             code = "REGION_QUOTA" if ev.values[self.at["quota.score"]] else "SCORE_BELOW_CUTOFF"
-            return [*steps, RecourseStep(code, "score", ev.values[self.at["score"]], cutoff,
-                                         None, True, self.unreachable)]
+            return [
+                *steps,
+                RecourseStep(
+                    code, "score", ev.values[self.at["score"]], cutoff, None, True, self.unreachable
+                ),
+            ]
         by_field = {s.field: i for i, s in enumerate(steps)}
         for k, j in choice:
             m = self.solver.movables[k]
@@ -93,6 +97,7 @@ class RecoursePlanner:
                 moved = move_step(gate.code, field, ev.row.get(field), m.targets[j], m.direction)
                 steps[by_field[field]] = moved
             else:
-                steps.append(move_step(m.feature.factor, field, ev.row.get(field), m.targets[j],
-                                       m.direction))
+                steps.append(
+                    move_step(m.feature.factor, field, ev.row.get(field), m.targets[j], m.direction)
+                )
         return steps
