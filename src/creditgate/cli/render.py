@@ -13,6 +13,13 @@ from creditgate.decision import Decision
 _STYLE = {"invited": "green", "not_invited": "red", "manual_review": "yellow", "referred": "cyan"}
 
 
+def plain_table(*columns: str) -> Table:
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for column in columns:
+        table.add_column(column)
+    return table
+
+
 def decision_panel(title: str, d: Decision, lang: str = "zh-CN") -> Panel:
     head = Text.assemble(
         (d.outcome, f"bold {_STYLE.get(d.outcome, 'white')}"),
@@ -26,11 +33,7 @@ def decision_panel(title: str, d: Decision, lang: str = "zh-CN") -> Panel:
         )
     parts: list[Text | Table] = [head]
     if d.reasons:
-        reasons = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-        reasons.add_column("reason")
-        reasons.add_column("observed")
-        reasons.add_column("required")
-        reasons.add_column("message")
+        reasons = plain_table("reason", "observed", "required", "message")
         for r in d.reasons:
             code = f"[bold]{r.code}[/]" if r.principal else r.code
             reasons.add_row(
@@ -38,11 +41,7 @@ def decision_panel(title: str, d: Decision, lang: str = "zh-CN") -> Panel:
             )
         parts.append(reasons)
     if d.recourse:
-        steps = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-        steps.add_column("what to do")
-        steps.add_column("field")
-        steps.add_column("to")
-        steps.add_column("when")
+        steps = plain_table("what to do", "field", "to", "when")
         for s in d.recourse:
             when = s.eta.isoformat() if s.eta else ("-" if s.immutable else "now")
             steps.add_row(
