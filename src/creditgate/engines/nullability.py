@@ -49,7 +49,12 @@ class Nullability(Compiler[bool]):
         return all(self.visit(o) for o in node.operands)
 
     def visit_Case(self, node: n.Case) -> bool:
-        return self.visit(node.default) or any(self.visit(r) for _, r in node.whens)
+        for condition, result in node.whens:
+            if self.visit(result):
+                return True
+            if condition == n.Literal(True):  # always taken: the default is unreachable
+                return False
+        return self.visit(node.default)
 
     def visit_Elapsed(self, node: n.Elapsed) -> bool:
         return self.visit(node.start)
