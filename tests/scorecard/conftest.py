@@ -30,6 +30,8 @@ def messy_frame(n: int = 2000, seed: int = 3) -> pd.DataFrame:
     region = rng.choice(["north", "south", "east", "west"], n)
     risk = -2.5 + 3.0 * util - 1.5 * (np.log(income) - 8) - 0.015 * months
     risk += np.where(region == "south", 0.6, 0.0)
+    guarantor = rng.random(n) < 0.3
+    risk -= 1.0 * guarantor
     bad = rng.random(n) < 1 / (1 + np.exp(-risk))
     util[rng.random(n) < 0.08] = np.nan
     months[rng.random(n) < 0.05] = -99  # special code: "not reported"
@@ -42,6 +44,7 @@ def messy_frame(n: int = 2000, seed: int = 3) -> pd.DataFrame:
             "utilisation": util,
             "months_on_book": months,
             "region": region_col,
+            "has_guarantor": guarantor,
             "gender": rng.choice(["f", "m"], n),
             "default_flag": bad.astype(int),
         }

@@ -93,6 +93,16 @@ def test_messy_data_trains_and_scores_without_changes(tmp_path):
     assert scored["score"].notna().all() and scored["pd"].between(0, 1).all()
 
 
+def test_messy_data_card_reproduces_optbinning_with_nans_specials_and_booleans():
+    frame = messy_frame()
+    trainer = ScorecardTrainer(special_values=[-99]).fit(frame, "default_flag", "1")
+    assert "has_guarantor" in trainer.artifact_.columns
+    scored = score_table(pa.Table.from_pandas(frame), trainer.artifact_)
+    np.testing.assert_array_equal(
+        np.asarray(scored.column("score").to_pylist()), trainer.score(frame)
+    )
+
+
 def test_score_names_the_bad_column_and_row(tmp_path, german_trainer):
     card_path = tmp_path / "card.yaml"
     dump(german_trainer.artifact_, card_path)

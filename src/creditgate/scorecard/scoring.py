@@ -100,7 +100,11 @@ def conform(table: pa.Table, card: Artifact) -> pa.Table:
     for f in card.features:
         raw = table.column(f.column)
         if f.kind == "categorical":
-            arrays[f.column] = pc.cast(raw, pa.string())
+            # training compared categories as Python text: True, not Arrow's "true"
+            if pa.types.is_boolean(raw.type):
+                arrays[f.column] = pc.if_else(raw, "True", "False")
+            else:
+                arrays[f.column] = pc.cast(raw, pa.string())
             continue
         try:
             values = pc.cast(raw, pa.float64())

@@ -22,6 +22,8 @@ from creditgate.scorecard.artifact import Artifact, CardBin, CardFeature, Exclud
 from creditgate.scorecard.columns import choose_columns
 from creditgate.scorecard.metrics import discrimination
 
+LARGE = 200_000  # rows above which pre-binning switches from CART to quantiles
+
 
 class TrainingError(ValueError):
     """The data cannot train a card; the message names the column at fault."""
@@ -72,6 +74,13 @@ def bad_labels(target: pd.Series, bad: str) -> np.ndarray[Any, np.dtype[np.int64
     return labels
 
 
+def as_text(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    """Categories as strings (scoring compares them as text), NULL kept as NaN: in place."""
+    for col in columns:
+        values = frame[col]
+        frame[col] = values.astype(str).astype(object).where(values.notna(), np.nan)
+
+
 def trend_direction(points: Sequence[int]) -> Direction:
     """Monotonic points give recourse a direction: raising the value helps, or lowering it."""
     steps = np.diff(np.asarray(points))
@@ -117,6 +126,8 @@ class ScorecardTrainer:
         costs: dict[str, int] | None = None,
         factors: FactorCodes = CONTRACT_FACTORS,
         C: float = 1.0,  # noqa: N803  (scikit-learn's name for the inverse regularisation)
+        prebinning: str = "auto",
+        n_jobs: int | None = None,
     ) -> None:
         self.pdo = pdo
         self.base_score = base_score
@@ -131,13 +142,22 @@ class ScorecardTrainer:
         self.costs = dict(costs or {})
         self.factors = factors
         self.C = C
+        self.prebinning = prebinning
+        self.n_jobs = n_jobs
 
-    def _model(self, features: Sequence[str], categorical: Sequence[str]) -> Any:
+    def _model(self, features: Sequence[str], categorical: Sequence[str], rows: int) -> Any:
         from optbinning import BinningProcess, Scorecard
         from sklearn.linear_model import LogisticRegression
 
+        # CART pre-binning sorts every column at every split: on large data quantile
+        # pre-bins (then the same optimal, monotonic merge) are as good and several times faster.
+        method = self.prebinning
+        if method == "auto":
+            method = "cart" if rows <= LARGE else "quantile"
         params = {
-            c: {"monotonic_trend": "auto_asc_desc"} for c in features if c not in categorical
+            c: {"monotonic_trend": "auto_asc_desc", "prebinning_method": method}
+            for c in features
+            if c not in categorical
         }
         process = BinningProcess(
             list(features),
@@ -147,6 +167,7 @@ class ScorecardTrainer:
             special_codes=list(self.special_values) or None,
             selection_criteria={"iv": {"min": self.min_iv}},
             binning_fit_params=params,
+            n_jobs=self.n_jobs,
         )
         return Scorecard(
             binning_process=process,
@@ -172,11 +193,9 @@ class ScorecardTrainer:
             if col not in frame.columns:
                 raise TrainingError(f"--include-protected: column {col!r} is not in the data")
         X = frame[list(choice.features)].copy()  # noqa: N806
-        for col in choice.categorical:
-            X[col] = X[col].astype(object).where(X[col].notna(), np.nan)
-            X[col] = X[col].map(lambda v: v if isinstance(v, float) else str(v))
+        as_text(X, choice.categorical)
         self.columns_ = choice
-        self.model_ = self._model(choice.features, choice.categorical).fit(X, y)
+        self.model_ = self._model(choice.features, choice.categorical, len(X)).fit(X, y)
         self.selected_ = tuple(str(c) for c in self.model_.binning_process_.get_support(names=True))
         if not self.selected_:
             raise TrainingError(f"no column reaches the minimum IV {self.min_iv}")
@@ -262,7 +281,5 @@ class ScorecardTrainer:
     def score(self, frame: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.float64]]:
         """optbinning's own score (the reference the exported card must reproduce)."""
         X = frame[list(self.columns_.features)].copy()  # noqa: N806
-        for col in self.columns_.categorical:
-            X[col] = X[col].astype(object).where(X[col].notna(), np.nan)
-            X[col] = X[col].map(lambda v: v if isinstance(v, float) else str(v))
+        as_text(X, self.columns_.categorical)
         return np.asarray(self.model_.score(X), dtype=np.float64)
