@@ -128,6 +128,7 @@ class ScorecardTrainer:
         C: float = 1.0,  # noqa: N803  (scikit-learn's name for the inverse regularisation)
         prebinning: str = "auto",
         n_jobs: int | None = None,
+        drop_reversed: bool = True,
     ) -> None:
         self.pdo = pdo
         self.base_score = base_score
@@ -144,6 +145,7 @@ class ScorecardTrainer:
         self.C = C
         self.prebinning = prebinning
         self.n_jobs = n_jobs
+        self.drop_reversed = drop_reversed
 
     def _model(self, features: Sequence[str], categorical: Sequence[str], rows: int) -> Any:
         from optbinning import BinningProcess, Scorecard
@@ -195,10 +197,23 @@ class ScorecardTrainer:
         X = frame[list(choice.features)].copy()  # noqa: N806
         as_text(X, choice.categorical)
         self.columns_ = choice
-        self.model_ = self._model(choice.features, choice.categorical, len(X)).fit(X, y)
-        self.selected_ = tuple(str(c) for c in self.model_.binning_process_.get_support(names=True))
-        if not self.selected_:
-            raise TrainingError(f"no column reaches the minimum IV {self.min_iv}")
+        self.reversed_: list[str] = []
+        while True:
+            features = [c for c in choice.features if c not in self.reversed_]
+            categorical = [c for c in choice.categorical if c not in self.reversed_]
+            self.model_ = self._model(features, categorical, len(X)).fit(X[features], y)
+            support = self.model_.binning_process_.get_support(names=True)
+            self.selected_ = tuple(str(c) for c in support)
+            if not self.selected_:
+                raise TrainingError(f"no column reaches the minimum IV {self.min_iv}")
+            coef = np.asarray(self.model_.estimator_.coef_).reshape(-1)
+            # WoE is ln(good share / bad share): a sound feature has a negative coefficient.
+            # A positive one means collinearity flipped it, so its points would run against
+            # its own bins' default rates (and against recourse): drop it and refit.
+            flipped = [c for c, w in zip(self.selected_, coef, strict=True) if w > 0]
+            if not self.drop_reversed or not flipped or len(flipped) == len(self.selected_):
+                break
+            self.reversed_ += flipped
         self.artifact_ = self.export(X, y, target, bad)
         return self
 
@@ -215,7 +230,12 @@ class ScorecardTrainer:
             rows = table[table["Variable"] == column]
             features.append(self._feature(column, rows, X[column], taken))
         excluded = [Excluded(c, r) for c, r in self.columns_.excluded]
-        dropped_iv = [c for c in self.columns_.features if c not in self.selected_]
+        excluded += [
+            Excluded(c, "coefficient sign reversed by collinear features") for c in self.reversed_
+        ]
+        dropped_iv = [
+            c for c in self.columns_.features if c not in self.selected_ and c not in self.reversed_
+        ]
         excluded += [Excluded(c, f"information value below {self.min_iv}") for c in dropped_iv]
         scores = self.model_.score(X)
         card = Artifact(
