@@ -150,3 +150,17 @@ def test_serving_never_imports_the_trainer():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_train_records_costs_and_rejects_malformed_ones(tmp_path):
+    data = tmp_path / "d.csv"
+    messy_frame(800).to_csv(data, index=False)
+    card_path = tmp_path / "c.yaml"
+    args = ["train", str(data), "--target", "default_flag", "--bad", "1", "--out", str(card_path),
+            "--test-size", "0"]
+    ok = runner.invoke(app, [*args, "--cost", "utilisation=3"])
+    assert ok.exit_code == 0, ok.output
+    util = next(f for f in load(card_path).features if f.column == "utilisation")
+    assert util.cost == 3
+    bad = runner.invoke(app, [*args, "--cost", "utilisation"])
+    assert bad.exit_code == 2 and "--cost" in bad.output

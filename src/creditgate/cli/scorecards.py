@@ -54,6 +54,17 @@ def read_or_fail(path: Path) -> pa.Table:
         fail(str(exc))
 
 
+def parse_costs(items: list[str]) -> dict[str, int]:
+    """``["age=3", "income=2"]`` -> ``{"age": 3, "income": 2}``; exit 2 on anything else."""
+    costs: dict[str, int] = {}
+    for item in items:
+        column, _, value = item.rpartition("=")
+        if not column or not value.isdigit() or not 1 <= int(value) <= 100:
+            fail(f"--cost {item!r}: expected COLUMN=N with N from 1 to 100")
+        costs[column] = int(value)
+    return costs
+
+
 def train(
     data: DataArg,
     target: Annotated[str, typer.Option("--target", help="Label column.")],
@@ -69,6 +80,10 @@ def train(
     exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Never use.")] = None,
     immutable: Annotated[
         list[str] | None, typer.Option("--immutable", help="Column recourse must not move.")
+    ] = None,
+    cost: Annotated[
+        list[str] | None,
+        typer.Option("--cost", help="Recourse cost per bin moved, COL=N (default 1)."),
     ] = None,
     special: Annotated[
         list[float] | None, typer.Option("--special", help="Special code (own bin).")
@@ -91,6 +106,7 @@ def train(
     if not 0.0 <= test_size < 0.9:
         fail("--test-size must be in [0, 0.9)")
     trainer = ScorecardTrainer(
+        costs=parse_costs(cost or []),
         pdo=pdo,
         base_score=base_score,
         base_odds=base_odds,
