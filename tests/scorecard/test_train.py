@@ -164,3 +164,32 @@ def test_train_records_costs_and_rejects_malformed_ones(tmp_path):
     assert util.cost == 3
     bad = runner.invoke(app, [*args, "--cost", "utilisation"])
     assert bad.exit_code == 2 and "--cost" in bad.output
+
+
+def test_score_with_cutoff_explains_rejections_and_the_recourse_works(tmp_path, german_trainer):
+    import json
+
+    card_path = tmp_path / "card.yaml"
+    dump(german_trainer.artifact_, card_path)
+    out = tmp_path / "scored.csv"
+    args = ["score", str(Path(__file__).resolve().parents[2] / "benchmarks/data/german_credit.csv"),
+            "--scorecard", str(card_path), "--out", str(out), "--cutoff", "520"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    scored = pd.read_csv(out)
+    below = scored[scored["score"] < 520]
+    assert len(below) and below["factors"].notna().all()
+    assert scored.loc[scored["score"] >= 520, "recourse"].isna().all()
+    card = german_trainer.artifact_
+    fixed = 0
+    for _, row in below.iterrows():
+        steps = json.loads(row["recourse"])
+        if not steps:
+            continue
+        assert 1 <= len(json.loads(row["factors"])) <= 4
+        changed = row.drop(["score", "pd", "factors", "recourse"]).to_dict()
+        changed |= {s["field"]: s["to"] for s in steps}
+        again = score_table(pa.Table.from_pylist([changed]), card).column("score")[0].as_py()
+        assert again >= 520
+        fixed += 1
+    assert fixed > 0

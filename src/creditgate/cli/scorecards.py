@@ -143,6 +143,12 @@ def score(
     data: DataArg,
     scorecard: CardOption,
     out_path: Annotated[Path, typer.Option("--out", help="Output .csv or .parquet.")],
+    cutoff: Annotated[
+        int | None,
+        typer.Option(
+            "--cutoff", help="Also explain rows below this score: `factors` and `recourse`."
+        ),
+    ] = None,
 ) -> None:
     """Append `score` and `pd` to every row (same order), via the compiled row engine."""
     card = load_card(scorecard)
@@ -156,8 +162,27 @@ def score(
             scored = score_table(table, card, engine)
         except DataError as exc:
             fail(str(exc))
+    if cutoff is not None:
+        scored = with_explanations(scored, table, card, cutoff)
     write_table(scored, out_path)
     err.print(f"scored {scored.num_rows:,} rows -> {out_path}")
+
+
+def with_explanations(scored: pa.Table, table: pa.Table, card: Artifact, cutoff: int) -> pa.Table:
+    """Principal factors and exact recourse (JSON text) for every row below ``cutoff``."""
+    import numpy as np
+
+    from creditgate.scorecard.recourse import explain_rows
+    from creditgate.scorecard.scoring import bins_matrix
+
+    result = dict(bins_matrix(table, card))
+    bins = np.column_stack(
+        [np.asarray(result[f"bin.{f.name}"].to_numpy(zero_copy_only=False)) for f in card.features]
+    ).astype(np.int64)
+    scores = np.asarray(scored.column("score").to_numpy(), dtype=np.int64)
+    factors, recourse = explain_rows(bins, scores, card, cutoff)
+    scored = scored.append_column("factors", pa.array(factors, pa.string()))
+    return scored.append_column("recourse", pa.array(recourse, pa.string()))
 
 
 def monitor(

@@ -11,6 +11,7 @@ shortfall) with ``numpy.unique`` and each distinct problem is solved once.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,3 +107,32 @@ class CardRecourse:
                 full[p] = int(b)
             solved.append(self.solve(tuple(full), int(key[-1])))
         return [solved[i] for i in inverse.reshape(-1)]
+
+
+def explain_rows(
+    bins: npt.NDArray[np.int64], scores: npt.NDArray[np.int64], card: Artifact, cutoff: int
+) -> tuple[list[str | None], list[str | None]]:
+    """Per row below ``cutoff``: principal factors and recourse steps as JSON text (else NULL).
+
+    Recourse is ``[{"field", "to", "factor"}...]``, ``[]`` when no change lifts the score.
+    """
+    steps = CardRecourse(card).solve_batch(bins, scores, cutoff)
+    factors: list[str | None] = []
+    recourse: list[str | None] = []
+    cache: dict[tuple[int, ...], str] = {}
+    for i, row_steps in enumerate(steps):
+        if scores[i] >= cutoff:
+            factors.append(None)
+            recourse.append(None)
+            continue
+        key = tuple(int(b) for b in bins[i])
+        if key not in cache:
+            found = principal_factors(card, key)
+            cache[key] = json.dumps([{"field": f.column, "factor": f.factor} for f in found])
+        factors.append(cache[key])
+        recourse.append(
+            json.dumps(
+                [{"field": s.column, "to": s.to, "factor": s.factor} for s in row_steps or ()]
+            )
+        )
+    return factors, recourse
