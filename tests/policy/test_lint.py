@@ -33,10 +33,10 @@ def test_default_policy_only_warns_about_the_household_cap() -> None:
         ),
         ('op: ">=", value: 600}', 'op: ">=", value: 900}', "UNREACHABLE"),
         ('op: ">=", value: 600}', 'op: ">=", value: 300}', "NEVER_FAILS"),
-        ("cutoffs: {tier1: 620", "cutoffs: {tier1: 900", "CUTOFF_UNREACHABLE"),
+        ("cutoffs: {tier1: 690", "cutoffs: {tier1: 900", "CUTOFF_UNREACHABLE"),
         (
-            '- {min_score: 0, daily_rate: "0.0004"}',
-            '- {min_score: 650, daily_rate: "0.0004"}',
+            '- {min_score: 660, daily_rate: "0.0003"}\n    - {min_score: 0, daily_rate: "0.0004"}',
+            '- {min_score: 695, daily_rate: "0.0003"}',
             "NO_PRICE",
         ),
         (

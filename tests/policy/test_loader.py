@@ -32,7 +32,8 @@ def test_default_policy_loads() -> None:
     policy = load_policy()
     assert policy.name == "default" and len(policy.gates) == 12
     assert {g.code for g in policy.gates} >= {"PAY_SCORE_LOW", "ACCOUNT_TOO_NEW", "UNDERAGE"}
-    assert dict(policy.scorecard.cutoffs)["tier1"] == 620
+    cutoffs = dict(policy.scorecard.cutoffs)
+    assert cutoffs["tier1"] < cutoffs["new_tier1"] < cutoffs["capital"] < cutoffs["prefecture"]
     assert policy.line("gates.5") == line_of(DEFAULT, "id: pay_score")
 
 
@@ -62,11 +63,11 @@ def test_default_policy_loads() -> None:
         ("value: 24, when_missing: pass", "value: 24", "when_missing"),
         ("code: PAY_SCORE_LOW", "code: PAY_SCORE_TOO_LOW", "has no message"),
         (
-            "{below: 650, points: 0}, {below: 700, points: 15}",
-            "{below: 700, points: 0}, {below: 650, points: 15}",
+            "{below: 655, points: 144}, {below: 707, points: 162}",
+            "{below: 707, points: 144}, {below: 655, points: 162}",
             "bins must ascend",
         ),
-        ("tier1: 620, ", "", "no cutoff for 'tier1'"),
+        ("tier1: 690, ", "", "no cutoff for 'tier1'"),
         ('apr_cap: "0.24"', 'apr_cap: "abc"', "jurisdiction.apr_cap"),
         ("{id: velocity, action: review,", "{id: blacklist, action: review,", "duplicate id"),
     ],

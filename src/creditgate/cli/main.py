@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from creditgate.cli import policy
+from creditgate.cli import policy, scorecards
 from creditgate.cli.decide import decide
 from creditgate.cli.demo import demo
 
@@ -18,6 +18,9 @@ app = typer.Typer(
 app.command()(demo)
 app.command()(decide)
 app.add_typer(policy.app, name="policy")
+app.command()(scorecards.train)
+app.command()(scorecards.score)
+app.command()(scorecards.monitor)
 
 if __name__ == "__main__":
     app()

@@ -9,14 +9,24 @@ from creditgate.policy import nodes as n
 from creditgate.schema import PROFILE_FIELDS
 
 
+def contract_nullable(name: str) -> bool:
+    """Profile-contract fields are validated, so only the contract's optional ones are NULL."""
+    return PROFILE_FIELDS[name].nullable
+
+
 class Nullability(Compiler[bool]):
     """``visit(expr)`` is True when ``expr`` may evaluate to NULL for a valid profile."""
 
-    def __init__(self, ref_nullable: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        ref_nullable: Callable[[str], bool],
+        field_nullable: Callable[[str], bool] | None = None,
+    ) -> None:
         self.ref_nullable = ref_nullable
+        self.field_nullable = field_nullable or contract_nullable
 
     def visit_Field(self, node: n.Field) -> bool:
-        return PROFILE_FIELDS[node.name].nullable
+        return self.field_nullable(node.name)
 
     def visit_Ref(self, node: n.Ref) -> bool:
         return self.ref_nullable(node.name)

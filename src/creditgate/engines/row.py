@@ -12,15 +12,31 @@ import math
 from collections.abc import Callable, Mapping
 from datetime import date
 from itertools import count
-from typing import Any
+from typing import Any, Protocol
 
 from creditgate.engines.base import Compiler
 from creditgate.engines.nullability import Nullability
 from creditgate.policy import nodes as n
-from creditgate.policy.lower import Program
+from creditgate.policy.lower import Binding
 from creditgate.timeutil import Unit, elapsed_months
 
 RowFunction = Callable[[Mapping[str, Any], date], tuple[Any, ...]]
+
+
+class Compilable(Protocol):
+    """What an engine compiles: named bindings in order, and which input fields may be NULL.
+
+    A policy's ``Program`` reads contract fields; a trained card's program reads arbitrary
+    columns (all nullable), so both compile with the same engine.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def bindings(self) -> tuple[Binding, ...]: ...
+
+    def field_nullable(self, name: str) -> bool: ...
 
 
 def and3(*values: bool | None) -> bool | None:
@@ -53,11 +69,11 @@ _RUNTIME: dict[str, Any] = {
 class RowCompiler(Compiler[str]):
     """Translates expressions to Python source; constants go to the function's globals."""
 
-    def __init__(self, program: Program) -> None:
+    def __init__(self, program: Compilable) -> None:
         self.program = program
         self.locals: dict[str, str] = {}
         self.nullable_refs: dict[str, bool] = {}
-        self.null = Nullability(lambda name: self.nullable_refs[name])
+        self.null = Nullability(lambda name: self.nullable_refs[name], program.field_nullable)
         self.consts: dict[str, Any] = dict(_RUNTIME)
         self._ids = count()
 
@@ -70,7 +86,7 @@ class RowCompiler(Compiler[str]):
             self.locals[binding.name] = f"v{i}"
         lines.append(f"    return ({', '.join(self.locals.values())},)")
         namespace = dict(self.consts)
-        exec(compile("\n".join(lines), f"<policy {self.program.policy.name}>", "exec"), namespace)
+        exec(compile("\n".join(lines), f"<policy {self.program.name}>", "exec"), namespace)
         function: RowFunction = namespace["program"]
         return function
 
@@ -214,6 +230,6 @@ class RowCompiler(Compiler[str]):
         )
 
 
-def compile_program(program: Program) -> RowFunction:
+def compile_program(program: Compilable) -> RowFunction:
     """Compile once; call ``fn(row, as_of)`` per profile to get every binding's value."""
     return RowCompiler(program).compile()

@@ -11,13 +11,16 @@ Results are cached by (current bins, shortfall): populations repeat the same bin
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 from creditgate.policy.nodes import ScoreFeature
-from creditgate.schema import PROFILE_FIELDS, Direction
+from creditgate.schema import PROFILE_FIELDS, Direction, FieldSpec
+
+Specs = Mapping[str, FieldSpec]
 
 Move = tuple[int, int, int]  # (feature position, target bin, cost)
 
@@ -32,9 +35,11 @@ class Movable:
     targets: tuple[Any, ...]  # per bin: the value to reach it from the helpful side, or None
 
 
-def bin_target(feature: ScoreFeature, j: int, direction: Direction) -> Any:
+def bin_target(
+    feature: ScoreFeature, j: int, direction: Direction, specs: Specs = PROFILE_FIELDS
+) -> Any:
     """A value inside bin ``j`` approached from below (UP) or above (DOWN); None if none."""
-    spec = PROFILE_FIELDS[feature.field]
+    spec = specs[feature.field]
     b = feature.bins[j]
     if direction is Direction.UP:
         value: Any = b.lower if b.lower is not None else spec.ge
@@ -58,15 +63,21 @@ def bin_target(feature: ScoreFeature, j: int, direction: Direction) -> Any:
     return value
 
 
-def movables(features: tuple[ScoreFeature, ...]) -> tuple[Movable, ...]:
+def movables(
+    features: tuple[ScoreFeature, ...], specs: Specs = PROFILE_FIELDS
+) -> tuple[Movable, ...]:
+    """Features the user can move. ``specs`` gives each field's type, range and helpful
+    direction: the profile contract for a policy, the training artefact for a trained card."""
     out: list[Movable] = []
     for position, feature in enumerate(features):
-        spec = PROFILE_FIELDS.get(feature.field)
+        spec = specs.get(feature.field)
         if spec is None or spec.direction not in (Direction.UP, Direction.DOWN):
             continue
         if any(b.categories for b in feature.bins):
             continue
-        targets = tuple(bin_target(feature, j, spec.direction) for j in range(len(feature.bins)))
+        targets = tuple(
+            bin_target(feature, j, spec.direction, specs) for j in range(len(feature.bins))
+        )
         out.append(Movable(position, feature, spec.direction, targets))
     return tuple(out)
 
@@ -74,8 +85,8 @@ def movables(features: tuple[ScoreFeature, ...]) -> tuple[Movable, ...]:
 class ScoreRecourse:
     """``solve(bins, need)`` -> the cheapest moves as (movable index, target bin), or None."""
 
-    def __init__(self, features: tuple[ScoreFeature, ...]) -> None:
-        self.movables = movables(features)
+    def __init__(self, features: tuple[ScoreFeature, ...], specs: Specs = PROFILE_FIELDS) -> None:
+        self.movables = movables(features, specs)
         self.solve = lru_cache(maxsize=65536)(self._solve)
 
     def options(self, m: Movable, current: int) -> list[tuple[int, int, int]]:

@@ -61,6 +61,14 @@ class Program:
         return next(i for i, b in enumerate(self.bindings) if b.name == name)
 
     @property
+    def name(self) -> str:
+        return self.policy.name
+
+    def field_nullable(self, name: str) -> bool:
+        """Validated profiles are NULL only where the contract allows it."""
+        return PROFILE_FIELDS[name].nullable
+
+    @property
     def names(self) -> tuple[str, ...]:
         return tuple(b.name for b in self.bindings)
 

@@ -1,0 +1,32 @@
+"""Users rejected only by the default policy's score are invited once they follow the recourse."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from creditgate.decider import Decider
+from creditgate.population.synth import generate
+from creditgate.profile import validate_profile
+
+AS_OF = date(2026, 11, 28)
+
+
+def test_following_score_recourse_invites_every_score_only_reject():
+    decider = Decider()
+    factors = {f.factor for f in decider.policy.scorecard.features}
+    score_codes = {"SCORE_BELOW_CUTOFF", "REGION_QUOTA"}
+    table = next(generate(6000, 5, AS_OF, chunk_size=6000))
+    checked = 0
+    for raw in table.to_pylist():
+        raw.pop("defaulted")
+        row = validate_profile(raw, AS_OF, decider.policy, decider.regions)
+        d = decider.decide(row, AS_OF)
+        codes = {r.code for r in d.reasons}
+        if d.outcome == "invited" or not codes & score_codes or not codes <= score_codes | factors:
+            continue
+        assert d.recourse and all(not s.immutable for s in d.recourse)
+        changed = {**row, **{s.field: s.to for s in d.recourse}}
+        again = decider.decide(changed, AS_OF)
+        assert again.outcome == "invited", (row["user_id"], d.recourse, again.reasons)
+        checked += 1
+    assert checked >= 50
