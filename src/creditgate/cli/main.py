@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from creditgate.cli import policy
+from creditgate.cli import audit, policy, token
 from creditgate.cli.decide import decide
 from creditgate.cli.demo import demo
+from creditgate.cli.replay import replay
+from creditgate.cli.serve import serve
 
 app = typer.Typer(
     name="creditgate",
@@ -18,6 +20,10 @@ app = typer.Typer(
 app.command()(demo)
 app.command()(decide)
 app.add_typer(policy.app, name="policy")
+app.command()(serve)
+app.command()(replay)
+app.add_typer(audit.app, name="audit")
+app.add_typer(token.app, name="token")
 
 if __name__ == "__main__":
     app()

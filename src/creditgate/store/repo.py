@@ -1,0 +1,156 @@
+"""The decision log: append-only, hash-chained, idempotent, erasable without breaking the chain.
+
+Appends are serialised by updating the single ``chain_head`` row first in the transaction: on
+SQLite that takes the database write lock, on PostgreSQL a row lock, so concurrent writers (threads,
+uvicorn workers, several hosts) each see the previous record's hash and never fork the chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, Row, select, update
+from sqlalchemy.exc import IntegrityError
+
+from creditgate.store.canonical import canonical, record_hash, sha256, tombstone
+from creditgate.store.models import GENESIS, chain_head, decisions
+
+CHAINED = ("seq", "decision_id", "user_id", "policy_version", "as_of", "idempotency_key",
+           "inputs_hash", "decision_hash", "created_at")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A stored decision; ``inputs`` is None once erased."""
+
+    seq: int
+    decision_id: str
+    user_id: str
+    policy_version: str
+    decision: dict[str, Any]
+    inputs: dict[str, Any] | None
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> Stored:
+        inputs = orjson.loads(row.inputs)
+        return cls(row.seq, row.decision_id, row.user_id, row.policy_version,
+                   orjson.loads(row.decision), None if inputs.get("erased") else inputs)
+
+
+class DecisionLog:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def append(
+        self, decision: dict[str, Any], inputs: dict[str, Any], key: str | None, erase: bool
+    ) -> tuple[Stored, bool]:
+        """Store a decision; returns (stored, created). With an idempotency ``key`` already
+        used, the earlier decision comes back and nothing is written."""
+        inputs_hash = sha256(canonical(inputs))
+        fields: dict[str, Any] = {
+            "decision_id": decision["decision_id"], "user_id": decision["user_id"],
+            "policy_version": decision["policy"]["version"], "as_of": decision["as_of"],
+            "idempotency_key": key, "inputs_hash": inputs_hash,
+            "decision_hash": sha256(canonical(decision)), "created_at": now_iso(),
+        }
+        try:
+            with self.engine.begin() as conn:
+                seq, prev = conn.execute(
+                    update(chain_head).where(chain_head.c.id == 1)
+                    .values(seq=chain_head.c.seq + 1)
+                    .returning(chain_head.c.seq, chain_head.c.hash)
+                ).one()
+                if key is not None:  # checked under the lock: a racing twin has committed
+                    found = conn.execute(
+                        select(decisions).where(decisions.c.idempotency_key == key)
+                    ).first()
+                    if found is not None:
+                        conn.rollback()
+                        return Stored.from_row(found), False
+                fields["seq"] = seq
+                digest = record_hash(prev, fields)
+                conn.execute(decisions.insert().values(
+                    **fields, prev_hash=prev, record_hash=digest,
+                    decision=canonical(decision).decode(),
+                    inputs=tombstone(fields["created_at"]) if erase
+                    else canonical(inputs).decode(),
+                ))
+                conn.execute(update(chain_head).where(chain_head.c.id == 1).values(hash=digest))
+        except IntegrityError:
+            if key is None:
+                raise
+            again = self.by_key(key)
+            if again is None:
+                raise
+            return again, False
+        return Stored(seq, fields["decision_id"], fields["user_id"], fields["policy_version"],
+                      decision, None if erase else inputs), True
+
+    def get(self, decision_id: str) -> Stored | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(decisions).where(decisions.c.decision_id == decision_id)
+            ).first()
+        return Stored.from_row(row) if row is not None else None
+
+    def by_key(self, key: str) -> Stored | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(decisions).where(decisions.c.idempotency_key == key)).first()
+        return Stored.from_row(row) if row is not None else None
+
+    def erase_user(self, user_id: str) -> int:
+        """Replace the stored inputs of ``user_id`` by a tombstone; hashes stay untouched."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(decisions)
+                .where(decisions.c.user_id == user_id)
+                .values(inputs=tombstone(now_iso()))
+            )
+        return int(result.rowcount or 0)
+
+    def rows(self, batch: int = 2000) -> Iterator[Row[Any]]:
+        with self.engine.connect() as conn:
+            last = 0
+            while True:
+                chunk = conn.execute(
+                    select(decisions).where(decisions.c.seq > last)
+                    .order_by(decisions.c.seq).limit(batch)
+                ).all()
+                if not chunk:
+                    return
+                yield from chunk
+                last = chunk[-1].seq
+
+
+def verify(log: DecisionLog) -> tuple[int, str | None]:
+    """Walk the chain; returns (records checked, first problem or None)."""
+    prev, n = GENESIS, 0
+    for row in log.rows():
+        n += 1
+        where = f"record seq={row.seq} decision_id={row.decision_id}"
+        if row.seq != n:
+            return n, f"{where}: sequence gap (expected seq {n})"
+        if row.prev_hash != prev:
+            return n, f"{where}: prev_hash does not match the previous record"
+        fields = {name: getattr(row, name) for name in CHAINED}
+        if record_hash(prev, fields) != row.record_hash:
+            return n, f"{where}: record_hash does not match its fields"
+        if sha256(row.decision.encode()) != row.decision_hash:
+            return n, f"{where}: the stored decision was altered"
+        inputs = orjson.loads(row.inputs)
+        if not inputs.get("erased") and sha256(row.inputs.encode()) != row.inputs_hash:
+            return n, f"{where}: the stored inputs were altered"
+        prev = row.record_hash
+    with log.engine.connect() as conn:
+        head = conn.execute(select(chain_head.c.seq, chain_head.c.hash)).one()
+    if head.seq != n or head.hash != prev:
+        return n, f"chain head (seq {head.seq}) does not match the last record (seq {n})"
+    return n, None
