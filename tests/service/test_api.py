@@ -7,15 +7,14 @@ from pathlib import Path
 
 import orjson
 import pyarrow as pa
-from conftest import SECRET, auth
 from fastapi.testclient import TestClient
 
+from conftest import SECRET, auth
 from creditgate.examples import example_profiles
 from creditgate.service.security import issue_user_token
 from creditgate.snapshot import SnapshotMeta, write_snapshot
-from creditgate.store.catalog import Catalog
 from creditgate.store.replay import replay
-from creditgate.store.repo import DecisionLog, verify
+from creditgate.store.repo import verify
 
 AS_OF = "2026-11-28"
 PROFILES = {name: orjson.loads(doc) for name, doc in example_profiles()}
