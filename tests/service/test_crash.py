@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import TOKENS, auth
-from pgserver import free_port
 from test_api import PROFILES
 
+from conftest import TOKENS, auth
 from creditgate.store.db import make_engine
 from creditgate.store.repo import DecisionLog, verify
+from pgserver import free_port
 
 BODIES = list(PROFILES.values())
 

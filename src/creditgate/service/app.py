@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     catalog = Catalog(engine)
     services = Services(settings, engine, DecisionLog(engine), catalog, ServiceState(catalog),
                         settings.secret_bytes)
+    services.state.refresh()  # usable before the lifespan runs (in-process test clients)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -69,10 +69,16 @@ class GuardMiddleware:
             await _reply(send, 413, f"request body larger than {self.max_body} bytes")
             return
         status = [0]
-        if length is None and scope["method"] in ("POST", "PUT", "PATCH"):
-            body = await self.read_chunked(receive)  # no length announced: buffer, bounded
+        if "\x00" in scope["path"]:
+            await _reply(send, 422, "NUL characters are not accepted")
+            return
+        if scope["method"] in ("POST", "PUT", "PATCH"):
+            body = await self.read_body(receive)  # bounded even without a content-length
             if body is None:
                 await _reply(send, 413, f"request body larger than {self.max_body} bytes")
+                return
+            if b"\\u0000" in body or b"\x00" in body:  # PostgreSQL text cannot hold NUL
+                await _reply(send, 422, "NUL characters are not accepted")
                 return
             receive = _replay(body)
 
@@ -94,7 +100,7 @@ class GuardMiddleware:
                 parts[i + 1] = pseudonym(self.secret, parts[i + 1])
         return "/".join(parts)
 
-    async def read_chunked(self, receive: Receive) -> bytes | None:
+    async def read_body(self, receive: Receive) -> bytes | None:
         chunks, size, more = [], 0, True
         while more:
             message = await receive()

@@ -109,12 +109,11 @@ def list_snapshots(_: AdminReader, services: ServicesDep) -> list[SnapshotInfo]:
 def load_snapshot_file(body: SnapshotLoad, _: AdminWriter, services: ServicesDep) -> SnapshotInfo:
     """Register a snapshot file that is on the server (restricted to CREDITGATE_SNAPSHOT_DIR
     when set)."""
-    path = Path(body.path).resolve()
-    allowed = services.settings.snapshot_dir
-    if allowed and not path.is_relative_to(Path(allowed).resolve()):
-        raise HTTPException(422, [{"loc": ["body", "path"], "msg": "outside the snapshot dir",
-                                   "type": "value_error"}])
     try:
+        path = Path(body.path).resolve()
+        allowed = services.settings.snapshot_dir
+        if allowed and not path.is_relative_to(Path(allowed).resolve()):
+            raise SnapshotError("outside the snapshot directory")
         snapshot_id = load_snapshot(services.catalog, path)
     except (SnapshotError, OSError, ValueError) as exc:
         raise HTTPException(422, [{"loc": ["body", "path"], "msg": str(exc).split(": ")[-1],
