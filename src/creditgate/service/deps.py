@@ -1,8 +1,12 @@
-"""Dependencies, declared once as ``Annotated`` aliases and reused by every route."""
+"""Dependencies, declared once as ``Annotated`` aliases and reused by every route.
+
+They are ``async`` because they do no I/O: FastAPI would run sync ones in a thread pool, which
+costs more than the lookups they perform.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -26,7 +30,7 @@ class Services:
     secret: bytes
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -34,7 +38,7 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_principal(
+async def get_principal(
     services: ServicesDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal:
@@ -44,10 +48,10 @@ def get_principal(
         raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
 
 
-def require(*roles: str) -> Callable[[Principal], Principal]:
+def require(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency admitting only ``roles`` (403 for any other authenticated caller)."""
 
-    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if principal.role not in roles:
             raise HTTPException(403, "this token's role may not do that")
         return principal

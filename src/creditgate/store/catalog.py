@@ -6,12 +6,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from creditgate.store.canonical import sha256
 from creditgate.store.models import active, consent_withdrawals, policies, reviews, snapshots
 from creditgate.store.repo import now_iso
+
+_WITHDRAWN = select(consent_withdrawals.c.user_id).where(
+    consent_withdrawals.c.user_id == bindparam("user_id"))
 
 
 class ConflictError(ValueError):
@@ -126,9 +129,7 @@ class Catalog:
 
     def consent_withdrawn(self, user_id: str) -> bool:
         with self.engine.connect() as conn:
-            return conn.execute(
-                select(consent_withdrawals.c.user_id)
-                .where(consent_withdrawals.c.user_id == user_id)).first() is not None
+            return conn.execute(_WITHDRAWN, {"user_id": user_id}).first() is not None
 
     def withdrawn_users(self) -> frozenset[str]:
         with self.engine.connect() as conn:

@@ -13,14 +13,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, Row, select, update
+from sqlalchemy import Engine, Row, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from creditgate.store.canonical import canonical, record_hash, sha256, tombstone
 from creditgate.store.models import GENESIS, chain_head, decisions
+from creditgate.store.writelock import WriteLock
 
 CHAINED = ("seq", "decision_id", "user_id", "policy_version", "as_of", "idempotency_key",
            "inputs_hash", "decision_hash", "created_at")
+
+
+# Built once: constructing SQLAlchemy statements per call costs more than executing them.
+_ADVANCE = (update(chain_head).where(chain_head.c.id == 1)
+            .values(seq=chain_head.c.seq + 1).returning(chain_head.c.seq, chain_head.c.hash))
+_SET_HEAD = update(chain_head).where(chain_head.c.id == 1).values(hash=bindparam("head"))
+_INSERT = decisions.insert()
+_BY_KEY = select(decisions).where(decisions.c.idempotency_key == bindparam("key"))
+_BY_ID = select(decisions).where(decisions.c.decision_id == bindparam("id"))
 
 
 def now_iso() -> str:
@@ -48,42 +58,37 @@ class Stored:
 class DecisionLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.write_lock = WriteLock(engine)
 
     def append(
         self, decision: dict[str, Any], inputs: dict[str, Any], key: str | None, erase: bool
     ) -> tuple[Stored, bool]:
         """Store a decision; returns (stored, created). With an idempotency ``key`` already
         used, the earlier decision comes back and nothing is written."""
-        inputs_hash = sha256(canonical(inputs))
+        inputs_json, decision_json = canonical(inputs).decode(), canonical(decision).decode()
+        inputs_hash = sha256(inputs_json.encode())
         fields: dict[str, Any] = {
             "decision_id": decision["decision_id"], "user_id": decision["user_id"],
             "policy_version": decision["policy"]["version"], "as_of": decision["as_of"],
             "idempotency_key": key, "inputs_hash": inputs_hash,
-            "decision_hash": sha256(canonical(decision)), "created_at": now_iso(),
+            "decision_hash": sha256(decision_json.encode()), "created_at": now_iso(),
         }
         try:
-            with self.engine.begin() as conn:
-                seq, prev = conn.execute(
-                    update(chain_head).where(chain_head.c.id == 1)
-                    .values(seq=chain_head.c.seq + 1)
-                    .returning(chain_head.c.seq, chain_head.c.hash)
-                ).one()
+            with self.write_lock, self.engine.begin() as conn:
+                seq, prev = conn.execute(_ADVANCE).one()
                 if key is not None:  # checked under the lock: a racing twin has committed
-                    found = conn.execute(
-                        select(decisions).where(decisions.c.idempotency_key == key)
-                    ).first()
+                    found = conn.execute(_BY_KEY, {"key": key}).first()
                     if found is not None:
                         conn.rollback()
                         return Stored.from_row(found), False
                 fields["seq"] = seq
                 digest = record_hash(prev, fields)
-                conn.execute(decisions.insert().values(
-                    **fields, prev_hash=prev, record_hash=digest,
-                    decision=canonical(decision).decode(),
-                    inputs=tombstone(fields["created_at"]) if erase
-                    else canonical(inputs).decode(),
-                ))
-                conn.execute(update(chain_head).where(chain_head.c.id == 1).values(hash=digest))
+                conn.execute(_INSERT, {
+                    **fields, "prev_hash": prev, "record_hash": digest,
+                    "decision": decision_json,
+                    "inputs": tombstone(fields["created_at"]) if erase else inputs_json,
+                })
+                conn.execute(_SET_HEAD, {"head": digest})
         except IntegrityError:
             if key is None:
                 raise
@@ -96,14 +101,12 @@ class DecisionLog:
 
     def get(self, decision_id: str) -> Stored | None:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(decisions).where(decisions.c.decision_id == decision_id)
-            ).first()
+            row = conn.execute(_BY_ID, {"id": decision_id}).first()
         return Stored.from_row(row) if row is not None else None
 
     def by_key(self, key: str) -> Stored | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(decisions).where(decisions.c.idempotency_key == key)).first()
+            row = conn.execute(_BY_KEY, {"key": key}).first()
         return Stored.from_row(row) if row is not None else None
 
     def erase_user(self, user_id: str) -> int:
