@@ -28,6 +28,7 @@ from creditgate.service.state import ServiceState
 from creditgate.store.catalog import Catalog
 from creditgate.store.db import make_engine
 from creditgate.store.repo import DecisionLog
+from creditgate.store.writer import GroupWriter
 
 log = logging.getLogger("creditgate.service")
 
@@ -44,8 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         bootstrap(settings)
     engine = make_engine(settings.db_url)
     catalog = Catalog(engine)
-    services = Services(settings, engine, DecisionLog(engine), catalog, ServiceState(catalog),
-                        settings.secret_bytes)
+    decision_log = DecisionLog(engine)
+    services = Services(settings, engine, decision_log, catalog, ServiceState(catalog),
+                        settings.secret_bytes, GroupWriter(decision_log))
     services.state.refresh()  # usable before the lifespan runs (in-process test clients)
 
     @asynccontextmanager

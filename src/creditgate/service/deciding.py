@@ -9,7 +9,7 @@ import orjson
 
 from creditgate.profile import validate_profile
 from creditgate.service.deps import Services
-from creditgate.store.repo import Stored
+from creditgate.store.repo import Pending, Stored
 from creditgate.timeutil import today_shanghai
 
 CONSENT_FIELDS = ("consent_credit_data", "consent_behaviour_data")
@@ -41,4 +41,4 @@ def decide_and_store(
     if decision.internal:
         stored_decision["_internal"] = decision.internal
     inputs = {"profile": profile, "as_of": when.isoformat()}
-    return services.log.append(stored_decision, inputs, key, erase=withdrawn)
+    return services.writer.submit(Pending.of(stored_decision, inputs, key, erase=withdrawn))

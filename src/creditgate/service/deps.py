@@ -18,6 +18,7 @@ from creditgate.service.settings import Settings
 from creditgate.service.state import ServiceState
 from creditgate.store.catalog import Catalog
 from creditgate.store.repo import DecisionLog
+from creditgate.store.writer import GroupWriter
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Services:
     catalog: Catalog
     state: ServiceState
     secret: bytes
+    writer: GroupWriter
 
 
 async def get_services(request: Request) -> Services:

@@ -25,9 +25,13 @@ CHAINED = ("seq", "decision_id", "user_id", "policy_version", "as_of", "idempote
 
 
 # Built once: constructing SQLAlchemy statements per call costs more than executing them.
-_ADVANCE = (update(chain_head).where(chain_head.c.id == 1)
-            .values(seq=chain_head.c.seq + 1).returning(chain_head.c.seq, chain_head.c.hash))
-_SET_HEAD = update(chain_head).where(chain_head.c.id == 1).values(hash=bindparam("head"))
+# An UPDATE, not a SELECT, so that it takes the write lock (SQLite) / row lock (PostgreSQL).
+_LOCK_HEAD = (update(chain_head).where(chain_head.c.id == 1)
+              .values(seq=chain_head.c.seq).returning(chain_head.c.seq, chain_head.c.hash))
+_SET_HEAD = (update(chain_head).where(chain_head.c.id == 1)
+             .values(seq=bindparam("seq"), hash=bindparam("head")))
+_BY_KEYS = select(decisions).where(
+    decisions.c.idempotency_key.in_(bindparam("keys", expanding=True)))
 _INSERT = decisions.insert()
 _BY_KEY = select(decisions).where(decisions.c.idempotency_key == bindparam("key"))
 _BY_ID = select(decisions).where(decisions.c.decision_id == bindparam("id"))
@@ -55,6 +59,33 @@ class Stored:
                    orjson.loads(row.decision), None if inputs.get("erased") else inputs)
 
 
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A decision ready to append: serialised and hashed outside the lock."""
+
+    decision: dict[str, Any]
+    inputs: dict[str, Any]
+    key: str | None
+    erase: bool
+    decision_json: str
+    stored_inputs: str
+    fields: dict[str, Any]
+
+    @classmethod
+    def of(cls, decision: dict[str, Any], inputs: dict[str, Any], key: str | None,
+           erase: bool) -> Pending:
+        inputs_json, decision_json = canonical(inputs).decode(), canonical(decision).decode()
+        created = now_iso()
+        fields = {
+            "decision_id": decision["decision_id"], "user_id": decision["user_id"],
+            "policy_version": decision["policy"]["version"], "as_of": decision["as_of"],
+            "idempotency_key": key, "inputs_hash": sha256(inputs_json.encode()),
+            "decision_hash": sha256(decision_json.encode()), "created_at": created,
+        }
+        return cls(decision, inputs, key, erase, decision_json,
+                   tombstone(created) if erase else inputs_json, fields)
+
+
 class DecisionLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -65,39 +96,46 @@ class DecisionLog:
     ) -> tuple[Stored, bool]:
         """Store a decision; returns (stored, created). With an idempotency ``key`` already
         used, the earlier decision comes back and nothing is written."""
-        inputs_json, decision_json = canonical(inputs).decode(), canonical(decision).decode()
-        inputs_hash = sha256(inputs_json.encode())
-        fields: dict[str, Any] = {
-            "decision_id": decision["decision_id"], "user_id": decision["user_id"],
-            "policy_version": decision["policy"]["version"], "as_of": decision["as_of"],
-            "idempotency_key": key, "inputs_hash": inputs_hash,
-            "decision_hash": sha256(decision_json.encode()), "created_at": now_iso(),
-        }
+        return self.append_many([Pending.of(decision, inputs, key, erase)])[0]
+
+    def append_many(self, batch: list[Pending]) -> list[tuple[Stored, bool]]:
+        """Append a batch in one transaction (group commit): one lock, one head update."""
+        keys = [p.key for p in batch if p.key is not None]
         try:
             with self.write_lock, self.engine.begin() as conn:
-                seq, prev = conn.execute(_ADVANCE).one()
-                if key is not None:  # checked under the lock: a racing twin has committed
-                    found = conn.execute(_BY_KEY, {"key": key}).first()
-                    if found is not None:
-                        conn.rollback()
-                        return Stored.from_row(found), False
-                fields["seq"] = seq
-                digest = record_hash(prev, fields)
-                conn.execute(_INSERT, {
-                    **fields, "prev_hash": prev, "record_hash": digest,
-                    "decision": decision_json,
-                    "inputs": tombstone(fields["created_at"]) if erase else inputs_json,
-                })
-                conn.execute(_SET_HEAD, {"head": digest})
+                seq, prev = conn.execute(_LOCK_HEAD).one()
+                # idempotency checked under the lock: a racing twin has committed by now
+                seen = {r.idempotency_key: Stored.from_row(r)
+                        for r in conn.execute(_BY_KEYS, {"keys": keys})} if keys else {}
+                out: list[tuple[Stored, bool]] = []
+                rows = []
+                for p in batch:
+                    if p.key is not None and p.key in seen:
+                        out.append((seen[p.key], False))
+                        continue
+                    seq += 1
+                    fields = p.fields | {"seq": seq}
+                    digest = record_hash(prev, fields)
+                    rows.append(fields | {"prev_hash": prev, "record_hash": digest,
+                                          "decision": p.decision_json, "inputs": p.stored_inputs})
+                    prev = digest
+                    stored = Stored(seq, p.decision["decision_id"], p.decision["user_id"],
+                                    fields["policy_version"], p.decision,
+                                    None if p.erase else p.inputs)
+                    if p.key is not None:
+                        seen[p.key] = stored
+                    out.append((stored, True))
+                if rows:
+                    conn.execute(_INSERT, rows)
+                    conn.execute(_SET_HEAD, {"seq": seq, "head": prev})
         except IntegrityError:
-            if key is None:
+            if len(batch) > 1:  # retry one by one so one bad record fails alone
+                return [self.append_many([p])[0] for p in batch]
+            found = self.by_key(batch[0].key) if batch[0].key is not None else None
+            if found is None:
                 raise
-            again = self.by_key(key)
-            if again is None:
-                raise
-            return again, False
-        return Stored(seq, fields["decision_id"], fields["user_id"], fields["policy_version"],
-                      decision, None if erase else inputs), True
+            return [(found, False)]
+        return out
 
     def get(self, decision_id: str) -> Stored | None:
         with self.engine.connect() as conn:
