@@ -144,3 +144,13 @@ def test_policies_list_show_lint_upload_activate(client: TestClient) -> None:
     r = client.post("/v1/admin/policies", json={"text": "name: [broken"}, headers=auth("admin"))
     assert r.status_code == 422
     assert client.get("/healthz").json()["policy_version"] == new_version
+
+
+def test_withdrawal_seen_by_another_worker_is_honoured(client: TestClient) -> None:
+    svc = services(client)
+    svc.catalog.withdraw_consent(STRONG["user_id"])  # as if another worker took it
+    assert STRONG["user_id"] not in svc.state.withdrawn
+    d = decide(client, STRONG)
+    assert "CONSENT_MISSING" in [x["code"] for x in d["reasons"]]
+    assert svc.log.get(d["decision_id"]).inputs is None
+    assert verify(svc.log) == (1, None)

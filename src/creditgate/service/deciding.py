@@ -1,4 +1,9 @@
-"""Decide and store, idempotently: the body of ``POST /v1/decisions`` without the HTTP."""
+"""Decide and store, idempotently: the body of ``POST /v1/decisions`` without the HTTP.
+
+Runs on the event loop: validation and the decision are microseconds of CPU, and the only I/O
+(the append, with the idempotency and consent checks made under the chain lock) is awaited
+from the group-commit writer thread.
+"""
 
 from __future__ import annotations
 
@@ -20,25 +25,26 @@ def public(decision: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in decision.items() if k != "_internal"}
 
 
-def decide_and_store(
+async def decide_and_store(
     services: Services, profile: dict[str, Any], as_of: date | None, key: str | None
 ) -> tuple[Stored, bool]:
     """Validate (``ProfileError`` on bad input), decide with the active policy, append to the
     log. A user who withdrew consent is decided as without consent and their inputs are not
     kept (the record stores a tombstone; its hash still commits to the inputs)."""
-    if key is not None:
-        stored = services.log.by_key(key)
-        if stored is not None:
-            return stored, False
     when = as_of or today_shanghai()
     decider = services.state.decider()
     row = validate_profile(orjson.dumps(profile), when, decider.policy, decider.regions)
-    withdrawn = services.catalog.consent_withdrawn(row["user_id"])
-    if withdrawn:
-        row.update(dict.fromkeys(CONSENT_FIELDS, False))
-    decision = decider.decide(row, when)
-    stored_decision = decision.to_dict()
-    if decision.internal:
-        stored_decision["_internal"] = decision.internal
+    withdrawn = row["user_id"] in services.state.withdrawn  # the writer re-checks under lock
     inputs = {"profile": profile, "as_of": when.isoformat()}
-    return services.writer.submit(Pending.of(stored_decision, inputs, key, erase=withdrawn))
+    while True:
+        if withdrawn:
+            row.update(dict.fromkeys(CONSENT_FIELDS, False))
+        decision = decider.decide(row, when)
+        stored_decision = decision.to_dict()
+        if decision.internal:
+            stored_decision["_internal"] = decision.internal
+        appended = await services.writer.submit(
+            Pending.of(stored_decision, inputs, key, erase=withdrawn))
+        if appended is not None:
+            return appended
+        withdrawn = True  # withdrawn meanwhile (another worker): decide again without consent

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, Row, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from creditgate.store.canonical import canonical, record_hash, sha256, tombstone
-from creditgate.store.models import GENESIS, chain_head, decisions
+from creditgate.store.models import GENESIS, chain_head, consent_withdrawals, decisions
 from creditgate.store.writelock import WriteLock
 
 CHAINED = ("seq", "decision_id", "user_id", "policy_version", "as_of", "idempotency_key",
@@ -30,6 +30,8 @@ _LOCK_HEAD = (update(chain_head).where(chain_head.c.id == 1)
               .values(seq=chain_head.c.seq).returning(chain_head.c.seq, chain_head.c.hash))
 _SET_HEAD = (update(chain_head).where(chain_head.c.id == 1)
              .values(seq=bindparam("seq"), hash=bindparam("head")))
+_WITHDRAWN = select(consent_withdrawals.c.user_id).where(
+    consent_withdrawals.c.user_id.in_(bindparam("users", expanding=True)))
 _BY_KEYS = select(decisions).where(
     decisions.c.idempotency_key.in_(bindparam("keys", expanding=True)))
 _INSERT = decisions.insert()
@@ -86,6 +88,9 @@ class Pending:
                    tombstone(created) if erase else inputs_json, fields)
 
 
+Appended = tuple[Stored, bool] | None
+
+
 class DecisionLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -93,25 +98,32 @@ class DecisionLog:
 
     def append(
         self, decision: dict[str, Any], inputs: dict[str, Any], key: str | None, erase: bool
-    ) -> tuple[Stored, bool]:
+    ) -> Appended:
         """Store a decision; returns (stored, created). With an idempotency ``key`` already
-        used, the earlier decision comes back and nothing is written."""
+        used, the earlier decision comes back and nothing is written. None: the user withdrew
+        consent meanwhile (decide again without consent, with ``erase``)."""
         return self.append_many([Pending.of(decision, inputs, key, erase)])[0]
 
-    def append_many(self, batch: list[Pending]) -> list[tuple[Stored, bool]]:
+    def append_many(self, batch: list[Pending]) -> list[Appended]:
         """Append a batch in one transaction (group commit): one lock, one head update."""
         keys = [p.key for p in batch if p.key is not None]
+        users = [p.decision["user_id"] for p in batch if not p.erase]
         try:
             with self.write_lock, self.engine.begin() as conn:
                 seq, prev = conn.execute(_LOCK_HEAD).one()
                 # idempotency checked under the lock: a racing twin has committed by now
                 seen = {r.idempotency_key: Stored.from_row(r)
                         for r in conn.execute(_BY_KEYS, {"keys": keys})} if keys else {}
-                out: list[tuple[Stored, bool]] = []
+                withdrawn = set(conn.execute(_WITHDRAWN, {"users": users}).scalars()) \
+                    if users else set()
+                out: list[Appended] = []
                 rows = []
                 for p in batch:
                     if p.key is not None and p.key in seen:
                         out.append((seen[p.key], False))
+                        continue
+                    if not p.erase and p.decision["user_id"] in withdrawn:
+                        out.append(None)  # consent withdrawn: the caller decides again
                         continue
                     seq += 1
                     fields = p.fields | {"seq": seq}

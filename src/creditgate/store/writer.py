@@ -5,11 +5,13 @@ commit instead of N. A request is acknowledged only after its batch committed.
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from creditgate.store.repo import DecisionLog, Pending, Stored
+from creditgate.store.repo import Appended, DecisionLog, Pending
 
 MAX_BATCH = 64
 
@@ -17,9 +19,7 @@ MAX_BATCH = 64
 @dataclass
 class _Ticket:
     pending: Pending
-    done: threading.Event = field(default_factory=threading.Event)
-    result: tuple[Stored, bool] | None = None
-    error: BaseException | None = None
+    notify: Callable[[Appended, BaseException | None], object]
 
 
 class GroupWriter:
@@ -29,15 +29,20 @@ class GroupWriter:
         self.thread = threading.Thread(target=self._run, name="creditgate-writer", daemon=True)
         self.thread.start()
 
-    def submit(self, pending: Pending) -> tuple[Stored, bool]:
-        """Block until ``pending`` is committed (or its batch failed: the error is re-raised)."""
-        ticket = _Ticket(pending)
-        self.queue.put(ticket)
-        ticket.done.wait()
-        if ticket.error is not None:
-            raise ticket.error
-        assert ticket.result is not None
-        return ticket.result
+    async def submit(self, pending: Pending) -> Appended:
+        """Wait (without blocking the event loop) until ``pending`` is committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Appended] = loop.create_future()
+
+        def settle(result: Appended, error: BaseException | None) -> None:
+            if not future.done():
+                if error is not None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(result)
+
+        self.queue.put(_Ticket(pending, lambda r, e: loop.call_soon_threadsafe(settle, r, e)))
+        return await future
 
     def _run(self) -> None:
         while True:
@@ -49,10 +54,9 @@ class GroupWriter:
                     break
             try:
                 results = self.log.append_many([t.pending for t in batch])
-                for ticket, result in zip(batch, results, strict=True):
-                    ticket.result = result
             except BaseException as exc:  # every waiter learns it failed; the writer lives on
                 for ticket in batch:
-                    ticket.error = exc
-            for ticket in batch:
-                ticket.done.set()
+                    ticket.notify(None, exc)
+                continue
+            for ticket, result in zip(batch, results, strict=True):
+                ticket.notify(result, None)

@@ -19,7 +19,7 @@ DECISION_DOC: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/decisions", responses=DECISION_DOC)
-def create_decision(
+async def create_decision(
     body: DecisionRequest,
     caller: Decider,
     services: ServicesDep,
@@ -29,7 +29,7 @@ def create_decision(
 
     Repeating a request with the same ``Idempotency-Key`` returns the stored decision.
     """
-    stored, created = decide_and_store(services, body.profile, body.as_of, idempotency_key)
+    stored, created = await decide_and_store(services, body.profile, body.as_of, idempotency_key)
     headers = {"Idempotent-Replayed": "false" if created else "true"}
     return Response(orjson.dumps(public(stored.decision)), media_type=JSON, headers=headers)
 
