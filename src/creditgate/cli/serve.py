@@ -70,6 +70,7 @@ def serve_demo(db_url: str, snapshot_path: Path | None, host: str, port: int) ->
         f"  admin token   {admin}\n  service token {service}\n"
         f"  try: curl -H 'Authorization: Bearer {admin}' {base}/v1/admin/policies\n"
         f"       curl -H 'Authorization: Bearer {user}' {base}/v1/users/demo-strong/entry\n"
-        "Ctrl-C stops the server."
+        "Ctrl-C stops the server.",
+        soft_wrap=True,
     )
     _run(host, port, 1)
