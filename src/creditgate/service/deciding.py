@@ -7,6 +7,8 @@ from the group-commit writer thread.
 
 from __future__ import annotations
 
+import os
+import random
 from datetime import date
 from typing import Any
 
@@ -18,6 +20,13 @@ from creditgate.store.repo import Pending, Stored
 from creditgate.timeutil import today_shanghai
 
 CONSENT_FIELDS = ("consent_credit_data", "consent_behaviour_data")
+# Ids need uniqueness, not secrecy (reads are authorised by role and owner). os.urandom releases
+# the GIL, and re-taking it behind the writer thread costs milliseconds on the event loop.
+_IDS = random.Random(os.urandom(32))
+
+
+def new_decision_id() -> str:
+    return f"d_{_IDS.getrandbits(96):024x}"
 
 
 def public(decision: dict[str, Any]) -> dict[str, Any]:
@@ -39,7 +48,7 @@ async def decide_and_store(
     while True:
         if withdrawn:
             row.update(dict.fromkeys(CONSENT_FIELDS, False))
-        decision = decider.decide(row, when)
+        decision = decider.decide(row, when, decision_id=new_decision_id())
         stored_decision = decision.to_dict()
         if decision.internal:
             stored_decision["_internal"] = decision.internal

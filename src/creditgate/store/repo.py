@@ -63,29 +63,39 @@ class Stored:
 
 @dataclass(frozen=True, slots=True)
 class Pending:
-    """A decision ready to append: serialised and hashed outside the lock."""
+    """A decision ready to append, serialised by the caller; hashed by the writer thread
+    (hashlib releases the GIL on large inputs, and taking it back on the event loop while
+    the writer runs costs milliseconds)."""
 
     decision: dict[str, Any]
-    inputs: dict[str, Any]
+    inputs_json: str
     key: str | None
     erase: bool
     decision_json: str
-    stored_inputs: str
-    fields: dict[str, Any]
+    created_at: str
 
     @classmethod
     def of(cls, decision: dict[str, Any], inputs: dict[str, Any], key: str | None,
            erase: bool) -> Pending:
-        inputs_json, decision_json = canonical(inputs).decode(), canonical(decision).decode()
-        created = now_iso()
-        fields = {
-            "decision_id": decision["decision_id"], "user_id": decision["user_id"],
-            "policy_version": decision["policy"]["version"], "as_of": decision["as_of"],
-            "idempotency_key": key, "inputs_hash": sha256(inputs_json.encode()),
-            "decision_hash": sha256(decision_json.encode()), "created_at": created,
+        return cls(decision, canonical(inputs).decode(), key, erase,
+                   canonical(decision).decode(), now_iso())
+
+    def fields(self) -> dict[str, Any]:
+        d = self.decision
+        return {
+            "decision_id": d["decision_id"], "user_id": d["user_id"],
+            "policy_version": d["policy"]["version"], "as_of": d["as_of"],
+            "idempotency_key": self.key, "inputs_hash": sha256(self.inputs_json.encode()),
+            "decision_hash": sha256(self.decision_json.encode()), "created_at": self.created_at,
         }
-        return cls(decision, inputs, key, erase, decision_json,
-                   tombstone(created) if erase else inputs_json, fields)
+
+    @property
+    def stored_inputs(self) -> str:
+        return tombstone(self.created_at) if self.erase else self.inputs_json
+
+    @property
+    def inputs(self) -> dict[str, Any] | None:
+        return None if self.erase else orjson.loads(self.inputs_json)
 
 
 Appended = tuple[Stored, bool] | None
@@ -126,14 +136,14 @@ class DecisionLog:
                         out.append(None)  # consent withdrawn: the caller decides again
                         continue
                     seq += 1
-                    fields = p.fields | {"seq": seq}
+                    fields = p.fields() | {"seq": seq}
                     digest = record_hash(prev, fields)
                     rows.append(fields | {"prev_hash": prev, "record_hash": digest,
                                           "decision": p.decision_json, "inputs": p.stored_inputs})
                     prev = digest
                     stored = Stored(seq, p.decision["decision_id"], p.decision["user_id"],
                                     fields["policy_version"], p.decision,
-                                    None if p.erase else p.inputs)
+                                    p.inputs)
                     if p.key is not None:
                         seen[p.key] = stored
                     out.append((stored, True))
