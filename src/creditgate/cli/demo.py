@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,6 +20,10 @@ def demo(
         EXAMPLES_AS_OF.isoformat()
     ),
     lang: Annotated[str, typer.Option(help="zh-CN or en.")] = "zh-CN",
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Then serve the API on 127.0.0.1 (embedded SQLite).")
+    ] = False,
+    port: Annotated[int, typer.Option(help="Port for --serve.")] = 8000,
 ) -> None:
     """Decide the bundled example profiles with the policy and print their explanations."""
     when = parse_as_of(as_of)
@@ -28,3 +34,8 @@ def demo(
     for name, doc in example_profiles():
         row = validate_profile(doc, when, decider.policy, decider.regions)
         out.print(decision_panel(name, decider.decide(row, when), lang))
+    if serve:
+        from creditgate.cli.serve import serve_demo  # uvicorn only when serving
+
+        work = Path(tempfile.mkdtemp(prefix="creditgate-demo-"))
+        serve_demo(f"sqlite:///{work / 'creditgate.db'}", None, "127.0.0.1", port)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from creditgate.cli import policy, scorecards
+from creditgate.cli import audit, policy, scorecards, token
 from creditgate.cli.decide import decide
 from creditgate.cli.demo import demo
+from creditgate.cli.replay import replay
+from creditgate.cli.serve import serve
 
 app = typer.Typer(
     name="creditgate",
@@ -21,6 +23,10 @@ app.add_typer(policy.app, name="policy")
 app.command()(scorecards.train)
 app.command()(scorecards.score)
 app.command()(scorecards.monitor)
+app.command()(serve)
+app.command()(replay)
+app.add_typer(audit.app, name="audit")
+app.add_typer(token.app, name="token")
 
 if __name__ == "__main__":
     app()

@@ -38,6 +38,8 @@ def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         raise YamlSyntaxError(file, (mark.line + 1) if mark else 1, str(exc.problem)) from exc
+    except yaml.YAMLError as exc:  # e.g. ReaderError: control characters in the text
+        raise YamlSyntaxError(file, 1, str(exc).splitlines()[0]) from exc
     source = SourceMap(file)
     if root is None:
         return None, source

@@ -1,0 +1,111 @@
+"""The FastAPI application factory: ``create_app(settings)``.
+
+Errors never carry stack traces or the submitted values (a profile is personal data): a
+validation error names the field path and the rule, an unexpected error gets an id to quote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from creditgate.profile import ProfileError
+from creditgate.service.deps import Services
+from creditgate.service.middleware import GuardMiddleware, TokenBucket
+from creditgate.service.ops import bootstrap
+from creditgate.service.routes import admin, decisions, entry, health, reviews
+from creditgate.service.settings import Settings
+from creditgate.service.state import ServiceState
+from creditgate.store.catalog import Catalog
+from creditgate.store.db import make_engine
+from creditgate.store.repo import DecisionLog
+from creditgate.store.writer import GroupWriter
+
+log = logging.getLogger("creditgate.service")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; migrations and policy registration run here unless ``migrate`` is off
+    (``creditgate serve`` does them once before starting several workers)."""
+    settings = settings or Settings()
+    if not settings.secret:
+        settings.secret = secrets.token_hex(32)  # user tokens then live only as long as this
+        log.warning("CREDITGATE_SECRET unset: user tokens from other processes will not verify")
+    settings.token_roles  # noqa: B018 - fail at startup on a malformed CREDITGATE_TOKENS
+    if settings.migrate:
+        bootstrap(settings)
+    engine = make_engine(settings.db_url)
+    catalog = Catalog(engine)
+    decision_log = DecisionLog(engine)
+    services = Services(settings, engine, decision_log, catalog, ServiceState(catalog),
+                        settings.secret_bytes, GroupWriter(decision_log))
+    services.state.refresh()  # usable before the lifespan runs (in-process test clients)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services.state.refresh()
+        task = asyncio.create_task(_refresh_forever(services))
+        yield
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+        engine.dispose()
+
+    app = FastAPI(title="creditgate", version="0.1.0", lifespan=lifespan,
+                  description="Invitation-only consumer credit decisions, audited.")
+    app.state.services = services
+    for module in (decisions, entry, reviews, admin, health):
+        app.include_router(module.router)
+    bucket = (TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst)
+              if settings.rate_limit_per_s > 0 else None)
+    app.add_middleware(GuardMiddleware, max_body=settings.max_body_bytes, bucket=bucket,
+                       secret=settings.secret_bytes, access_log=settings.access_log)
+    app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(ProfileError, _bad_profile)  # type: ignore[arg-type]
+    app.add_exception_handler(LookupError, _unavailable)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _internal)
+    return app
+
+
+async def _refresh_forever(services: Services) -> None:
+    while True:
+        await asyncio.sleep(services.settings.state_refresh_s)
+        try:
+            await anyio.to_thread.run_sync(services.state.refresh)
+        except Exception as exc:  # keep serving the last good state
+            log.error("state refresh failed: %s", type(exc).__name__)
+
+
+async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+async def _bad_profile(_: Request, exc: ProfileError) -> JSONResponse:
+    detail = [{"loc": ["body", "profile", *p.field.split(".")], "msg": p.message,
+               "type": "value_error"} for p in exc.problems]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+async def _unavailable(_: Request, exc: LookupError) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=503)
+
+
+async def _internal(_: Request, exc: Exception) -> JSONResponse:
+    error_id = os.urandom(6).hex()
+    log.error("internal error %s: %s", error_id, type(exc).__name__)  # no message: may hold data
+    return JSONResponse({"detail": "internal error", "error_id": error_id}, status_code=500)
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` in each worker (settings from the environment)."""
+    return create_app(Settings())

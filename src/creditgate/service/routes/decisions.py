@@ -1,0 +1,54 @@
+"""``POST /v1/decisions``, ``GET /v1/decisions/{id}``, consent withdrawal."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Header, HTTPException, Response
+
+from creditgate.service.deciding import decide_and_store, public
+from creditgate.service.deps import Decider, Reader, ServicesDep, UserFacing, own_user
+from creditgate.service.schemas import ConsentWithdrawal, DecisionRequest
+
+router = APIRouter(prefix="/v1", tags=["decisions"])
+JSON = "application/json"
+DECISION_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The decision (ARCHITECTURE.md section 3)."}
+}
+
+
+@router.post("/decisions", responses=DECISION_DOC)
+async def create_decision(
+    body: DecisionRequest,
+    caller: Decider,
+    services: ServicesDep,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=128)] = None,
+) -> Response:
+    """Decide a profile with the active policy and store it in the audit log.
+
+    Repeating a request with the same ``Idempotency-Key`` returns the stored decision.
+    """
+    stored, created = await decide_and_store(services, body.profile, body.as_of, idempotency_key)
+    headers = {"Idempotent-Replayed": "false" if created else "true"}
+    return Response(orjson.dumps(public(stored.decision)), media_type=JSON, headers=headers)
+
+
+@router.get("/decisions/{decision_id}", responses=DECISION_DOC)
+def get_decision(decision_id: str, caller: Reader, services: ServicesDep) -> Response:
+    """A stored decision; a user token sees only its own (others are "not found")."""
+    stored = services.log.get(decision_id)
+    if stored is None or (caller.role == "user" and caller.user_id != stored.user_id):
+        raise HTTPException(404, "no such decision")
+    return Response(orjson.dumps(public(stored.decision)), media_type=JSON)
+
+
+@router.post("/users/{user_id}/consent-withdrawal")
+def withdraw_consent(user_id: str, caller: UserFacing, services: ServicesDep) -> ConsentWithdrawal:
+    """The user withdraws consent: later decisions say CONSENT_MISSING, the entry disappears
+    and the stored inputs of their decisions are erased (the audit chain still verifies)."""
+    own_user(caller, user_id)
+    services.catalog.withdraw_consent(user_id)
+    erased = services.log.erase_user(user_id)
+    services.state.withdrawn = services.state.withdrawn | {user_id}
+    return ConsentWithdrawal(user_id=user_id, erased_decisions=erased)

@@ -1,0 +1,112 @@
+"""Request and response models: what the OpenAPI document promises."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from creditgate.profile import profile_model
+
+
+def _profile_schema() -> dict[str, Any]:
+    schema = profile_model().model_json_schema()
+    return {k: v for k, v in schema.items() if k in ("properties", "required", "type")} | {
+        "additionalProperties": False}
+
+
+class DecisionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    profile: dict[str, Any] = Field(
+        description="A profile per the contract (ARCHITECTURE.md section 3).",
+        json_schema_extra=_profile_schema(),
+    )
+    as_of: date | None = Field(
+        None, description="Evaluation date (default: today, Asia/Shanghai).",
+        ge=date(2000, 1, 1), le=date(2100, 12, 31),
+    )
+
+
+class EntryResponse(BaseModel):
+    user_id: str
+    entry_visible: bool
+    snapshot_id: str | None
+    policy_version: str | None
+    snapshot_as_of: str | None
+
+
+class ReviewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision_id: str = Field(min_length=1, max_length=40)
+    reason: str = Field("", max_length=2000)
+
+
+class Review(BaseModel):
+    review_id: str
+    decision_id: str
+    status: str
+    resolution: str | None = None
+    note: str | None = None
+    created_at: str
+    resolved_at: str | None = None
+
+
+class ResolveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    resolution: Literal["upheld", "overturned"]
+    note: str | None = Field(None, max_length=2000)
+
+
+class ConsentWithdrawal(BaseModel):
+    user_id: str
+    erased_decisions: int
+
+
+class PolicyText(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=60_000)
+
+
+class PolicyInfo(BaseModel):
+    version: str
+    name: str
+    sha256: str
+    created_at: str
+    active: bool
+
+
+class PolicyDetail(PolicyInfo):
+    text: str
+
+
+class LintFinding(BaseModel):
+    level: str
+    check: str
+    line: int
+    message: str
+
+
+class LintReport(BaseModel):
+    errors: int
+    findings: list[LintFinding]
+
+
+class SnapshotLoad(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(min_length=1, max_length=4096)
+
+
+class SnapshotInfo(BaseModel):
+    snapshot_id: str
+    path: str
+    meta: dict[str, Any]
+    invited: int
+    loaded_at: str
+    active: bool
+
+
+class Health(BaseModel):
+    status: str
+    policy_version: str | None
+    snapshot_id: str | None

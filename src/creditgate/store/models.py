@@ -1,0 +1,98 @@
+"""Tables (SQLAlchemy Core: the hot path inserts rows, it has no use for an identity map).
+
+``decisions`` is append-only: a row is never updated except to erase its ``inputs`` after a
+consent withdrawal, which the hash chain survives because each ``record_hash`` commits to
+``inputs_hash`` and ``decision_hash``, not to the raw JSON. ``chain_head`` is one row whose
+update is the lock that serialises appends across threads, processes and databases.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+policies = Table(
+    "policies",
+    metadata,
+    Column("version", String(64), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=False),
+    Column("decision_id", String(40), nullable=False, unique=True),
+    Column("user_id", String(64), nullable=False, index=True),
+    Column("policy_version", String(64), nullable=False),
+    Column("as_of", String(10), nullable=False),
+    Column("idempotency_key", String(128), nullable=True, unique=True),
+    Column("inputs", Text, nullable=False),
+    Column("inputs_hash", String(64), nullable=False),
+    Column("decision", Text, nullable=False),
+    Column("decision_hash", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("record_hash", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+chain_head = Table(
+    "chain_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("review_id", String(40), primary_key=True),
+    Column("decision_id", String(40), nullable=False, index=True),
+    Column("user_id", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("resolution", String(32), nullable=True),
+    Column("note", Text, nullable=True),
+    Column("created_at", String(32), nullable=False),
+    Column("resolved_at", String(32), nullable=True),
+)
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("snapshot_id", String(64), primary_key=True),
+    Column("path", Text, nullable=False),
+    Column("meta", Text, nullable=False),
+    Column("invited", BigInteger, nullable=False),
+    Column("loaded_at", String(32), nullable=False),
+)
+
+active = Table(  # what is live: "policy" -> version, "snapshot" -> snapshot_id
+    "active",
+    metadata,
+    Column("key", String(32), primary_key=True),
+    Column("value", String(64), nullable=False),
+)
+
+consent_withdrawals = Table(
+    "consent_withdrawals",
+    metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("withdrawn_at", String(32), nullable=False),
+)
+
+GENESIS = "0" * 64

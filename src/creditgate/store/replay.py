@@ -1,0 +1,47 @@
+"""Replay: decide a stored record again from its stored inputs and policy text.
+
+A faithful replay needs the exact policy text (stored by version) and the exact inputs; the
+decision id is reused so the whole decision document must come out identical.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import orjson
+
+from creditgate.decider import Decider
+from creditgate.policy.loader import parse_policy
+from creditgate.profile import validate_profile
+from creditgate.store.catalog import Catalog
+from creditgate.store.repo import DecisionLog
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    decision_id: str
+    status: str  # "identical", "different", "erased", "missing"
+    differences: list[str]
+
+
+def replay(log: DecisionLog, catalog: Catalog, decision_id: str) -> ReplayResult:
+    stored = log.get(decision_id)
+    if stored is None:
+        return ReplayResult(decision_id, "missing", [])
+    if stored.inputs is None:
+        return ReplayResult(decision_id, "erased", [])
+    policy_row = catalog.policy(stored.policy_version)
+    if policy_row is None:
+        return ReplayResult(decision_id, "missing", [f"policy {stored.policy_version}"])
+    decider = Decider(parse_policy(policy_row["text"], f"<policy {stored.policy_version}>"))
+    as_of = date.fromisoformat(stored.inputs["as_of"])
+    row = validate_profile(orjson.dumps(stored.inputs["profile"]), as_of, decider.policy,
+                           decider.regions)
+    again = decider.decide(row, as_of, decision_id=decision_id)
+    fresh: dict[str, Any] = orjson.loads(orjson.dumps(again.to_dict()))
+    old = {k: v for k, v in stored.decision.items() if k != "_internal"}
+    diffs = [f"{k}: stored {old.get(k)!r}, replayed {fresh.get(k)!r}"
+             for k in sorted(set(old) | set(fresh)) if old.get(k) != fresh.get(k)]
+    return ReplayResult(decision_id, "different" if diffs else "identical", diffs)

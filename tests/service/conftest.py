@@ -1,0 +1,71 @@
+"""Fixtures: the same tests run on SQLite and on PostgreSQL (a real server)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from creditgate.service.app import create_app
+from creditgate.service.settings import Settings
+from pgserver import pg_bin, postgres_server
+
+TOKENS = {
+    "service": "svc-token-123",
+    "viewer": "viewer-token-123",
+    "operator": "operator-token-123",
+    "admin": "admin-token-123",
+}
+SECRET = "test-secret-key"
+
+
+def auth(role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKENS[role]}"}
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str | None]:
+    url = os.environ.get("CREDITGATE_TEST_PG_URL")
+    if url:
+        yield url
+    elif pg_bin() is None:
+        yield None
+    else:
+        with postgres_server() as started:
+            yield started
+
+
+def fresh_database(server: str) -> str:
+    """A new empty database on ``server``; each test gets its own."""
+    name = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/creditgate.db"
+    server = request.getfixturevalue("pg_server")
+    if server is None:
+        pytest.skip("no PostgreSQL: set CREDITGATE_TEST_PG_URL or install the server binaries")
+    return fresh_database(server)
+
+
+def make_settings(db_url: str, **overrides: object) -> Settings:
+    base: dict[str, object] = {
+        "db_url": db_url, "secret": SECRET, "rate_limit_per_s": 0, "access_log": False,
+        "tokens": ",".join(f"{role}:{token}" for role, token in TOKENS.items()),
+    }
+    return Settings(**{**base, **overrides})  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def client(db_url: str) -> Iterator[TestClient]:
+    with TestClient(create_app(make_settings(db_url)), raise_server_exceptions=False) as c:
+        yield c
