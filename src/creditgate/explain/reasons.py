@@ -1,6 +1,6 @@
 """Reasons: every fired rule as {code, layer, observed, required, message}, most important first.
 
-Order: declines before reviews before referrals; within each, the policy's layer order
+Order (defined once in ``policy.reason_order``): declines, reviews, referrals; then layer order
 (compliance, credit, behaviour, region, fraud, whitelist, segment) and file order. The score's
 principal factors follow the score reason: the scored features with the largest shortfall
 against their best bin (at most 4). Fraud reasons stay generic: which signal fired is internal.
@@ -19,16 +19,14 @@ from creditgate.decision import Reason, jsonable
 from creditgate.explain.catalogue import region_closed_text, renderer, text
 from creditgate.explain.evaluation import Evaluation
 from creditgate.policy.lower import Program
-from creditgate.policy.nodes import Action, CmpOp, Gate, Layer, RegionStatus, ScoreFeature
+from creditgate.policy.nodes import CmpOp, Gate, Layer, Policy, RegionStatus, ScoreFeature
+from creditgate.policy.reason_order import ReasonSlot, SlotKind
 
 PRINCIPAL = 4
-MAX_FACTORS = 4
-_ACTION_RANK = {Action.DECLINE: 0, Action.REVIEW: 1, Action.REFER: 2}
-_LAYER_RANK = {layer: i for i, layer in enumerate(Layer)}
 _CACHE = 8192
 
-Rank = tuple[int, int, int, int]
 Maker = Callable[[Any, bool], Reason]
+Wording = Callable[[Evaluation], Callable[[bool], Reason]]
 
 
 def required_text(
@@ -50,10 +48,6 @@ def factor_required(feature: ScoreFeature) -> str:
     if b.lower is not None and b.upper is not None:
         return f">= {b.lower:g} and < {b.upper:g}"
     return f">= {b.lower:g}" if b.lower is not None else f"< {b.upper:g}"
-
-
-def rank(action: Action, layer: Layer, position: int, sub: int = 0) -> Rank:
-    return (_ACTION_RANK[action], _LAYER_RANK[layer], position, sub)
 
 
 def gate_maker(gate: Gate) -> Maker:
@@ -97,100 +91,54 @@ def fixed_reason(
 
 
 class ReasonBuilder:
-    """Precomputes, per policy, which binding each rule reads, its rank and its wording."""
+    """Words the reasons whose key bindings fired, in key order (``policy.reason_order``).
+
+    Which reasons fire and their order come from the program, so the batch engines, which
+    compile the same keys, list the same codes in the same order.
+    """
 
     def __init__(self, program: Program) -> None:
         policy = program.policy
         index = {name: i for i, name in enumerate(program.names)}
-        self.gates = [
-            (index[f"fail.{g.id}"], rank(g.action, g.layer, pos), g.field, gate_maker(g))
-            for pos, g in enumerate(policy.gates)
-        ]
-        self.fraud = [(index[f"fraud.{r.id}"], r.action) for r in policy.fraud]
-        self.card = policy.scorecard
-        self.factors = [
-            (index[f"points.{f.name}"], f.best_points, pos, f.field, factor_maker(f))
-            for pos, f in enumerate(self.card.features)
-        ]
         opened = tuple(
             r.region_class for r in policy.regions if r.status is not RegionStatus.CLOSED
         )
         self.region_required = required_text(None, None, opened)
-        self.at = {
-            name: index[name]
-            for name in (
-                "fail.region_closed",
-                "region_class",
-                "fail.score",
-                "review.score",
-                "quota.score",
-                "score",
-                "cutoff",
-                "refer.segment",
+        self.at = {name: index[name] for name in ("region_class", "score", "cutoff")}
+        if "cutoff.capacity" in index:
+            self.at["cutoff.capacity"] = index["cutoff.capacity"]
+        self.slots = [(index[s.binding], self.wording(s, policy)) for s in program.reasons]
+
+    def wording(self, slot: ReasonSlot, policy: Policy) -> Wording:
+        """How to word a fired slot, given the evaluation."""
+        at = self.at
+        if slot.kind == SlotKind.GATE:
+            gate, make = policy.gates[slot.index], gate_maker(policy.gates[slot.index])
+            return lambda ev: partial(make, ev.field(gate.field))
+        if slot.kind == SlotKind.FACTOR:
+            feature = policy.scorecard.features[slot.index]
+            fmake = factor_maker(feature)
+            return lambda ev: partial(fmake, ev.field(feature.field))
+        if slot.kind == SlotKind.REGION_CLOSED:
+            required = self.region_required
+            return lambda ev: partial(
+                fixed_reason, "REGION_CLOSED", Layer.REGION, ev.values[at["region_class"]], required
             )
-        }
+        if slot.kind == SlotKind.FRAUD:
+            return lambda ev: partial(fixed_reason, "FRAUD_SUSPECTED", Layer.FRAUD, None, None)
+        if slot.kind == SlotKind.REFER:
+            return lambda ev: partial(
+                fixed_reason, "BUSINESS_PURPOSE", Layer.SEGMENT, ev.row.get("occupation"), None
+            )
+        cutoff = "cutoff.capacity" if slot.kind == SlotKind.CAPACITY else "cutoff"
+        code = slot.code
+        return lambda ev: partial(
+            score_reason, code, ev.values[at["score"]], ev.values[at[cutoff]]
+        )
 
     def build(self, ev: Evaluation) -> list[Reason]:
         """Every fired rule's reason, ordered; the first ``PRINCIPAL`` are marked principal."""
-        values, at = ev.values, self.at
-        fired: list[tuple[Rank, Callable[[bool], Reason]]] = []
-        for i, r, field, make in self.gates:
-            if values[i]:
-                observed = ev.field(field)
-                fired.append((r, partial(make, observed)))
-        if values[at["fail.region_closed"]]:
-            region = values[at["region_class"]]
-            fired.append(
-                (
-                    rank(Action.DECLINE, Layer.REGION, 0),
-                    partial(
-                        fixed_reason, "REGION_CLOSED", Layer.REGION, region, self.region_required
-                    ),
-                )
-            )
-        actions = [action for i, action in self.fraud if values[i]]
-        if actions:
-            action = min(actions, key=_ACTION_RANK.__getitem__)
-            fired.append(
-                (
-                    rank(action, Layer.FRAUD, 0),
-                    lambda p: fixed_reason("FRAUD_SUSPECTED", Layer.FRAUD, None, None, p),
-                )
-            )
-        if values[at["fail.score"]]:
-            fired.extend(self.score_items(ev))
-        if values[at["refer.segment"]]:
-            occupation = ev.row.get("occupation")
-            fired.append(
-                (
-                    rank(Action.REFER, Layer.SEGMENT, 0),
-                    lambda p: fixed_reason("BUSINESS_PURPOSE", Layer.SEGMENT, occupation, None, p),
-                )
-            )
+        values = ev.values
+        fired = [(values[i], word) for i, word in self.slots if values[i] is not None]
         fired.sort(key=lambda item: item[0])
-        return [make(n < PRINCIPAL) for n, (_, make) in enumerate(fired)]
-
-    def score_items(self, ev: Evaluation) -> list[tuple[Rank, Callable[[bool], Reason]]]:
-        values, at = ev.values, self.at
-        action = Action.REVIEW if values[at["review.score"]] else Action.DECLINE
-        code = "REGION_QUOTA" if values[at["quota.score"]] else "SCORE_BELOW_CUTOFF"
-        score, cutoff = values[at["score"]], values[at["cutoff"]]
-        items: list[tuple[Rank, Callable[[bool], Reason]]] = [
-            (rank(action, Layer.WHITELIST, 0, 0), lambda p: score_reason(code, score, cutoff, p))
-        ]
-        for sub, (field, make) in enumerate(self.principal_factors(values), start=1):
-            observed = ev.field(field)
-            items.append(
-                (rank(action, Layer.WHITELIST, 0, sub), partial(make, observed))
-            )
-        return items
-
-    def principal_factors(self, values: tuple[Any, ...]) -> list[tuple[str, Maker]]:
-        """Scored features furthest below their best bin, largest shortfall first."""
-        gaps = [
-            (best - values[i], pos, field, make)
-            for i, best, pos, field, make in self.factors
-            if values[i] < best
-        ]
-        gaps.sort(key=lambda g: (-g[0], g[1]))
-        return [(field, make) for _, _, field, make in gaps[:MAX_FACTORS]]
+        return [word(ev)(n < PRINCIPAL) for n, (_, word) in enumerate(fired)]
