@@ -5,8 +5,10 @@ from __future__ import annotations
 import typer
 
 from creditgate.cli import policy
+from creditgate.cli.batch import batch
 from creditgate.cli.decide import decide
 from creditgate.cli.demo import demo
+from creditgate.cli.synth import synth
 
 app = typer.Typer(
     name="creditgate",
@@ -17,6 +19,8 @@ app = typer.Typer(
 )
 app.command()(demo)
 app.command()(decide)
+app.command()(synth)
+app.command()(batch)
 app.add_typer(policy.app, name="policy")
 
 if __name__ == "__main__":
