@@ -42,6 +42,17 @@ class Backend:
     def scalar(self, expr: ir.Scalar) -> Any:
         return self.con.execute(expr)
 
+    def compile(self, expr: ir.Expr) -> str:
+        """The backend's SQL for ``expr``: compile once, run many times (``fetch_sql``)."""
+        return str(self.con.compile(expr))
+
+    def fetch_sql(self, sql: str) -> pa.Table:
+        if self.name == "spark":
+            table: pa.Table = self.con._session.sql(sql).toArrow()
+        else:
+            table = self.con.con.execute(sql).to_arrow_table()
+        return table
+
 
 def duckdb_backend(memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int | None = None) -> Backend:
     """An in-process DuckDB capped at ``memory_limit`` (it spills to a temp dir beyond)."""
