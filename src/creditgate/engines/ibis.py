@@ -27,6 +27,7 @@ from creditgate.policy.lower import Program, refs
 from creditgate.timeutil import Unit
 
 SLOT_BASE = 100  # reason keys are multiplied by this and carry the slot index below it
+LOOKUP_MIN = 16  # constants before a CASE on one operand becomes a map lookup
 
 
 def literal(value: Any) -> ir.Value:
@@ -161,11 +162,51 @@ class IbisCompiler(Compiler[ir.Value]):
         return ibis.coalesce(*(self.visit(o) for o in node.operands))
 
     def visit_Case(self, node: n.Case) -> ir.Value:
+        lookup = self.case_as_lookup(node)
+        if lookup is not None:
+            return lookup
         whens = [(self.visit(c), self.visit(r)) for c, r in node.whens]
         default = self.visit(node.default)
         if not whens:
             return default
         return ibis.cases(*whens, else_=default)
+
+    def case_as_lookup(self, node: n.Case) -> ir.Value | None:
+        """A CASE testing one operand against many constants becomes one map lookup.
+
+        Same meaning as the searched CASE (the row engine makes the same rewrite): the first
+        matching WHEN wins, so earlier entries overwrite later ones, and a NULL operand matches
+        nothing. Worth it only for long lists (the city -> region class table); short CASEs
+        stay CASEs, which databases evaluate fastest.
+        """
+        table: dict[Any, Any] = {}
+        subject: n.Expr | None = None
+        for condition, result in reversed(node.whens):
+            if not isinstance(result, n.Literal) or result.value is None:
+                return None
+            if isinstance(condition, n.InSet):
+                operand, keys = condition.operand, condition.values
+            elif (
+                isinstance(condition, n.Compare)
+                and condition.op is n.CmpOp.EQ
+                and isinstance(condition.right, n.Literal)
+            ):
+                operand, keys = condition.left, (condition.right.value,)
+            else:
+                return None
+            if subject is not None and operand != subject:
+                return None
+            subject = operand
+            table.update(dict.fromkeys(keys, result.value))
+        if subject is None or len(table) < LOOKUP_MIN or None in table:
+            return None
+        if self.as_text or not all(isinstance(v, str) for v in table.values()):
+            return None  # only string results: map value types must be uniform
+        if not all(isinstance(k, str) for k in table):
+            return None
+        mapping = ibis.map(list(table), list(table.values()))
+        found = mapping.get(self.visit(subject))
+        return ibis.coalesce(found, self.visit(node.default))
 
     def visit_Elapsed(self, node: n.Elapsed) -> ir.Value:
         start = self.visit(node.start)
