@@ -27,7 +27,7 @@ from creditgate.batch.validate import (
 )
 from creditgate.batch.whitelist import Cutoffs, Eligible, apply_cutoffs, derive_cutoffs
 from creditgate.engines.ibis import IbisCompiler
-from creditgate.policy.lower import lower
+from creditgate.policy.lower import lower, slice_program
 from creditgate.policy.nodes import Policy
 from creditgate.population.regions import RegionTable
 from creditgate.snapshot import SnapshotMeta, write_snapshot
@@ -158,7 +158,9 @@ def eligible_counts(
     backend: Backend, good: ibis.Table, policy: Policy, regions: RegionTable, as_of: date
 ) -> list[Eligible]:
     """Users invited under the policy's own cutoffs, counted by (class, city, score)."""
-    compiler = IbisCompiler(lower(policy, regions), good, as_of)
+    # Only what the ranking reads: no offer, no reason keys.
+    program = slice_program(lower(policy, regions), ["outcome", "score", "region_class"])
+    compiler = IbisCompiler(program, good, as_of)
     cols = compiler.compile()
     t = compiler.table.mutate(
         _outcome=cols["outcome"], _class=cols["region_class"], _score=cols["score"]
