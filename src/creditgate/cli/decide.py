@@ -12,6 +12,7 @@ from typing import IO, Annotated, Any
 import orjson
 import typer
 
+from creditgate.batch.whitelist import apply_cutoffs
 from creditgate.cli.common import (
     AsOfOption,
     Exit,
@@ -23,6 +24,7 @@ from creditgate.cli.common import (
 )
 from creditgate.decider import Decider
 from creditgate.profile import ProfileError, validate_profile
+from creditgate.snapshot import SnapshotError, read_meta
 
 
 class Lang(StrEnum):
@@ -40,6 +42,21 @@ def decide_one(
 ) -> dict[str, Any]:
     row = validate_profile(doc, as_of, decider.policy, decider.regions, line=line)
     return decider.decide(row, as_of).to_dict(keep)
+
+
+def with_snapshot(decider: Decider, path: Path) -> tuple[Decider, date]:
+    """The decider with a snapshot's cutoffs applied; the snapshot must be of this policy."""
+    try:
+        meta = read_meta(path)
+    except SnapshotError as exc:
+        fail(str(exc))
+    policy = decider.policy
+    if (meta.policy_name, meta.policy_version) != (policy.name, policy.version):
+        fail(
+            f"{path}: snapshot of policy {meta.policy_name} {meta.policy_version}, "
+            f"not of {policy.name} {policy.version}"
+        )
+    return Decider(apply_cutoffs(policy, meta.cutoffs), decider.regions), meta.as_of
 
 
 def open_input(source: str) -> IO[bytes]:
@@ -63,14 +80,25 @@ def decide(
     policy: PolicyOption = None,
     as_of: AsOfOption = None,
     lang: Annotated[Lang, typer.Option(help="Languages of the messages.")] = Lang.ALL,
+    snapshot: Annotated[
+        Path | None,
+        typer.Option(
+            help="Whitelist snapshot from `creditgate batch`: decide with its capacity and "
+            "quota cutoffs (and its as-of date unless --as-of is given).",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Decide profiles: one JSON object -> one decision; JSON Lines -> JSON Lines, streaming.
 
     A bad profile is reported on stderr with its field (and line number in JSON Lines); the
     other lines are still decided, and the exit code is 2.
     """
-    when = parse_as_of(as_of)
     decider = load_decider(policy)
+    if snapshot is not None:
+        decider, snapshot_as_of = with_snapshot(decider, snapshot)
+        as_of = as_of or snapshot_as_of.isoformat()
+    when = parse_as_of(as_of)
     keep = langs(lang)
     stream = open_input(profile)
     first = stream.readline()

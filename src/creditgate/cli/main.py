@@ -9,6 +9,8 @@ from creditgate.cli.decide import decide
 from creditgate.cli.demo import demo
 from creditgate.cli.replay import replay
 from creditgate.cli.serve import serve
+from creditgate.cli.batch import batch
+from creditgate.cli.synth import synth
 
 app = typer.Typer(
     name="creditgate",
@@ -19,6 +21,8 @@ app = typer.Typer(
 )
 app.command()(demo)
 app.command()(decide)
+app.command()(synth)
+app.command()(batch)
 app.add_typer(policy.app, name="policy")
 app.command()(scorecards.train)
 app.command()(scorecards.score)

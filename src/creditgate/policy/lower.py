@@ -37,6 +37,7 @@ from creditgate.policy.nodes import (
     RegionStatus,
     ScoreFeature,
 )
+from creditgate.policy.reason_order import ReasonSlot, reason_slots
 from creditgate.population.regions import RegionTable
 from creditgate.schema import PROFILE_FIELDS, Consent
 
@@ -56,6 +57,7 @@ class Program:
     policy: Policy
     bindings: tuple[Binding, ...]
     derived: Mapping[str, DerivedField]
+    reasons: tuple[ReasonSlot, ...] = ()  # reason codes and the bindings holding their order
 
     def index(self, name: str) -> int:
         return next(i for i, b in enumerate(self.bindings) if b.name == name)
@@ -210,21 +212,44 @@ def lower(policy: Policy, regions: RegionTable) -> Program:
     referred = tuple(s.name for s in policy.offer.segments if s.refer)
     out.append(Binding("refer.segment", Coalesce((InSet(Ref("segment"), referred), FALSE))))
 
-    out.append(
-        Binding(
-            "outcome",
-            Case(
-                (
-                    (Or(tuple(decline)), Literal(Outcome.NOT_INVITED.value)),
-                    (Or(tuple(review)), Literal(Outcome.MANUAL_REVIEW.value)),
-                    (Ref("refer.segment"), Literal(Outcome.REFERRED.value)),
-                ),
-                Literal(Outcome.INVITED.value),
-            ),
-        )
+    by_policy = Case(
+        (
+            (Or(tuple(decline)), Literal(Outcome.NOT_INVITED.value)),
+            (Or(tuple(review)), Literal(Outcome.MANUAL_REVIEW.value)),
+            (Ref("refer.segment"), Literal(Outcome.REFERRED.value)),
+        ),
+        Literal(Outcome.INVITED.value),
     )
+    capacity = bool(card.capacity_cutoffs)
+    if capacity:
+        out.append(Binding("outcome.policy", by_policy))
+        out.extend(capacity_bindings(policy))
+        cut = Literal(Outcome.NOT_INVITED.value)
+        by_policy = Case(((Ref("cut.capacity"), cut),), Ref("outcome.policy"))
+    out.append(Binding("outcome", by_policy))
     out.extend(offer_bindings(policy))
-    return Program(policy, tuple(out), derived)
+    keys, slots = reason_slots(policy, capacity)
+    out.extend(Binding(name, expr) for name, expr in keys)
+    return Program(policy, tuple(out), derived, tuple(slots))
+
+
+def capacity_bindings(policy: Policy) -> list[Binding]:
+    """A snapshot's cut: invited under the policy, but below the cutoff that filled the
+    capacity (open regions: CAPACITY) or the regional quota (partial regions: REGION_QUOTA)."""
+    whens = tuple(
+        (Compare(CmpOp.EQ, Ref("region_class"), Literal(c)), Literal(v))
+        for c, v in policy.scorecard.capacity_cutoffs
+    )
+    invited = Compare(CmpOp.EQ, Ref("outcome.policy"), Literal(Outcome.INVITED.value))
+    below = Coalesce((Compare(CmpOp.LT, Ref("score"), Ref("cutoff.capacity")), FALSE))
+    partial = tuple(r.region_class for r in policy.regions if r.status is RegionStatus.PARTIAL)
+    in_partial = Coalesce((InSet(Ref("region_class"), partial), FALSE))
+    return [
+        Binding("cutoff.capacity", Case(whens, Literal(None))),
+        Binding("cut.capacity", And((invited, below))),
+        Binding("fail.region_quota", And((Ref("cut.capacity"), in_partial))),
+        Binding("fail.capacity", And((Ref("cut.capacity"), Not(in_partial)))),
+    ]
 
 
 def open_cutoff(policy: Policy) -> int:
@@ -288,4 +313,4 @@ def slice_program(program: Program, outputs: list[str]) -> Program:
         if binding.name in needed:
             needed |= refs(binding.expr)
     kept = tuple(b for b in program.bindings if b.name in needed)
-    return Program(program.policy, kept, program.derived)
+    return Program(program.policy, kept, program.derived)  # no reasons: a slice has no keys

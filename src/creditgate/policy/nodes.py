@@ -246,6 +246,9 @@ class Scorecard:
     scaling: Scaling
     cutoffs: tuple[tuple[str, int], ...]  # region class -> cutoff
     review_band: int  # scores in [cutoff - band, cutoff) go to manual review
+    # A whitelist snapshot's cutoffs (region class -> score) that filled capacity and quotas;
+    # empty without a snapshot. Users at or above ``cutoffs`` but below these are cut.
+    capacity_cutoffs: tuple[tuple[str, int], ...] = ()
 
     def cutoff(self, region_class: str) -> int:
         return dict(self.cutoffs)[region_class]

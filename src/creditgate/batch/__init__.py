@@ -1,0 +1,1 @@
+"""Batch decisions for a whole user base: validation, decisions, whitelist snapshot."""

@@ -1,0 +1,86 @@
+"""Where a batch runs: DuckDB (default, one machine) or Apache Spark (a cluster).
+
+Both are Ibis connections: the compiled expression is the same, only reading, writing and
+fetching differ. DuckDB streams Parquet to Parquet with ``COPY ... TO`` under a memory limit,
+so inputs larger than memory work; Spark writes a directory of part files, as Spark does.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+DEFAULT_MEMORY_LIMIT = "3GB"
+
+
+@dataclass
+class Backend:
+    """An Ibis connection plus the few operations a batch needs."""
+
+    name: str
+    con: Any
+
+    def read(self, path: Path) -> ir.Table:
+        return self.con.read_parquet(str(path))
+
+    def write(self, expr: ir.Table, path: Path) -> None:
+        if self.name == "spark":
+            self.con.to_parquet(expr, str(path), mode="overwrite")
+        else:
+            self.con.to_parquet(expr, str(path), compression="zstd")
+
+    def fetch(self, expr: ir.Expr) -> pa.Table:
+        table: pa.Table = self.con.to_pyarrow(expr)
+        return table
+
+    def scalar(self, expr: ir.Scalar) -> Any:
+        return self.con.execute(expr)
+
+    def compile(self, expr: ir.Expr) -> str:
+        """The backend's SQL for ``expr``: compile once, run many times (``fetch_sql``)."""
+        return str(self.con.compile(expr))
+
+    def fetch_sql(self, sql: str) -> pa.Table:
+        if self.name == "spark":
+            table: pa.Table = self.con._session.sql(sql).toArrow()
+        else:
+            table = self.con.con.execute(sql).to_arrow_table()
+        return table
+
+
+def duckdb_backend(memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int | None = None) -> Backend:
+    """An in-process DuckDB capped at ``memory_limit`` (it spills to a temp dir beyond)."""
+    con = ibis.duckdb.connect(
+        memory_limit=memory_limit,
+        threads=threads or os.cpu_count() or 1,
+        preserve_insertion_order=False,
+    )
+    return Backend("duckdb", con)
+
+
+def spark_backend(session: Any = None) -> Backend:
+    """Ibis on an existing SparkSession (a cluster), or a small local one when None."""
+    if session is None:
+        session = local_spark()
+    return Backend("spark", ibis.pyspark.connect(session))
+
+
+def local_spark() -> Any:
+    """A local[1] session for tests and laptops: no UI, 2 GB driver, 2 shuffle partitions."""
+    from pyspark.sql import SparkSession
+
+    return (
+        SparkSession.builder.master("local[1]")
+        .appName("creditgate")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.memory", "2g")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )

@@ -1,0 +1,94 @@
+"""``creditgate batch``: decide a whole user base (Parquet in, Parquet out) and whitelist it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
+
+from creditgate.batch.backends import DEFAULT_MEMORY_LIMIT, Backend, duckdb_backend, spark_backend
+from creditgate.batch.run import BatchInputError, BatchReport, run_batch
+from creditgate.cli.common import (
+    AsOfOption,
+    Exit,
+    PolicyOption,
+    err,
+    fail,
+    load_decider,
+    out,
+    parse_as_of,
+)
+
+
+class Engine(StrEnum):
+    DUCKDB = "duckdb"
+    SPARK = "spark"
+
+
+def connect(engine: Engine, memory_limit: str, threads: int | None) -> Backend:
+    if engine is Engine.SPARK:
+        return spark_backend()
+    return duckdb_backend(memory_limit, threads)
+
+
+def print_report(report: BatchReport) -> None:
+    share = report.outcomes.get("invited", 0) / report.input_rows if report.input_rows else 0.0
+    out.print(
+        f"input {report.input_rows:,} = decided {report.decided:,} + quarantined "
+        f"{report.quarantined:,} ({report.duplicate_rows:,} with duplicate user ids)"
+        + ("" if report.reconciles else "  [bold red]DOES NOT RECONCILE[/]")
+    )
+    for outcome, n in sorted(report.outcomes.items()):
+        out.print(f"  {outcome:<14} {n:>12,}")
+    out.print(f"invited share {share:.2%} (capacity {report.cutoffs.capacity:,})")
+    cuts = ", ".join(f"{c} {v}" for c, v in sorted(report.cutoffs.by_class.items()))
+    out.print(f"cutoffs: {cuts}")
+    out.print(f"quarantine: {report.quarantine_path}")
+    if report.snapshot_path:
+        out.print(f"snapshot: {report.snapshot_path}")
+
+
+def batch(
+    source: Annotated[Path, typer.Argument(help="Profiles as Parquet (file or directory).")],
+    output: Annotated[Path, typer.Option("--out", help="Decisions Parquet to write.")],
+    snapshot: Annotated[
+        Path | None, typer.Option("--snapshot", help="Whitelist snapshot Parquet to write.")
+    ] = None,
+    engine: Annotated[Engine, typer.Option(help="Where to run.")] = Engine.DUCKDB,
+    policy: PolicyOption = None,
+    as_of: AsOfOption = None,
+    memory_limit: Annotated[
+        str, typer.Option(help="DuckDB memory limit (spills beyond).")
+    ] = DEFAULT_MEMORY_LIMIT,
+    threads: Annotated[int | None, typer.Option(help="DuckDB threads (default: all).")] = None,
+) -> None:
+    """Decide every row; bad rows go to OUTPUT.quarantine.parquet with their reason.
+
+    Exit 0 when the run completes (quarantined rows are counted, not an error), 2 when the
+    input cannot be used (missing file, missing profile columns).
+    """
+    when = parse_as_of(as_of)
+    decider = load_decider(policy)
+    backend = connect(engine, memory_limit, threads)
+    columns = (SpinnerColumn(), "[progress.description]{task.description}", TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("starting", total=None)
+        try:
+            report = run_batch(
+                backend,
+                source,
+                output,
+                decider.policy,
+                decider.regions,
+                when,
+                snapshot,
+                step=lambda s: progress.update(task, description=s),
+            )
+        except BatchInputError as exc:
+            fail(str(exc))
+    print_report(report)
+    if not report.reconciles:
+        raise typer.Exit(int(Exit.FAILURE))

@@ -1,0 +1,236 @@
+"""The batch engine: a lowered program compiled to one Ibis expression (DuckDB, Spark, ...).
+
+Same program, same ``visit_<Node>`` per node class as the row engine; each binding becomes a
+column expression that later ``Ref``s reuse. SQL's own NULL logic is the semantics the row
+engine spells out by hand, so no NULL checks are emitted here. Calendar arithmetic is the
+``timeutil`` formula with the evaluation date folded in as constants.
+
+Decimal choices (the daily rate and APR pick one of the policy's decimal constants) compile to
+the constants' text, so every backend prints ``str(Decimal)`` exactly, whatever scale its
+decimal type would unify a CASE to.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from creditgate.engines.base import Compiler
+from creditgate.policy import nodes as n
+from creditgate.policy.lower import Program, refs
+from creditgate.timeutil import Unit
+
+SLOT_BASE = 100  # reason keys are multiplied by this and carry the slot index below it
+LOOKUP_MIN = 16  # constants before a CASE on one operand becomes a map lookup
+
+
+def literal(value: Any) -> ir.Value:
+    """A typed literal: ints are int64 so sums never overflow a narrow inferred type."""
+    if value is None:
+        return ibis.null()
+    if isinstance(value, bool):
+        return ibis.literal(value, type="boolean")
+    if isinstance(value, int):
+        return ibis.literal(value, type="int64")
+    if isinstance(value, float):
+        return ibis.literal(value, type="float64")
+    return ibis.literal(value)
+
+
+def is_decimal_choice(node: n.Expr) -> bool:
+    """A CASE whose every result is a decimal constant (or NULL, or another such CASE)."""
+    if isinstance(node, n.Literal):
+        return isinstance(node.value, Decimal)
+    if isinstance(node, n.Case):
+        results = [r for _, r in node.whens] + [node.default]
+        leaves = [r for r in results if not (isinstance(r, n.Literal) and r.value is None)]
+        return bool(leaves) and all(is_decimal_choice(r) for r in leaves)
+    return False
+
+
+class IbisCompiler(Compiler[ir.Value]):
+    """Compiles expressions over ``table`` (profile columns, contract types) at ``as_of``."""
+
+    def __init__(self, program: Program, table: ir.Table, as_of: date) -> None:
+        self.program, self.table, self.as_of = program, table, as_of
+        self.columns: dict[str, ir.Value] = {}
+        self.as_text = False
+
+    def compile(self) -> dict[str, ir.Value]:
+        """Every binding's column expression, by binding name.
+
+        Bindings are projected level by level (a binding's level is one more than the
+        deepest binding it reads), so a ``Ref`` is a column of the previous projection
+        rather than a copy of its whole expression: the SQL stays linear in the program.
+        """
+        levels: dict[str, int] = {}
+        staged: dict[int, list[tuple[int, n.Expr]]] = {}
+        for i, binding in enumerate(self.program.bindings):
+            level = 1 + max((levels[r] for r in refs(binding.expr)), default=0)
+            levels[binding.name] = level
+            staged.setdefault(level, []).append((i, binding.expr))
+        names = self.program.names
+        for level in sorted(staged):
+            new: dict[str, ir.Value] = {}
+            for i, expr in staged[level]:
+                self.as_text = is_decimal_choice(expr)
+                new[f"_b{i}"] = self.visit(expr)
+            self.as_text = False
+            self.table = self.table.mutate(**new)
+            for column in new:
+                self.columns[names[int(column[2:])]] = self.table[column]
+        self.columns = {name: self.table[f"_b{i}"] for i, name in enumerate(names)}
+        return self.columns
+
+    def reason_codes(self) -> ir.ArrayValue:
+        """The fired reasons' codes in key order: the same slots ``explain.reasons`` sorts."""
+        slots = self.program.reasons
+        assert len(slots) < SLOT_BASE, "too many reason slots for the key encoding"
+        keys = [
+            self.columns[s.binding].cast("int64") * SLOT_BASE + literal(i)
+            for i, s in enumerate(slots)
+        ]
+        codes = ibis.literal([s.code for s in slots], type="array<string>")
+        fired = ibis.array(keys).filter(lambda k: k.notnull()).sort()
+        return fired.map(lambda k: codes[k % SLOT_BASE])
+
+    # -- visitors
+    def visit_Field(self, node: n.Field) -> ir.Value:
+        return self.table[node.name]
+
+    def visit_Ref(self, node: n.Ref) -> ir.Value:
+        return self.columns[node.name]
+
+    def visit_AsOf(self, node: n.AsOf) -> ir.Value:
+        return ibis.literal(self.as_of, type="date")
+
+    def visit_Literal(self, node: n.Literal) -> ir.Value:
+        if self.as_text and isinstance(node.value, Decimal):
+            return ibis.literal(str(node.value), type="string")
+        if self.as_text and node.value is None:
+            return ibis.null("string")
+        return literal(node.value)
+
+    def visit_Compare(self, node: n.Compare) -> ir.Value:
+        left, right = self.visit(node.left), self.visit(node.right)
+        op = node.op
+        if op is n.CmpOp.GE:
+            return left >= right
+        if op is n.CmpOp.GT:
+            return left > right
+        if op is n.CmpOp.LE:
+            return left <= right
+        if op is n.CmpOp.LT:
+            return left < right
+        if op is n.CmpOp.EQ:
+            return left == right
+        return left != right
+
+    def visit_InSet(self, node: n.InSet) -> ir.Value:
+        operand = self.visit(node.operand)
+        if not node.values:  # x IN () is FALSE, NULL for a NULL x, as the row engine says
+            return ibis.ifelse(operand.isnull(), ibis.null("boolean"), literal(False))
+        return operand.isin(list(node.values))
+
+    def visit_And(self, node: n.And) -> ir.Value:
+        parts = [self.visit(o) for o in node.operands]
+        result = parts[0]
+        for part in parts[1:]:
+            result = result & part
+        return result
+
+    def visit_Or(self, node: n.Or) -> ir.Value:
+        parts = [self.visit(o) for o in node.operands]
+        result = parts[0]
+        for part in parts[1:]:
+            result = result | part
+        return result
+
+    def visit_Not(self, node: n.Not) -> ir.Value:
+        return ~self.visit(node.operand)
+
+    def visit_IsNull(self, node: n.IsNull) -> ir.Value:
+        return self.visit(node.operand).isnull()
+
+    def visit_Coalesce(self, node: n.Coalesce) -> ir.Value:
+        return ibis.coalesce(*(self.visit(o) for o in node.operands))
+
+    def visit_Case(self, node: n.Case) -> ir.Value:
+        lookup = self.case_as_lookup(node)
+        if lookup is not None:
+            return lookup
+        whens = [(self.visit(c), self.visit(r)) for c, r in node.whens]
+        default = self.visit(node.default)
+        if not whens:
+            return default
+        return ibis.cases(*whens, else_=default)
+
+    def case_as_lookup(self, node: n.Case) -> ir.Value | None:
+        """A CASE testing one operand against many constants becomes one map lookup.
+
+        Same meaning as the searched CASE (the row engine makes the same rewrite): the first
+        matching WHEN wins, so earlier entries overwrite later ones, and a NULL operand matches
+        nothing. Worth it only for long lists (the city -> region class table); short CASEs
+        stay CASEs, which databases evaluate fastest.
+        """
+        table: dict[Any, Any] = {}
+        subject: n.Expr | None = None
+        for condition, result in reversed(node.whens):
+            if not isinstance(result, n.Literal) or result.value is None:
+                return None
+            if isinstance(condition, n.InSet):
+                operand, keys = condition.operand, condition.values
+            elif (
+                isinstance(condition, n.Compare)
+                and condition.op is n.CmpOp.EQ
+                and isinstance(condition.right, n.Literal)
+            ):
+                operand, keys = condition.left, (condition.right.value,)
+            else:
+                return None
+            if subject is not None and operand != subject:
+                return None
+            subject = operand
+            table.update(dict.fromkeys(keys, result.value))
+        if subject is None or len(table) < LOOKUP_MIN or None in table:
+            return None
+        if self.as_text or not all(isinstance(v, str) for v in table.values()):
+            return None  # only string results: map value types must be uniform
+        if not all(isinstance(k, str) for k in table):
+            return None
+        mapping = ibis.map(list(table), list(table.values()))
+        found = mapping.get(self.visit(subject))
+        return ibis.coalesce(found, self.visit(node.default))
+
+    def visit_Elapsed(self, node: n.Elapsed) -> ir.Value:
+        start = self.visit(node.start)
+        end = self.as_of
+        if node.unit is Unit.DAYS:
+            return literal(end).delta(start, unit="day")
+        # timeutil.elapsed_months with the end date folded: one month less when the start's
+        # day (clipped to the end month's length) lies after the end's day.
+        last_day = calendar.monthrange(end.year, end.month)[1]
+        months = literal(end.year * 12 + end.month) - (start.year() * 12 + start.month())
+        if last_day > end.day:
+            months = months - ibis.ifelse(start.day() > end.day, 1, 0)
+        months = months.cast("int64")
+        return (months // 12).cast("int64") if node.unit is Unit.YEARS else months
+
+    def visit_Add(self, node: n.Add) -> ir.Value:
+        parts = [self.visit(o) for o in node.operands]
+        result = parts[0]
+        for part in parts[1:]:
+            result = result + part
+        return result
+
+    def visit_Logistic(self, node: n.Logistic) -> ir.Value:
+        x = self.visit(node.operand).cast("float64")
+        scale = float(node.scale)
+        assert math.isfinite(scale) and scale != 0
+        return (1.0 / (1.0 + ((x - node.offset) / scale).exp())).round(6)

@@ -1,0 +1,168 @@
+"""The order of reason codes, defined once as program bindings every engine compiles.
+
+Each possible reason is a *slot*: a stable code and a binding ``reason.<n>`` that is NULL when
+the reason does not apply and otherwise an integer sort key. Sorting the non-NULL keys gives
+the reason list, so the row engine (``explain.reasons``) and the batch engines (an array
+column) cannot disagree about which reasons fire or in which order.
+
+Key = rank(action, layer, position, sub): declines before reviews before referrals, then the
+policy's layer order, then file order. The score's principal factors follow the score reason
+(``sub`` = 1 + the factor's rank by shortfall against its best bin, ties by scorecard order),
+at most ``MAX_FACTORS`` of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from creditgate.policy.nodes import (
+    Action,
+    Add,
+    And,
+    Case,
+    CmpOp,
+    Coalesce,
+    Compare,
+    Expr,
+    Layer,
+    Literal,
+    Not,
+    Or,
+    Policy,
+    Ref,
+    RegionStatus,
+)
+
+MAX_FACTORS = 4
+ACTION_RANK = {Action.DECLINE: 0, Action.REVIEW: 1, Action.REFER: 2}
+LAYER_RANK = {layer: i for i, layer in enumerate(Layer)}
+
+
+class SlotKind:
+    """What a slot explains; ``explain.reasons`` picks the wording by kind."""
+
+    GATE = "gate"
+    REGION_CLOSED = "region_closed"
+    FRAUD = "fraud"
+    SCORE = "score"
+    FACTOR = "factor"
+    REFER = "refer"
+    CAPACITY = "capacity"
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonSlot:
+    """One possible reason: its code, the binding holding its sort key, what it explains."""
+
+    code: str
+    binding: str
+    kind: str
+    index: int = 0  # the gate or scorecard feature position for GATE / FACTOR slots
+
+
+def rank(action: Action, layer: Layer, position: int, sub: int = 0) -> int:
+    """The sort key of a reason; positions and subs stay below 100 in any sane policy."""
+    return ((ACTION_RANK[action] * 100 + LAYER_RANK[layer]) * 1000 + position) * 100 + sub
+
+
+def _when(fired: Expr, key: Expr) -> Expr:
+    """``key`` when ``fired`` is TRUE, else NULL (a NULL condition is not fired)."""
+    return Case(((fired, key),), Literal(None))
+
+
+def _factor_rank(policy: Policy, i: int) -> Expr:
+    """How many scorecard features fall further below their best bin than feature ``i``."""
+    features = policy.scorecard.features
+    mine = features[i]
+    terms: list[Expr] = []
+    for j, other in enumerate(features):
+        if j == i:
+            continue
+        # gap_j > gap_i  <=>  points_i + best_j > points_j + best_i (no subtraction node)
+        left = Add((Ref(f"points.{mine.name}"), Literal(other.best_points)))
+        right = Add((Ref(f"points.{other.name}"), Literal(mine.best_points)))
+        op = CmpOp.GE if j < i else CmpOp.GT  # equal gaps: the earlier feature goes first
+        ahead = And(
+            (
+                Compare(CmpOp.LT, Ref(f"points.{other.name}"), Literal(other.best_points)),
+                Compare(op, left, right),
+            )
+        )
+        terms.append(Case(((ahead, Literal(1)),), Literal(0)))
+    return Add(tuple(terms)) if terms else Literal(0)
+
+
+def reason_slots(policy: Policy, capacity: bool) -> tuple[list[tuple[str, Expr]], list[ReasonSlot]]:
+    """The key bindings (name, expr) to append to a program, and the slots that read them.
+
+    Reads bindings ``lower`` emits: ``fail.*``, ``fraud.*``, ``points.*``, ``review.score``,
+    ``quota.score``, ``refer.segment`` and, with ``capacity``, ``fail.capacity`` and
+    ``fail.region_quota``.
+    """
+    bindings: list[tuple[str, Expr]] = []
+    slots: list[ReasonSlot] = []
+
+    def add(code: str, kind: str, expr: Expr, index: int = 0) -> None:
+        name = f"reason.{len(slots)}"
+        bindings.append((name, expr))
+        slots.append(ReasonSlot(code, name, kind, index))
+
+    for pos, gate in enumerate(policy.gates):
+        key = Literal(rank(gate.action, gate.layer, pos))
+        add(gate.code, SlotKind.GATE, _when(Ref(f"fail.{gate.id}"), key), pos)
+    add(
+        "REGION_CLOSED",
+        SlotKind.REGION_CLOSED,
+        _when(Ref("fail.region_closed"), Literal(rank(Action.DECLINE, Layer.REGION, 0))),
+    )
+    fraud_whens: list[tuple[Expr, Expr]] = []
+    for action in ACTION_RANK:  # the strongest fired action places the (single) fraud reason
+        rules = [Ref(f"fraud.{r.id}") for r in policy.fraud if r.action is action]
+        if rules:
+            fraud_whens.append((Or(tuple(rules)), Literal(rank(action, Layer.FRAUD, 0))))
+    if fraud_whens:
+        add("FRAUD_SUSPECTED", SlotKind.FRAUD, Case(tuple(fraud_whens), Literal(None)))
+
+    def score_key(sub: Expr) -> Expr:
+        review = rank(Action.REVIEW, Layer.WHITELIST, 0)
+        decline = rank(Action.DECLINE, Layer.WHITELIST, 0)
+        base = Case(((Ref("review.score"), Literal(review)),), Literal(decline))
+        return Add((base, sub))
+
+    below = Ref("fail.score")
+    quota = Coalesce((Ref("quota.score"), Literal(False)))
+    first = score_key(Literal(0))
+    add("SCORE_BELOW_CUTOFF", SlotKind.SCORE, _when(And((below, Not(quota))), first))
+    add("REGION_QUOTA", SlotKind.SCORE, _when(And((below, quota)), first))
+    for i, feature in enumerate(policy.scorecard.features):
+        position = _factor_rank(policy, i)
+        factor_fired = And(
+            (
+                below,
+                Compare(CmpOp.LT, Ref(f"points.{feature.name}"), Literal(feature.best_points)),
+                Compare(CmpOp.LT, position, Literal(MAX_FACTORS)),
+            )
+        )
+        factor_key = score_key(Add((position, Literal(1))))
+        add(feature.factor, SlotKind.FACTOR, _when(factor_fired, factor_key), i)
+    add(
+        "BUSINESS_PURPOSE",
+        SlotKind.REFER,
+        _when(Ref("refer.segment"), Literal(rank(Action.REFER, Layer.SEGMENT, 0))),
+    )
+    if capacity:
+        add(
+            "REGION_QUOTA",
+            SlotKind.CAPACITY,
+            _when(Ref("fail.region_quota"), Literal(rank(Action.DECLINE, Layer.REGION, 1))),
+        )
+        add(
+            "CAPACITY",
+            SlotKind.CAPACITY,
+            _when(Ref("fail.capacity"), Literal(rank(Action.DECLINE, Layer.WHITELIST, 1))),
+        )
+    return bindings, slots
+
+
+def partial_classes(policy: Policy) -> tuple[str, ...]:
+    return tuple(r.region_class for r in policy.regions if r.status is RegionStatus.PARTIAL)
