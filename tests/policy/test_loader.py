@@ -105,3 +105,12 @@ def test_unknown_top_level_key_is_an_error() -> None:
 def test_missing_file_is_a_policy_error(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="cannot read"):
         load_policy(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("text", [
+    "x: 2020-13-45", "x: !!python/object:os.system ls", "x: !!binary zz", "x: &a [*a]",
+])
+def test_hostile_yaml_is_a_policy_error_not_a_crash(text: str) -> None:
+    with pytest.raises(PolicyError) as exc:
+        parse_policy(text, "p.yaml")
+    assert str(exc.value).startswith("p.yaml:1:")

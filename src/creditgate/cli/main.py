@@ -5,11 +5,11 @@ from __future__ import annotations
 import typer
 
 from creditgate.cli import audit, policy, scorecards, token
+from creditgate.cli.batch import batch
 from creditgate.cli.decide import decide
 from creditgate.cli.demo import demo
 from creditgate.cli.replay import replay
 from creditgate.cli.serve import serve
-from creditgate.cli.batch import batch
 from creditgate.cli.synth import synth
 
 app = typer.Typer(

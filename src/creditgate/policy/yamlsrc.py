@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 Path_ = tuple[str | int, ...]
+MAX_DEPTH = 32  # a policy is a few levels deep; deeper is a mistake or an alias loop
 
 
 @dataclass
@@ -45,12 +46,22 @@ def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
         return None, source
     constructor = yaml.SafeLoader("")
 
-    def build(node: yaml.Node, path: Path_) -> Any:
+    def scalar(node: yaml.Node) -> Any:
+        """A plain value; a bad tag, a bad date or bad base64 is a syntax error on its line."""
+        try:
+            return constructor.construct_object(node)
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+            message = str(exc).splitlines()[0]
+            raise YamlSyntaxError(file, node.start_mark.line + 1, message) from exc
+
+    def build(node: yaml.Node, path: Path_, depth: int = 0) -> Any:
         source.lines.setdefault(path, node.start_mark.line + 1)
+        if depth > MAX_DEPTH:  # also stops aliases that contain themselves
+            raise YamlSyntaxError(file, node.start_mark.line + 1, "nested too deeply")
         if isinstance(node, yaml.MappingNode):
             out: dict[str, Any] = {}
             for key_node, value_node in node.value:
-                key = constructor.construct_object(key_node)
+                key = scalar(key_node)
                 if not isinstance(key, str | int | float | bool):
                     line = key_node.start_mark.line + 1
                     raise YamlSyntaxError(file, line, "keys must be scalars")
@@ -60,10 +71,10 @@ def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
                         file, key_node.start_mark.line + 1, f"duplicate key {skey!r}"
                     )
                 source.lines[(*path, skey)] = key_node.start_mark.line + 1
-                out[skey] = build(value_node, (*path, skey))
+                out[skey] = build(value_node, (*path, skey), depth + 1)
             return out
         if isinstance(node, yaml.SequenceNode):
-            return [build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return constructor.construct_object(node)
+            return [build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        return scalar(node)
 
     return build(root, ()), source
