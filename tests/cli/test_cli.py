@@ -113,7 +113,7 @@ def test_policy_show_and_demo() -> None:
     assert shown.exit_code == 0
     for text in ("gates", "fraud rules", "scorecard", "tier1", "APR 0.1460"):
         assert text in shown.stdout
-    demo = invoke("demo", "--lang", "en")
+    demo = invoke("demo", "--examples-only", "--no-serve", "--lang", "en")
     assert demo.exit_code == 0
     for text in ("invited", "REGION_CLOSED", "SCORE_BELOW_CUTOFF", "2027-04-02"):
         assert text in demo.stdout
@@ -129,3 +129,12 @@ def test_every_command_has_help() -> None:
         ["policy", "show", "--help"],
     ):
         assert invoke(*args).exit_code == 0
+
+
+def test_demo_pipeline_synth_train_batch(tmp_path: Path) -> None:
+    result = invoke("demo", "--users", "3000", "--workdir", str(tmp_path), "--no-serve")
+    assert result.exit_code == 0, result.output
+    for name in ("users.parquet", "scorecard.yaml", "report/index.html", "decisions.parquet",
+                 "snapshot.parquet"):
+        assert (tmp_path / name).exists(), name
+    assert "input 3,000 = decided 3,000 + quarantined 0" in result.stdout
