@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from creditgate.decision import Decision, Reason, RecourseStep
-from creditgate.engines.row import compile_program
+from creditgate.engines.row import RowCompiler, compile_program
 from creditgate.explain.alternatives import alternatives, review_info
 from creditgate.explain.evaluation import Evaluation
 from creditgate.explain.reasons import ReasonBuilder
@@ -46,10 +46,16 @@ class Decider:
         refuse_if_lint_errors(self.policy, self.regions)
         self.program: Program = lower(self.policy, self.regions)
         self.run = compile_program(self.program)
+        # The reason-order keys come last and matter only when something fired: the hot path
+        # evaluates everything before them, and the keys only for users who are not invited.
+        names = self.program.names
+        split = next((i for i, n in enumerate(names) if n.startswith("reason.")), len(names))
+        self.run_head, self.run_tail = RowCompiler(self.program).compile_split(split)
         self.index = {name: i for i, name in enumerate(self.program.names)}
         self.reasons = ReasonBuilder(self.program)
         self.planner = RecoursePlanner(self.program)
         self.fraud_slots = [(self.index[f"fraud.{r.id}"], r.id) for r in self.policy.fraud]
+        assert all(self.index[f"fraud.{r.id}"] < split for r in self.policy.fraud)
         self.outputs = tuple(
             self.index[name]
             for name in (
@@ -62,6 +68,7 @@ class Decider:
                 "refer.segment",
             )
         )
+        assert max(self.outputs) < split, "decision outputs must precede the reason keys"
 
     def evaluate(self, row: Mapping[str, Any], as_of: date) -> Evaluation:
         return Evaluation(row, self.run(row, as_of), as_of, self.index)
@@ -70,7 +77,7 @@ class Decider:
         self, row: Mapping[str, Any], as_of: date, decision_id: str | None = None
     ) -> Decision:
         """Decide one validated profile (see ``profile.validate_profile``)."""
-        values = self.run(row, as_of)
+        values = self.run_head(row, as_of)
         outcome, score, pd, limit, rate, apr, referred = (values[i] for i in self.outputs)
         decision_id = decision_id or new_decision_id()
         if outcome == "invited":  # nothing fired: no reasons, no recourse
@@ -78,6 +85,7 @@ class Decider:
             steps: tuple[RecourseStep, ...] = ()
             internal: dict[str, Any] = {}
         else:
+            values += self.run_tail(row, as_of, values)
             ev = Evaluation(row, values, as_of, self.index)
             reasons = tuple(self.reasons.build(ev))
             steps = tuple(self.planner.plan(ev))

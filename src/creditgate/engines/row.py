@@ -21,6 +21,7 @@ from creditgate.policy.lower import Binding
 from creditgate.timeutil import Unit, elapsed_months
 
 RowFunction = Callable[[Mapping[str, Any], date], tuple[Any, ...]]
+ContinueFunction = Callable[[Mapping[str, Any], date, tuple[Any, ...]], tuple[Any, ...]]
 
 
 class Compilable(Protocol):
@@ -78,17 +79,29 @@ class RowCompiler(Compiler[str]):
         self._ids = count()
 
     def compile(self) -> RowFunction:
-        lines = ["def program(r, as_of):"]
+        return self.compile_split(len(self.program.bindings))[0]
+
+    def compile_split(self, at: int) -> tuple[RowFunction, ContinueFunction]:
+        """Two functions: bindings ``[:at]`` as ``head(r, as_of)``, and the rest as
+        ``tail(r, as_of, head_values)``, so costly late bindings run only when needed."""
+        head = ["def head(r, as_of):"]
+        tail = ["def tail(r, as_of, prev):"]
+        if at:
+            tail.append(f"    ({', '.join(f'v{i}' for i in range(at))},) = prev")
         for i, binding in enumerate(self.program.bindings):
             source = self.visit(binding.expr)
-            lines.append(f"    v{i} = {source}")
+            (head if i < at else tail).append(f"    v{i} = {source}")
             self.nullable_refs[binding.name] = self.null.visit(binding.expr)
             self.locals[binding.name] = f"v{i}"
-        lines.append(f"    return ({', '.join(self.locals.values())},)")
+        names = list(self.locals.values())
+        head.append(f"    return ({''.join(f'{n}, ' for n in names[:at])})")
+        tail.append(f"    return ({''.join(f'{n}, ' for n in names[at:])})")
         namespace = dict(self.consts)
-        exec(compile("\n".join(lines), f"<policy {self.program.name}>", "exec"), namespace)
-        function: RowFunction = namespace["program"]
-        return function
+        source = "\n".join(head + tail)
+        exec(compile(source, f"<policy {self.program.name}>", "exec"), namespace)
+        head_fn: RowFunction = namespace["head"]
+        tail_fn: ContinueFunction = namespace["tail"]
+        return head_fn, tail_fn
 
     # -- helpers
     def temp(self) -> str:
