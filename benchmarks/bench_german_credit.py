@@ -32,8 +32,9 @@ PROTECTED = ["personal_status_and_sex", "foreign_worker"]
 def baseline(train: pd.DataFrame, y: np.ndarray, test: pd.DataFrame) -> np.ndarray:
     x = train.drop(columns=PROTECTED)
     cats = [c for c in x.columns if not pd.api.types.is_numeric_dtype(x[c])]
-    process = BinningProcess(list(x.columns), categorical_variables=cats,
-                             selection_criteria={"iv": {"min": 0.02}})
+    process = BinningProcess(
+        list(x.columns), categorical_variables=cats, selection_criteria={"iv": {"min": 0.02}}
+    )
     model = Pipeline([("woe", process), ("lr", LogisticRegression(max_iter=1000))])
     model.fit(x, y)
     return model.predict_proba(test.drop(columns=PROTECTED))[:, 1]
@@ -52,9 +53,16 @@ def main() -> int:
         card = ScorecardTrainer().fit(train, "creditability", "bad").artifact_
         scores = score_table(pa.Table.from_pandas(test), card).column("score").to_numpy()
         ours.append(roc_auc_score(y[test_idx], -scores))  # high score = good
-        theirs.append(roc_auc_score(y[test_idx], baseline(train.drop(columns=["creditability"]),
-                                                          y[train_idx],
-                                                          test.drop(columns=["creditability"]))))
+        theirs.append(
+            roc_auc_score(
+                y[test_idx],
+                baseline(
+                    train.drop(columns=["creditability"]),
+                    y[train_idx],
+                    test.drop(columns=["creditability"]),
+                ),
+            )
+        )
     a, b = float(np.mean(ours)), float(np.mean(theirs))
     print(f"folds: {len(ours)} (5-fold x 3, stratified) in {time.perf_counter() - started:.1f}s")
     print(f"creditgate (exported integer card): AUC {a:.4f} +- {np.std(ours):.4f}")

@@ -59,8 +59,10 @@ def main() -> int:
         steps = decider.decide(row, AS_OF).recourse
         changed = {**row, **{s.field: s.to for s in steps if not s.immutable}}
         invited += decider.decide(changed, AS_OF).outcome == "invited"
-    print(f"score-only rejects: {len(rows):,}; invited after recourse: {invited:,} "
-          f"({invited / len(rows):.2%})")
+    print(
+        f"score-only rejects: {len(rows):,}; invited after recourse: {invited:,} "
+        f"({invited / len(rows):.2%})"
+    )
 
     evals = [decider.evaluate(row, AS_OF) for row in rows]
     cold = Decider()  # fresh caches: the DP runs for every distinct problem

@@ -39,21 +39,59 @@ TOKEN = "bench-service-token"
 
 def snapshot(path: Path, users: int) -> Path:
     ids = [f"u{i}" for i in range(users)]
-    meta = SnapshotMeta("default", "2026.11.0", date(2026, 11, 28), {"tier1": 600}, 0.15, "bench",
-                        datetime.now(UTC), {"invited": users})
-    write_snapshot(path, meta, pa.table({
-        "user_id": ids, "region_class": ["tier1"] * users, "score": [700] * users,
-        "limit_cny": [1000] * users, "apr": ["0.073"] * users}))
+    meta = SnapshotMeta(
+        "default",
+        "2026.11.0",
+        date(2026, 11, 28),
+        {"tier1": 600},
+        0.15,
+        "bench",
+        datetime.now(UTC),
+        {"invited": users},
+    )
+    write_snapshot(
+        path,
+        meta,
+        pa.table(
+            {
+                "user_id": ids,
+                "region_class": ["tier1"] * users,
+                "score": [700] * users,
+                "limit_cny": [1000] * users,
+                "apr": ["0.073"] * users,
+            }
+        ),
+    )
     return path
 
 
 def start(db: str, port: int, workers: int, snap: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = os.environ | {"CREDITGATE_TOKENS": f"service:{TOKEN}", "CREDITGATE_SECRET": "bench",
-                        "CREDITGATE_RATE_LIMIT_PER_S": "0", "CREDITGATE_ACCESS_LOG": "false"}
+    env = os.environ | {
+        "CREDITGATE_TOKENS": f"service:{TOKEN}",
+        "CREDITGATE_SECRET": "bench",
+        "CREDITGATE_RATE_LIMIT_PER_S": "0",
+        "CREDITGATE_ACCESS_LOG": "false",
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "creditgate.cli.main", "serve", "--port", str(port), "--db", db,
-         "--workers", str(workers), "--snapshot", str(snap)],
-        env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "creditgate.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--db",
+            db,
+            "--workers",
+            str(workers),
+            "--snapshot",
+            str(snap),
+        ],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     for _ in range(600):
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"http://127.0.0.1:{port}/healthz").json()["snapshot_id"]:
@@ -81,9 +119,10 @@ async def worker(port: int, requests: list[bytes], deadline: float, lat: list[fl
 
 
 def post(path: str, body: bytes) -> bytes:
-    return (f"POST {path} HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer {TOKEN}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-            ).encode() + body
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer {TOKEN}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
 
 
 def get(path: str) -> bytes:
@@ -94,31 +133,52 @@ async def load(port: int, requests: list[bytes], seconds: float, conns: int) -> 
     lat: list[float] = []
     deadline = time.perf_counter() + seconds
     start_t = time.perf_counter()
-    errors = sum(await asyncio.gather(
-        *(worker(port, requests[i::conns] or requests, deadline, lat) for i in range(conns))))
+    errors = sum(
+        await asyncio.gather(
+            *(worker(port, requests[i::conns] or requests, deadline, lat) for i in range(conns))
+        )
+    )
     took = time.perf_counter() - start_t
     lat.sort()
     pct = [lat[int(q * (len(lat) - 1))] * 1000 for q in (0.5, 0.99)]
-    return (f"{len(lat) / took:8.0f} req/s  p50 {pct[0]:6.2f} ms  p99 {pct[1]:6.2f} ms  "
-            f"({len(lat)} requests, {errors} non-200, {conns} connections)")
+    return (
+        f"{len(lat) / took:8.0f} req/s  p50 {pct[0]:6.2f} ms  p99 {pct[1]:6.2f} ms  "
+        f"({len(lat)} requests, {errors} non-200, {conns} connections)"
+    )
 
 
 def run(db: str, args: argparse.Namespace, work: Path) -> None:
     port = free_port()
-    proc = start(db, port, args.workers, snapshot(work / "snap.parquet", args.users),
-                 work / "server.log")
+    proc = start(
+        db, port, args.workers, snapshot(work / "snap.parquet", args.users), work / "server.log"
+    )
     try:
         profiles = [orjson.loads(doc) for _, doc in example_profiles()]
-        decisions = [post("/v1/decisions", orjson.dumps(
-            {"profile": profiles[i % len(profiles)] | {"user_id": f"u{i}"},
-             "as_of": "2026-11-28"})) for i in range(2000)]
+        decisions = [
+            post(
+                "/v1/decisions",
+                orjson.dumps(
+                    {
+                        "profile": profiles[i % len(profiles)] | {"user_id": f"u{i}"},
+                        "as_of": "2026-11-28",
+                    }
+                ),
+            )
+            for i in range(2000)
+        ]
         lookups = [get(f"/v1/users/u{i * 7919 % (args.users * 2)}/entry") for i in range(5000)]
         kind = db.split(":")[0]
         asyncio.run(load(port, decisions[:200], 1.0, args.conns))  # warm-up
-        print(f"{kind:10} POST /v1/decisions   ",
-              asyncio.run(load(port, decisions, args.seconds, args.conns)), flush=True)
-        print(f"{kind:10} GET  /users/{{id}}/entry",
-              asyncio.run(load(port, lookups, args.seconds, args.conns)), flush=True)
+        print(
+            f"{kind:10} POST /v1/decisions   ",
+            asyncio.run(load(port, decisions, args.seconds, args.conns)),
+            flush=True,
+        )
+        print(
+            f"{kind:10} GET  /users/{{id}}/entry",
+            asyncio.run(load(port, lookups, args.seconds, args.conns)),
+            flush=True,
+        )
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)

@@ -46,12 +46,37 @@ def postgres_server() -> Iterator[str]:
         shutil.chown(root, "nobody")
     data, port = root / "data", free_port()
     try:
-        _run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-              "-E", "UTF8", "--no-sync"], as_nobody)
-        opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off " \
-               "-c max_connections=200"
-        _run([str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"),
-              "-w", "start"], as_nobody)
+        _run(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            as_nobody,
+        )
+        opts = (
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        )
+        _run(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                opts,
+                "-l",
+                str(root / "log"),
+                "-w",
+                "start",
+            ],
+            as_nobody,
+        )
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
         if (data / "postmaster.pid").exists():

@@ -222,10 +222,17 @@ def test_seed_handset_card_names_the_seeds_hidden_weights() -> None:
     from creditgate.policy.loader import default_policy_path, load_policy
 
     handset = Decider(load_policy(default_policy_path().with_name("seed_handset.yaml")))
-    d = handset.decide(strong_profile(
-        avg_daily_opens_90d=0.8, monthly_spend_cny_6m=Decimal("850.00"),
-        ecosystem_repayment_score=55, pay_score=655, ecosystem_active_products=1,
-        monthly_flow_cv_6m=0.42), AS_OF)
+    d = handset.decide(
+        strong_profile(
+            avg_daily_opens_90d=0.8,
+            monthly_spend_cny_6m=Decimal("850.00"),
+            ecosystem_repayment_score=55,
+            pay_score=655,
+            ecosystem_active_products=1,
+            monthly_flow_cv_6m=0.42,
+        ),
+        AS_OF,
+    )
     assert d.outcome == "not_invited"
     assert d.reason_codes[0] == "SCORE_BELOW_CUTOFF"
     assert {"LOW_ACTIVITY", "LOW_SPEND", "LOW_REPAYMENT_SCORE"} <= set(d.reason_codes[1:])

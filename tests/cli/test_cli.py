@@ -134,7 +134,12 @@ def test_every_command_has_help() -> None:
 def test_demo_pipeline_synth_train_batch(tmp_path: Path) -> None:
     result = invoke("demo", "--users", "3000", "--workdir", str(tmp_path), "--no-serve")
     assert result.exit_code == 0, result.output
-    for name in ("users.parquet", "scorecard.yaml", "report/index.html", "decisions.parquet",
-                 "snapshot.parquet"):
+    for name in (
+        "users.parquet",
+        "scorecard.yaml",
+        "report/index.html",
+        "decisions.parquet",
+        "snapshot.parquet",
+    ):
         assert (tmp_path / name).exists(), name
     assert "input 3,000 = decided 3,000 + quarantined 0" in result.stdout

@@ -107,9 +107,15 @@ def test_missing_file_is_a_policy_error(tmp_path: Path) -> None:
         load_policy(tmp_path / "nope.yaml")
 
 
-@pytest.mark.parametrize("text", [
-    "x: 2020-13-45", "x: !!python/object:os.system ls", "x: !!binary zz", "x: &a [*a]",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x: 2020-13-45",
+        "x: !!python/object:os.system ls",
+        "x: !!binary zz",
+        "x: &a [*a]",
+    ],
+)
 def test_hostile_yaml_is_a_policy_error_not_a_crash(text: str) -> None:
     with pytest.raises(PolicyError) as exc:
         parse_policy(text, "p.yaml")

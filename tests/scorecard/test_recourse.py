@@ -30,9 +30,18 @@ def cards(draw: st.DrawFn) -> tuple[Artifact, tuple[int, ...], int]:
         lows, highs = [None, *edges], [*edges, None]
         bins = tuple(CardBin(p, lo, hi) for p, lo, hi in zip(points, lows, highs, strict=True))
         features.append(
-            CardFeature(f"x{k}", f"col {k}", "numerical", bins, missing_points=0,
-                        direction=direction, cost=draw(st.integers(1, 3)), integer=k % 2 == 0,
-                        low=0.0, high=60.0)
+            CardFeature(
+                f"x{k}",
+                f"col {k}",
+                "numerical",
+                bins,
+                missing_points=0,
+                direction=direction,
+                cost=draw(st.integers(1, 3)),
+                integer=k % 2 == 0,
+                low=0.0,
+                high=60.0,
+            )
         )
         current.append(draw(st.integers(0, nbins - 1)))
     card = Artifact("y", "1", 0, Scaling(20, 600, 50), tuple(features))
@@ -41,10 +50,15 @@ def cards(draw: st.DrawFn) -> tuple[Artifact, tuple[int, ...], int]:
 
 def brute_force_cost(solver: CardRecourse, bins: tuple[int, ...], need: int) -> int | None:
     movables = solver.solver.movables
-    per = [[(0, 0)] + [(g, c) for _, g, c in solver.solver.options(m, bins[m.position])]
-           for m in movables]
-    costs = [sum(c for _, c in combo) for combo in itertools.product(*per)
-             if sum(g for g, _ in combo) >= need]
+    per = [
+        [(0, 0)] + [(g, c) for _, g, c in solver.solver.options(m, bins[m.position])]
+        for m in movables
+    ]
+    costs = [
+        sum(c for _, c in combo)
+        for combo in itertools.product(*per)
+        if sum(g for g, _ in combo) >= need
+    ]
     return min(costs) if costs else None
 
 
@@ -59,14 +73,18 @@ def test_card_recourse_is_minimal_and_lifts_the_score(case):
         assert steps is None
         return
     assert steps is not None
-    cost = sum(card.features[next(i for i, f in enumerate(card.features)
-                                  if f.column == s.column)].cost * abs(s.to_bin - s.from_bin)
-               for s in steps)
+    cost = sum(
+        card.features[next(i for i, f in enumerate(card.features) if f.column == s.column)].cost
+        * abs(s.to_bin - s.from_bin)
+        for s in steps
+    )
     assert cost == expected
     assert sum(s.gain for s in steps) >= need
     # Honest: the target values really land in the promised bins when scored again.
-    row = {f.column: (f.bins[b].lower if f.bins[b].lower is not None else 0.0)
-           for f, b in zip(card.features, bins, strict=True)}
+    row = {
+        f.column: (f.bins[b].lower if f.bins[b].lower is not None else 0.0)
+        for f, b in zip(card.features, bins, strict=True)
+    }
     before = score_table(pa.Table.from_pylist([row]), card).column("score")[0].as_py()
     row |= {s.column: s.to for s in steps}
     after = score_table(pa.Table.from_pylist([row]), card).column("score")[0].as_py()
@@ -97,8 +115,9 @@ def test_batch_matches_one_by_one_and_factors_are_scored_features(german_trainer
     for i in rejected[:50]:
         factors = principal_factors(card, tuple(int(b) for b in bins[i]))
         assert 0 < len(factors) <= 4
-        assert [f.shortfall for f in factors] == sorted((f.shortfall for f in factors),
-                                                        reverse=True)
+        assert [f.shortfall for f in factors] == sorted(
+            (f.shortfall for f in factors), reverse=True
+        )
         assert {f.column for f in factors} <= set(card.columns)
     # categorical or immutable columns are never moved
     movable = {f.column for f in card.features if f.direction != "none"}

@@ -65,8 +65,20 @@ def test_messy_data_trains_and_scores_without_changes(tmp_path):
     card_path = tmp_path / "card.yaml"
     result = runner.invoke(
         app,
-        ["train", str(data), "--target", "default_flag", "--bad", "1", "--out", str(card_path),
-         "--special", "-99", "--report", str(tmp_path / "report")],
+        [
+            "train",
+            str(data),
+            "--target",
+            "default_flag",
+            "--bad",
+            "1",
+            "--out",
+            str(card_path),
+            "--special",
+            "-99",
+            "--report",
+            str(tmp_path / "report"),
+        ],
     )
     assert result.exit_code == 0, result.output
     card = load(card_path)
@@ -111,12 +123,22 @@ def test_score_names_the_bad_column_and_row(tmp_path, german_trainer):
     frame.loc[4, "duration_in_month"] = "six"
     data = tmp_path / "bad.csv"
     frame.to_csv(data, index=False)
-    result = runner.invoke(app, ["score", str(data), "--scorecard", str(card_path), "--out",
-                                 str(tmp_path / "o.csv")])
+    result = runner.invoke(
+        app, ["score", str(data), "--scorecard", str(card_path), "--out", str(tmp_path / "o.csv")]
+    )
     assert result.exit_code == 2
     assert "duration_in_month" in result.output and "row 5" in result.output
-    missing = runner.invoke(app, ["score", str(data), "--scorecard", str(tmp_path / "no.yaml"),
-                                  "--out", str(tmp_path / "o.csv")])
+    missing = runner.invoke(
+        app,
+        [
+            "score",
+            str(data),
+            "--scorecard",
+            str(tmp_path / "no.yaml"),
+            "--out",
+            str(tmp_path / "o.csv"),
+        ],
+    )
     assert missing.exit_code == 2
 
 
@@ -124,11 +146,24 @@ def test_train_rejects_bad_input_with_exit_2(tmp_path):
     frame = messy_frame(200)
     data = tmp_path / "d.csv"
     frame.to_csv(data, index=False)
-    no_col = runner.invoke(app, ["train", str(data), "--target", "nope", "--bad", "1", "--out",
-                                 str(tmp_path / "c.yaml")])
+    no_col = runner.invoke(
+        app,
+        ["train", str(data), "--target", "nope", "--bad", "1", "--out", str(tmp_path / "c.yaml")],
+    )
     assert no_col.exit_code == 2 and "nope" in no_col.output
-    no_split = runner.invoke(app, ["train", str(data), "--target", "default_flag", "--bad", "7",
-                                   "--out", str(tmp_path / "c.yaml")])
+    no_split = runner.invoke(
+        app,
+        [
+            "train",
+            str(data),
+            "--target",
+            "default_flag",
+            "--bad",
+            "7",
+            "--out",
+            str(tmp_path / "c.yaml"),
+        ],
+    )
     assert no_split.exit_code == 2 and "--bad" in no_split.output
     with pytest.raises(TrainingError):
         ScorecardTrainer().fit(frame, "default_flag", "yes")
@@ -156,8 +191,18 @@ def test_train_records_costs_and_rejects_malformed_ones(tmp_path):
     data = tmp_path / "d.csv"
     messy_frame(800).to_csv(data, index=False)
     card_path = tmp_path / "c.yaml"
-    args = ["train", str(data), "--target", "default_flag", "--bad", "1", "--out", str(card_path),
-            "--test-size", "0"]
+    args = [
+        "train",
+        str(data),
+        "--target",
+        "default_flag",
+        "--bad",
+        "1",
+        "--out",
+        str(card_path),
+        "--test-size",
+        "0",
+    ]
     ok = runner.invoke(app, [*args, "--cost", "utilisation=3"])
     assert ok.exit_code == 0, ok.output
     util = next(f for f in load(card_path).features if f.column == "utilisation")
@@ -172,8 +217,16 @@ def test_score_with_cutoff_explains_rejections_and_the_recourse_works(tmp_path, 
     card_path = tmp_path / "card.yaml"
     dump(german_trainer.artifact_, card_path)
     out = tmp_path / "scored.csv"
-    args = ["score", str(Path(__file__).resolve().parents[2] / "benchmarks/data/german_credit.csv"),
-            "--scorecard", str(card_path), "--out", str(out), "--cutoff", "520"]
+    args = [
+        "score",
+        str(Path(__file__).resolve().parents[2] / "benchmarks/data/german_credit.csv"),
+        "--scorecard",
+        str(card_path),
+        "--out",
+        str(out),
+        "--cutoff",
+        "520",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     scored = pd.read_csv(out)

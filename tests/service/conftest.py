@@ -59,7 +59,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
 
 def make_settings(db_url: str, **overrides: object) -> Settings:
     base: dict[str, object] = {
-        "db_url": db_url, "secret": SECRET, "rate_limit_per_s": 0, "access_log": False,
+        "db_url": db_url,
+        "secret": SECRET,
+        "rate_limit_per_s": 0,
+        "access_log": False,
         "tokens": ",".join(f"{role}:{token}" for role, token in TOKENS.items()),
     }
     return Settings(**{**base, **overrides})  # type: ignore[arg-type]

@@ -67,14 +67,20 @@ def test_body_too_large_is_413(client: TestClient) -> None:
 def test_review_queue(client: TestClient) -> None:
     d = decide(client, PROFILES["02_pay_score_599"])
     user = issue_user_token(SECRET.encode(), d["user_id"], 60)
-    r = client.post("/v1/reviews", json={"decision_id": d["decision_id"], "reason": "why?"},
-                    headers={"Authorization": f"Bearer {user}"})
+    r = client.post(
+        "/v1/reviews",
+        json={"decision_id": d["decision_id"], "reason": "why?"},
+        headers={"Authorization": f"Bearer {user}"},
+    )
     assert r.status_code == 201, r.text
     review_id = r.json()["review_id"]
     queue = client.get("/v1/admin/reviews", headers=auth("viewer")).json()
     assert [q["review_id"] for q in queue] == [review_id]
-    r = client.post(f"/v1/admin/reviews/{review_id}/resolve", json={"resolution": "upheld"},
-                    headers=auth("operator"))
+    r = client.post(
+        f"/v1/admin/reviews/{review_id}/resolve",
+        json={"resolution": "upheld"},
+        headers=auth("operator"),
+    )
     assert r.status_code == 200
     assert client.get("/v1/admin/reviews", headers=auth("viewer")).json() == []
 
@@ -85,8 +91,10 @@ def test_consent_withdrawal_erases_inputs_and_chain_still_verifies(client: TestC
     svc = services(client)
     assert replay(svc.log, svc.catalog, d["decision_id"]).status == "identical"
     user = issue_user_token(SECRET.encode(), STRONG["user_id"], 60)
-    r = client.post(f"/v1/users/{STRONG['user_id']}/consent-withdrawal",
-                    headers={"Authorization": f"Bearer {user}"})
+    r = client.post(
+        f"/v1/users/{STRONG['user_id']}/consent-withdrawal",
+        headers={"Authorization": f"Bearer {user}"},
+    )
     assert r.status_code == 200 and r.json()["erased_decisions"] == 1
     later = decide(client, STRONG)
     assert later["outcome"] == "not_invited"
@@ -98,11 +106,25 @@ def test_consent_withdrawal_erases_inputs_and_chain_still_verifies(client: TestC
 
 
 def snapshot_file(tmp_path: Path, users: list[str]) -> Path:
-    meta = SnapshotMeta("default", "2026.11.0", date(2026, 11, 28), {"tier1": 600}, 0.15,
-                        "fp", datetime(2026, 11, 28, tzinfo=UTC), {"invited": len(users)})
-    table = pa.table({"user_id": users, "region_class": ["tier1"] * len(users),
-                      "score": [700] * len(users), "limit_cny": [1000] * len(users),
-                      "apr": ["0.073"] * len(users)})
+    meta = SnapshotMeta(
+        "default",
+        "2026.11.0",
+        date(2026, 11, 28),
+        {"tier1": 600},
+        0.15,
+        "fp",
+        datetime(2026, 11, 28, tzinfo=UTC),
+        {"invited": len(users)},
+    )
+    table = pa.table(
+        {
+            "user_id": users,
+            "region_class": ["tier1"] * len(users),
+            "score": [700] * len(users),
+            "limit_cny": [1000] * len(users),
+            "apr": ["0.073"] * len(users),
+        }
+    )
     path = tmp_path / "snap.parquet"
     write_snapshot(path, meta, table)
     return path
@@ -113,16 +135,23 @@ def test_snapshot_load_activate_and_entry_lookup(client: TestClient, tmp_path: P
     r = client.post("/v1/admin/snapshots", json={"path": str(path)}, headers=auth("operator"))
     assert r.status_code == 201, r.text
     sid = r.json()["snapshot_id"]
-    assert client.get("/v1/users/alice/entry", headers=auth("service")).json()[
-        "entry_visible"] is False  # loaded, not yet active
+    assert (
+        client.get("/v1/users/alice/entry", headers=auth("service")).json()["entry_visible"]
+        is False
+    )  # loaded, not yet active
     r = client.post(f"/v1/admin/snapshots/{sid}/activate", headers=auth("admin"))
     assert r.status_code == 200 and r.json()["active"]
     entry = client.get("/v1/users/alice/entry", headers=auth("service")).json()
     assert entry["entry_visible"] is True and entry["snapshot_id"] == sid
-    assert client.get("/v1/users/carol/entry", headers=auth("service")).json()[
-        "entry_visible"] is False
-    r = client.post("/v1/admin/snapshots", json={"path": str(tmp_path / "nope.parquet")},
-                    headers=auth("operator"))
+    assert (
+        client.get("/v1/users/carol/entry", headers=auth("service")).json()["entry_visible"]
+        is False
+    )
+    r = client.post(
+        "/v1/admin/snapshots",
+        json={"path": str(tmp_path / "nope.parquet")},
+        headers=auth("operator"),
+    )
     assert r.status_code == 422
 
 

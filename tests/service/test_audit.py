@@ -31,9 +31,13 @@ def test_audit_verify_and_replay_cli(client: TestClient) -> None:
         result = runner.invoke(cli, ["replay", decision_id, "--db", url])
         assert result.exit_code == 0, result.output
     with log.engine.begin() as conn:  # an operator quietly raises a limit
-        conn.execute(text("UPDATE decisions SET decision = replace(decision, "
-                          "'\"outcome\":\"not_invited\"', '\"outcome\":\"invited\"') "
-                          "WHERE seq = 3"))
+        conn.execute(
+            text(
+                "UPDATE decisions SET decision = replace(decision, "
+                '\'"outcome":"not_invited"\', \'"outcome":"invited"\') '
+                "WHERE seq = 3"
+            )
+        )
     result = runner.invoke(cli, ["audit", "verify", "--db", url])
     assert result.exit_code == 1
     assert "seq=3" in result.output

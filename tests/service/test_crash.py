@@ -26,12 +26,16 @@ BODIES = list(PROFILES.values())
 def start(db_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     env = os.environ | {
         "CREDITGATE_TOKENS": ",".join(f"{r}:{t}" for r, t in TOKENS.items()),
-        "CREDITGATE_SECRET": "crash-test", "CREDITGATE_RATE_LIMIT_PER_S": "0",
+        "CREDITGATE_SECRET": "crash-test",
+        "CREDITGATE_RATE_LIMIT_PER_S": "0",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "creditgate.cli.main", "serve", "--port", str(port),
-         "--db", db_url], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
-        start_new_session=True)
+        [sys.executable, "-m", "creditgate.cli.main", "serve", "--port", str(port), "--db", db_url],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -43,9 +47,11 @@ def start(db_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     raise AssertionError("server did not start: " + log.read_text())
 
 
-async def burst(base: str, n: int, acked: dict[str, str], kill_after: int,
-                proc: subprocess.Popen[bytes]) -> None:
+async def burst(
+    base: str, n: int, acked: dict[str, str], kill_after: int, proc: subprocess.Popen[bytes]
+) -> None:
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+
         async def one(i: int) -> None:
             body = {"profile": BODIES[i % len(BODIES)], "as_of": "2026-11-28"}
             headers = auth("service") | {"Idempotency-Key": f"burst-{i}"}
@@ -83,8 +89,9 @@ def test_kill_9_during_a_burst(db_url: str, tmp_path: Path) -> None:
                 assert client.get(f"/v1/decisions/{decision_id}").status_code == 200, key
             for i in range(300):  # retries: acknowledged keys replay, the rest decide once
                 body = {"profile": BODIES[i % len(BODIES)], "as_of": "2026-11-28"}
-                r = client.post("/v1/decisions", json=body,
-                                headers={"Idempotency-Key": f"burst-{i}"})
+                r = client.post(
+                    "/v1/decisions", json=body, headers={"Idempotency-Key": f"burst-{i}"}
+                )
                 assert r.status_code == 200
                 if f"burst-{i}" in acked:
                     assert r.json()["decision_id"] == acked[f"burst-{i}"]

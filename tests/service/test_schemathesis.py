@@ -23,8 +23,12 @@ def test_no_server_errors(db_url: str) -> None:
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def fuzz(case: schemathesis.Case) -> None:
             case.call_and_validate(headers=auth("admin"), checks=[not_a_server_error])
 

@@ -12,9 +12,13 @@ from conftest import SECRET, TOKENS, auth, make_settings
 from creditgate.service.app import create_app
 from creditgate.service.security import AuthError, check_user_token, issue_user_token
 
-ADMIN_WRITES = ["/v1/admin/policies", "/v1/admin/policies/v/activate",
-                "/v1/admin/snapshots", "/v1/admin/snapshots/s/activate",
-                "/v1/admin/reviews/r/resolve"]
+ADMIN_WRITES = [
+    "/v1/admin/policies",
+    "/v1/admin/policies/v/activate",
+    "/v1/admin/snapshots",
+    "/v1/admin/snapshots/s/activate",
+    "/v1/admin/reviews/r/resolve",
+]
 
 
 def user_header(user_id: str, ttl: int = 60, secret: str = SECRET) -> dict[str, str]:
@@ -23,8 +27,7 @@ def user_header(user_id: str, ttl: int = 60, secret: str = SECRET) -> dict[str, 
 
 def admin_routes(client: TestClient) -> list[tuple[str, str]]:
     paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
-    return [(m.upper(), p) for p, ops in paths.items() if p.startswith("/v1/admin")
-            for m in ops]
+    return [(m.upper(), p) for p, ops in paths.items() if p.startswith("/v1/admin") for m in ops]
 
 
 def test_every_admin_route_needs_a_token(client: TestClient) -> None:
@@ -39,8 +42,10 @@ def test_every_admin_route_needs_a_token(client: TestClient) -> None:
 
 def test_admin_writes_need_operator(client: TestClient) -> None:
     writes = [p for m, p in admin_routes(client) if m == "POST" and not p.endswith("/lint")]
-    assert {p.replace("{version}", "v").replace("{snapshot_id}", "s")
-            .replace("{review_id}", "r") for p in writes} == set(ADMIN_WRITES)
+    assert {
+        p.replace("{version}", "v").replace("{snapshot_id}", "s").replace("{review_id}", "r")
+        for p in writes
+    } == set(ADMIN_WRITES)
     for path in ADMIN_WRITES:
         for role in ("viewer", "service"):
             assert client.post(path, json={}, headers=auth(role)).status_code == 403, path
@@ -67,8 +72,10 @@ def test_forged_and_expired_user_tokens_are_401(client: TestClient) -> None:
     tampered = payload.replace(payload.split(".")[1], "Ym9i") + "." + sig  # user id -> bob
     r = client.get("/v1/users/bob/entry", headers={"Authorization": f"Bearer {tampered}"})
     assert r.status_code == 401
-    assert client.get("/v1/users/alice/entry", headers={"Authorization": "Bearer cgu.x"}
-                      ).status_code == 401
+    assert (
+        client.get("/v1/users/alice/entry", headers={"Authorization": "Bearer cgu.x"}).status_code
+        == 401
+    )
 
 
 def test_user_token_round_trip() -> None:
@@ -80,11 +87,9 @@ def test_user_token_round_trip() -> None:
 
 
 def test_rate_limit_per_client(tmp_path) -> None:
-    settings = make_settings(f"sqlite:///{tmp_path}/r.db", rate_limit_per_s=1,
-                             rate_limit_burst=3)
+    settings = make_settings(f"sqlite:///{tmp_path}/r.db", rate_limit_per_s=1, rate_limit_burst=3)
     with TestClient(create_app(settings)) as c:
-        codes = [c.get("/v1/users/a/entry", headers=auth("service")).status_code
-                 for _ in range(5)]
+        codes = [c.get("/v1/users/a/entry", headers=auth("service")).status_code for _ in range(5)]
         assert codes[:3] == [200] * 3 and codes[-1] == 429
         assert c.get("/v1/users/a/entry", headers=auth("admin")).status_code == 200
 

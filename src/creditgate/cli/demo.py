@@ -59,23 +59,63 @@ def demo(
     snapshot: Path | None = None
     if pipeline:
         people, snapshot = work / "users.parquet", work / "snapshot.parquet"
-        run_step("1/3 synthetic population", [
-            "synth", "--users", str(users), "--seed", str(seed), "--out", str(people),
-            "--as-of", when.isoformat()])
-        run_step("2/3 scorecard training", [
-            "train", str(people), "--target", "defaulted", "--bad", "True",
-            # raw dates and city names are not characteristics (age and tenure are derived)
-            *[a for col in ("birth_date", "registered_at", "last_overdue_on", "city")
-              for a in ("--exclude", col)],
-            "--out", str(work / "scorecard.yaml"), "--report", str(work / "report")])
-        run_step("3/3 batch decisions and whitelist", [
-            "batch", str(people), "--out", str(work / "decisions.parquet"),
-            "--snapshot", str(snapshot), "--as-of", when.isoformat(), *policy_args])
-        out.print(f"files in {work}: users.parquet, scorecard.yaml, report/index.html, "
-                  "decisions.parquet, snapshot.parquet")
+        run_step(
+            "1/3 synthetic population",
+            [
+                "synth",
+                "--users",
+                str(users),
+                "--seed",
+                str(seed),
+                "--out",
+                str(people),
+                "--as-of",
+                when.isoformat(),
+            ],
+        )
+        run_step(
+            "2/3 scorecard training",
+            [
+                "train",
+                str(people),
+                "--target",
+                "defaulted",
+                "--bad",
+                "True",
+                # raw dates and city names are not characteristics (age and tenure are derived)
+                *[
+                    a
+                    for col in ("birth_date", "registered_at", "last_overdue_on", "city")
+                    for a in ("--exclude", col)
+                ],
+                "--out",
+                str(work / "scorecard.yaml"),
+                "--report",
+                str(work / "report"),
+            ],
+        )
+        run_step(
+            "3/3 batch decisions and whitelist",
+            [
+                "batch",
+                str(people),
+                "--out",
+                str(work / "decisions.parquet"),
+                "--snapshot",
+                str(snapshot),
+                "--as-of",
+                when.isoformat(),
+                *policy_args,
+            ],
+        )
+        out.print(
+            f"files in {work}: users.parquet, scorecard.yaml, report/index.html, "
+            "decisions.parquet, snapshot.parquet"
+        )
     decider = load_decider(policy)
-    out.rule(f"[bold]examples[/]  policy {decider.policy.name} {decider.policy.version}, "
-             f"as of {when}")
+    out.rule(
+        f"[bold]examples[/]  policy {decider.policy.name} {decider.policy.version}, as of {when}"
+    )
     for name, doc in example_profiles():
         row = validate_profile(doc, when, decider.policy, decider.regions)
         out.print(decision_panel(name, decider.decide(row, when), lang))

@@ -26,8 +26,16 @@ def _run(host: str, port: int, workers: int) -> None:
     settings = Settings()
     bootstrap(settings)
     os.environ["CREDITGATE_MIGRATE"] = "false"
-    uvicorn.run(APP, factory=True, host=host, port=port, workers=workers, access_log=False,
-                log_level="warning", timeout_graceful_shutdown=5)
+    uvicorn.run(
+        APP,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
 
 
 def _environment(db: str, policy: Path | None, snapshot: Path | None) -> None:

@@ -132,9 +132,7 @@ class ReasonBuilder:
             )
         cutoff = "cutoff.capacity" if slot.kind == SlotKind.CAPACITY else "cutoff"
         code = slot.code
-        return lambda ev: partial(
-            score_reason, code, ev.values[at["score"]], ev.values[at[cutoff]]
-        )
+        return lambda ev: partial(score_reason, code, ev.values[at["score"]], ev.values[at[cutoff]])
 
     def build(self, ev: Evaluation) -> list[Reason]:
         """Every fired rule's reason, ordered; the first ``PRINCIPAL`` are marked principal."""

@@ -125,8 +125,9 @@ def replace_block(policy_text: str, block: str) -> str:
 
 def eligible_scores(policy: Policy, table: pa.Table) -> tuple[list[tuple[str, int]], int]:
     """(region class, score) of users nothing but the score could stop, and the population."""
-    open_card = replace(policy.scorecard, cutoffs=tuple((c, 100) for c, _ in
-                                                        policy.scorecard.cutoffs))
+    open_card = replace(
+        policy.scorecard, cutoffs=tuple((c, 100) for c, _ in policy.scorecard.cutoffs)
+    )
     decider = Decider(replace(policy, scorecard=open_card))
     out: list[tuple[str, int]] = []
     for raw in table.to_pylist():
@@ -181,8 +182,11 @@ def main() -> None:
         f"on the synthetic population (held-out AUC {held_out['auc']:.3f}, "
         f"KS {held_out['ks']:.3f}); see docs/scorecard.md."
     )
-    draft = parse_policy(replace_block(text, scorecard_yaml(card, {c: 0 for c in SPACING},
-                                                            policy.scorecard.review_band, note)))
+    draft = parse_policy(
+        replace_block(
+            text, scorecard_yaml(card, {c: 0 for c in SPACING}, policy.scorecard.review_band, note)
+        )
+    )
     scores, users = eligible_scores(draft, table)
     cutoffs = calibrate(scores, users, policy.capacity_share)
     block = scorecard_yaml(card, cutoffs, policy.scorecard.review_band, note)

@@ -110,8 +110,9 @@ def write_report(
         [(f.column, f.kind, len(f.bins), f.iv, f.direction) for f in card.features],
         columns=["column", "kind", "bins", "IV", "recourse direction"],
     ).sort_values("IV", ascending=False)
-    excluded = pd.DataFrame([(e.column, e.reason) for e in card.excluded],
-                            columns=["column", "reason"])
+    excluded = pd.DataFrame(
+        [(e.column, e.reason) for e in card.excluded], columns=["column", "reason"]
+    )
     figures = plots({"train": s_fit, "test": s_test if len(test) else s_test[:0]}, calib)
     parts = [
         "<!doctype html><meta charset='utf-8'><title>Scorecard report</title>",
@@ -121,13 +122,20 @@ def write_report(
         f"<p>{card.trained_rows:,} training rows, {len(test):,} held out.</p>",
         "<h2>Metrics</h2>",
         table_html(pd.DataFrame(sorted(metrics.items()), columns=["metric", "value"])),
-        "<h2>Information value</h2>", table_html(iv),
-        "<h2>Excluded columns</h2>", table_html(excluded),
-        "<h2>Calibration by decile</h2>", table_html(calib.reset_index()),
+        "<h2>Information value</h2>",
+        table_html(iv),
+        "<h2>Excluded columns</h2>",
+        table_html(excluded),
+        "<h2>Calibration by decile</h2>",
+        table_html(calib.reset_index()),
     ]
     if card.protected_included:
-        parts.insert(4, "<p><b>Protected attributes used (explicitly included):</b> "
-                     + html.escape(", ".join(card.protected_included)) + "</p>")
+        parts.insert(
+            4,
+            "<p><b>Protected attributes used (explicitly included):</b> "
+            + html.escape(", ".join(card.protected_included))
+            + "</p>",
+        )
     for title, data in figures:
         parts.append(f"<h2>{title}</h2><img alt='{title}' src='data:image/png;base64,{data}'>")
     (directory / "index.html").write_text("\n".join(parts), encoding="utf-8")

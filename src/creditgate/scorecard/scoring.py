@@ -117,9 +117,7 @@ def conform(table: pa.Table, card: Artifact) -> pa.Table:
     return pa.table(arrays)
 
 
-def score_table(
-    table: pa.Table, card: Artifact, engine: ScoreEngine | None = None
-) -> pa.Table:
+def score_table(table: pa.Table, card: Artifact, engine: ScoreEngine | None = None) -> pa.Table:
     """``table`` with ``score`` (int, higher is better) and ``pd`` appended, rows in order."""
     program = lower_card(card)
     result = (engine or RowEngine()).evaluate(program, conform(table, card), ["score", "pd"])

@@ -245,8 +245,9 @@ class ScorecardTrainer:
             scaling=Scaling(self.pdo, self.base_score, self.base_odds),
             features=tuple(features),
             excluded=tuple(excluded),
-            protected_included=tuple(c for c in self.columns_.protected_included
-                                     if c in self.selected_),
+            protected_included=tuple(
+                c for c in self.columns_.protected_included if c in self.selected_
+            ),
             metrics={f"train_{k}": v for k, v in discrimination(y, scores).items()},
             trained_rows=len(X),
         )
@@ -264,13 +265,15 @@ class ScorecardTrainer:
         if optb.dtype == "categorical":
             for i, cats in enumerate(optb.splits):
                 categories = tuple(sorted(str(c) for c in cats))
-                bins.append(CardBin(points[i], categories=categories, count=counts[i],
-                                    event_rate=rates[i]))
+                bins.append(
+                    CardBin(points[i], categories=categories, count=counts[i], event_rate=rates[i])
+                )
         else:
             edges = [None, *(float(s) for s in optb.splits), None]
             for i in range(n):
-                bins.append(CardBin(points[i], edges[i], edges[i + 1], count=counts[i],
-                                    event_rate=rates[i]))
+                bins.append(
+                    CardBin(points[i], edges[i], edges[i + 1], count=counts[i], event_rate=rates[i])
+                )
         special, missing = points[n], points[n + 1]
         if optb.dtype == "categorical" or column in self.immutable:
             direction = Direction.NONE

@@ -46,8 +46,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.db_url)
     catalog = Catalog(engine)
     decision_log = DecisionLog(engine)
-    services = Services(settings, engine, decision_log, catalog, ServiceState(catalog),
-                        settings.secret_bytes, GroupWriter(decision_log))
+    services = Services(
+        settings,
+        engine,
+        decision_log,
+        catalog,
+        ServiceState(catalog),
+        settings.secret_bytes,
+        GroupWriter(decision_log),
+    )
     services.state.refresh()  # usable before the lifespan runs (in-process test clients)
 
     @asynccontextmanager
@@ -60,15 +67,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await task
         engine.dispose()
 
-    app = FastAPI(title="creditgate", version="0.1.0", lifespan=lifespan,
-                  description="Invitation-only consumer credit decisions, audited.")
+    app = FastAPI(
+        title="creditgate",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Invitation-only consumer credit decisions, audited.",
+    )
     app.state.services = services
     for module in (decisions, entry, reviews, admin, health):
         app.include_router(module.router)
-    bucket = (TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst)
-              if settings.rate_limit_per_s > 0 else None)
-    app.add_middleware(GuardMiddleware, max_body=settings.max_body_bytes, bucket=bucket,
-                       secret=settings.secret_bytes, access_log=settings.access_log)
+    bucket = (
+        TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst)
+        if settings.rate_limit_per_s > 0
+        else None
+    )
+    app.add_middleware(
+        GuardMiddleware,
+        max_body=settings.max_body_bytes,
+        bucket=bucket,
+        secret=settings.secret_bytes,
+        access_log=settings.access_log,
+    )
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_exception_handler(ProfileError, _bad_profile)  # type: ignore[arg-type]
     app.add_exception_handler(LookupError, _unavailable)  # type: ignore[arg-type]
@@ -91,8 +110,10 @@ async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
 
 
 async def _bad_profile(_: Request, exc: ProfileError) -> JSONResponse:
-    detail = [{"loc": ["body", "profile", *p.field.split(".")], "msg": p.message,
-               "type": "value_error"} for p in exc.problems]
+    detail = [
+        {"loc": ["body", "profile", *p.field.split(".")], "msg": p.message, "type": "value_error"}
+        for p in exc.problems
+    ]
     return JSONResponse({"detail": detail}, status_code=422)
 
 

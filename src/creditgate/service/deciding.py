@@ -53,7 +53,8 @@ async def decide_and_store(
         if decision.internal:
             stored_decision["_internal"] = decision.internal
         appended = await services.writer.submit(
-            Pending.of(stored_decision, inputs, key, erase=withdrawn))
+            Pending.of(stored_decision, inputs, key, erase=withdrawn)
+        )
         if appended is not None:
             return appended
         withdrawn = True  # withdrawn meanwhile (another worker): decide again without consent

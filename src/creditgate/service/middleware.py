@@ -20,9 +20,17 @@ log = logging.getLogger("creditgate.access")
 
 async def _reply(send: Send, status: int, detail: str, headers: list[Any] | None = None) -> None:
     body = orjson.dumps({"detail": detail})
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        *(headers or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -48,7 +56,11 @@ class TokenBucket:
 
 class GuardMiddleware:
     def __init__(
-        self, app: ASGIApp, max_body: int, bucket: TokenBucket | None, secret: bytes,
+        self,
+        app: ASGIApp,
+        max_body: int,
+        bucket: TokenBucket | None,
+        secret: bytes,
         access_log: bool,
     ) -> None:
         self.app, self.max_body, self.bucket = app, max_body, bucket
@@ -90,8 +102,13 @@ class GuardMiddleware:
         start = time.perf_counter()
         await self.app(scope, receive, logging_send)
         if self.access_log:
-            log.info("%s %s %d %.1fms", scope["method"], self.safe_path(scope["path"]),
-                     status[0], (time.perf_counter() - start) * 1000)
+            log.info(
+                "%s %s %d %.1fms",
+                scope["method"],
+                self.safe_path(scope["path"]),
+                status[0],
+                (time.perf_counter() - start) * 1000,
+            )
 
     def safe_path(self, path: str) -> str:
         parts = path.split("/")

@@ -13,7 +13,8 @@ from creditgate.profile import profile_model
 def _profile_schema() -> dict[str, Any]:
     schema = profile_model().model_json_schema()
     return {k: v for k, v in schema.items() if k in ("properties", "required", "type")} | {
-        "additionalProperties": False}
+        "additionalProperties": False
+    }
 
 
 class DecisionRequest(BaseModel):
@@ -23,8 +24,10 @@ class DecisionRequest(BaseModel):
         json_schema_extra=_profile_schema(),
     )
     as_of: date | None = Field(
-        None, description="Evaluation date (default: today, Asia/Shanghai).",
-        ge=date(2000, 1, 1), le=date(2100, 12, 31),
+        None,
+        description="Evaluation date (default: today, Asia/Shanghai).",
+        ge=date(2000, 1, 1),
+        le=date(2100, 12, 31),
     )
 
 

@@ -65,5 +65,7 @@ class ServiceState:
             if stored is not None:
                 table = read_invited(Path(stored["path"]))
                 self.snapshot = ActiveSnapshot(
-                    snap_id, orjson.loads(stored["meta"]),
-                    frozenset(table.column("user_id").to_pylist()))
+                    snap_id,
+                    orjson.loads(stored["meta"]),
+                    frozenset(table.column("user_id").to_pylist()),
+                )

@@ -14,7 +14,8 @@ from creditgate.store.models import active, consent_withdrawals, policies, revie
 from creditgate.store.repo import now_iso
 
 _WITHDRAWN = select(consent_withdrawals.c.user_id).where(
-    consent_withdrawals.c.user_id == bindparam("user_id"))
+    consent_withdrawals.c.user_id == bindparam("user_id")
+)
 
 
 class ConflictError(ValueError):
@@ -36,8 +37,11 @@ class Catalog:
             return False
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(policies).values(
-                    version=version, name=name, text=text, sha256=digest, created_at=now_iso()))
+                conn.execute(
+                    insert(policies).values(
+                        version=version, name=name, text=text, sha256=digest, created_at=now_iso()
+                    )
+                )
         except IntegrityError:
             return False
         return True
@@ -50,8 +54,9 @@ class Catalog:
     def policies(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(policies.c.version, policies.c.name, policies.c.sha256,
-                       policies.c.created_at).order_by(policies.c.created_at)
+                select(
+                    policies.c.version, policies.c.name, policies.c.sha256, policies.c.created_at
+                ).order_by(policies.c.created_at)
             ).all()
         return [dict(r._mapping) for r in rows]
 
@@ -78,14 +83,21 @@ class Catalog:
     def add_snapshot(self, snapshot_id: str, path: str, meta: str, invited: int) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(snapshots).where(snapshots.c.snapshot_id == snapshot_id))
-            conn.execute(insert(snapshots).values(
-                snapshot_id=snapshot_id, path=path, meta=meta, invited=invited,
-                loaded_at=now_iso()))
+            conn.execute(
+                insert(snapshots).values(
+                    snapshot_id=snapshot_id,
+                    path=path,
+                    meta=meta,
+                    invited=invited,
+                    loaded_at=now_iso(),
+                )
+            )
 
     def snapshot(self, snapshot_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(snapshots).where(snapshots.c.snapshot_id == snapshot_id)).first()
+                select(snapshots).where(snapshots.c.snapshot_id == snapshot_id)
+            ).first()
         return dict(row._mapping) if row is not None else None
 
     def snapshots(self) -> list[dict[str, Any]]:
@@ -95,9 +107,17 @@ class Catalog:
 
     # reviews ------------------------------------------------------------------------------
     def add_review(self, decision_id: str, user_id: str, reason: str) -> dict[str, Any]:
-        row = {"review_id": "r_" + os.urandom(10).hex(), "decision_id": decision_id,
-               "user_id": user_id, "reason": reason, "status": "open", "resolution": None,
-               "note": None, "created_at": now_iso(), "resolved_at": None}
+        row = {
+            "review_id": "r_" + os.urandom(10).hex(),
+            "decision_id": decision_id,
+            "user_id": user_id,
+            "reason": reason,
+            "status": "open",
+            "resolution": None,
+            "note": None,
+            "created_at": now_iso(),
+            "resolved_at": None,
+        }
         with self.engine.begin() as conn:
             conn.execute(insert(reviews).values(**row))
         return row
@@ -112,18 +132,19 @@ class Catalog:
     def resolve_review(self, review_id: str, resolution: str, note: str | None) -> bool:
         with self.engine.begin() as conn:
             result = conn.execute(
-                update(reviews).where(reviews.c.review_id == review_id,
-                                      reviews.c.status == "open")
-                .values(status="resolved", resolution=resolution, note=note,
-                        resolved_at=now_iso()))
+                update(reviews)
+                .where(reviews.c.review_id == review_id, reviews.c.status == "open")
+                .values(status="resolved", resolution=resolution, note=note, resolved_at=now_iso())
+            )
         return bool(result.rowcount)
 
     # consent ------------------------------------------------------------------------------
     def withdraw_consent(self, user_id: str) -> None:
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(consent_withdrawals).values(
-                    user_id=user_id, withdrawn_at=now_iso()))
+                conn.execute(
+                    insert(consent_withdrawals).values(user_id=user_id, withdrawn_at=now_iso())
+                )
         except IntegrityError:
             pass  # already withdrawn
 

@@ -36,9 +36,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision."""
     cfg = Config()
-    cfg.set_main_option(
-        "script_location", str(resources.files("creditgate.store") / "migrations")
-    )
+    cfg.set_main_option("script_location", str(resources.files("creditgate.store") / "migrations"))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

@@ -33,8 +33,9 @@ policies = Table(
 decisions = Table(
     "decisions",
     metadata,
-    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-           autoincrement=False),
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
     Column("decision_id", String(40), nullable=False, unique=True),
     Column("user_id", String(64), nullable=False, index=True),
     Column("policy_version", String(64), nullable=False),

@@ -37,11 +37,15 @@ def replay(log: DecisionLog, catalog: Catalog, decision_id: str) -> ReplayResult
         return ReplayResult(decision_id, "missing", [f"policy {stored.policy_version}"])
     decider = Decider(parse_policy(policy_row["text"], f"<policy {stored.policy_version}>"))
     as_of = date.fromisoformat(stored.inputs["as_of"])
-    row = validate_profile(orjson.dumps(stored.inputs["profile"]), as_of, decider.policy,
-                           decider.regions)
+    row = validate_profile(
+        orjson.dumps(stored.inputs["profile"]), as_of, decider.policy, decider.regions
+    )
     again = decider.decide(row, as_of, decision_id=decision_id)
     fresh: dict[str, Any] = orjson.loads(orjson.dumps(again.to_dict()))
     old = {k: v for k, v in stored.decision.items() if k != "_internal"}
-    diffs = [f"{k}: stored {old.get(k)!r}, replayed {fresh.get(k)!r}"
-             for k in sorted(set(old) | set(fresh)) if old.get(k) != fresh.get(k)]
+    diffs = [
+        f"{k}: stored {old.get(k)!r}, replayed {fresh.get(k)!r}"
+        for k in sorted(set(old) | set(fresh))
+        if old.get(k) != fresh.get(k)
+    ]
     return ReplayResult(decision_id, "different" if diffs else "identical", diffs)

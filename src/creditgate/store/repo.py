@@ -20,20 +20,38 @@ from creditgate.store.canonical import canonical, record_hash, sha256, tombstone
 from creditgate.store.models import GENESIS, chain_head, consent_withdrawals, decisions
 from creditgate.store.writelock import WriteLock
 
-CHAINED = ("seq", "decision_id", "user_id", "policy_version", "as_of", "idempotency_key",
-           "inputs_hash", "decision_hash", "created_at")
+CHAINED = (
+    "seq",
+    "decision_id",
+    "user_id",
+    "policy_version",
+    "as_of",
+    "idempotency_key",
+    "inputs_hash",
+    "decision_hash",
+    "created_at",
+)
 
 
 # Built once: constructing SQLAlchemy statements per call costs more than executing them.
 # An UPDATE, not a SELECT, so that it takes the write lock (SQLite) / row lock (PostgreSQL).
-_LOCK_HEAD = (update(chain_head).where(chain_head.c.id == 1)
-              .values(seq=chain_head.c.seq).returning(chain_head.c.seq, chain_head.c.hash))
-_SET_HEAD = (update(chain_head).where(chain_head.c.id == 1)
-             .values(seq=bindparam("seq"), hash=bindparam("head")))
+_LOCK_HEAD = (
+    update(chain_head)
+    .where(chain_head.c.id == 1)
+    .values(seq=chain_head.c.seq)
+    .returning(chain_head.c.seq, chain_head.c.hash)
+)
+_SET_HEAD = (
+    update(chain_head)
+    .where(chain_head.c.id == 1)
+    .values(seq=bindparam("seq"), hash=bindparam("head"))
+)
 _WITHDRAWN = select(consent_withdrawals.c.user_id).where(
-    consent_withdrawals.c.user_id.in_(bindparam("users", expanding=True)))
+    consent_withdrawals.c.user_id.in_(bindparam("users", expanding=True))
+)
 _BY_KEYS = select(decisions).where(
-    decisions.c.idempotency_key.in_(bindparam("keys", expanding=True)))
+    decisions.c.idempotency_key.in_(bindparam("keys", expanding=True))
+)
 _INSERT = decisions.insert()
 _BY_KEY = select(decisions).where(decisions.c.idempotency_key == bindparam("key"))
 _BY_ID = select(decisions).where(decisions.c.decision_id == bindparam("id"))
@@ -57,8 +75,14 @@ class Stored:
     @classmethod
     def from_row(cls, row: Row[Any]) -> Stored:
         inputs = orjson.loads(row.inputs)
-        return cls(row.seq, row.decision_id, row.user_id, row.policy_version,
-                   orjson.loads(row.decision), None if inputs.get("erased") else inputs)
+        return cls(
+            row.seq,
+            row.decision_id,
+            row.user_id,
+            row.policy_version,
+            orjson.loads(row.decision),
+            None if inputs.get("erased") else inputs,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,18 +99,29 @@ class Pending:
     created_at: str
 
     @classmethod
-    def of(cls, decision: dict[str, Any], inputs: dict[str, Any], key: str | None,
-           erase: bool) -> Pending:
-        return cls(decision, canonical(inputs).decode(), key, erase,
-                   canonical(decision).decode(), now_iso())
+    def of(
+        cls, decision: dict[str, Any], inputs: dict[str, Any], key: str | None, erase: bool
+    ) -> Pending:
+        return cls(
+            decision,
+            canonical(inputs).decode(),
+            key,
+            erase,
+            canonical(decision).decode(),
+            now_iso(),
+        )
 
     def fields(self) -> dict[str, Any]:
         d = self.decision
         return {
-            "decision_id": d["decision_id"], "user_id": d["user_id"],
-            "policy_version": d["policy"]["version"], "as_of": d["as_of"],
-            "idempotency_key": self.key, "inputs_hash": sha256(self.inputs_json.encode()),
-            "decision_hash": sha256(self.decision_json.encode()), "created_at": self.created_at,
+            "decision_id": d["decision_id"],
+            "user_id": d["user_id"],
+            "policy_version": d["policy"]["version"],
+            "as_of": d["as_of"],
+            "idempotency_key": self.key,
+            "inputs_hash": sha256(self.inputs_json.encode()),
+            "decision_hash": sha256(self.decision_json.encode()),
+            "created_at": self.created_at,
         }
 
     @property
@@ -122,10 +157,17 @@ class DecisionLog:
             with self.write_lock, self.engine.begin() as conn:
                 seq, prev = conn.execute(_LOCK_HEAD).one()
                 # idempotency checked under the lock: a racing twin has committed by now
-                seen = {r.idempotency_key: Stored.from_row(r)
-                        for r in conn.execute(_BY_KEYS, {"keys": keys})} if keys else {}
-                withdrawn = set(conn.execute(_WITHDRAWN, {"users": users}).scalars()) \
-                    if users else set()
+                seen = (
+                    {
+                        r.idempotency_key: Stored.from_row(r)
+                        for r in conn.execute(_BY_KEYS, {"keys": keys})
+                    }
+                    if keys
+                    else {}
+                )
+                withdrawn = (
+                    set(conn.execute(_WITHDRAWN, {"users": users}).scalars()) if users else set()
+                )
                 out: list[Appended] = []
                 rows = []
                 for p in batch:
@@ -138,12 +180,24 @@ class DecisionLog:
                     seq += 1
                     fields = p.fields() | {"seq": seq}
                     digest = record_hash(prev, fields)
-                    rows.append(fields | {"prev_hash": prev, "record_hash": digest,
-                                          "decision": p.decision_json, "inputs": p.stored_inputs})
+                    rows.append(
+                        fields
+                        | {
+                            "prev_hash": prev,
+                            "record_hash": digest,
+                            "decision": p.decision_json,
+                            "inputs": p.stored_inputs,
+                        }
+                    )
                     prev = digest
-                    stored = Stored(seq, p.decision["decision_id"], p.decision["user_id"],
-                                    fields["policy_version"], p.decision,
-                                    p.inputs)
+                    stored = Stored(
+                        seq,
+                        p.decision["decision_id"],
+                        p.decision["user_id"],
+                        fields["policy_version"],
+                        p.decision,
+                        p.inputs,
+                    )
                     if p.key is not None:
                         seen[p.key] = stored
                     out.append((stored, True))
@@ -184,8 +238,10 @@ class DecisionLog:
             last = 0
             while True:
                 chunk = conn.execute(
-                    select(decisions).where(decisions.c.seq > last)
-                    .order_by(decisions.c.seq).limit(batch)
+                    select(decisions)
+                    .where(decisions.c.seq > last)
+                    .order_by(decisions.c.seq)
+                    .limit(batch)
                 ).all()
                 if not chunk:
                     return

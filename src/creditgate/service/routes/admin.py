@@ -33,8 +33,9 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
 def _policy_error(exc: PolicyError) -> HTTPException:
-    return HTTPException(422, [{"loc": ["body", "text"], "msg": str(i), "type": "policy"}
-                               for i in exc.issues])
+    return HTTPException(
+        422, [{"loc": ["body", "text"], "msg": str(i), "type": "policy"} for i in exc.issues]
+    )
 
 
 @router.get("/policies")
@@ -60,9 +61,13 @@ def lint_policy(body: PolicyText, _: AdminReader) -> LintReport:
     except PolicyError as exc:
         raise _policy_error(exc) from None
     found = lint(policy)
-    return LintReport(errors=len(errors(found)), findings=[
-        LintFinding(level=f.level.value, check=f.check, line=f.line, message=f.message)
-        for f in found])
+    return LintReport(
+        errors=len(errors(found)),
+        findings=[
+            LintFinding(level=f.level.value, check=f.check, line=f.line, message=f.message)
+            for f in found
+        ],
+    )
 
 
 @router.post("/policies", status_code=201)
@@ -95,8 +100,9 @@ def activate_policy(version: str, _: AdminWriter, services: ServicesDep) -> Poli
 
 
 def _snapshot_info(row: dict[str, object], live: str | None) -> SnapshotInfo:
-    return SnapshotInfo(**{**row, "meta": orjson.loads(str(row["meta"]))},
-                        active=row["snapshot_id"] == live)
+    return SnapshotInfo(
+        **{**row, "meta": orjson.loads(str(row["meta"]))}, active=row["snapshot_id"] == live
+    )
 
 
 @router.get("/snapshots")
@@ -116,8 +122,9 @@ def load_snapshot_file(body: SnapshotLoad, _: AdminWriter, services: ServicesDep
             raise SnapshotError("outside the snapshot directory")
         snapshot_id = load_snapshot(services.catalog, path)
     except (SnapshotError, OSError, ValueError) as exc:
-        raise HTTPException(422, [{"loc": ["body", "path"], "msg": str(exc).split(": ")[-1],
-                                   "type": "snapshot"}]) from None
+        raise HTTPException(
+            422, [{"loc": ["body", "path"], "msg": str(exc).split(": ")[-1], "type": "snapshot"}]
+        ) from None
     row = services.catalog.snapshot(snapshot_id)
     assert row is not None
     return _snapshot_info(row, services.catalog.active().get("snapshot"))
@@ -135,7 +142,8 @@ def activate_snapshot(snapshot_id: str, _: AdminWriter, services: ServicesDep) -
 
 @router.get("/reviews")
 def list_reviews(
-    _: AdminReader, services: ServicesDep,
+    _: AdminReader,
+    services: ServicesDep,
     status: Annotated[str | None, Query(pattern="^(open|resolved)$")] = "open",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Review]:

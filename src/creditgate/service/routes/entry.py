@@ -17,9 +17,18 @@ async def entry(user_id: str, caller: UserFacing, services: ServicesDep) -> Entr
     own_user(caller, user_id)
     snap = services.state.snapshot
     if snap is None:
-        return EntryResponse(user_id=user_id, entry_visible=False, snapshot_id=None,
-                             policy_version=None, snapshot_as_of=None)
+        return EntryResponse(
+            user_id=user_id,
+            entry_visible=False,
+            snapshot_id=None,
+            policy_version=None,
+            snapshot_as_of=None,
+        )
     visible = user_id in snap.invited and user_id not in services.state.withdrawn
     return EntryResponse(
-        user_id=user_id, entry_visible=visible, snapshot_id=snap.snapshot_id,
-        policy_version=snap.meta.get("policy_version"), snapshot_as_of=snap.meta.get("as_of"))
+        user_id=user_id,
+        entry_visible=visible,
+        snapshot_id=snap.snapshot_id,
+        policy_version=snap.meta.get("policy_version"),
+        snapshot_as_of=snap.meta.get("as_of"),
+    )

@@ -13,5 +13,8 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz")
 async def healthz(services: ServicesDep) -> Health:
     state = services.state
-    return Health(status="ok", policy_version=state.policy_version,
-                  snapshot_id=state.snapshot.snapshot_id if state.snapshot else None)
+    return Health(
+        status="ok",
+        policy_version=state.policy_version,
+        snapshot_id=state.snapshot.snapshot_id if state.snapshot else None,
+    )
