@@ -22,6 +22,7 @@ import ibis
 import ibis.expr.types as ir
 
 from creditgate.engines.base import Compiler
+from creditgate.engines.rewrites import case_as_table
 from creditgate.policy import nodes as n
 from creditgate.policy.lower import Program, refs
 from creditgate.timeutil import Unit
@@ -179,26 +180,11 @@ class IbisCompiler(Compiler[ir.Value]):
         nothing. Worth it only for long lists (the city -> region class table); short CASEs
         stay CASEs, which databases evaluate fastest.
         """
-        table: dict[Any, Any] = {}
-        subject: n.Expr | None = None
-        for condition, result in reversed(node.whens):
-            if not isinstance(result, n.Literal) or result.value is None:
-                return None
-            if isinstance(condition, n.InSet):
-                operand, keys = condition.operand, condition.values
-            elif (
-                isinstance(condition, n.Compare)
-                and condition.op is n.CmpOp.EQ
-                and isinstance(condition.right, n.Literal)
-            ):
-                operand, keys = condition.left, (condition.right.value,)
-            else:
-                return None
-            if subject is not None and operand != subject:
-                return None
-            subject = operand
-            table.update(dict.fromkeys(keys, result.value))
-        if subject is None or len(table) < LOOKUP_MIN or None in table:
+        found = case_as_table(node)
+        if found is None or None in found[1].values():
+            return None
+        subject, table = found
+        if len(table) < LOOKUP_MIN or None in table:
             return None
         if self.as_text or not all(isinstance(v, str) for v in table.values()):
             return None  # only string results: map value types must be uniform

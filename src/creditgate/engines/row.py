@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from creditgate.engines.base import Compiler
 from creditgate.engines.nullability import Nullability
+from creditgate.engines.rewrites import case_as_table
 from creditgate.policy import nodes as n
 from creditgate.policy.lower import Binding
 from creditgate.timeutil import Unit, elapsed_months
@@ -201,27 +202,10 @@ class RowCompiler(Compiler[str]):
         Same SQL meaning: the first matching WHEN wins (earlier entries overwrite later ones)
         and NULL matches nothing, so it falls to the default, as ``dict.get(None)`` does.
         """
-        table: dict[Any, Any] = {}
-        subject: n.Expr | None = None
-        for condition, result in reversed(node.whens):
-            if not isinstance(result, n.Literal):
-                return None
-            if isinstance(condition, n.InSet):
-                operand, keys = condition.operand, condition.values
-            elif (
-                isinstance(condition, n.Compare)
-                and condition.op is n.CmpOp.EQ
-                and isinstance(condition.right, n.Literal)
-            ):
-                operand, keys = condition.left, (condition.right.value,)
-            else:
-                return None
-            if subject is not None and operand != subject:
-                return None
-            subject = operand
-            table.update(dict.fromkeys(keys, result.value))
-        if subject is None or len(node.whens) < 2:
+        found = case_as_table(node)
+        if found is None or len(node.whens) < 2:
             return None
+        subject, table = found
         mapping = self.const(table)
         return f"{mapping}.get({self.visit(subject)}, {self.visit(node.default)})"
 
