@@ -191,8 +191,8 @@ class IbisCompiler(Compiler[ir.Value]):
         if not all(isinstance(k, str) for k in table):
             return None
         mapping = ibis.map(list(table), list(table.values()))
-        found = mapping.get(self.visit(subject))
-        return ibis.coalesce(found, self.visit(node.default))
+        looked_up = mapping.get(self.visit(subject))
+        return ibis.coalesce(looked_up, self.visit(node.default))
 
     def visit_Elapsed(self, node: n.Elapsed) -> ir.Value:
         start = self.visit(node.start)
