@@ -99,16 +99,21 @@ def profile_scoring(decider: Decider, low: int, high: int, **fixed: object) -> d
     raise AssertionError(f"no profile scores in [{low}, {high})")
 
 
+def weak_hidden_weights() -> dict[str, object]:
+    """Passes every gate; low activity, spend, repayment score and pay-score band."""
+    return strong_profile(
+        avg_daily_opens_90d=0.8,
+        monthly_spend_cny_6m=Decimal("850.00"),
+        ecosystem_repayment_score=55,
+        pay_score=655,
+        ecosystem_active_products=1,
+        monthly_flow_cv_6m=0.42,
+    )
+
+
 def test_weak_hidden_weights_are_not_invited_with_principal_factors(decider: Decider) -> None:
     d = decider.decide(
-        strong_profile(
-            avg_daily_opens_90d=0.8,
-            monthly_spend_cny_6m=Decimal("850.00"),
-            ecosystem_repayment_score=55,
-            pay_score=655,
-            ecosystem_active_products=1,
-            monthly_flow_cv_6m=0.42,
-        ),
+        weak_hidden_weights(),
         AS_OF,
     )
     assert d.outcome == "not_invited"
@@ -223,14 +228,7 @@ def test_seed_handset_card_names_the_seeds_hidden_weights() -> None:
 
     handset = Decider(load_policy(default_policy_path().with_name("seed_handset.yaml")))
     d = handset.decide(
-        strong_profile(
-            avg_daily_opens_90d=0.8,
-            monthly_spend_cny_6m=Decimal("850.00"),
-            ecosystem_repayment_score=55,
-            pay_score=655,
-            ecosystem_active_products=1,
-            monthly_flow_cv_6m=0.42,
-        ),
+        weak_hidden_weights(),
         AS_OF,
     )
     assert d.outcome == "not_invited"
