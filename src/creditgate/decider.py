@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import date
+from operator import itemgetter
 from typing import Any
 
 from creditgate.decision import Decision, Reason, RecourseStep
@@ -56,7 +57,7 @@ class Decider:
         self.planner = RecoursePlanner(self.program)
         self.fraud_slots = [(self.index[f"fraud.{r.id}"], r.id) for r in self.policy.fraud]
         assert all(self.index[f"fraud.{r.id}"] < split for r in self.policy.fraud)
-        self.outputs = tuple(
+        self.output_at = tuple(
             self.index[name]
             for name in (
                 "outcome",
@@ -68,7 +69,8 @@ class Decider:
                 "refer.segment",
             )
         )
-        assert max(self.outputs) < split, "decision outputs must precede the reason keys"
+        assert max(self.output_at) < split, "decision outputs must precede the reason keys"
+        self.outputs = itemgetter(*self.output_at)
 
     def evaluate(self, row: Mapping[str, Any], as_of: date) -> Evaluation:
         return Evaluation(row, self.run(row, as_of), as_of, self.index)
@@ -78,7 +80,7 @@ class Decider:
     ) -> Decision:
         """Decide one validated profile (see ``profile.validate_profile``)."""
         values = self.run_head(row, as_of)
-        outcome, score, pd, limit, rate, apr, referred = (values[i] for i in self.outputs)
+        outcome, score, pd, limit, rate, apr, referred = self.outputs(values)
         decision_id = decision_id or new_decision_id()
         if outcome == "invited":  # nothing fired: no reasons, no recourse
             reasons: tuple[Reason, ...] = ()

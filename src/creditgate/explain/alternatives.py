@@ -26,5 +26,10 @@ def review_info(decision_id: str) -> dict[str, Any]:
         "right": "PIPL Art. 24",
         "endpoint": "POST /v1/reviews",
         "decision_id": decision_id,
-        "message": text("review", ""),
+        "message": review_message(),
     }
+
+
+@lru_cache(maxsize=1)
+def review_message() -> dict[str, str]:
+    return text("review", "")
