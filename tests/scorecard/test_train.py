@@ -246,3 +246,22 @@ def test_score_with_cutoff_explains_rejections_and_the_recourse_works(tmp_path, 
         assert again >= 520
         fixed += 1
     assert fixed > 0
+
+
+def test_parquet_style_date_columns_are_not_features():
+    import datetime as dt
+
+    import pandas as pd
+
+    from creditgate.scorecard.columns import choose_columns
+
+    frame = pd.DataFrame(
+        {
+            "joined": [dt.date(2020, 1, 1) + dt.timedelta(days=i % 20) for i in range(50)],
+            "score": [i % 7 for i in range(50)],
+            "y": [i % 2 for i in range(50)],
+        }
+    )
+    choice = choose_columns(frame, "y")
+    assert choice.features == ("score",)
+    assert ("joined", "date/time column: derive a numeric feature first") in choice.excluded

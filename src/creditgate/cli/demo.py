@@ -82,12 +82,9 @@ def demo(
                 "defaulted",
                 "--bad",
                 "True",
-                # raw dates and city names are not characteristics (age and tenure are derived)
-                *[
-                    a
-                    for col in ("birth_date", "registered_at", "last_overdue_on", "city")
-                    for a in ("--exclude", col)
-                ],
+                # the trainer excludes raw dates itself; city is left to the region rules
+                "--exclude",
+                "city",
                 "--out",
                 str(work / "scorecard.yaml"),
                 "--report",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 
 import pandas as pd
 
@@ -36,6 +37,16 @@ def is_protected(name: str) -> bool:
 
 def is_categorical(series: pd.Series) -> bool:
     return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+
+
+def is_date(series: pd.Series) -> bool:
+    """datetime64 columns, and object columns of ``datetime.date`` (how Parquet dates arrive)."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return True
+    if series.dtype != object:
+        return False
+    values = series.dropna()
+    return len(values) > 0 and all(isinstance(v, date) for v in values.head(1000))
 
 
 def looks_like_id(name: str, series: pd.Series) -> bool:
@@ -70,7 +81,7 @@ def choose_columns(
             excluded.append((name, "protected attribute (include with --include-protected)"))
         elif looks_like_id(name, series):
             excluded.append((name, "row identifier"))
-        elif pd.api.types.is_datetime64_any_dtype(series):
+        elif is_date(series):
             excluded.append((name, "date/time column: derive a numeric feature first"))
         elif series.nunique(dropna=True) < 2:
             excluded.append((name, "constant"))
