@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import date
+from itertools import count
 from operator import itemgetter
 from typing import Any
 
 from creditgate.decision import Decision, Reason, RecourseStep
 from creditgate.engines.row import RowCompiler, compile_program
-from creditgate.explain.alternatives import alternatives, review_info
+from creditgate.explain.alternatives import alternatives
 from creditgate.explain.evaluation import Evaluation
 from creditgate.explain.reasons import ReasonBuilder
 from creditgate.explain.recourse_plan import RecoursePlanner
@@ -34,8 +35,23 @@ def refuse_if_lint_errors(policy: Policy, regions: RegionTable) -> None:
         raise PolicyError([PolicyIssue(policy.source, f.line, f.check, f.message) for f in found])
 
 
-def new_decision_id() -> str:
-    return "d_" + os.urandom(12).hex()
+class DecisionIds:
+    """Unique decision ids without a system call per decision: a random 48-bit prefix per
+    process (drawn again in a forked child, so workers never share it) and a counter."""
+
+    def __init__(self) -> None:
+        self.reseed()
+        os.register_at_fork(after_in_child=self.reseed)
+
+    def reseed(self) -> None:
+        self.prefix = "d_" + os.urandom(6).hex()
+        self.counter = count(int.from_bytes(os.urandom(4)))
+
+    def __call__(self) -> str:
+        return f"{self.prefix}{next(self.counter):012x}"
+
+
+new_decision_id = DecisionIds()
 
 
 class Decider:
@@ -88,27 +104,26 @@ class Decider:
             internal: dict[str, Any] = {}
         else:
             values += self.run_tail(row, as_of, values)
-            ev = Evaluation(row, values, as_of, self.index)
-            reasons = tuple(self.reasons.build(ev))
-            steps = tuple(self.planner.plan(ev))
+            reasons = tuple(self.reasons.build(row, values))
+            steps = tuple(self.planner.plan(row, values, as_of))
             fired = [rule for i, rule in self.fraud_slots if values[i]]
             internal = {"fraud_rules": fired} if fired else {}
-        return Decision(
-            decision_id=decision_id,
-            user_id=row["user_id"],
-            policy_name=self.policy.name,
-            policy_version=self.policy.version,
-            as_of=as_of,
-            outcome=outcome,
-            score=score,
-            pd=pd,
-            limit_cny=limit,
-            daily_rate=rate,
-            apr=apr,
-            terms=self.policy.offer.terms if outcome == "invited" else (),
-            reasons=reasons,
-            recourse=steps,
-            alternatives=alternatives(outcome, bool(referred)),
-            review=review_info(decision_id),
-            internal=internal,
+        policy = self.policy
+        return Decision(  # positional: the field order of ``Decision``
+            decision_id,
+            row["user_id"],
+            policy.name,
+            policy.version,
+            as_of,
+            outcome,
+            score,
+            pd,
+            limit,
+            rate,
+            apr,
+            policy.offer.terms if outcome == "invited" else (),
+            reasons,
+            steps,
+            alternatives(outcome, bool(referred)),
+            internal,
         )

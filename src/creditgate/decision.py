@@ -7,6 +7,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from creditgate.explain.catalogue import text
+
 Text = dict[str, str]
 
 
@@ -86,8 +88,17 @@ class Decision:
     reasons: tuple[Reason, ...]
     recourse: tuple[RecourseStep, ...]
     alternatives: tuple[Alternative, ...]
-    review: dict[str, Any]
     internal: dict[str, Any]  # operators only (which fraud rule fired), never to users
+
+    @property
+    def review(self) -> dict[str, Any]:
+        """How to ask a person to review this automated decision (PIPL Art. 24)."""
+        return {
+            "right": "PIPL Art. 24",
+            "endpoint": "POST /v1/reviews",
+            "decision_id": self.decision_id,
+            "message": text("review", ""),
+        }
 
     @property
     def entry_visible(self) -> bool:

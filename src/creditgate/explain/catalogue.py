@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Callable
-from functools import cache, lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -34,11 +34,12 @@ Renderer = Callable[..., Text]
 
 @cache
 def renderer(section: str, key: str, label: str | None = None) -> Renderer:
-    """A memoised function of the placeholder values that renders ``key`` in both languages.
+    """A function of the placeholder values that renders ``key`` in both languages.
 
-    ``label`` (a field name) is localised and filled in once, here. Rendered messages are
-    shared between decisions: treat them as read-only. Most observed values repeat across a
-    population (pay scores, day counts), so most calls are a cache hit.
+    ``label`` (a field name) is localised and filled in once, here. The templates are compiled
+    into one string concatenation per language (no parsing per call): most observed values
+    (spend, volatility) are continuous, so callers' caches miss and rendering is on the hot
+    path. Rendered messages may be shared between decisions: treat them as read-only.
     """
     templates: list[tuple[str, str]] = []
     for lang in LANGS:
@@ -50,12 +51,25 @@ def renderer(section: str, key: str, label: str | None = None) -> Renderer:
     if not any(placeholders(t) for _, t in templates):
         constant = dict(templates)
         return lambda **_: constant
-
-    @lru_cache(maxsize=16384)
-    def render(**values: Any) -> Text:
-        return {lang: template.format_map(values) for lang, template in templates}
-
+    body = ", ".join(f"{lang!r}: {concatenation(t)}" for lang, t in templates)
+    namespace: dict[str, Any] = {}
+    exec(f"def render(**values):\n    return {{{body}}}", namespace)
+    render: Renderer = namespace["render"]
     return render
+
+
+def concatenation(template: str) -> str:
+    """Python source equal to ``template.format_map(values)`` (``str.format`` semantics)."""
+    parts: list[str] = []
+    for literal, name, spec, conversion in string.Formatter().parse(template):
+        if literal:
+            parts.append(repr(literal))
+        if name is not None:
+            value = f"values[{name!r}]"
+            if conversion:
+                value = {"r": "repr", "s": "str", "a": "ascii"}[conversion] + f"({value})"
+            parts.append(f"format({value}, {spec!r})")
+    return " + ".join(parts) if parts else "''"
 
 
 def text(section: str, key: str, **values: Any) -> Text:

@@ -11,13 +11,13 @@ rule's reasons are memoised: a population repeats the same pay scores and day co
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import lru_cache, partial
+from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from creditgate.decision import Reason, jsonable
 from creditgate.explain.catalogue import region_closed_text, renderer, text
-from creditgate.explain.evaluation import Evaluation
+from creditgate.explain.evaluation import value_source
 from creditgate.policy.lower import Program
 from creditgate.policy.nodes import CmpOp, Gate, Layer, Policy, RegionStatus, ScoreFeature
 from creditgate.policy.reason_order import ReasonSlot, SlotKind
@@ -25,8 +25,7 @@ from creditgate.policy.reason_order import ReasonSlot, SlotKind
 PRINCIPAL = 4
 _CACHE = 8192
 
-Maker = Callable[[Any, bool], Reason]
-Wording = Callable[[Evaluation], Callable[[bool], Reason]]
+Maker = Callable[[Any, Any, bool], Reason]  # (observed, second observed, principal)
 
 
 def required_text(
@@ -56,7 +55,7 @@ def gate_maker(gate: Gate) -> Maker:
     shown_required = jsonable(gate.value)
 
     @lru_cache(maxsize=_CACHE)
-    def make(observed: Any, principal: bool) -> Reason:
+    def make(observed: Any, _: Any, principal: bool) -> Reason:
         message = render(observed=jsonable(observed), required=shown_required)
         return Reason(gate.code, gate.layer.value, observed, required, message, principal)
 
@@ -68,75 +67,89 @@ def factor_maker(feature: ScoreFeature) -> Maker:
     required = factor_required(feature)
 
     @lru_cache(maxsize=_CACHE)
-    def make(observed: Any, principal: bool) -> Reason:
+    def make(observed: Any, _: Any, principal: bool) -> Reason:
         message = render(observed=jsonable(observed))
         return Reason(feature.factor, Layer.WHITELIST.value, observed, required, message, principal)
 
     return make
 
 
-@lru_cache(maxsize=_CACHE)
-def score_reason(code: str, score: int, cutoff: int, principal: bool) -> Reason:
-    layer = Layer.REGION if code == "REGION_QUOTA" else Layer.WHITELIST
-    message = text("reasons", code, observed=score, required=cutoff)
-    return Reason(code, layer.value, score, f">= {cutoff}", message, principal)
+def score_maker(code: str) -> Maker:
+    """Observed: the score, then the cutoff it missed."""
+    layer = (Layer.REGION if code == "REGION_QUOTA" else Layer.WHITELIST).value
+
+    @lru_cache(maxsize=_CACHE)
+    def make(score: int, cutoff: int, principal: bool) -> Reason:
+        message = text("reasons", code, observed=score, required=cutoff)
+        return Reason(code, layer, score, f">= {cutoff}", message, principal)
+
+    return make
 
 
-@lru_cache(maxsize=64)
-def fixed_reason(
-    code: str, layer: Layer, observed: Any, required: str | None, principal: bool
-) -> Reason:
-    message = region_closed_text(observed) if code == "REGION_CLOSED" else text("reasons", code)
-    return Reason(code, layer.value, observed, required, message, principal)
+def fixed_maker(code: str, layer: Layer, required: str | None) -> Maker:
+    """A reason whose wording depends on nothing but (for REGION_CLOSED) the region."""
+
+    @lru_cache(maxsize=64)
+    def make(observed: Any, _: Any, principal: bool) -> Reason:
+        message = region_closed_text(observed) if code == "REGION_CLOSED" else text("reasons", code)
+        return Reason(code, layer.value, observed, required, message, principal)
+
+    return make
 
 
 class ReasonBuilder:
     """Words the reasons whose key bindings fired, in key order (``policy.reason_order``).
 
     Which reasons fire and their order come from the program, so the batch engines, which
-    compile the same keys, list the same codes in the same order.
+    compile the same keys, list the same codes in the same order. ``build(row, values)`` is
+    generated code (like the row engine): one inline NULL test per slot, then one sort of the
+    fired keys, because this runs for every user who is not invited.
     """
 
     def __init__(self, program: Program) -> None:
         policy = program.policy
-        index = {name: i for i, name in enumerate(program.names)}
+        self.index = {name: i for i, name in enumerate(program.names)}
         opened = tuple(
             r.region_class for r in policy.regions if r.status is not RegionStatus.CLOSED
         )
         self.region_required = required_text(None, None, opened)
-        self.at = {name: index[name] for name in ("region_class", "score", "cutoff")}
-        if "cutoff.capacity" in index:
-            self.at["cutoff.capacity"] = index["cutoff.capacity"]
-        self.slots = [(index[s.binding], self.wording(s, policy)) for s in program.reasons]
+        makers: list[Maker] = []
+        lines = ["def build(r, v):", "    f = []"]
+        for j, slot in enumerate(program.reasons):
+            maker, first, second = self.wording(slot, policy)
+            makers.append(maker)
+            key = f"v[{self.index[slot.binding]}]"
+            lines.append(f"    if (k := {key}) is not None: f.append((k, {j}, {first}, {second}))")
+        lines += [
+            "    f.sort()",  # keys are unique per slot; ties would fall to the slot number
+            f"    return [M[j](a, b, n < {PRINCIPAL}) for n, (_, j, a, b) in enumerate(f)]",
+        ]
+        namespace: dict[str, Any] = {"M": tuple(makers)}
+        exec(compile("\n".join(lines), f"<reasons {program.name}>", "exec"), namespace)
+        self.build: Callable[[Mapping[str, Any], tuple[Any, ...]], list[Reason]]
+        self.build = namespace["build"]
 
-    def wording(self, slot: ReasonSlot, policy: Policy) -> Wording:
-        """How to word a fired slot, given the evaluation."""
-        at = self.at
+    def source(self, name: str) -> str:
+        return value_source(name, self.index)
+
+    def wording(self, slot: ReasonSlot, policy: Policy) -> tuple[Maker, str, str]:
+        """How to word a fired slot: its maker and the sources of its two observed values."""
         if slot.kind == SlotKind.GATE:
-            gate, make = policy.gates[slot.index], gate_maker(policy.gates[slot.index])
-            return lambda ev: partial(make, ev.field(gate.field))
+            gate = policy.gates[slot.index]
+            return gate_maker(gate), self.source(gate.field), "None"
         if slot.kind == SlotKind.FACTOR:
             feature = policy.scorecard.features[slot.index]
-            fmake = factor_maker(feature)
-            return lambda ev: partial(fmake, ev.field(feature.field))
+            return factor_maker(feature), self.source(feature.field), "None"
         if slot.kind == SlotKind.REGION_CLOSED:
-            required = self.region_required
-            return lambda ev: partial(
-                fixed_reason, "REGION_CLOSED", Layer.REGION, ev.values[at["region_class"]], required
-            )
+            maker = fixed_maker("REGION_CLOSED", Layer.REGION, self.region_required)
+            return maker, self.source("region_class"), "None"
         if slot.kind == SlotKind.FRAUD:
-            return lambda ev: partial(fixed_reason, "FRAUD_SUSPECTED", Layer.FRAUD, None, None)
+            return fixed_maker("FRAUD_SUSPECTED", Layer.FRAUD, None), "None", "None"
         if slot.kind == SlotKind.REFER:
-            return lambda ev: partial(
-                fixed_reason, "BUSINESS_PURPOSE", Layer.SEGMENT, ev.row.get("occupation"), None
+            return (
+                fixed_maker("BUSINESS_PURPOSE", Layer.SEGMENT, None),
+                self.source("occupation"),
+                "None",
             )
         cutoff = "cutoff.capacity" if slot.kind == SlotKind.CAPACITY else "cutoff"
-        code = slot.code
-        return lambda ev: partial(score_reason, code, ev.values[at["score"]], ev.values[at[cutoff]])
-
-    def build(self, ev: Evaluation) -> list[Reason]:
-        """Every fired rule's reason, ordered; the first ``PRINCIPAL`` are marked principal."""
-        values = ev.values
-        fired = [(values[i], word) for i, word in self.slots if values[i] is not None]
-        fired.sort(key=lambda item: item[0])
-        return [word(ev)(n < PRINCIPAL) for n, (_, word) in enumerate(fired)]
+        return score_maker(slot.code), self.source("score"), self.source(cutoff)

@@ -16,7 +16,7 @@ from typing import Any
 
 from creditgate.decision import RecourseStep, jsonable
 from creditgate.explain.catalogue import renderer, text
-from creditgate.explain.evaluation import Evaluation
+from creditgate.explain.evaluation import value_source
 from creditgate.features import DerivedField
 from creditgate.policy.nodes import CmpOp, Gate
 from creditgate.schema import PROFILE_FIELDS, Direction, FieldSpec
@@ -103,12 +103,15 @@ class GateRecourse:
         self._time = lru_cache(maxsize=8192)(self._time_step)
         self._change = lru_cache(maxsize=8192)(self._change_step)
 
-    def step(self, ev: Evaluation) -> RecourseStep:
-        observed = ev.field(self.gate.field)
+    def call_source(self, index: Mapping[str, int], name: str) -> str:
+        """Python source (over ``r``, ``v``, ``as_of``) calling this gate's memoised step;
+        ``name`` is this object's name in the generated code's namespace."""
+        observed = value_source(self.gate.field, index)
         if self.time is not None:
             assert self.time.time_start is not None
-            return self._time(observed, ev.field(self.time.time_start), ev.as_of)
-        return self._change(observed)
+            start = value_source(self.time.time_start, index)
+            return f"{name}._time({observed}, {start}, as_of)"
+        return f"{name}._change({observed})"
 
     def _time_step(self, observed: Any, start: date, as_of: date) -> RecourseStep:
         assert self.time is not None

@@ -8,22 +8,26 @@ move and a gate step touch one field, the step goes the further way.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from datetime import date
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from creditgate.decision import RecourseStep, jsonable
 from creditgate.engines.row import compile_program
 from creditgate.explain.catalogue import text
-from creditgate.explain.evaluation import Evaluation
 from creditgate.explain.recourse import GateRecourse, region_step
 from creditgate.explain.score_recourse import ScoreRecourse
 from creditgate.policy.lower import Program, slice_program
-from creditgate.schema import Direction
+
+Row = Mapping[str, Any]
+Values = tuple[Any, ...]  # a program's bindings, in order
 
 
 @lru_cache(maxsize=16384)
-def move_step(code: str, field: str, original: Any, to: Any, direction: Direction) -> RecourseStep:
-    key = "raise" if direction is Direction.UP else "lower"
+def move_step(code: str, field: str, original: Any, to: Any, key: str) -> RecourseStep:
+    """A score move; ``key`` is the recourse message, "raise" or "lower"."""
     message = text("recourse", key, label=field, to=jsonable(to), **{"from": jsonable(original)})
     return RecourseStep(code, field, original, to, None, False, message)
 
@@ -33,7 +37,17 @@ class RecoursePlanner:
         policy = program.policy
         index = {name: i for i, name in enumerate(program.names)}
         derived = program.derived
-        self.gates = [(index[f"fail.{g.id}"], GateRecourse(g, derived)) for g in policy.gates]
+        lines = ["def gate_steps(r, v, as_of):", "    s = []"]
+        namespace: dict[str, Any] = {}
+        for k, gate in enumerate(policy.gates):
+            namespace[f"g{k}"] = recourse = GateRecourse(gate, derived)
+            call = recourse.call_source(index, f"g{k}")
+            lines.append(f"    if v[{index[f'fail.{gate.id}']}]: s.append({call})")
+        lines.append("    return s")
+        exec(compile("\n".join(lines), f"<recourse {program.name}>", "exec"), namespace)
+        # generated like the row engine: one inline test per gate, the memoised step inline
+        self.gate_steps: Callable[[Mapping[str, Any], tuple[Any, ...], date], list[RecourseStep]]
+        self.gate_steps = namespace["gate_steps"]
         self.at = {
             name: index[name]
             for name in ("fail.region_closed", "region_class", "fail.score", "quota.score", "score")
@@ -50,54 +64,85 @@ class RecoursePlanner:
         self.rescore = compile_program(rescore)
         rescore_index = {name: i for i, name in enumerate(rescore.names)}
         self.rescore_at = (rescore_index["score"], rescore_index["cutoff"])
-        self.bins_in_rescore = [
-            rescore_index[f"bin.{m.feature.name}"] for m in self.solver.movables
-        ]
-        self.bins_in_program = [index[f"bin.{m.feature.name}"] for m in self.solver.movables]
+        self.rescore_bins = tuple_getter(
+            [rescore_index[f"bin.{m.feature.name}"] for m in self.solver.movables]
+        )
+        self.program_bins = tuple_getter(
+            [index[f"bin.{m.feature.name}"] for m in self.solver.movables]
+        )
         self.cutoff_at = index["cutoff"]
         self.unreachable = text("recourse", "score_unreachable")
 
-    def plan(self, ev: Evaluation) -> list[RecourseStep]:
-        values, at = ev.values, self.at
-        steps = [r.step(ev) for i, r in self.gates if values[i]]
+    def plan(
+        self, row: Mapping[str, Any], values: tuple[Any, ...], as_of: date
+    ) -> list[RecourseStep]:
+        """The recourse of an evaluated profile (``values``: the program's bindings)."""
+        at = self.at
+        steps = self.gate_steps(row, values, as_of)
         if values[at["fail.region_closed"]]:
             steps.append(region_step(values[at["region_class"]]))
         if values[at["fail.score"]]:
-            steps = self.with_score_moves(steps, ev)
+            steps = self.with_score_moves(steps, row, values, as_of)
         return steps
 
-    def with_score_moves(self, steps: list[RecourseStep], ev: Evaluation) -> list[RecourseStep]:
+    def where_steps_lead(
+        self,
+        steps: list[RecourseStep],
+        row: Mapping[str, Any],
+        values: tuple[Any, ...],
+        as_of: date,
+    ) -> tuple[Any, Any, tuple[int, ...]]:
+        """(score, cutoff, bins) once the gate steps are applied, at the latest ETA."""
         changes = {s.field: s.to for s in steps if not s.immutable and s.eta is None}
         etas = [s.eta for s in steps if s.eta is not None]
-        later = max(etas) if etas else ev.as_of
-        if self.score_inputs & changes.keys() or (later != ev.as_of and self.score_moves_with_time):
-            after = self.rescore({**ev.row, **changes}, later)
-            score, cutoff = after[self.rescore_at[0]], after[self.rescore_at[1]]
-            bins = tuple(after[i] for i in self.bins_in_rescore)
-        else:
-            score, cutoff = ev.values[self.at["score"]], ev.values[self.cutoff_at]
-            bins = tuple(ev.values[i] for i in self.bins_in_program)
+        later = max(etas) if etas else as_of
+        if self.score_inputs & changes.keys() or (later != as_of and self.score_moves_with_time):
+            after = self.rescore({**row, **changes}, later)
+            return after[self.rescore_at[0]], after[self.rescore_at[1]], self.rescore_bins(after)
+        return values[self.at["score"]], values[self.cutoff_at], self.program_bins(values)
+
+    def with_score_moves(
+        self,
+        steps: list[RecourseStep],
+        row: Mapping[str, Any],
+        values: tuple[Any, ...],
+        as_of: date,
+    ) -> list[RecourseStep]:
+        if steps:
+            score, cutoff, bins = self.where_steps_lead(steps, row, values, as_of)
+        else:  # nothing else to change: the score as it is
+            score, cutoff = values[self.at["score"]], values[self.cutoff_at]
+            bins = self.program_bins(values)
         if score is None or cutoff is None or score >= cutoff:
             return steps
         choice = self.solver.solve(bins, cutoff - score)
         if choice is None:
-            code = "REGION_QUOTA" if ev.values[self.at["quota.score"]] else "SCORE_BELOW_CUTOFF"
-            return [
-                *steps,
-                RecourseStep(
-                    code, "score", ev.values[self.at["score"]], cutoff, None, True, self.unreachable
-                ),
-            ]
+            code = "REGION_QUOTA" if values[self.at["quota.score"]] else "SCORE_BELOW_CUTOFF"
+            unreachable = RecourseStep(
+                code, "score", values[self.at["score"]], cutoff, None, True, self.unreachable
+            )
+            return [*steps, unreachable]
         by_field = {s.field: i for i, s in enumerate(steps)}
         for k, j in choice:
             m = self.solver.movables[k]
             field = m.feature.field
             if field in by_field:  # a gate already moves this field: go the further way
                 gate = steps[by_field[field]]
-                moved = move_step(gate.code, field, ev.row.get(field), m.targets[j], m.direction)
+                moved = move_step(gate.code, field, row.get(field), m.targets[j], m.message)
                 steps[by_field[field]] = moved
             else:
                 steps.append(
-                    move_step(m.feature.factor, field, ev.row.get(field), m.targets[j], m.direction)
+                    move_step(m.feature.factor, field, row.get(field), m.targets[j], m.message)
                 )
         return steps
+
+
+def tuple_getter(positions: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """``values -> tuple(values[i] for i in positions)``, in C (itemgetter) where it can be."""
+    if not positions:
+        return lambda _: ()
+    if len(positions) == 1:
+        (i,) = positions
+        return lambda values: (values[i],)
+    getter: Callable[[tuple[Any, ...]], tuple[Any, ...]] = itemgetter(*positions)
+    return getter

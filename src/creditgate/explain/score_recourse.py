@@ -34,6 +34,11 @@ class Movable:
     direction: Direction
     targets: tuple[Any, ...]  # per bin: the value to reach it from the helpful side, or None
 
+    @property
+    def message(self) -> str:
+        """The recourse message key of a move: "raise" or "lower"."""
+        return "raise" if self.direction is Direction.UP else "lower"
+
 
 def bin_target(
     feature: ScoreFeature, j: int, direction: Direction, specs: Specs = PROFILE_FIELDS
