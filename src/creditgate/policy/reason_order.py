@@ -135,7 +135,10 @@ def reason_slots(policy: Policy, capacity: bool) -> tuple[list[tuple[str, Expr]]
     add("SCORE_BELOW_CUTOFF", SlotKind.SCORE, _when(And((below, Not(quota))), first))
     add("REGION_QUOTA", SlotKind.SCORE, _when(And((below, quota)), first))
     for i, feature in enumerate(policy.scorecard.features):
-        position = _factor_rank(policy, i)
+        # computed once, read twice (the cut at MAX_FACTORS and the key): engines need no CSE
+        rank_binding = f"reason.rank.{feature.name}"
+        bindings.append((rank_binding, _factor_rank(policy, i)))
+        position = Ref(rank_binding)
         factor_fired = And(
             (
                 below,
