@@ -88,6 +88,8 @@ def test_case_lookup_keeps_first_match_and_null_default() -> None:
     source = compiler.visit(program_case)
     assert ".get(" in source
     namespace = dict(compiler.consts)
-    fn = eval(f"lambda r, as_of: {source}", namespace)
+    body = ["def fn(r, as_of):", *compiler.loads(compiler.used), f"    return {source}"]
+    exec("\n".join(body), namespace)
+    fn = namespace["fn"]
     assert fn({"city": "深圳"}, date.today()) == "a"
     assert fn({"city": "北京"}, date.today()) == "z"

@@ -78,23 +78,35 @@ class RowCompiler(Compiler[str]):
         self.null = Nullability(lambda name: self.nullable_refs[name], program.field_nullable)
         self.consts: dict[str, Any] = dict(_RUNTIME)
         self._ids = count()
+        self.fields: dict[str, str] = {}  # input field -> the local it is read into
+        self.used: dict[str, None] = {}  # fields the function being generated reads
 
     def compile(self) -> RowFunction:
         return self.compile_split(len(self.program.bindings))[0]
 
     def compile_split(self, at: int) -> tuple[RowFunction, ContinueFunction]:
         """Two functions: bindings ``[:at]`` as ``head(r, as_of)``, and the rest as
-        ``tail(r, as_of, head_values)``, so costly late bindings run only when needed."""
-        head = ["def head(r, as_of):"]
-        tail = ["def tail(r, as_of, prev):"]
-        if at:
-            tail.append(f"    ({', '.join(f'v{i}' for i in range(at))},) = prev")
+        ``tail(r, as_of, head_values)``, so costly late bindings run only when needed.
+
+        Each function first reads the input fields it uses into locals, once: a field is
+        tested by several gates and bins, and a local is cheaper than a dict lookup. (So a row
+        must carry every field the program reads, as a validated profile does.)"""
+        head_body: list[str] = []
+        tail_body: list[str] = []
+        head_fields: dict[str, None] = {}
+        tail_fields: dict[str, None] = {}
         for i, binding in enumerate(self.program.bindings):
+            self.used = head_fields if i < at else tail_fields
             source = self.visit(binding.expr)
-            (head if i < at else tail).append(f"    v{i} = {source}")
+            (head_body if i < at else tail_body).append(f"    v{i} = {source}")
             self.nullable_refs[binding.name] = self.null.visit(binding.expr)
             self.locals[binding.name] = f"v{i}"
         names = list(self.locals.values())
+        head = ["def head(r, as_of):", *self.loads(head_fields), *head_body]
+        tail = ["def tail(r, as_of, prev):"]
+        if at:
+            tail.append(f"    ({', '.join(f'v{i}' for i in range(at))},) = prev")
+        tail += [*self.loads(tail_fields), *tail_body]
         head.append(f"    return ({''.join(f'{n}, ' for n in names[:at])})")
         tail.append(f"    return ({''.join(f'{n}, ' for n in names[at:])})")
         namespace = dict(self.consts)
@@ -103,6 +115,9 @@ class RowCompiler(Compiler[str]):
         head_fn: RowFunction = namespace["head"]
         tail_fn: ContinueFunction = namespace["tail"]
         return head_fn, tail_fn
+
+    def loads(self, fields: Mapping[str, None]) -> list[str]:
+        return [f"    {self.fields[name]} = r[{name!r}]" for name in fields]
 
     # -- helpers
     def temp(self) -> str:
@@ -131,7 +146,8 @@ class RowCompiler(Compiler[str]):
 
     # -- visitors
     def visit_Field(self, node: n.Field) -> str:
-        return f"r[{node.name!r}]"
+        self.used[node.name] = None
+        return self.fields.setdefault(node.name, f"_f{len(self.fields)}")
 
     def visit_Ref(self, node: n.Ref) -> str:
         return self.locals[node.name]
