@@ -1,4 +1,4 @@
-"""The packaged default card: trained, calibrated to ~15% invited, and it ranks risk."""
+"""The packaged default card: its floor lets the whitelist fill ~15%, and it ranks risk."""
 
 from __future__ import annotations
 
@@ -7,25 +7,33 @@ import numpy as np
 from creditgate.decider import Decider
 from creditgate.population.synth import generate
 from creditgate.profile import validate_profile
-from creditgate.scorecard.default_card import AS_OF, bound
+from creditgate.scorecard.default_card import AS_OF, Scored, bad_rate, bound, grouped, whitelist
 from creditgate.scorecard.metrics import auc
 
 
-def test_default_card_invites_about_15_percent_and_separates_defaulters():
+def test_default_floor_lets_the_whitelist_invite_15_percent_and_separates_defaulters():
     decider = Decider()
     table = next(generate(20_000, 99, AS_OF, chunk_size=20_000))  # not the training seed
-    invited, scores, bad = 0, [], []
+    eligible, scores, bad = [], [], []  # eligible: invited by the floor, as the batch ranks
     for raw in table.to_pylist():
         defaulted = raw.pop("defaulted")
         row = validate_profile(raw, AS_OF, decider.policy, decider.regions)
         ev = decider.evaluate(row, AS_OF)
-        invited += ev["outcome"] == "invited"
+        if ev["outcome"] == "invited":
+            eligible.append(Scored(ev["region_class"], row["city"], ev["score"], defaulted))
         scores.append(ev["score"])
         bad.append(defaulted)
-    assert 0.12 <= invited / table.num_rows <= 0.18
+    users = table.num_rows
+    cut = whitelist(grouped(eligible), users, decider.policy, decider.regions)
+    invited, invited_bad = bad_rate(eligible, cut.by_class)
+    floor = dict(decider.policy.scorecard.cutoffs)
+    # the floor leaves the capacity bar something to choose from, so the batch fills it
+    assert cut.after_quotas >= 0.97 * cut.capacity
+    assert 0.14 <= invited / users <= 0.16
+    assert invited == cut.expected_invited < len(eligible)
+    assert invited_bad < bad_rate(eligible, floor)[1]  # the capacity bar takes the best
     assert auc(np.array(bad), np.array(scores)) > 0.8
-    cut = dict(decider.policy.scorecard.cutoffs)
-    assert cut["tier1"] < cut["new_tier1"] < cut["capital"] < cut["prefecture"]
+    assert floor["tier1"] < floor["new_tier1"] < floor["capital"] < floor["prefecture"]
 
 
 def test_bin_edges_are_rounded_onto_the_field_grid():
