@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from creditgate.decider import Decider
 from creditgate.population.synth import generate
 from creditgate.profile import validate_profile
-from creditgate.scorecard.default_card import AS_OF, Scored, bad_rate, bound, grouped, whitelist
+from creditgate.scorecard.default_card import (
+    AS_OF,
+    SPACING,
+    Scored,
+    bad_rate,
+    bound,
+    calibrate,
+    grouped,
+    whitelist,
+    with_cutoffs,
+)
 from creditgate.scorecard.metrics import auc
 
 
@@ -40,3 +51,20 @@ def test_bin_edges_are_rounded_onto_the_field_grid():
     assert bound("pay_score", 649.5) == 650  # ints: x < 649.5 <=> x < 650
     assert bound("monthly_flow_cv_6m", 0.14500001) == 0.15
     assert bound("account_age_days", 3016.5) == 3017
+
+
+def test_calibrate_takes_the_highest_floor_whose_pool_after_quotas_holds_the_capacity():
+    decider = Decider()
+    policy, regions = decider.policy, decider.regions
+    scored = [Scored("tier1", "深圳", 600 + i, False) for i in range(200)]
+    scored += [Scored("prefecture", "苏州", 700 + i, False) for i in range(100)]
+    floor = calibrate(scored, 1000, policy, regions, headroom=1.0)
+    assert floor == {c: floor["tier1"] + d for c, d in SPACING.items()}
+
+    def pool(base: int) -> int:
+        cutoffs = {c: base + d for c, d in SPACING.items()}
+        return whitelist(grouped(scored), 1000, with_cutoffs(policy, cutoffs), regions).after_quotas
+
+    assert pool(floor["tier1"]) >= 150 > pool(floor["tier1"] + 1)  # capacity 15% of 1000
+    with pytest.raises(ValueError, match="no floor leaves"):
+        calibrate(scored, 1000, policy, regions, headroom=3.0)  # more than the gates let in
