@@ -100,12 +100,13 @@ def profile_scoring(decider: Decider, low: int, high: int, **fixed: object) -> d
 
 
 def weak_hidden_weights() -> dict[str, object]:
-    """Passes every gate; low activity, spend, repayment score and pay-score band."""
+    """Passes every gate; low activity, spend, repayment score and pay-score band: scores
+    well below every region's risk floor (the default cutoffs), not just in the review band."""
     return strong_profile(
         avg_daily_opens_90d=0.8,
         monthly_spend_cny_6m=Decimal("850.00"),
-        ecosystem_repayment_score=55,
-        pay_score=655,
+        ecosystem_repayment_score=45,
+        pay_score=620,
         ecosystem_active_products=1,
         monthly_flow_cv_6m=0.42,
     )
@@ -118,6 +119,8 @@ def test_weak_hidden_weights_are_not_invited_with_principal_factors(decider: Dec
     )
     assert d.outcome == "not_invited"
     assert d.reason_codes[0] == "SCORE_BELOW_CUTOFF"
+    card = decider.policy.scorecard
+    assert d.score is not None and d.score < min(v for _, v in card.cutoffs) - card.review_band
     factors = d.reason_codes[1:]
     card_factors = {f.factor for f in decider.policy.scorecard.features}
     assert {"LOW_SPEND", "LOW_REPAYMENT_SCORE", "PAY_SCORE_BAND"} <= set(factors) <= card_factors

@@ -55,3 +55,23 @@ def test_quota_scales_with_consumption() -> None:
     assert cut.quotas["new_tier1"] == int(
         min(1.0, policy.region("new_tier1").quota_share * k) * 100
     )
+
+
+def test_room_a_binding_quota_leaves_goes_to_other_classes() -> None:
+    """The capacity bar is taken over the pooled post-quota counts: prefecture users the quota
+    stops do not hold seats, lower-scored tier-1 users take them (whole capacity filled)."""
+    policy, regions = DECIDER.policy, DECIDER.regions
+    top = max(v for _, v in policy.scorecard.cutoffs) + 400  # clear of every policy floor
+    # 100 prefecture users scored top-99..top, 300 tier-1 users below them; one per score
+    eligible = [Eligible("prefecture", CITY["prefecture"], top - i, 1) for i in range(100)]
+    eligible += [Eligible("tier1", CITY["tier1"], top - 100 - i, 1) for i in range(300)]
+    cut = derive_cutoffs(eligible, 1000, policy, regions)
+    quota = cut.quotas["prefecture"]
+    assert 0 < quota < 100 and cut.capacity == 150
+    counts = invited(eligible, {**dict.fromkeys(CLASSES, 10**6), **cut.by_class})
+    assert counts["prefecture"] == quota
+    assert counts["tier1"] == cut.capacity - quota  # the freed seats, not fewer
+    assert cut.expected_invited == cut.capacity
+    assert cut.after_quotas == quota + 300
+    # tier-1 users well below the prefecture users the quota stopped are invited
+    assert cut.by_class["tier1"] < top - 100 < cut.by_class["prefecture"]

@@ -9,6 +9,8 @@ from creditgate.policy.lint import Level, errors, lint
 from creditgate.policy.loader import PolicyError, default_policy_path, parse_policy
 
 DEFAULT = default_policy_path().read_text(encoding="utf-8")
+# the calibrated floor is data (scorecard.default_card): read it, do not copy it
+TIER1 = dict(parse_policy(DEFAULT).scorecard.cutoffs)["tier1"]
 
 
 def checks(text: str) -> dict[str, Level]:
@@ -33,7 +35,7 @@ def test_default_policy_only_warns_about_the_household_cap() -> None:
         ),
         ('op: ">=", value: 600}', 'op: ">=", value: 900}', "UNREACHABLE"),
         ('op: ">=", value: 600}', 'op: ">=", value: 300}', "NEVER_FAILS"),
-        ("cutoffs: {tier1: 690", "cutoffs: {tier1: 900", "CUTOFF_UNREACHABLE"),
+        (f"cutoffs: {{tier1: {TIER1}", "cutoffs: {tier1: 900", "CUTOFF_UNREACHABLE"),
         (
             '- {min_score: 660, daily_rate: "0.0003"}\n    - {min_score: 0, daily_rate: "0.0004"}',
             '- {min_score: 695, daily_rate: "0.0003"}',

@@ -21,6 +21,12 @@ The exact rules (all counts over eligible users unless said otherwise):
   users by score, then by a hash of ``user_id`` (a stable order, not a selection);
 * class cutoff = ``max(policy cutoff, q_c, g)``; users at or above the policy cutoff but below
   it are ``not_invited`` with REGION_QUOTA (partial classes) or CAPACITY (open classes).
+
+The policy cutoff is the risk floor (the lowest acceptable score), not the selection: the
+default policy's floors are calibrated (``scorecard.default_card.calibrate``) so that the pool
+left after the quotas (``Cutoffs.after_quotas``) exceeds the capacity, and ``g`` binds. ``g``
+is taken over the pooled post-quota counts, so room a binding quota leaves in one class goes to
+the next-best eligible users of the other classes.
 """
 
 from __future__ import annotations
@@ -50,6 +56,9 @@ class Cutoffs:
     quotas: Mapping[str, int]  # partial class -> quota in users
     by_class: Mapping[str, int]  # every non-closed class -> final score cutoff
     expected_invited: int
+    # eligible users at or above their class's policy and quota cutoffs: the pool the capacity
+    # bar picks from (the capacity binds exactly when this exceeds ``capacity``)
+    after_quotas: int
 
 
 def _lowest_fitting(counts: Mapping[int, int], room: int) -> int | None:
@@ -99,6 +108,8 @@ def derive_cutoffs(
         for score, users in counts.items():
             if c in floor_cut and score >= floor_cut[c]:
                 pooled[score] += users
+    # Pooled *after* the quotas: room a binding quota leaves goes to the next-best users of
+    # every other class, not to nobody.
     g = _lowest_fitting(pooled, capacity)
     final = {c: max(v, g) if g is not None else v for c, v in floor_cut.items()}
     expected = sum(
@@ -108,7 +119,7 @@ def derive_cutoffs(
         for score, users in counts.items()
         if score >= final[c]
     )
-    return Cutoffs(capacity, quotas, final, expected)
+    return Cutoffs(capacity, quotas, final, expected, sum(pooled.values()))
 
 
 def apply_cutoffs(policy: Policy, cutoffs: Mapping[str, int]) -> Policy:

@@ -5,16 +5,23 @@
 Why: the default card's points should come from data, not from hand-set weights. The
 synthetic population has a known ground-truth default model (``population.synth``), so the
 trained card can be checked against it. Only contract fields are offered, one per existing
-factor code, so every principal factor keeps its user-facing message. Cutoffs keep their
-spacing per region class (tier1 lowest, prefecture highest) and are shifted together until
-about ``capacity_share`` of the population is invited.
+factor code, so every principal factor keeps its user-facing message.
+
+Cutoffs are the risk floor (the lowest acceptable score per region class; tier1 lowest,
+prefecture highest, fixed spacing); the batch whitelist then invites the best-scored users
+above it up to the regional quotas and the capacity (``batch.whitelist``). Calibrating the
+floor to invite ``capacity_share`` by itself left the batch short (quotas cut further, the
+capacity never bound), so ``calibrate`` runs the whitelist's own rule and takes the highest
+floor whose pool after the quotas is ``HEADROOM`` times the capacity.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import replace
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -22,9 +29,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from creditgate.batch.whitelist import Cutoffs, Eligible, derive_cutoffs
 from creditgate.decider import Decider
 from creditgate.policy.loader import default_policy_path, load_policy, parse_policy
 from creditgate.policy.nodes import Policy
+from creditgate.population.regions import RegionTable, load_regions
 from creditgate.population.synth import default_probability, generate
 from creditgate.profile import validate_profile
 from creditgate.schema import PROFILE_FIELDS
@@ -46,6 +55,12 @@ FEATURES = {
 }
 SPACING = {"tier1": 0, "new_tier1": 10, "capital": 20, "prefecture": 30}
 RESOLUTION = {"account_age_days": 1}
+# Pool after the quotas / capacity at the calibrated floor: at least the capacity, so the
+# capacity bar, not the floor, decides who is invited. More is not to be had with the default
+# gates and quotas: the quotas admit a fixed share of each partial class's eligible users, and
+# with no floor at all the pool is 1.03 x capacity on the training population. A larger value
+# only lowers the floor towards the gates (calibrate refuses what cannot be reached).
+HEADROOM = 1.0
 
 
 def population(users: int, seed: int) -> pa.Table:
@@ -123,39 +138,95 @@ def replace_block(policy_text: str, block: str) -> str:
     return policy_text[:start] + block + "\n" + policy_text[end:]
 
 
-def eligible_scores(policy: Policy, table: pa.Table) -> tuple[list[tuple[str, int]], int]:
-    """(region class, score) of users nothing but the score could stop, and the population."""
+@dataclass(frozen=True)
+class Scored:
+    """A user nothing but the score could stop: what the whitelist ranks, and the label."""
+
+    region_class: str
+    city: str
+    score: int
+    defaulted: bool
+
+
+def eligible_scores(policy: Policy, table: pa.Table) -> tuple[list[Scored], int]:
+    """Users nothing but the score could stop, and the population."""
     open_card = replace(
         policy.scorecard, cutoffs=tuple((c, 100) for c, _ in policy.scorecard.cutoffs)
     )
     decider = Decider(replace(policy, scorecard=open_card))
-    out: list[tuple[str, int]] = []
+    out: list[Scored] = []
     for raw in table.to_pylist():
-        raw.pop("defaulted", None)
+        defaulted = bool(raw.pop("defaulted", False))
         row = validate_profile(raw, AS_OF, decider.policy, decider.regions)
         ev = decider.evaluate(row, AS_OF)
         if ev["outcome"] == "invited":
-            out.append((ev["region_class"], ev["score"]))
+            out.append(Scored(ev["region_class"], row["city"], ev["score"], defaulted))
     return out, table.num_rows
 
 
-def calibrate(scores: list[tuple[str, int]], users: int, share: float) -> dict[str, int]:
-    """Cutoffs with the fixed spacing whose invited share is closest to ``share``."""
-    by_class = {c: np.sort([s for k, s in scores if k == c]) for c in SPACING}
+def with_cutoffs(policy: Policy, cutoffs: Mapping[str, int]) -> Policy:
+    card = replace(policy.scorecard, cutoffs=tuple(cutoffs.items()))
+    return replace(policy, scorecard=card)
 
-    def invited(base: int) -> float:
-        n = sum(len(v) - np.searchsorted(v, base + SPACING[c]) for c, v in by_class.items())
-        return float(n) / users
 
-    lo, hi = min(s for _, s in scores) - 50, max(s for _, s in scores) + 50
-    best = min(range(lo, hi), key=lambda b: abs(invited(b) - share))
-    return {c: best + d for c, d in SPACING.items()}
+Groups = Mapping[tuple[str, str, int], int]  # (region class, city, score) -> users
+
+
+def grouped(scored: list[Scored]) -> Groups:
+    return Counter((s.region_class, s.city, s.score) for s in scored)
+
+
+def whitelist(groups: Groups, users: int, policy: Policy, regions: RegionTable) -> Cutoffs:
+    """The batch's cutoffs (``derive_cutoffs``) for these users under the policy's floors."""
+    floor = dict(policy.scorecard.cutoffs)
+    eligible = [
+        Eligible(c, city, score, n) for (c, city, score), n in groups.items() if score >= floor[c]
+    ]
+    return derive_cutoffs(eligible, users, policy, regions)
+
+
+def calibrate(
+    scored: list[Scored],
+    users: int,
+    policy: Policy,
+    regions: RegionTable,
+    headroom: float = HEADROOM,
+) -> dict[str, int]:
+    """The highest floors (fixed spacing) leaving ``headroom`` x capacity after the quotas.
+
+    Highest, because the floor is the bad-debt ceiling: it is lowered only as far as the
+    capacity needs. Scanned from the top, so the result is the first base that fits.
+    """
+    target = headroom * math.floor(policy.capacity_share * users)
+    groups = grouped(scored)
+    scores = [s.score for s in scored]
+    if not scores:
+        raise ValueError("no user passes the gates: nothing to calibrate on")
+    for base in range(max(scores), min(scores) - max(SPACING.values()) - 1, -1):
+        cutoffs = {c: base + d for c, d in SPACING.items()}
+        pool = whitelist(groups, users, with_cutoffs(policy, cutoffs), regions).after_quotas
+        if pool >= target:
+            return cutoffs
+    most = whitelist(groups, users, with_cutoffs(policy, dict.fromkeys(SPACING, 0)), regions)
+    raise ValueError(
+        f"no floor leaves {headroom} x capacity after the quotas: with no floor at all the pool "
+        f"is {most.after_quotas / most.capacity:.3f} x capacity (gates and quotas bound it)"
+    )
+
+
+def bad_rate(scored: list[Scored], cutoffs: Mapping[str, int]) -> tuple[int, float]:
+    """Users at or above their class's cutoff, and the share of them that defaulted."""
+    picked = [s.defaulted for s in scored if s.score >= cutoffs.get(s.region_class, 10**9)]
+    return len(picked), (sum(picked) / len(picked) if picked else 0.0)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--headroom", type=float, default=HEADROOM, help="Pool after quotas / capacity."
+    )
     parser.add_argument("--write", action="store_true", help="Update the packaged default.")
     args = parser.parse_args()
     table = population(args.users, args.seed)
@@ -187,14 +258,25 @@ def main() -> None:
             text, scorecard_yaml(card, {c: 0 for c in SPACING}, policy.scorecard.review_band, note)
         )
     )
-    scores, users = eligible_scores(draft, table)
-    cutoffs = calibrate(scores, users, policy.capacity_share)
+    regions = load_regions()
+    scored, users = eligible_scores(draft, table)
+    cutoffs = calibrate(scored, users, draft, regions, args.headroom)
     block = scorecard_yaml(card, cutoffs, policy.scorecard.review_band, note)
     new_text = replace_block(text, block)
     final = parse_policy(new_text)
     check, _ = eligible_scores(final, table)
-    invited = sum(1 for c, s in check if s >= final.scorecard.cutoff(c)) / users
-    print(f"cutoffs: {cutoffs}; invited share {invited:.2%}")
+    batch = whitelist(grouped(check), users, final, regions)
+    floor_n, floor_bad = bad_rate(check, cutoffs)
+    invited_n, invited_bad = bad_rate(check, batch.by_class)
+    print(f"cutoffs (risk floor): {cutoffs}")
+    print(
+        f"above the floor {floor_n / users:.2%}, after quotas {batch.after_quotas / users:.2%} "
+        f"({batch.after_quotas / batch.capacity:.2f} x capacity), bad rate {floor_bad:.2%}"
+    )
+    print(
+        f"whitelist invites {invited_n / users:.2%} (capacity {batch.capacity:,}), "
+        f"bad rate {invited_bad:.2%}; batch cutoffs {dict(batch.by_class)}"
+    )
     print(block)
     if args.write:
         default_policy_path().write_text(new_text, encoding="utf-8")
