@@ -34,6 +34,11 @@ def public(decision: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in decision.items() if k != "_internal"}
 
 
+def decision_json(stored: Stored) -> bytes:
+    """The response body of a stored decision."""
+    return orjson.dumps(public(stored.decision))
+
+
 async def decide_and_store(
     services: Services, profile: dict[str, Any], as_of: date | None, key: str | None
 ) -> tuple[Stored, bool]:
