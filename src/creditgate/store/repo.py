@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, Row, bindparam, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from creditgate.store.canonical import canonical, record_hash, sha256, tombstone
@@ -55,6 +56,21 @@ _BY_KEYS = select(decisions).where(
 _INSERT = decisions.insert()
 _BY_KEY = select(decisions).where(decisions.c.idempotency_key == bindparam("key"))
 _BY_ID = select(decisions).where(decisions.c.decision_id == bindparam("id"))
+
+
+_COLUMNS = tuple(c.name for c in decisions.c)
+
+
+@cache
+def _append_sql(rows: int) -> str:
+    """PostgreSQL: insert ``rows`` records and move the head in one statement (psycopg
+    placeholders; plain text, as SQLAlchemy would compile a multi-row VALUES per batch)."""
+    one = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+    return (
+        f"WITH appended AS (INSERT INTO decisions ({', '.join(_COLUMNS)}) "
+        f"VALUES {', '.join([one] * rows)}) "
+        "UPDATE chain_head SET seq = %s, hash = %s WHERE id = 1"
+    )
 
 
 def now_iso() -> str:
@@ -140,6 +156,8 @@ class DecisionLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.write_lock = WriteLock(engine)
+        # PostgreSQL runs an INSERT inside a WITH of the head update; SQLite cannot.
+        self.one_statement = engine.dialect.name == "postgresql"
 
     def append(
         self, decision: dict[str, Any], inputs: dict[str, Any], key: str | None, erase: bool
@@ -149,12 +167,16 @@ class DecisionLog:
         consent meanwhile (decide again without consent, with ``erase``)."""
         return self.append_many([Pending.of(decision, inputs, key, erase)])[0]
 
-    def append_many(self, batch: list[Pending]) -> list[Appended]:
-        """Append a batch in one transaction (group commit): one lock, one head update."""
+    def append_many(self, batch: list[Pending], conn: Connection | None = None) -> list[Appended]:
+        """Append a batch in one transaction (group commit): one lock, one head update. On
+        ``conn`` when given (the group writer keeps one open: no pool check-out per batch)."""
+        if conn is None:
+            with self.engine.connect() as own:
+                return self.append_many(batch, own)
         keys = [p.key for p in batch if p.key is not None]
         users = [p.decision["user_id"] for p in batch if not p.erase]
         try:
-            with self.write_lock, self.engine.begin() as conn:
+            with self.write_lock, conn.begin():
                 seq, prev = conn.execute(_LOCK_HEAD).one()
                 # idempotency checked under the lock: a racing twin has committed by now
                 seen = (
@@ -201,12 +223,15 @@ class DecisionLog:
                     if p.key is not None:
                         seen[p.key] = stored
                     out.append((stored, True))
-                if rows:
+                if rows and self.one_statement:  # one round trip instead of two
+                    params = [r[c] for r in rows for c in _COLUMNS]
+                    conn.exec_driver_sql(_append_sql(len(rows)), (*params, seq, prev))
+                elif rows:
                     conn.execute(_INSERT, rows)
                     conn.execute(_SET_HEAD, {"seq": seq, "head": prev})
         except IntegrityError:
             if len(batch) > 1:  # retry one by one so one bad record fails alone
-                return [self.append_many([p])[0] for p in batch]
+                return [self.append_many([p], conn)[0] for p in batch]
             found = self.by_key(batch[0].key) if batch[0].key is not None else None
             if found is None:
                 raise
