@@ -73,7 +73,10 @@ def start(db: str, port: int, workers: int, snap: Path, log: Path) -> subprocess
     env = os.environ | {
         "CREDITGATE_TOKENS": f"service:{TOKEN}",
         "CREDITGATE_SECRET": "bench",
-        "CREDITGATE_RATE_LIMIT_PER_S": "0",
+        # One client (one token) sends everything: the limiter stays on, its per-client
+        # limit raised above what the load generator can send (the default is 200/s).
+        "CREDITGATE_RATE_LIMIT_PER_S": "1000000",
+        "CREDITGATE_RATE_LIMIT_BURST": "1000000",
         "CREDITGATE_ACCESS_LOG": "false",
     }
     proc = subprocess.Popen(
