@@ -7,6 +7,7 @@ validation error names the field path and the rule, an unexpected error gets an 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -78,6 +79,11 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services.state.refresh()
+        # Startup objects (compiled policies, the snapshot's ids, the framework) live as long
+        # as the process: keep them out of the cyclic GC's full passes, which otherwise walk
+        # them all and stall requests for milliseconds (p99).
+        gc.collect()
+        gc.freeze()
         task = asyncio.create_task(_refresh_forever(services))
         yield
         task.cancel()
