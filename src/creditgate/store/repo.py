@@ -204,8 +204,8 @@ class DecisionLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.write_lock = WriteLock(engine)
-        # PostgreSQL: raw psycopg, pipelined, the INSERT inside a WITH of the head update.
-        self.one_statement = engine.dialect.name == "postgresql"
+        # PostgreSQL: two pipelined round trips on the raw psycopg connection (_append_pg).
+        self.pipelined = engine.dialect.name == "postgresql"
 
     def append(
         self, decision: dict[str, Any], inputs: dict[str, Any], key: str | None, erase: bool
@@ -222,7 +222,7 @@ class DecisionLog:
             with self.engine.connect() as own:
                 return self.append_many(batch, own)
         try:
-            if self.one_statement:
+            if self.pipelined:
                 return self._append_pg(batch, conn.connection.dbapi_connection)
             return self._append(batch, conn)
         except (IntegrityError, psycopg.IntegrityError):
