@@ -12,7 +12,6 @@ from typing import IO, Annotated, Any
 import orjson
 import typer
 
-from creditgate.batch.whitelist import apply_cutoffs
 from creditgate.cli.common import (
     AsOfOption,
     Exit,
@@ -25,6 +24,7 @@ from creditgate.cli.common import (
 from creditgate.decider import Decider
 from creditgate.profile import ProfileError, validate_profile
 from creditgate.snapshot import SnapshotError, read_meta
+from creditgate.snapshot_decider import snapshot_decider
 
 
 class Lang(StrEnum):
@@ -48,15 +48,9 @@ def with_snapshot(decider: Decider, path: Path) -> tuple[Decider, date]:
     """The decider with a snapshot's cutoffs applied; the snapshot must be of this policy."""
     try:
         meta = read_meta(path)
+        return snapshot_decider(decider, meta, str(path)), meta.as_of
     except SnapshotError as exc:
         fail(str(exc))
-    policy = decider.policy
-    if (meta.policy_name, meta.policy_version) != (policy.name, policy.version):
-        fail(
-            f"{path}: snapshot of policy {meta.policy_name} {meta.policy_version}, "
-            f"not of {policy.name} {policy.version}"
-        )
-    return Decider(apply_cutoffs(policy, meta.cutoffs), decider.regions), meta.as_of
 
 
 def open_input(source: str) -> IO[bytes]:

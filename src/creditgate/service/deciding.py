@@ -34,17 +34,26 @@ def public(decision: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in decision.items() if k != "_internal"}
 
 
+def decision_json(stored: Stored) -> bytes:
+    """The response body of a stored decision."""
+    return orjson.dumps(public(stored.decision))
+
+
 async def decide_and_store(
     services: Services, profile: dict[str, Any], as_of: date | None, key: str | None
 ) -> tuple[Stored, bool]:
-    """Validate (``ProfileError`` on bad input), decide with the active policy, append to the
-    log. A user who withdrew consent is decided as without consent and their inputs are not
-    kept (the record stores a tombstone; its hash still commits to the inputs)."""
+    """Validate (``ProfileError`` on bad input), decide with the active policy and snapshot
+    cutoffs, append to the log. A user who withdrew consent is decided as without consent
+    and their inputs are not kept (the record stores a tombstone; its hash still commits to
+    the inputs)."""
     when = as_of or today_shanghai()
-    decider = services.state.decider()
+    live = services.state.live()
+    decider = live.decider
     row = validate_profile(orjson.dumps(profile), when, decider.policy, decider.regions)
     withdrawn = row["user_id"] in services.state.withdrawn  # the writer re-checks under lock
-    inputs = {"profile": profile, "as_of": when.isoformat()}
+    inputs: dict[str, Any] = {"profile": profile, "as_of": when.isoformat()}
+    if live.snapshot is not None:  # replay cuts at the same scores
+        inputs["snapshot"] = live.snapshot
     while True:
         if withdrawn:
             row.update(dict.fromkeys(CONSENT_FIELDS, False))

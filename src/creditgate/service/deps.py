@@ -50,6 +50,10 @@ async def get_principal(
         raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
 
 
+DECIDERS = frozenset({"service", "admin"})  # also used by the fast lane (fastlane.py)
+USER_FACING = frozenset({"service", "admin", "user"})
+
+
 def require(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency admitting only ``roles`` (403 for any other authenticated caller)."""
 
@@ -61,8 +65,8 @@ def require(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     return check
 
 
-Decider = Annotated[Principal, Depends(require("service", "admin"))]
-UserFacing = Annotated[Principal, Depends(require("service", "admin", "user"))]
+Decider = Annotated[Principal, Depends(require(*DECIDERS))]
+UserFacing = Annotated[Principal, Depends(require(*USER_FACING))]
 Reader = Annotated[Principal, Depends(require("service", "viewer", "operator", "admin", "user"))]
 AdminReader = Annotated[Principal, Depends(require("viewer", "operator", "admin"))]
 AdminWriter = Annotated[Principal, Depends(require("operator", "admin"))]

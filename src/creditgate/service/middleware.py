@@ -92,7 +92,11 @@ class GuardMiddleware:
             if b"\\u0000" in body or b"\x00" in body:  # PostgreSQL text cannot hold NUL
                 await _reply(send, 422, "NUL characters are not accepted")
                 return
-            receive = _replay(body)
+            receive = replay(body)
+
+        if not self.access_log:
+            await self.app(scope, receive, send)
+            return
 
         async def logging_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -101,14 +105,13 @@ class GuardMiddleware:
 
         start = time.perf_counter()
         await self.app(scope, receive, logging_send)
-        if self.access_log:
-            log.info(
-                "%s %s %d %.1fms",
-                scope["method"],
-                self.safe_path(scope["path"]),
-                status[0],
-                (time.perf_counter() - start) * 1000,
-            )
+        log.info(
+            "%s %s %d %.1fms",
+            scope["method"],
+            self.safe_path(scope["path"]),
+            status[0],
+            (time.perf_counter() - start) * 1000,
+        )
 
     def safe_path(self, path: str) -> str:
         parts = path.split("/")
@@ -130,7 +133,8 @@ class GuardMiddleware:
         return b"".join(chunks)
 
 
-def _replay(body: bytes) -> Receive:
+def replay(body: bytes) -> Receive:
+    """A ``receive`` that yields ``body`` (already read) once more."""
     sent = [False]
 
     async def receive() -> Message:

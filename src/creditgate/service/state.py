@@ -2,11 +2,13 @@
 
 What is *active* lives in the database (so every worker and host agrees); each worker re-reads
 it every ``state_refresh_s`` seconds and compiles or loads only when it changed. The entry
-lookup is then a set membership test with no I/O.
+lookup is then a set membership test with no I/O, and a decision uses the active policy cut
+at the active snapshot's cutoffs (``snapshot_decider``, as ``creditgate decide --snapshot``).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +18,11 @@ import orjson
 
 from creditgate.decider import Decider
 from creditgate.policy.loader import parse_policy
-from creditgate.snapshot import read_invited
+from creditgate.snapshot import SnapshotMeta, read_invited
+from creditgate.snapshot_decider import matches, snapshot_decider
 from creditgate.store.catalog import Catalog
+
+log = logging.getLogger("creditgate.service")
 
 
 @dataclass
@@ -25,6 +30,21 @@ class ActiveSnapshot:
     snapshot_id: str
     meta: dict[str, Any]
     invited: frozenset[str]
+
+    @property
+    def parsed(self) -> SnapshotMeta:
+        return SnapshotMeta.from_json(orjson.dumps(self.meta))
+
+
+@dataclass(frozen=True, slots=True)
+class Live:
+    """What a decision is made with, swapped as one object so a request never mixes a policy
+    with another policy's snapshot. ``snapshot`` (id and cutoffs, or None) is stored with the
+    decision's inputs so that ``replay`` cuts at the same scores."""
+
+    key: tuple[str | None, str | None]  # (policy version, snapshot id) it was built for
+    decider: Decider
+    snapshot: dict[str, Any] | None
 
 
 @dataclass
@@ -34,7 +54,8 @@ class ServiceState:
     policy_version: str | None = None
     snapshot: ActiveSnapshot | None = None
     withdrawn: frozenset[str] = frozenset()  # consent withdrawn: entry hidden at once
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    current: Live | None = None
 
     def decider(self, version: str | None = None) -> Decider:
         """The compiled decider of ``version`` (default: the active one), cached."""
@@ -51,21 +72,50 @@ class ServiceState:
                 self.deciders[version] = found
         return found
 
+    def live(self) -> Live:
+        """The decider for new decisions: the active policy, cut at the active snapshot's
+        cutoffs when that snapshot was made with this policy. Built by ``refresh`` (off the
+        event loop), so a request only reads one attribute."""
+        found = self.current
+        if found is None:
+            raise LookupError("no policy is active")
+        return found
+
+    def _build(self, version: str, snap: ActiveSnapshot | None) -> Live:
+        key = (version, snap.snapshot_id if snap is not None else None)
+        if self.current is not None and self.current.key == key:
+            return self.current
+        base = self.decider(version)
+        if snap is None:
+            return Live(key, base, None)
+        meta = snap.parsed
+        if not matches(base, meta):  # e.g. a new policy went live before its batch ran
+            log.warning(
+                "active snapshot %s is of policy %s, not %s: deciding with the policy's cutoffs",
+                snap.snapshot_id,
+                meta.policy_version,
+                version,
+            )
+            return Live(key, base, None)
+        cut = snapshot_decider(base, meta, f"<snapshot {snap.snapshot_id}>")
+        return Live(key, cut, {"snapshot_id": snap.snapshot_id, "cutoffs": dict(meta.cutoffs)})
+
     def refresh(self) -> None:
-        """Re-read what is active; recompile/reload only on change."""
+        """Re-read what is active; recompile/reload only on change, then switch in one step."""
         self.withdrawn = self.catalog.withdrawn_users()
         live = self.catalog.active()
-        version = live.get("policy")
-        if version is not None and version != self.policy_version:
-            self.decider(version)
-            self.policy_version = version
-        snap_id = live.get("snapshot")
-        if snap_id is not None and (self.snapshot is None or self.snapshot.snapshot_id != snap_id):
-            stored = self.catalog.snapshot(snap_id)
-            if stored is not None:
-                table = read_invited(Path(stored["path"]))
-                self.snapshot = ActiveSnapshot(
-                    snap_id,
-                    orjson.loads(stored["meta"]),
-                    frozenset(table.column("user_id").to_pylist()),
-                )
+        with self.lock:
+            version = live.get("policy", self.policy_version)
+            snap = self.snapshot
+            snap_id = live.get("snapshot")
+            if snap_id is not None and (snap is None or snap.snapshot_id != snap_id):
+                stored = self.catalog.snapshot(snap_id)
+                if stored is not None:
+                    table = read_invited(Path(stored["path"]))
+                    snap = ActiveSnapshot(
+                        snap_id,
+                        orjson.loads(stored["meta"]),
+                        frozenset(table.column("user_id").to_pylist()),
+                    )
+            current = self._build(version, snap) if version is not None else None
+            self.policy_version, self.snapshot, self.current = version, snap, current

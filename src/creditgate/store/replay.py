@@ -1,7 +1,8 @@
 """Replay: decide a stored record again from its stored inputs and policy text.
 
-A faithful replay needs the exact policy text (stored by version) and the exact inputs; the
-decision id is reused so the whole decision document must come out identical.
+A faithful replay needs the exact policy text (stored by version) and the exact inputs, which
+include the whitelist snapshot's id and cutoffs when one was active; the decision id is reused
+so the whole decision document must come out identical.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import orjson
 from creditgate.decider import Decider
 from creditgate.policy.loader import parse_policy
 from creditgate.profile import validate_profile
+from creditgate.snapshot_decider import decider_with_cutoffs
 from creditgate.store.catalog import Catalog
 from creditgate.store.repo import DecisionLog
 
@@ -36,6 +38,9 @@ def replay(log: DecisionLog, catalog: Catalog, decision_id: str) -> ReplayResult
     if policy_row is None:
         return ReplayResult(decision_id, "missing", [f"policy {stored.policy_version}"])
     decider = Decider(parse_policy(policy_row["text"], f"<policy {stored.policy_version}>"))
+    snapshot = stored.inputs.get("snapshot")  # the service decided with a snapshot's cutoffs
+    if snapshot is not None:
+        decider = decider_with_cutoffs(decider, snapshot["cutoffs"])
     as_of = date.fromisoformat(stored.inputs["as_of"])
     row = validate_profile(
         orjson.dumps(stored.inputs["profile"]), as_of, decider.policy, decider.regions

@@ -8,12 +8,16 @@ uvicorn workers, several hosts) each see the previous record's hash and never fo
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, Row, bindparam, select, update
+import psycopg
+from sqlalchemy import Connection, Engine, Row, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from creditgate.store.canonical import canonical, record_hash, sha256, tombstone
@@ -57,6 +61,24 @@ _BY_KEY = select(decisions).where(decisions.c.idempotency_key == bindparam("key"
 _BY_ID = select(decisions).where(decisions.c.decision_id == bindparam("id"))
 
 
+_COLUMNS = tuple(c.name for c in decisions.c)
+_PG_LOCK = "UPDATE chain_head SET seq = seq WHERE id = 1 RETURNING seq, hash"
+_PG_WITHDRAWN = "SELECT user_id FROM consent_withdrawals WHERE user_id = ANY(%s)"
+_PG_BY_KEYS = "SELECT * FROM decisions WHERE idempotency_key = ANY(%s)"
+
+
+@cache
+def _append_sql(rows: int) -> str:
+    """PostgreSQL: insert ``rows`` records and move the head in one statement (psycopg
+    placeholders; plain text, as SQLAlchemy would compile a multi-row VALUES per batch)."""
+    one = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+    return (
+        f"WITH appended AS (INSERT INTO decisions ({', '.join(_COLUMNS)}) "
+        f"VALUES {', '.join([one] * rows)}) "
+        "UPDATE chain_head SET seq = %s, hash = %s WHERE id = 1"
+    )
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
@@ -73,7 +95,8 @@ class Stored:
     inputs: dict[str, Any] | None
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> Stored:
+    def from_row(cls, row: Any) -> Stored:
+        """From a SQLAlchemy row (or anything with the columns as attributes)."""
         inputs = orjson.loads(row.inputs)
         return cls(
             row.seq,
@@ -136,10 +159,53 @@ class Pending:
 Appended = tuple[Stored, bool] | None
 
 
+def _chain(
+    batch: list[Pending], seq: int, prev: str, seen: dict[str, Stored], withdrawn: set[str]
+) -> tuple[list[Appended], list[dict[str, Any]], int, str]:
+    """Number, hash and link the batch after head (``seq``, ``prev``): the results, the rows to
+    insert and the new head. Hashing happens once per record, here."""
+    out: list[Appended] = []
+    rows = []
+    for p in batch:
+        if p.key is not None and p.key in seen:
+            out.append((seen[p.key], False))
+            continue
+        if not p.erase and p.decision["user_id"] in withdrawn:
+            out.append(None)  # consent withdrawn: the caller decides again
+            continue
+        seq += 1
+        fields = p.fields() | {"seq": seq}
+        digest = record_hash(prev, fields)
+        rows.append(
+            fields
+            | {
+                "prev_hash": prev,
+                "record_hash": digest,
+                "decision": p.decision_json,
+                "inputs": p.stored_inputs,
+            }
+        )
+        prev = digest
+        stored = Stored(
+            seq,
+            p.decision["decision_id"],
+            p.decision["user_id"],
+            fields["policy_version"],
+            p.decision,
+            p.inputs,
+        )
+        if p.key is not None:
+            seen[p.key] = stored
+        out.append((stored, True))
+    return out, rows, seq, prev
+
+
 class DecisionLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.write_lock = WriteLock(engine)
+        # PostgreSQL: two pipelined round trips on the raw psycopg connection (_append_pg).
+        self.pipelined = engine.dialect.name == "postgresql"
 
     def append(
         self, decision: dict[str, Any], inputs: dict[str, Any], key: str | None, erase: bool
@@ -149,68 +215,83 @@ class DecisionLog:
         consent meanwhile (decide again without consent, with ``erase``)."""
         return self.append_many([Pending.of(decision, inputs, key, erase)])[0]
 
-    def append_many(self, batch: list[Pending]) -> list[Appended]:
-        """Append a batch in one transaction (group commit): one lock, one head update."""
-        keys = [p.key for p in batch if p.key is not None]
-        users = [p.decision["user_id"] for p in batch if not p.erase]
+    def append_many(self, batch: list[Pending], conn: Connection | None = None) -> list[Appended]:
+        """Append a batch in one transaction (group commit): one lock, one head update. On
+        ``conn`` when given (the group writer keeps one open: no pool check-out per batch)."""
+        if conn is None:
+            with self.engine.connect() as own:
+                return self.append_many(batch, own)
         try:
-            with self.write_lock, self.engine.begin() as conn:
-                seq, prev = conn.execute(_LOCK_HEAD).one()
-                # idempotency checked under the lock: a racing twin has committed by now
-                seen = (
-                    {
-                        r.idempotency_key: Stored.from_row(r)
-                        for r in conn.execute(_BY_KEYS, {"keys": keys})
-                    }
-                    if keys
-                    else {}
-                )
-                withdrawn = (
-                    set(conn.execute(_WITHDRAWN, {"users": users}).scalars()) if users else set()
-                )
-                out: list[Appended] = []
-                rows = []
-                for p in batch:
-                    if p.key is not None and p.key in seen:
-                        out.append((seen[p.key], False))
-                        continue
-                    if not p.erase and p.decision["user_id"] in withdrawn:
-                        out.append(None)  # consent withdrawn: the caller decides again
-                        continue
-                    seq += 1
-                    fields = p.fields() | {"seq": seq}
-                    digest = record_hash(prev, fields)
-                    rows.append(
-                        fields
-                        | {
-                            "prev_hash": prev,
-                            "record_hash": digest,
-                            "decision": p.decision_json,
-                            "inputs": p.stored_inputs,
-                        }
-                    )
-                    prev = digest
-                    stored = Stored(
-                        seq,
-                        p.decision["decision_id"],
-                        p.decision["user_id"],
-                        fields["policy_version"],
-                        p.decision,
-                        p.inputs,
-                    )
-                    if p.key is not None:
-                        seen[p.key] = stored
-                    out.append((stored, True))
-                if rows:
-                    conn.execute(_INSERT, rows)
-                    conn.execute(_SET_HEAD, {"seq": seq, "head": prev})
-        except IntegrityError:
+            if self.pipelined:
+                return self._append_pg(batch, conn.connection.dbapi_connection)
+            return self._append(batch, conn)
+        except (IntegrityError, psycopg.IntegrityError):
             if len(batch) > 1:  # retry one by one so one bad record fails alone
-                return [self.append_many([p])[0] for p in batch]
+                return [self.append_many([p], conn)[0] for p in batch]
             found = self.by_key(batch[0].key) if batch[0].key is not None else None
             if found is None:
                 raise
             return [(found, False)]
+
+    def _append(self, batch: list[Pending], conn: Connection) -> list[Appended]:
+        keys = [p.key for p in batch if p.key is not None]
+        users = [p.decision["user_id"] for p in batch if not p.erase]
+        with self.write_lock, conn.begin():
+            seq, prev = conn.execute(_LOCK_HEAD).one()
+            # idempotency checked under the lock: a racing twin has committed by now
+            seen = (
+                {
+                    r.idempotency_key: Stored.from_row(r)
+                    for r in conn.execute(_BY_KEYS, {"keys": keys})
+                }
+                if keys
+                else {}
+            )
+            withdrawn = (
+                set(conn.execute(_WITHDRAWN, {"users": users}).scalars()) if users else set()
+            )
+            out, rows, seq, prev = _chain(batch, seq, prev, seen, withdrawn)
+            if rows:
+                conn.execute(_INSERT, rows)
+                conn.execute(_SET_HEAD, {"seq": seq, "head": prev})
+        return out
+
+    def _append_pg(self, batch: list[Pending], raw: Any) -> list[Appended]:
+        """PostgreSQL in two round trips: BEGIN, the head lock and the checks go out together
+        (psycopg pipeline mode; each statement still sees what committed before the lock was
+        granted), then the rows, the head update and COMMIT. Through SQLAlchemy these are
+        six round trips, and the writer's time is mostly waiting for them."""
+        keys = [p.key for p in batch if p.key is not None]
+        users = [p.decision["user_id"] for p in batch if not p.erase]
+        with self.write_lock:
+            raw.autocommit = True  # BEGIN and COMMIT are sent explicitly, pipelined
+            try:
+                with raw.pipeline() as pipe:
+                    raw.execute("BEGIN")
+                    lock = raw.execute(_PG_LOCK)
+                    gone = raw.execute(_PG_WITHDRAWN, (users,))
+                    known = raw.execute(_PG_BY_KEYS, (keys,)) if keys else None
+                    pipe.sync()
+                    seq, prev = lock.fetchone()
+                    withdrawn = {r[0] for r in gone.fetchall()}
+                    seen = {}
+                    if known is not None:
+                        names = [c.name for c in known.description]
+                        for r in known.fetchall():
+                            row = SimpleNamespace(**dict(zip(names, r, strict=True)))
+                            seen[row.idempotency_key] = Stored.from_row(row)
+                    out, rows, seq, prev = _chain(batch, seq, prev, seen, withdrawn)
+                    if rows:
+                        params = [r[c] for r in rows for c in _COLUMNS]
+                        raw.execute(_append_sql(len(rows)), (*params, seq, prev))
+                    raw.execute("COMMIT")
+            except BaseException:
+                with suppress(Exception):
+                    raw.execute("ROLLBACK")
+                raise
+            finally:
+                with suppress(Exception):  # the pool hands this connection out again
+                    raw.autocommit = False
         return out
 
     def get(self, decision_id: str) -> Stored | None:

@@ -95,7 +95,7 @@ def activate_policy(version: str, _: AdminWriter, services: ServicesDep) -> Poli
         raise HTTPException(404, "no such policy version")
     services.state.decider(version)  # compile before switching: a bad policy never goes live
     services.catalog.activate("policy", version)
-    services.state.policy_version = version
+    services.state.refresh()
     return list_one(services, version)
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Header, HTTPException, Response
 
-from creditgate.service.deciding import decide_and_store, public
+from creditgate.service.deciding import decide_and_store, decision_json
 from creditgate.service.deps import Decider, Reader, ServicesDep, UserFacing, own_user
 from creditgate.service.schemas import ConsentWithdrawal, DecisionRequest
 
@@ -31,7 +30,7 @@ async def create_decision(
     """
     stored, created = await decide_and_store(services, body.profile, body.as_of, idempotency_key)
     headers = {"Idempotent-Replayed": "false" if created else "true"}
-    return Response(orjson.dumps(public(stored.decision)), media_type=JSON, headers=headers)
+    return Response(decision_json(stored), media_type=JSON, headers=headers)
 
 
 @router.get("/decisions/{decision_id}", responses=DECISION_DOC)
@@ -40,7 +39,7 @@ def get_decision(decision_id: str, caller: Reader, services: ServicesDep) -> Res
     stored = services.log.get(decision_id)
     if stored is None or (caller.role == "user" and caller.user_id != stored.user_id):
         raise HTTPException(404, "no such decision")
-    return Response(orjson.dumps(public(stored.decision)), media_type=JSON)
+    return Response(decision_json(stored), media_type=JSON)
 
 
 @router.post("/users/{user_id}/consent-withdrawal")

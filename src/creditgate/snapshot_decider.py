@@ -1,0 +1,36 @@
+"""A decider that applies a whitelist snapshot's cutoffs (CAPACITY / REGION_QUOTA).
+
+The one place that turns a snapshot into real-time decisions: ``decide --snapshot``, the
+service and ``replay`` all call it, so they cannot drift apart from each other or from the
+batch that wrote the snapshot (``batch.whitelist.apply_cutoffs``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from creditgate.batch.whitelist import apply_cutoffs
+from creditgate.decider import Decider
+from creditgate.snapshot import SnapshotError, SnapshotMeta
+
+
+def decider_with_cutoffs(decider: Decider, cutoffs: Mapping[str, int]) -> Decider:
+    """``decider`` cutting at ``cutoffs`` (region class -> score) on top of its policy."""
+    return Decider(apply_cutoffs(decider.policy, dict(cutoffs)), decider.regions)
+
+
+def snapshot_decider(decider: Decider, meta: SnapshotMeta, source: str = "snapshot") -> Decider:
+    """``decider`` with a snapshot's cutoffs; ``SnapshotError`` when the snapshot was made
+    with another policy (its cutoffs would mean nothing for this scorecard)."""
+    if not matches(decider, meta):
+        policy = decider.policy
+        raise SnapshotError(
+            f"{source}: snapshot of policy {meta.policy_name} {meta.policy_version}, "
+            f"not of {policy.name} {policy.version}"
+        )
+    return decider_with_cutoffs(decider, meta.cutoffs)
+
+
+def matches(decider: Decider, meta: SnapshotMeta) -> bool:
+    """Was the snapshot derived from ``decider``'s policy (name and version)?"""
+    return (meta.policy_name, meta.policy_version) == (decider.policy.name, decider.policy.version)
