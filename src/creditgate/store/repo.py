@@ -305,8 +305,13 @@ class DecisionLog:
         return Stored.from_row(row) if row is not None else None
 
     def erase_user(self, user_id: str) -> int:
-        """Replace the stored inputs of ``user_id`` by a tombstone; hashes stay untouched."""
-        with self.engine.begin() as conn:
+        """Replace the stored inputs of ``user_id`` by a tombstone; hashes stay untouched.
+
+        Call after the withdrawal is committed. The chain lock orders this after any append
+        in flight: an append that checked withdrawals before they were committed has then
+        committed too, and this UPDATE (a new statement, a new snapshot) erases its row."""
+        with self.write_lock, self.engine.begin() as conn:
+            conn.execute(_LOCK_HEAD)
             result = conn.execute(
                 update(decisions)
                 .where(decisions.c.user_id == user_id)
