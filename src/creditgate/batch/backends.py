@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ class Backend:
 
     name: str
     con: Any
+    compiled: list[ir.Expr] = field(default_factory=list)  # keeps their memtables registered
 
     def read(self, path: Path) -> ir.Table:
         return self.con.read_parquet(str(path))
@@ -65,7 +66,13 @@ class Backend:
             return self.con.execute(expr)
 
     def compile(self, expr: ir.Expr) -> str:
-        """The backend's SQL for ``expr``: compile once, run many times (``fetch_sql``)."""
+        """The backend's SQL for ``expr``: compile once, run many times (``fetch_sql``).
+
+        The in-memory tables the SQL reads (a compiler's lookup tables) are registered now
+        and kept alive with the backend, since plain SQL cannot register them later.
+        """
+        self.con._run_pre_execute_hooks(expr)
+        self.compiled.append(expr)
         with unfused():
             return str(self.con.compile(expr))
 
