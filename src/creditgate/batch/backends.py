@@ -3,12 +3,19 @@
 Both are Ibis connections: the compiled expression is the same, only reading, writing and
 fetching differ. DuckDB streams Parquet to Parquet with ``COPY ... TO`` under a memory limit,
 so inputs larger than memory work; Spark writes a directory of part files, as Spark does.
+
+Every query compiles with Ibis's select fusion off (``unfused``): fusing a projection into the
+next one inlines each binding's expression wherever a later binding reads it, so a binding
+read N times is computed N times (the outcome CASE four times, a points CASE inside the
+score...). The compiler projects bindings level by level precisely so each is computed once.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,32 +26,55 @@ import pyarrow as pa
 DEFAULT_MEMORY_LIMIT = "3GB"
 
 
+@contextmanager
+def unfused() -> Iterator[None]:
+    """Ibis's ``sql.fuse_selects`` off for the duration (module docstring says why)."""
+    options = ibis.options.sql
+    before = options.fuse_selects
+    options.fuse_selects = False
+    try:
+        yield
+    finally:
+        options.fuse_selects = before
+
+
 @dataclass
 class Backend:
     """An Ibis connection plus the few operations a batch needs."""
 
     name: str
     con: Any
+    compiled: list[ir.Expr] = field(default_factory=list)  # keeps their memtables registered
 
     def read(self, path: Path) -> ir.Table:
         return self.con.read_parquet(str(path))
 
     def write(self, expr: ir.Table, path: Path) -> None:
-        if self.name == "spark":
-            self.con.to_parquet(expr, str(path), mode="overwrite")
-        else:
-            self.con.to_parquet(expr, str(path), compression="zstd")
+        with unfused():
+            if self.name == "spark":
+                self.con.to_parquet(expr, str(path), mode="overwrite")
+            else:
+                self.con.to_parquet(expr, str(path), compression="zstd")
 
     def fetch(self, expr: ir.Expr) -> pa.Table:
-        table: pa.Table = self.con.to_pyarrow(expr)
+        with unfused():
+            table: pa.Table = self.con.to_pyarrow(expr)
         return table
 
     def scalar(self, expr: ir.Scalar) -> Any:
-        return self.con.execute(expr)
+        with unfused():
+            return self.con.execute(expr)
 
     def compile(self, expr: ir.Expr) -> str:
-        """The backend's SQL for ``expr``: compile once, run many times (``fetch_sql``)."""
-        return str(self.con.compile(expr))
+        """The backend's SQL for ``expr``: compile once, run many times (``fetch_sql``).
+
+        The in-memory tables the SQL reads (a compiler's lookup tables) are registered now
+        and kept alive with the backend, since plain SQL cannot register them later.
+        """
+        self.con._run_pre_execute_hooks(expr)
+        self.compiled.append(expr)
+        with unfused():
+            return str(self.con.compile(expr))
 
     def fetch_sql(self, sql: str) -> pa.Table:
         if self.name == "spark":

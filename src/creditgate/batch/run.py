@@ -13,15 +13,18 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import ibis
+import ibis.expr.types as ir
 import pyarrow as pa
 
 from creditgate.batch.backends import Backend
 from creditgate.batch.decisions import decision_columns
 from creditgate.batch.validate import (
+    BAD_COLUMN,
     checked,
     city_rules,
     duplicate_ids,
     missing_columns,
+    profiles,
     quarantined,
     valid_profiles,
 )
@@ -100,18 +103,19 @@ def run_batch(
     dups = backend.fetch(duplicate_ids(raw))
     duplicate_rows = int(pa.compute.sum(dups["_dup_count"]).as_py() or 0)
     table = checked(raw, as_of, cities, ibis.memtable(dups) if dups.num_rows else None)
-    good = valid_profiles(table)
 
     step("ranking eligible users")
-    cutoffs = derive_cutoffs(
-        eligible_counts(backend, good, policy, regions, as_of), input_rows, policy, regions
-    )
+    eligible, bad_rows = eligible_counts(backend, profiles(table), policy, regions, as_of)
+    cutoffs = derive_cutoffs(eligible, input_rows, policy, regions)
     step("deciding")
     program = lower(apply_cutoffs(policy, cutoffs.by_class), regions)
+    good = valid_profiles(table)
     backend.write(decision_columns(program, good, as_of, extra=("region_class",)), out)
     step("writing quarantine")
     q_path = quarantine_path(out)
-    backend.write(quarantined(table), q_path)
+    bad = quarantined(table)
+    # The ranking pass counted the bad rows: a clean file needs no second validating scan.
+    backend.write(bad if bad_rows else bad.limit(0), q_path)
 
     step("counting")
     decided_t = backend.read(out)
@@ -155,19 +159,30 @@ def run_batch(
 
 
 def eligible_counts(
-    backend: Backend, good: ibis.Table, policy: Policy, regions: RegionTable, as_of: date
-) -> list[Eligible]:
-    """Users invited under the policy's own cutoffs, counted by (class, city, score)."""
+    backend: Backend, rows: ir.Table, policy: Policy, regions: RegionTable, as_of: date
+) -> tuple[list[Eligible], int]:
+    """Users invited under the policy's own cutoffs, counted by (class, city, score), and the
+    number of bad rows: one scan of ``rows`` (``validate.profiles``: every row, flagged)."""
     # Only what the ranking reads: no offer, no reason keys.
     program = slice_program(lower(policy, regions), ["outcome", "score", "region_class"])
-    compiler = IbisCompiler(program, good, as_of)
+    compiler = IbisCompiler(program, rows, as_of)
     cols = compiler.compile()
-    t = compiler.table.mutate(
-        _outcome=cols["outcome"], _class=cols["region_class"], _score=cols["score"]
+    t = compiler.table
+    bad = t[BAD_COLUMN]
+    t = t.mutate(
+        _bad=bad,
+        _class=ibis.ifelse(bad, ibis.null("string"), cols["region_class"]),
+        _city=ibis.ifelse(bad, ibis.null("string"), t["city"]),
+        _score=ibis.ifelse(bad, ibis.null("int64"), cols["score"].cast("int64")),
+        _invited=cols["outcome"] == "invited",
     )
-    t = t.filter(t["_outcome"] == "invited")
-    agg = t.group_by(region_class=t["_class"], city=t["city"], score=t["_score"]).agg(n=t.count())
-    return [
-        Eligible(r["region_class"], r["city"], int(r["score"]), int(r["n"]))
-        for r in backend.fetch(agg).to_pylist()
-    ]
+    t = t.filter(t["_bad"] | t["_invited"])
+    agg = t.group_by(bad=t["_bad"], region_class=t["_class"], city=t["_city"], score=t["_score"])
+    eligible: list[Eligible] = []
+    bad_rows = 0
+    for r in backend.fetch(agg.agg(n=t.count())).to_pylist():
+        if r["bad"]:
+            bad_rows += int(r["n"])
+        else:
+            eligible.append(Eligible(r["region_class"], r["city"], int(r["score"]), int(r["n"])))
+    return eligible, bad_rows

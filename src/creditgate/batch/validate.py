@@ -71,56 +71,102 @@ def missing_columns(table: ir.Table) -> list[str]:
     return [name for name in PROFILE_FIELDS if name not in table.columns]
 
 
-def _typed(raw: ir.Value, spec: FieldSpec) -> tuple[ir.Value, ir.Value | None]:
-    """(value in the contract type, "present but not parseable" flag or None)."""
+def _typed(raw: ir.Value, spec: FieldSpec) -> ir.Value | None:
+    """``raw`` in the contract type, or None when it already has that type."""
     target = _TYPES[spec.type]
     if raw.type() == target:
-        return raw, None
+        return None
     if spec.type is Decimal:
-        wide = raw.try_cast(WIDE)
-        value = wide.try_cast(MONEY)
-        return value, raw.notnull() & (value.isnull() | (wide != value.cast(WIDE)))
+        return raw.try_cast(WIDE).try_cast(MONEY)
     if raw.type().is_string() or spec.type is not str:
-        value = raw.try_cast(target)
-    else:
-        value = raw.cast(target)
-    return value, raw.notnull() & value.isnull()
+        return raw.try_cast(target)
+    return raw.cast(target)
 
 
-def _problem(condition: ir.Value, message: str | ir.Value) -> ir.Value:
-    text = ibis.literal(message) if isinstance(message, str) else message
-    return ibis.ifelse(condition.fill_null(False), text, ibis.null("string"))
+def _unparsed(raw: ir.Value, value: ir.Value, spec: FieldSpec) -> ir.BooleanValue:
+    """Present but not parseable (money: also more than 2 decimal places, not rounded)."""
+    if spec.type is Decimal:
+        return raw.notnull() & (value.isnull() | (raw.try_cast(WIDE) != value.cast(WIDE)))
+    return raw.notnull() & value.isnull()
+
+
+Problem = tuple[ir.BooleanValue, str | ir.StringValue]
+"""A condition (NULL: not a problem) and the message naming it."""
+
+BAD_COLUMN = "_cg_bad"  # True: the row goes to quarantine
 
 
 def _field_problems(
     raw: ir.Value, value: ir.Value, bad: ir.Value | None, spec: FieldSpec
-) -> list[ir.Value]:
+) -> list[Problem]:
     name = spec.name
-    out: list[ir.Value] = []
+    out: list[Problem] = []
     if not spec.nullable:
-        out.append(_problem(raw.isnull(), f"{name}: required, got null"))
+        out.append((raw.isnull(), f"{name}: required, got null"))
     if bad is not None:
         kind = "a decimal with at most 2 places" if spec.type is Decimal else spec.type.__name__
-        out.append(_problem(bad, f"{name}: not a valid {kind}"))
+        out.append((bad, f"{name}: not a valid {kind}"))
     if spec.type is float:
-        out.append(_problem(value.isnan() | value.isinf(), f"{name}: must be finite"))
+        out.append((value.isnan() | value.isinf(), f"{name}: must be finite"))
     if spec.ge is not None:
-        out.append(_problem(value < spec.ge, f"{name}: must be >= {spec.ge}"))
+        out.append((value < spec.ge, f"{name}: must be >= {spec.ge}"))
     if spec.le is not None:
-        out.append(_problem(value > spec.le, f"{name}: must be <= {spec.le}"))
+        out.append((value > spec.le, f"{name}: must be <= {spec.le}"))
     if spec.choices:
         listed = ", ".join(spec.choices)
-        out.append(_problem(~value.isin(list(spec.choices)), f"{name}: must be one of {listed}"))
+        out.append((~value.isin(list(spec.choices)), f"{name}: must be one of {listed}"))
     if spec.type is str:
         length = value.length()
-        out.append(_problem((length < 1) | (length > MAX_STR), f"{name}: 1..{MAX_STR} characters"))
+        out.append(((length < 1) | (length > MAX_STR), f"{name}: 1..{MAX_STR} characters"))
     return out
 
 
-def _joined(problems: list[ir.Value]) -> ir.Value:
-    """The non-NULL problems joined with '; ', NULL when there are none."""
-    text = ibis.array(problems).filter(lambda p: p.notnull()).join("; ")
-    return ibis.ifelse(text == "", ibis.null("string"), text)
+def _any(problems: list[Problem]) -> ir.BooleanValue:
+    """TRUE when some condition holds (NULL conditions do not)."""
+    flag: ir.BooleanValue = ibis.literal(False)
+    for condition, _ in problems:
+        flag = flag | condition.fill_null(False)
+    return flag
+
+
+def _joined(problems: list[Problem]) -> ir.StringValue:
+    """The messages of the conditions that hold, joined with '; ', NULL when none does."""
+    texts = [
+        ibis.ifelse(
+            c.fill_null(False), ibis.literal(m) if isinstance(m, str) else m, ibis.null("string")
+        )
+        for c, m in problems
+    ]
+    joined: ir.StringValue = ibis.literal("; ").join(texts)
+    return joined.nullif("")
+
+
+def _semantic_problems(typed: dict[str, ir.Value], as_of: date, cities: CityRules) -> list[Problem]:
+    """``profile.check_semantics``, over the typed values (before city canonicalisation)."""
+    as_of_lit = ibis.literal(as_of, type="date")
+    out: list[Problem] = [
+        (typed[name] > as_of_lit, f"{name}: is after the evaluation date {as_of}")
+        for name in DATE_FIELDS_NOT_AFTER_AS_OF
+    ]
+    out.append(
+        (
+            (typed["overdue_count_24m"] > 0) & typed["last_overdue_on"].isnull(),
+            "last_overdue_on: required when overdue_count_24m > 0",
+        )
+    )
+    out.append(
+        (
+            (typed["birth_date"] > typed["registered_at"]) & (typed["birth_date"] <= as_of_lit),
+            "registered_at: is before birth_date",
+        )
+    )
+    if cities.unknown:
+        message = ibis.cases(
+            *((typed["city"] == r, ibis.literal(m)) for r, m in cities.unknown.items()),
+            else_=ibis.null("string"),
+        )
+        out.append((typed["city"].isin(list(cities.unknown)), message))
+    return out
 
 
 def checked(
@@ -132,72 +178,69 @@ def checked(
     """``table``'s raw columns, ``quarantine_reason`` (NULL: valid) and ``_v_<field>`` typed.
 
     ``duplicates`` (columns ``_dup_id``, ``_dup_count``) lists the ids seen more than once.
+    One projection of cheap boolean tests decides validity (``_cg_bad``); the reason text is
+    built only for the bad rows, which are few, so a clean file pays for the tests alone.
     """
     raw_columns = list(table.columns)
     if duplicates is not None:
         table = table.left_join(duplicates, table["user_id"] == duplicates["_dup_id"])
-    typed: dict[str, ir.Value] = {}
-    problems: list[ir.Value] = []
+    # Stage 1: contract-typed values, so later tests read a column, not a repeated cast.
+    casts = {name: _typed(table[name], spec) for name, spec in PROFILE_FIELDS.items()}
+    table = table.mutate(**{f"_v_{k}": table[k] if v is None else v for k, v in casts.items()})
+    typed = {name: table[f"_v_{name}"] for name in PROFILE_FIELDS}
+    problems: list[Problem] = []
     for name, spec in PROFILE_FIELDS.items():
-        raw = table[name]
-        value, bad = _typed(raw, spec)
-        typed[name] = value
-        problems.extend(_field_problems(raw, value, bad, spec))
-
-    semantic: list[ir.Value] = []
-    as_of_lit = ibis.literal(as_of, type="date")
-    for name in DATE_FIELDS_NOT_AFTER_AS_OF:
-        semantic.append(
-            _problem(typed[name] > as_of_lit, f"{name}: is after the evaluation date {as_of}")
-        )
-    semantic.append(
-        _problem(
-            (typed["overdue_count_24m"] > 0) & typed["last_overdue_on"].isnull(),
-            "last_overdue_on: required when overdue_count_24m > 0",
-        )
-    )
-    semantic.append(
-        _problem(
-            (typed["birth_date"] > typed["registered_at"]) & (typed["birth_date"] <= as_of_lit),
-            "registered_at: is before birth_date",
-        )
-    )
-    if cities.unknown:
-        semantic.append(
-            ibis.cases(
-                *((typed["city"] == r, ibis.literal(m)) for r, m in cities.unknown.items()),
-                else_=ibis.null("string"),
-            )
-        )
-    if cities.canonical:
-        typed["city"] = ibis.cases(
-            *((typed["city"] == r, ibis.literal(c)) for r, c in cities.canonical.items()),
-            else_=typed["city"],
-        )
-    # As validate_profile: semantic rules are checked only once every field is valid.
-    reason = ibis.coalesce(_joined(problems), _joined(semantic))
+        raw, value = table[name], typed[name]
+        unparsed = None if casts[name] is None else _unparsed(raw, value, spec)
+        problems.extend(_field_problems(raw, value, unparsed, spec))
+    semantic = _semantic_problems(typed, as_of, cities)
+    duplicate: list[Problem] = []
     if duplicates is not None:
         count = table["_dup_count"].cast("string")
-        dup = _problem(
-            table["_dup_count"].notnull(),
-            "user_id: duplicate (" + count + " rows with this id, all quarantined)",
+        duplicate.append(
+            (
+                table["_dup_count"].notnull(),
+                "user_id: duplicate (" + count + " rows with this id, all quarantined)",
+            )
         )
-        reason = _joined([reason, dup])
+    # As validate_profile: semantic rules are reported only once every field is valid.
+    reason = ibis.coalesce(_joined(problems), _joined(semantic))
+    if duplicate:
+        reason = ibis.literal("; ").join([reason, _joined(duplicate)])
+    bad = _any(problems) | _any(semantic) | _any(duplicate)
+    city = typed["city"]
+    if cities.canonical:
+        city = ibis.cases(
+            *((city == r, ibis.literal(c)) for r, c in cities.canonical.items()), else_=city
+        )
+    # Stage 2: the flag once, then the reason text only where it is set (a CASE branch).
+    table = table.mutate(**{BAD_COLUMN: bad, "_v_city": city, "_cg_reason": reason})
     return table.select(
-        *raw_columns, **{REASON_COLUMN: reason}, **{f"_v_{k}": v for k, v in typed.items()}
+        *raw_columns,
+        **{REASON_COLUMN: ibis.ifelse(table[BAD_COLUMN], table["_cg_reason"], ibis.null("string"))},
+        **{f"_v_{k}": table[f"_v_{k}"] for k in PROFILE_FIELDS},
+        **{BAD_COLUMN: table[BAD_COLUMN]},
+    )
+
+
+def profiles(checked_table: ir.Table) -> ir.Table:
+    """Every row as contract-typed profile columns plus the ``_cg_bad`` flag (no filter)."""
+    t = checked_table
+    return t.select(
+        **{name: t[f"_v_{name}"] for name in PROFILE_FIELDS}, **{BAD_COLUMN: t[BAD_COLUMN]}
     )
 
 
 def valid_profiles(checked_table: ir.Table) -> ir.Table:
     """The rows without a problem, as contract-typed profile columns."""
-    good = checked_table.filter(checked_table[REASON_COLUMN].isnull())
+    good = checked_table.filter(~checked_table[BAD_COLUMN])
     return good.select(**{name: good[f"_v_{name}"] for name in PROFILE_FIELDS})
 
 
 def quarantined(checked_table: ir.Table) -> ir.Table:
     """The rows with a problem: their input columns as read, plus the reason."""
-    bad = checked_table.filter(checked_table[REASON_COLUMN].notnull())
-    return bad.select(*(c for c in bad.columns if not c.startswith("_v_")))
+    bad = checked_table.filter(checked_table[BAD_COLUMN])
+    return bad.select(*(c for c in bad.columns if not c.startswith("_v_") and c != BAD_COLUMN))
 
 
 def duplicate_ids(table: ir.Table) -> ir.Table:

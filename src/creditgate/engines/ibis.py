@@ -62,6 +62,7 @@ class IbisCompiler(Compiler[ir.Value]):
         self.program, self.table, self.as_of = program, table, as_of
         self.columns: dict[str, ir.Value] = {}
         self.as_text = False
+        self.lookups: dict[n.Case, str] = {}  # lookup CASE -> column joined from its table
 
     def compile(self) -> dict[str, ir.Value]:
         """Every binding's column expression, by binding name.
@@ -78,6 +79,8 @@ class IbisCompiler(Compiler[ir.Value]):
             staged.setdefault(level, []).append((i, binding.expr))
         names = self.program.names
         for level in sorted(staged):
+            for _, expr in staged[level]:
+                self.join_lookups(expr)
             new: dict[str, ir.Value] = {}
             for i, expr in staged[level]:
                 self.as_text = is_decimal_choice(expr)
@@ -173,26 +176,53 @@ class IbisCompiler(Compiler[ir.Value]):
         return ibis.cases(*whens, else_=default)
 
     def case_as_lookup(self, node: n.Case) -> ir.Value | None:
-        """A CASE testing one operand against many constants becomes one map lookup.
+        """A CASE testing one operand against many constants reads its joined lookup column.
 
         Same meaning as the searched CASE (the row engine makes the same rewrite): the first
         matching WHEN wins, so earlier entries overwrite later ones, and a NULL operand matches
-        nothing. Worth it only for long lists (the city -> region class table); short CASEs
-        stay CASEs, which databases evaluate fastest.
+        nothing (``join_lookups`` joins the table before the CASE's level is projected).
         """
+        column = self.lookups.get(node)
+        if column is None:
+            return None
+        return ibis.coalesce(self.table[column], self.visit(node.default))
+
+    def join_lookups(self, expr: n.Expr) -> None:
+        """Left-join a small key/value table for each lookup CASE inside ``expr``.
+
+        A map literal looked up per row is a linear search of its keys in DuckDB (300 cities:
+        the costliest expression of a batch); a hash join against the same pairs costs a
+        probe. A NULL or unknown key finds no row, so the CASE default applies, as before.
+        """
+        if isinstance(expr, n.Case) and expr not in self.lookups:
+            found = self.lookup_table(expr)
+            if found is not None:
+                subject, table = found
+                name = f"_lk{len(self.lookups)}"
+                pairs = ibis.memtable({f"{name}_key": list(table), name: list(table.values())})
+                key = self.visit(subject)
+                joined = self.table.left_join(pairs, key == pairs[f"{name}_key"])
+                self.table = joined.select(*self.table.columns, name)
+                self.lookups[expr] = name
+                self.columns = {k: self.table[v.get_name()] for k, v in self.columns.items()}
+        for value in (getattr(expr, f) for f in expr.__dataclass_fields__):  # type: ignore[attr-defined]
+            for item in value if isinstance(value, tuple) else (value,):
+                for part in item if isinstance(item, tuple) else (item,):
+                    if isinstance(part, n.Expr):
+                        self.join_lookups(part)
+
+    def lookup_table(self, node: n.Case) -> tuple[n.Expr, dict[str, str]] | None:
+        """(subject, {key: result}) when ``node`` is worth a lookup join: many string
+        constants, string results. Short CASEs stay CASEs, which databases evaluate fastest."""
         found = case_as_table(node)
-        if found is None or None in found[1].values():
+        if found is None:
             return None
         subject, table = found
-        if len(table) < LOOKUP_MIN or None in table:
+        if len(table) < LOOKUP_MIN:
             return None
-        if self.as_text or not all(isinstance(v, str) for v in table.values()):
-            return None  # only string results: map value types must be uniform
-        if not all(isinstance(k, str) for k in table):
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in table.items()):
             return None
-        mapping = ibis.map(list(table), list(table.values()))
-        looked_up = mapping.get(self.visit(subject))
-        return ibis.coalesce(looked_up, self.visit(node.default))
+        return subject, table
 
     def visit_Elapsed(self, node: n.Elapsed) -> ir.Value:
         start = self.visit(node.start)

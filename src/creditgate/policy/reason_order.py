@@ -97,7 +97,8 @@ def reason_slots(policy: Policy, capacity: bool) -> tuple[list[tuple[str, Expr]]
 
     Reads bindings ``lower`` emits: ``fail.*``, ``fraud.*``, ``points.*``, ``review.score``,
     ``quota.score``, ``refer.segment`` and, with ``capacity``, ``fail.capacity`` and
-    ``fail.region_quota``.
+    ``fail.region_quota``. Besides the slot keys it emits ``reason.rank.<feature>``, each
+    scorecard factor's rank by shortfall.
     """
     bindings: list[tuple[str, Expr]] = []
     slots: list[ReasonSlot] = []
@@ -135,10 +136,11 @@ def reason_slots(policy: Policy, capacity: bool) -> tuple[list[tuple[str, Expr]]
     add("SCORE_BELOW_CUTOFF", SlotKind.SCORE, _when(And((below, Not(quota))), first))
     add("REGION_QUOTA", SlotKind.SCORE, _when(And((below, quota)), first))
     for i, feature in enumerate(policy.scorecard.features):
-        # computed once, read twice (the cut at MAX_FACTORS and the key): engines need no CSE
-        rank_binding = f"reason.rank.{feature.name}"
-        bindings.append((rank_binding, _factor_rank(policy, i)))
-        position = Ref(rank_binding)
+        # A binding of its own: the rank is read twice below (fired? and key), and an engine
+        # computes a binding once where it would compute an inlined expression twice.
+        rank_name = f"reason.rank.{feature.name}"
+        bindings.append((rank_name, _factor_rank(policy, i)))
+        position: Expr = Ref(rank_name)
         factor_fired = And(
             (
                 below,
