@@ -205,12 +205,21 @@ class RowCompiler(Compiler[str]):
             return lookup
         source = self.visit(node.default)
         for condition, result in reversed(node.whens):
-            test = self.visit(condition)
+            test = self.test(condition)
             if test == "True":
                 source = self.visit(result)
             elif test != "False":
                 source = f"({self.visit(result)} if {test} else {source})"
         return source
+
+    def test(self, node: n.Expr) -> str:
+        """``node`` as a CASE condition, where only TRUE is taken: NULL may act as FALSE, so
+        SQL's three-valued AND/OR become Python's short-circuit ones (None is falsy), with no
+        ``and3``/``or3`` call. A value is truthy exactly when SQL's is TRUE."""
+        if isinstance(node, n.And | n.Or):
+            joiner = " and " if isinstance(node, n.And) else " or "
+            return f"({joiner.join(self.test(o) for o in node.operands)})"
+        return self.visit(node)
 
     def case_as_lookup(self, node: n.Case) -> str | None:
         """A CASE testing one operand for equality or membership becomes one dict lookup.
