@@ -46,7 +46,7 @@ class RecoursePlanner:
         lines.append("    return s")
         exec(compile("\n".join(lines), f"<recourse {program.name}>", "exec"), namespace)
         # generated like the row engine: one inline test per gate, the memoised step inline
-        self.gate_steps: Callable[[Mapping[str, Any], tuple[Any, ...], date], list[RecourseStep]]
+        self.gate_steps: Callable[[Row, Values, date], list[RecourseStep]]
         self.gate_steps = namespace["gate_steps"]
         self.at = {
             name: index[name]
@@ -73,9 +73,7 @@ class RecoursePlanner:
         self.cutoff_at = index["cutoff"]
         self.unreachable = text("recourse", "score_unreachable")
 
-    def plan(
-        self, row: Mapping[str, Any], values: tuple[Any, ...], as_of: date
-    ) -> list[RecourseStep]:
+    def plan(self, row: Row, values: Values, as_of: date) -> list[RecourseStep]:
         """The recourse of an evaluated profile (``values``: the program's bindings)."""
         at = self.at
         steps = self.gate_steps(row, values, as_of)
@@ -86,11 +84,7 @@ class RecoursePlanner:
         return steps
 
     def where_steps_lead(
-        self,
-        steps: list[RecourseStep],
-        row: Mapping[str, Any],
-        values: tuple[Any, ...],
-        as_of: date,
+        self, steps: list[RecourseStep], row: Row, values: Values, as_of: date
     ) -> tuple[Any, Any, tuple[int, ...]]:
         """(score, cutoff, bins) once the gate steps are applied, at the latest ETA."""
         changes = {s.field: s.to for s in steps if not s.immutable and s.eta is None}
@@ -102,17 +96,9 @@ class RecoursePlanner:
         return values[self.at["score"]], values[self.cutoff_at], self.program_bins(values)
 
     def with_score_moves(
-        self,
-        steps: list[RecourseStep],
-        row: Mapping[str, Any],
-        values: tuple[Any, ...],
-        as_of: date,
+        self, steps: list[RecourseStep], row: Row, values: Values, as_of: date
     ) -> list[RecourseStep]:
-        if steps:
-            score, cutoff, bins = self.where_steps_lead(steps, row, values, as_of)
-        else:  # nothing else to change: the score as it is
-            score, cutoff = values[self.at["score"]], values[self.cutoff_at]
-            bins = self.program_bins(values)
+        score, cutoff, bins = self.where_steps_lead(steps, row, values, as_of)
         if score is None or cutoff is None or score >= cutoff:
             return steps
         choice = self.solver.solve(bins, cutoff - score)
