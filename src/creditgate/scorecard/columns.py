@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 import pandas as pd
 
@@ -35,7 +36,20 @@ def is_protected(name: str) -> bool:
     return PROTECTED.search(name) is not None
 
 
+MAX_CATEGORIES = 1000  # more distinct values than this: a text column would memorise rows
+
+
+def is_decimal(series: pd.Series) -> bool:
+    """Object columns of ``Decimal`` (how Parquet decimals such as money arrive): numbers."""
+    if series.dtype != object:
+        return False
+    values = series.dropna()
+    return len(values) > 0 and all(isinstance(v, Decimal) for v in values.head(1000))
+
+
 def is_categorical(series: pd.Series) -> bool:
+    if is_decimal(series):
+        return False
     return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
 
 
@@ -85,6 +99,9 @@ def choose_columns(
             excluded.append((name, "date/time column: derive a numeric feature first"))
         elif series.nunique(dropna=True) < 2:
             excluded.append((name, "constant"))
+        elif is_categorical(series) and series.nunique(dropna=True) > MAX_CATEGORIES:
+            # one bin per value would fit the training rows' labels, not a risk pattern
+            excluded.append((name, f"text column with over {MAX_CATEGORIES} distinct values"))
         else:
             features.append(name)
             if is_categorical(series):

@@ -19,7 +19,7 @@ import pandas as pd
 from creditgate.policy.nodes import Scaling
 from creditgate.schema import PROFILE_FIELDS, Direction
 from creditgate.scorecard.artifact import Artifact, CardBin, CardFeature, Excluded
-from creditgate.scorecard.columns import choose_columns
+from creditgate.scorecard.columns import choose_columns, is_decimal
 from creditgate.scorecard.metrics import discrimination
 
 LARGE = 200_000  # rows above which pre-binning switches from CART to quantiles
@@ -72,6 +72,15 @@ def bad_labels(target: pd.Series, bad: str) -> np.ndarray[Any, np.dtype[np.int64
             f"target {target.name!r}: --bad {bad!r} must split the rows (values seen: {seen})"
         )
     return labels
+
+
+def as_model_input(frame: pd.DataFrame, categorical: Sequence[str]) -> None:
+    """What optbinning bins, in place: categories as text, decimal columns (money) as floats,
+    never as categories (one bin per amount would memorise the training rows)."""
+    as_text(frame, categorical)
+    for col in frame.columns:
+        if col not in categorical and is_decimal(frame[col]):
+            frame[col] = pd.to_numeric(frame[col].astype(object), errors="coerce").astype(float)
 
 
 def as_text(frame: pd.DataFrame, columns: Sequence[str]) -> None:
@@ -195,7 +204,7 @@ class ScorecardTrainer:
             if col not in frame.columns:
                 raise TrainingError(f"--include-protected: column {col!r} is not in the data")
         X = frame[list(choice.features)].copy()  # noqa: N806
-        as_text(X, choice.categorical)
+        as_model_input(X, choice.categorical)
         self.columns_ = choice
         self.reversed_: list[str] = []
         while True:
@@ -304,5 +313,5 @@ class ScorecardTrainer:
     def score(self, frame: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.float64]]:
         """optbinning's own score (the reference the exported card must reproduce)."""
         X = frame[list(self.columns_.features)].copy()  # noqa: N806
-        as_text(X, self.columns_.categorical)
+        as_model_input(X, self.columns_.categorical)
         return np.asarray(self.model_.score(X), dtype=np.float64)
