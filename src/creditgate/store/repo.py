@@ -159,14 +159,23 @@ class Pending:
 Appended = tuple[Stored, bool] | None
 
 
+Prepared = tuple[Pending, dict[str, Any], dict[str, Any] | None]  # (pending, fields, inputs)
+
+
+def _prepare(batch: list[Pending]) -> list[Prepared]:
+    """What does not depend on the chain head (content hashes, parsed inputs), computed
+    before the chain lock is taken: the lock is then held for the linking only."""
+    return [(p, p.fields(), p.inputs) for p in batch]
+
+
 def _chain(
-    batch: list[Pending], seq: int, prev: str, seen: dict[str, Stored], withdrawn: set[str]
+    batch: list[Prepared], seq: int, prev: str, seen: dict[str, Stored], withdrawn: set[str]
 ) -> tuple[list[Appended], list[dict[str, Any]], int, str]:
-    """Number, hash and link the batch after head (``seq``, ``prev``): the results, the rows to
-    insert and the new head. Hashing happens once per record, here."""
+    """Number and link the batch after head (``seq``, ``prev``): the results, the rows to
+    insert and the new head."""
     out: list[Appended] = []
     rows = []
-    for p in batch:
+    for p, content, inputs in batch:
         if p.key is not None and p.key in seen:
             out.append((seen[p.key], False))
             continue
@@ -174,7 +183,7 @@ def _chain(
             out.append(None)  # consent withdrawn: the caller decides again
             continue
         seq += 1
-        fields = p.fields() | {"seq": seq}
+        fields = content | {"seq": seq}
         digest = record_hash(prev, fields)
         rows.append(
             fields
@@ -192,7 +201,7 @@ def _chain(
             p.decision["user_id"],
             fields["policy_version"],
             p.decision,
-            p.inputs,
+            inputs,
         )
         if p.key is not None:
             seen[p.key] = stored
@@ -236,6 +245,7 @@ class DecisionLog:
     def _append(self, batch: list[Pending], conn: Connection) -> list[Appended]:
         keys = [p.key for p in batch if p.key is not None]
         users = [p.decision["user_id"] for p in batch if not p.erase]
+        prepared = _prepare(batch)
         with self.write_lock, conn.begin():
             seq, prev = conn.execute(_LOCK_HEAD).one()
             # idempotency checked under the lock: a racing twin has committed by now
@@ -250,7 +260,7 @@ class DecisionLog:
             withdrawn = (
                 set(conn.execute(_WITHDRAWN, {"users": users}).scalars()) if users else set()
             )
-            out, rows, seq, prev = _chain(batch, seq, prev, seen, withdrawn)
+            out, rows, seq, prev = _chain(prepared, seq, prev, seen, withdrawn)
             if rows:
                 conn.execute(_INSERT, rows)
                 conn.execute(_SET_HEAD, {"seq": seq, "head": prev})
@@ -263,6 +273,7 @@ class DecisionLog:
         six round trips, and the writer's time is mostly waiting for them."""
         keys = [p.key for p in batch if p.key is not None]
         users = [p.decision["user_id"] for p in batch if not p.erase]
+        prepared = _prepare(batch)
         with self.write_lock:
             raw.autocommit = True  # BEGIN and COMMIT are sent explicitly, pipelined
             try:
@@ -280,7 +291,7 @@ class DecisionLog:
                         for r in known.fetchall():
                             row = SimpleNamespace(**dict(zip(names, r, strict=True)))
                             seen[row.idempotency_key] = Stored.from_row(row)
-                    out, rows, seq, prev = _chain(batch, seq, prev, seen, withdrawn)
+                    out, rows, seq, prev = _chain(prepared, seq, prev, seen, withdrawn)
                     if rows:
                         params = [r[c] for r in rows for c in _COLUMNS]
                         raw.execute(_append_sql(len(rows)), (*params, seq, prev))
