@@ -23,6 +23,7 @@ from creditgate.schema import PROFILE_FIELDS, Direction, FieldSpec
 Specs = Mapping[str, FieldSpec]
 
 Move = tuple[int, int, int]  # (feature position, target bin, cost)
+Choice = tuple[tuple[int, int], ...]  # (movable index, target bin) per moved feature
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,7 @@ class ScoreRecourse:
     def __init__(self, features: tuple[ScoreFeature, ...], specs: Specs = PROFILE_FIELDS) -> None:
         self.movables = movables(features, specs)
         self.solve = lru_cache(maxsize=65536)(self._solve)
+        self.frontier = lru_cache(maxsize=65536)(self._frontier)
 
     def options(self, m: Movable, current: int) -> list[tuple[int, int, int]]:
         """(target bin, gain, cost) for every helpful move of one feature."""
@@ -113,6 +115,15 @@ class ScoreRecourse:
     def _solve(self, bins: tuple[int, ...], need: int) -> tuple[tuple[int, int], ...] | None:
         if need <= 0:
             return ()
+        for gain, choice in self.frontier(bins):
+            if gain >= need:
+                return choice
+        return None
+
+    def _frontier(self, bins: tuple[int, ...]) -> tuple[tuple[int, Choice], ...]:
+        """Every cheapest way to gain more points from ``bins``: (gain, choice) by rising cost
+        and rising gain. It does not depend on the points needed, so a population's many
+        shortfalls on the same bins share one DP (``solve`` takes the first that suffices)."""
         # best[cost] = (gain, -features, choice) for the best choice costing exactly ``cost``
         best: dict[int, tuple[int, int, tuple[tuple[int, int], ...]]] = {0: (0, 0, ())}
         for k, m in enumerate(self.movables):
@@ -127,9 +138,11 @@ class ScoreRecourse:
                     if old is None or cand[:2] > old[:2]:
                         merged[cost + c] = cand
             best = merged
+        frontier: list[tuple[int, Choice]] = []
         for cost in sorted(best):
+            # among choices of this cost, ``best`` holds the largest gain, fewest features; a
+            # dearer choice that gains no more is never the first to suffice
             gain, _, choice = best[cost]
-            if gain >= need:
-                # among choices of this cost, ``best`` holds the largest gain, fewest features
-                return choice
-        return None
+            if not frontier or gain > frontier[-1][0]:
+                frontier.append((gain, choice))
+        return tuple(frontier)
