@@ -68,7 +68,7 @@ class Decider:
         names = self.program.names
         split = next((i for i, n in enumerate(names) if n.startswith("reason.")), len(names))
         self.run_head, self.run_tail = RowCompiler(self.program).compile_split(split)
-        self.index = {name: i for i, name in enumerate(self.program.names)}
+        self.index = self.program.positions
         self.reasons = ReasonBuilder(self.program)
         self.planner = RecoursePlanner(self.program)
         self.fraud_slots = [(self.index[f"fraud.{r.id}"], r.id) for r in self.policy.fraud]

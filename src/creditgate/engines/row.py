@@ -14,6 +14,7 @@ from datetime import date
 from itertools import count
 from typing import Any, Protocol
 
+from creditgate.codegen import define
 from creditgate.engines.base import Compiler
 from creditgate.engines.nullability import Nullability
 from creditgate.engines.rewrites import case_as_table
@@ -109,9 +110,7 @@ class RowCompiler(Compiler[str]):
         tail += [*self.loads(tail_fields), *tail_body]
         head.append(f"    return ({''.join(f'{n}, ' for n in names[:at])})")
         tail.append(f"    return ({''.join(f'{n}, ' for n in names[at:])})")
-        namespace = dict(self.consts)
-        source = "\n".join(head + tail)
-        exec(compile(source, f"<policy {self.program.name}>", "exec"), namespace)
+        namespace = define(head + tail, dict(self.consts), f"policy {self.program.name}")
         head_fn: RowFunction = namespace["head"]
         tail_fn: ContinueFunction = namespace["tail"]
         return head_fn, tail_fn

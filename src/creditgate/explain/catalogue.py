@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from creditgate.codegen import define
+
 LANGS = ("zh-CN", "en")
 Text = dict[str, str]
 
@@ -52,9 +54,8 @@ def renderer(section: str, key: str, label: str | None = None) -> Renderer:
         constant = dict(templates)
         return lambda **_: constant
     body = ", ".join(f"{lang!r}: {concatenation(t)}" for lang, t in templates)
-    namespace: dict[str, Any] = {}
-    exec(f"def render(**values):\n    return {{{body}}}", namespace)
-    render: Renderer = namespace["render"]
+    lines = ["def render(**values):", f"    return {{{body}}}"]
+    render: Renderer = define(lines, {}, f"message {section}.{key}")["render"]
     return render
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
+from creditgate.codegen import define
 from creditgate.decision import Reason, jsonable
 from creditgate.explain.catalogue import region_closed_text, renderer, text
 from creditgate.explain.evaluation import value_source
@@ -108,7 +109,7 @@ class ReasonBuilder:
 
     def __init__(self, program: Program) -> None:
         policy = program.policy
-        self.index = {name: i for i, name in enumerate(program.names)}
+        self.index = program.positions
         opened = tuple(
             r.region_class for r in policy.regions if r.status is not RegionStatus.CLOSED
         )
@@ -124,8 +125,7 @@ class ReasonBuilder:
             "    f.sort()",  # keys are unique per slot; ties would fall to the slot number
             f"    return [M[j](a, b, n < {PRINCIPAL}) for n, (_, j, a, b) in enumerate(f)]",
         ]
-        namespace: dict[str, Any] = {"M": tuple(makers)}
-        exec(compile("\n".join(lines), f"<reasons {program.name}>", "exec"), namespace)
+        namespace = define(lines, {"M": tuple(makers)}, f"reasons {program.name}")
         self.build: Callable[[Mapping[str, Any], tuple[Any, ...]], list[Reason]]
         self.build = namespace["build"]
 

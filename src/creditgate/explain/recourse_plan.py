@@ -14,6 +14,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
+from creditgate.codegen import define
 from creditgate.decision import RecourseStep, jsonable
 from creditgate.engines.row import compile_program
 from creditgate.explain.catalogue import text
@@ -35,7 +36,7 @@ def move_step(code: str, field: str, original: Any, to: Any, key: str) -> Recour
 class RecoursePlanner:
     def __init__(self, program: Program) -> None:
         policy = program.policy
-        index = {name: i for i, name in enumerate(program.names)}
+        index = program.positions
         derived = program.derived
         lines = ["def gate_steps(r, v, as_of):", "    s = []"]
         namespace: dict[str, Any] = {}
@@ -44,7 +45,7 @@ class RecoursePlanner:
             call = recourse.call_source(index, f"g{k}")
             lines.append(f"    if v[{index[f'fail.{gate.id}']}]: s.append({call})")
         lines.append("    return s")
-        exec(compile("\n".join(lines), f"<recourse {program.name}>", "exec"), namespace)
+        define(lines, namespace, f"recourse {program.name}")
         # generated like the row engine: one inline test per gate, the memoised step inline
         self.gate_steps: Callable[[Row, Values, date], list[RecourseStep]]
         self.gate_steps = namespace["gate_steps"]
@@ -62,7 +63,7 @@ class RecoursePlanner:
             program, ["score", "cutoff"] + [f"bin.{f.name}" for f in card.features]
         )
         self.rescore = compile_program(rescore)
-        rescore_index = {name: i for i, name in enumerate(rescore.names)}
+        rescore_index = rescore.positions
         self.rescore_at = (rescore_index["score"], rescore_index["cutoff"])
         self.rescore_bins = tuple_getter(
             [rescore_index[f"bin.{m.feature.name}"] for m in self.solver.movables]

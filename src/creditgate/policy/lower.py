@@ -74,6 +74,11 @@ class Program:
     def names(self) -> tuple[str, ...]:
         return tuple(b.name for b in self.bindings)
 
+    @property
+    def positions(self) -> dict[str, int]:
+        """Each binding's position in the values an engine returns."""
+        return {b.name: i for i, b in enumerate(self.bindings)}
+
 
 def operand(name: str, derived: Mapping[str, DerivedField]) -> Expr:
     """A raw field reads the input; a derived one reads its binding."""
