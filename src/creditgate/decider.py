@@ -15,7 +15,7 @@ from operator import itemgetter
 from typing import Any
 
 from creditgate.decision import Decision, Reason, RecourseStep
-from creditgate.engines.row import RowCompiler, compile_program
+from creditgate.engines.row import RowCompiler, Source, compile_program
 from creditgate.explain.alternatives import alternatives
 from creditgate.explain.evaluation import Evaluation
 from creditgate.explain.reasons import ReasonBuilder
@@ -24,6 +24,7 @@ from creditgate.policy.lint import errors, lint
 from creditgate.policy.loader import PolicyError, PolicyIssue, load_policy
 from creditgate.policy.lower import Program, lower
 from creditgate.policy.nodes import Policy
+from creditgate.policy.reason_order import SlotKind
 from creditgate.population.regions import RegionTable, load_regions
 
 
@@ -64,15 +65,21 @@ class Decider:
         self.program: Program = lower(self.policy, self.regions)
         self.run = compile_program(self.program)
         # The reason-order keys come last and matter only when something fired: the hot path
-        # evaluates everything before them, and the keys only for users who are not invited.
+        # evaluates everything before them, and ``explain`` the keys, with the reasons worded
+        # from them, only for users who are not invited.
         names = self.program.names
         split = next((i for i, n in enumerate(names) if n.startswith("reason.")), len(names))
-        self.run_head, self.run_tail = RowCompiler(self.program).compile_split(split)
-        self.index = self.program.positions
         self.reasons = ReasonBuilder(self.program)
         self.planner = RecoursePlanner(self.program)
+        self.run_head, self.explain = RowCompiler(self.program).compile_split(
+            split, self.explanation
+        )
+        self.index = self.program.positions
         self.fraud_slots = [(self.index[f"fraud.{r.id}"], r.id) for r in self.policy.fraud]
-        assert all(self.index[f"fraud.{r.id}"] < split for r in self.policy.fraud)
+        # The fraud reason is listed exactly when a rule fired: one test, not one per rule.
+        self.fraud_code = next(
+            (s.code for s in self.program.reasons if s.kind == SlotKind.FRAUD), None
+        )
         self.output_at = tuple(
             self.index[name]
             for name in (
@@ -87,6 +94,13 @@ class Decider:
         )
         assert max(self.output_at) < split, "decision outputs must precede the reason keys"
         self.outputs = itemgetter(*self.output_at)
+
+    def explanation(self, source: Source) -> tuple[list[str], dict[str, Any]]:
+        """The end of ``explain``: the reasons and the gate and region recourse, worded
+        where the reason keys are computed (``RowCompiler.compile_split``)."""
+        reasons, namespace = self.reasons.lines(source)
+        steps, more = self.planner.lines(source)
+        return [*reasons, *steps, "return reasons, steps"], {**namespace, **more}
 
     def evaluate(self, row: Mapping[str, Any], as_of: date) -> Evaluation:
         return Evaluation(row, self.run(row, as_of), as_of, self.index)
@@ -103,11 +117,11 @@ class Decider:
             steps: tuple[RecourseStep, ...] = ()
             internal: dict[str, Any] = {}
         else:
-            values += self.run_tail(row, as_of, values)
-            reasons = tuple(self.reasons.build(row, values))
-            steps = tuple(self.planner.plan(row, values, as_of))
-            fired = [rule for i, rule in self.fraud_slots if values[i]]
-            internal = {"fraud_rules": fired} if fired else {}
+            reasons, gate_steps = self.explain(row, as_of, values)
+            steps = tuple(self.planner.finish(gate_steps, row, values, as_of))
+            internal = {}
+            if self.fraud_code in map(itemgetter(0), reasons):
+                internal["fraud_rules"] = [rule for i, rule in self.fraud_slots if values[i]]
         policy = self.policy
         return Decision(  # positional: the field order of ``Decision``
             decision_id,

@@ -23,7 +23,12 @@ from creditgate.policy.lower import Binding
 from creditgate.timeutil import Unit, elapsed_months
 
 RowFunction = Callable[[Mapping[str, Any], date], tuple[Any, ...]]
-ContinueFunction = Callable[[Mapping[str, Any], date, tuple[Any, ...]], tuple[Any, ...]]
+ContinueFunction = Callable[[Mapping[str, Any], date, tuple[Any, ...]], Any]
+# Source for a named value (an input field or a binding) in generated code.
+Source = Callable[[str], str]
+# Lines that end a tail function (their own ``return``), given where each value is, and the
+# names those lines need in the generated code's namespace.
+Epilogue = Callable[[Source], tuple[list[str], dict[str, Any]]]
 
 
 class Compilable(Protocol):
@@ -85,9 +90,14 @@ class RowCompiler(Compiler[str]):
     def compile(self) -> RowFunction:
         return self.compile_split(len(self.program.bindings))[0]
 
-    def compile_split(self, at: int) -> tuple[RowFunction, ContinueFunction]:
+    def compile_split(
+        self, at: int, epilogue: Epilogue | None = None
+    ) -> tuple[RowFunction, ContinueFunction]:
         """Two functions: bindings ``[:at]`` as ``head(r, as_of)``, and the rest as
         ``tail(r, as_of, head_values)``, so costly late bindings run only when needed.
+        ``tail`` returns the rest's values or, given an ``epilogue``, what its lines return:
+        they read every value as a local, so e.g. the reason list is built where the reason
+        keys were computed, with no tuple of them in between.
 
         Each function first reads the input fields it uses into locals, once: a field is
         tested by several gates and bins, and a local is cheaper than a dict lookup. (So a row
@@ -103,14 +113,26 @@ class RowCompiler(Compiler[str]):
             self.nullable_refs[binding.name] = self.null.visit(binding.expr)
             self.locals[binding.name] = f"v{i}"
         names = list(self.locals.values())
+        namespace = dict(self.consts)
+        if epilogue is None:
+            tail_body.append(f"    return ({''.join(f'{n}, ' for n in names[at:])})")
+        else:
+
+            def value_at(name: str) -> str:
+                if name not in self.locals:
+                    return f"r.get({name!r})"  # an input field: read only where needed
+                return self.locals[name]
+
+            lines, extra = epilogue(value_at)
+            tail_body += [f"    {line}" for line in lines]
+            namespace.update(extra)
         head = ["def head(r, as_of):", *self.loads(head_fields), *head_body]
         tail = ["def tail(r, as_of, prev):"]
         if at:
-            tail.append(f"    ({', '.join(f'v{i}' for i in range(at))},) = prev")
+            tail.append(f"    ({', '.join(names[:at])},) = prev")
         tail += [*self.loads(tail_fields), *tail_body]
         head.append(f"    return ({''.join(f'{n}, ' for n in names[:at])})")
-        tail.append(f"    return ({''.join(f'{n}, ' for n in names[at:])})")
-        namespace = define(head + tail, dict(self.consts), f"policy {self.program.name}")
+        define(head + tail, namespace, f"policy {self.program.name}")
         head_fn: RowFunction = namespace["head"]
         tail_fn: ContinueFunction = namespace["tail"]
         return head_fn, tail_fn

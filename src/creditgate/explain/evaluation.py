@@ -27,8 +27,3 @@ class Evaluation:
     def field(self, name: str) -> Any:
         """A raw input field or a derived one, by name."""
         return self.row.get(name) if name in PROFILE_FIELDS else self.values[self.index[name]]
-
-
-def value_source(name: str, index: Mapping[str, int]) -> str:
-    """Python source for ``Evaluation.field(name)`` in generated code over ``(r, v)``."""
-    return f"r.get({name!r})" if name in PROFILE_FIELDS else f"v[{index[name]}]"

@@ -11,14 +11,13 @@ rule's reasons are memoised: a population repeats the same pay scores and day co
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from creditgate.codegen import define
 from creditgate.decision import Reason, jsonable
+from creditgate.engines.row import Source
 from creditgate.explain.catalogue import region_closed_text, renderer, text
-from creditgate.explain.evaluation import value_source
 from creditgate.policy.lower import Program
 from creditgate.policy.nodes import CmpOp, Gate, Layer, Policy, RegionStatus, ScoreFeature
 from creditgate.policy.reason_order import ReasonSlot, SlotKind
@@ -102,54 +101,52 @@ class ReasonBuilder:
     """Words the reasons whose key bindings fired, in key order (``policy.reason_order``).
 
     Which reasons fire and their order come from the program, so the batch engines, which
-    compile the same keys, list the same codes in the same order. ``build(row, values)`` is
-    generated code (like the row engine): one inline NULL test per slot, then one sort of the
-    fired keys, because this runs for every user who is not invited.
+    compile the same keys, list the same codes in the same order. The reason list is built by
+    generated code at the end of the row engine's tail (``lines``), where the keys are
+    computed: one inline NULL test per slot on a local, then one sort of the fired keys,
+    because this runs for every user who is not invited.
     """
 
     def __init__(self, program: Program) -> None:
         policy = program.policy
-        self.index = program.positions
+        self.slots = program.reasons
         opened = tuple(
             r.region_class for r in policy.regions if r.status is not RegionStatus.CLOSED
         )
         self.region_required = required_text(None, None, opened)
-        makers: list[Maker] = []
-        lines = ["def build(r, v):", "    f = []"]
-        for j, slot in enumerate(program.reasons):
-            maker, first, second = self.wording(slot, policy)
-            makers.append(maker)
-            key = f"v[{self.index[slot.binding]}]"
-            lines.append(f"    if (k := {key}) is not None: f.append((k, {j}, {first}, {second}))")
+        self.makers = tuple(self.wording(slot, policy) for slot in self.slots)
+
+    def lines(self, source: Source) -> tuple[list[str], dict[str, Any]]:
+        """Generated lines setting the local ``reasons`` (a tuple, key order) from the values
+        ``source`` names, and the namespace they need (see ``RowCompiler.compile_split``)."""
+        lines = ["f = []"]
+        for j, (slot, (_, first, second)) in enumerate(zip(self.slots, self.makers, strict=True)):
+            a = source(first) if first else "None"
+            b = source(second) if second else "None"
+            key = source(slot.binding)
+            lines.append(f"if (k := {key}) is not None: f.append((k, {j}, {a}, {b}))")
         lines += [
-            "    f.sort()",  # keys are unique per slot; ties would fall to the slot number
-            f"    return [M[j](a, b, n < {PRINCIPAL}) for n, (_, j, a, b) in enumerate(f)]",
+            "f.sort()",  # keys are unique per slot; ties would fall to the slot number
+            "reasons = tuple([_reason_makers[j](a, b, n < PRINCIPAL)"
+            " for n, (_, j, a, b) in enumerate(f)])",
         ]
-        namespace = define(lines, {"M": tuple(makers)}, f"reasons {program.name}")
-        self.build: Callable[[Mapping[str, Any], tuple[Any, ...]], list[Reason]]
-        self.build = namespace["build"]
+        makers = tuple(maker for maker, _, _ in self.makers)
+        return lines, {"_reason_makers": makers, "PRINCIPAL": PRINCIPAL}
 
-    def source(self, name: str) -> str:
-        return value_source(name, self.index)
-
-    def wording(self, slot: ReasonSlot, policy: Policy) -> tuple[Maker, str, str]:
-        """How to word a fired slot: its maker and the sources of its two observed values."""
+    def wording(self, slot: ReasonSlot, policy: Policy) -> tuple[Maker, str | None, str | None]:
+        """How to word a fired slot: its maker and the names of its two observed values."""
         if slot.kind == SlotKind.GATE:
             gate = policy.gates[slot.index]
-            return gate_maker(gate), self.source(gate.field), "None"
+            return gate_maker(gate), gate.field, None
         if slot.kind == SlotKind.FACTOR:
             feature = policy.scorecard.features[slot.index]
-            return factor_maker(feature), self.source(feature.field), "None"
+            return factor_maker(feature), feature.field, None
         if slot.kind == SlotKind.REGION_CLOSED:
             maker = fixed_maker("REGION_CLOSED", Layer.REGION, self.region_required)
-            return maker, self.source("region_class"), "None"
+            return maker, "region_class", None
         if slot.kind == SlotKind.FRAUD:
-            return fixed_maker("FRAUD_SUSPECTED", Layer.FRAUD, None), "None", "None"
+            return fixed_maker(slot.code, Layer.FRAUD, None), None, None
         if slot.kind == SlotKind.REFER:
-            return (
-                fixed_maker("BUSINESS_PURPOSE", Layer.SEGMENT, None),
-                self.source("occupation"),
-                "None",
-            )
+            return fixed_maker(slot.code, Layer.SEGMENT, None), "occupation", None
         cutoff = "cutoff.capacity" if slot.kind == SlotKind.CAPACITY else "cutoff"
-        return score_maker(slot.code), self.source("score"), self.source(cutoff)
+        return score_maker(slot.code), "score", cutoff

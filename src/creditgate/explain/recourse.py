@@ -15,8 +15,8 @@ from functools import lru_cache
 from typing import Any
 
 from creditgate.decision import RecourseStep, jsonable
+from creditgate.engines.row import Source
 from creditgate.explain.catalogue import renderer, text
-from creditgate.explain.evaluation import value_source
 from creditgate.features import DerivedField
 from creditgate.policy.nodes import CmpOp, Gate
 from creditgate.schema import PROFILE_FIELDS, Direction, FieldSpec
@@ -103,13 +103,13 @@ class GateRecourse:
         self._time = lru_cache(maxsize=8192)(self._time_step)
         self._change = lru_cache(maxsize=8192)(self._change_step)
 
-    def call_source(self, index: Mapping[str, int], name: str) -> str:
-        """Python source (over ``r``, ``v``, ``as_of``) calling this gate's memoised step;
-        ``name`` is this object's name in the generated code's namespace."""
-        observed = value_source(self.gate.field, index)
+    def call_source(self, source: Source, name: str) -> str:
+        """Python source calling this gate's memoised step, its values read where ``source``
+        says, ``as_of`` from the generated function; ``name`` is this object's name there."""
+        observed = source(self.gate.field)
         if self.time is not None:
             assert self.time.time_start is not None
-            start = value_source(self.time.time_start, index)
+            start = source(self.time.time_start)
             return f"{name}._time({observed}, {start}, as_of)"
         return f"{name}._change({observed})"
 

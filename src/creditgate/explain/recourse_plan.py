@@ -14,9 +14,8 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from creditgate.codegen import define
 from creditgate.decision import RecourseStep, jsonable
-from creditgate.engines.row import compile_program
+from creditgate.engines.row import Source, compile_program
 from creditgate.explain.catalogue import text
 from creditgate.explain.recourse import GateRecourse, region_step
 from creditgate.explain.score_recourse import ScoreRecourse
@@ -35,24 +34,11 @@ def move_step(code: str, field: str, original: Any, to: Any, key: str) -> Recour
 
 class RecoursePlanner:
     def __init__(self, program: Program) -> None:
-        policy = program.policy
+        self.policy = policy = program.policy
         index = program.positions
         derived = program.derived
-        lines = ["def gate_steps(r, v, as_of):", "    s = []"]
-        namespace: dict[str, Any] = {}
-        for k, gate in enumerate(policy.gates):
-            namespace[f"g{k}"] = recourse = GateRecourse(gate, derived)
-            call = recourse.call_source(index, f"g{k}")
-            lines.append(f"    if v[{index[f'fail.{gate.id}']}]: s.append({call})")
-        lines.append("    return s")
-        define(lines, namespace, f"recourse {program.name}")
-        # generated like the row engine: one inline test per gate, the memoised step inline
-        self.gate_steps: Callable[[Row, Values, date], list[RecourseStep]]
-        self.gate_steps = namespace["gate_steps"]
-        self.at = {
-            name: index[name]
-            for name in ("fail.region_closed", "region_class", "fail.score", "quota.score", "score")
-        }
+        self.gates = [GateRecourse(gate, derived) for gate in policy.gates]
+        self.at = {name: index[name] for name in ("fail.score", "quota.score", "score")}
         card = policy.scorecard
         self.solver = ScoreRecourse(card.features)
         self.score_inputs = frozenset(f.field for f in card.features)
@@ -74,14 +60,27 @@ class RecoursePlanner:
         self.cutoff_at = index["cutoff"]
         self.unreachable = text("recourse", "score_unreachable")
 
-    def plan(self, row: Row, values: Values, as_of: date) -> list[RecourseStep]:
-        """The recourse of an evaluated profile (``values``: the program's bindings)."""
-        at = self.at
-        steps = self.gate_steps(row, values, as_of)
-        if values[at["fail.region_closed"]]:
-            steps.append(region_step(values[at["region_class"]]))
-        if values[at["fail.score"]]:
-            steps = self.with_score_moves(steps, row, values, as_of)
+    def lines(self, source: Source) -> tuple[list[str], dict[str, Any]]:
+        """Generated lines setting the local ``steps`` (a list) to the steps of the failed
+        gates and of a closed region, from the values ``source`` names (see
+        ``RowCompiler.compile_split``): one inline test per gate, the memoised step inline."""
+        lines = ["steps = []"]
+        namespace: dict[str, Any] = {"_region_step": region_step}
+        for k, (gate, recourse) in enumerate(zip(self.policy.gates, self.gates, strict=True)):
+            namespace[f"_gate{k}"] = recourse
+            call = recourse.call_source(source, f"_gate{k}")
+            lines.append(f"if {source(f'fail.{gate.id}')}: steps.append({call})")
+        closed, region = source("fail.region_closed"), source("region_class")
+        lines.append(f"if {closed}: steps.append(_region_step({region}))")
+        return lines, namespace
+
+    def finish(
+        self, steps: list[RecourseStep], row: Row, values: Values, as_of: date
+    ) -> list[RecourseStep]:
+        """The full recourse, given the gate and region ``steps`` (``lines``) and the
+        program's head values: the cheapest score moves where the steps lead."""
+        if values[self.at["fail.score"]]:
+            return self.with_score_moves(steps, row, values, as_of)
         return steps
 
     def where_steps_lead(

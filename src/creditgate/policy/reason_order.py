@@ -98,7 +98,7 @@ def reason_slots(policy: Policy, capacity: bool) -> tuple[list[tuple[str, Expr]]
     Reads bindings ``lower`` emits: ``fail.*``, ``fraud.*``, ``points.*``, ``review.score``,
     ``quota.score``, ``refer.segment`` and, with ``capacity``, ``fail.capacity`` and
     ``fail.region_quota``. Besides the slot keys it emits ``reason.rank.<feature>``, each
-    scorecard factor's rank by shortfall.
+    scorecard factor's rank by shortfall (NULL unless the score failed).
     """
     bindings: list[tuple[str, Expr]] = []
     slots: list[ReasonSlot] = []
@@ -137,9 +137,10 @@ def reason_slots(policy: Policy, capacity: bool) -> tuple[list[tuple[str, Expr]]
     add("REGION_QUOTA", SlotKind.SCORE, _when(And((below, quota)), first))
     for i, feature in enumerate(policy.scorecard.features):
         # A binding of its own: the rank is read twice below (fired? and key), and an engine
-        # computes a binding once where it would compute an inlined expression twice.
+        # computes a binding once where it would compute an inlined expression twice. NULL
+        # unless the score failed: most users left out fail a gate, and never need it.
         rank_name = f"reason.rank.{feature.name}"
-        bindings.append((rank_name, _factor_rank(policy, i)))
+        bindings.append((rank_name, _when(below, _factor_rank(policy, i))))
         position: Expr = Ref(rank_name)
         factor_fired = And(
             (
