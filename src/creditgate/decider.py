@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from itertools import count
 from operator import itemgetter
@@ -53,6 +53,8 @@ class DecisionIds:
 
 
 new_decision_id = DecisionIds()
+# A NamedTuple built without its Python-level __new__ (the hot path).
+_new_tuple: Callable[[type[Decision], tuple[Any, ...]], Decision] = tuple.__new__
 
 
 class Decider:
@@ -75,11 +77,6 @@ class Decider:
             split, self.explanation
         )
         self.index = self.program.positions
-        self.fraud_slots = [(self.index[f"fraud.{r.id}"], r.id) for r in self.policy.fraud]
-        # The fraud reason is listed exactly when a rule fired: one test, not one per rule.
-        self.fraud_code = next(
-            (s.code for s in self.program.reasons if s.kind == SlotKind.FRAUD), None
-        )
         self.output_at = tuple(
             self.index[name]
             for name in (
@@ -100,7 +97,20 @@ class Decider:
         where the reason keys are computed (``RowCompiler.compile_split``)."""
         reasons, namespace = self.reasons.lines(source)
         steps, more = self.planner.lines(source)
-        return [*reasons, *steps, "return reasons, steps"], {**namespace, **more}
+        return [*reasons, *steps, *self.fraud_lines(source), "return reasons, steps, internal"], {
+            **namespace,
+            **more,
+        }
+
+    def fraud_lines(self, source: Source) -> list[str]:
+        """Lines setting ``internal``: which fraud rules fired, for operators only. The
+        fraud reason's key is set exactly when one did: one test, not one per rule."""
+        key = next((s.binding for s in self.program.reasons if s.kind == SlotKind.FRAUD), None)
+        if key is None:
+            return ["internal = {}"]
+        rules = ", ".join(f"({r.id!r}, {source(f'fraud.{r.id}')})" for r in self.policy.fraud)
+        fired = f"[rule for rule, fired in ({rules},) if fired]"
+        return [f"internal = {{'fraud_rules': {fired}}} if {source(key)} is not None else {{}}"]
 
     def evaluate(self, row: Mapping[str, Any], as_of: date) -> Evaluation:
         return Evaluation(row, self.run(row, as_of), as_of, self.index)
@@ -117,27 +127,27 @@ class Decider:
             steps: tuple[RecourseStep, ...] = ()
             internal: dict[str, Any] = {}
         else:
-            reasons, gate_steps = self.explain(row, as_of, values)
+            reasons, gate_steps, internal = self.explain(row, as_of, values)
             steps = tuple(self.planner.finish(gate_steps, row, values, as_of))
-            internal = {}
-            if self.fraud_code in map(itemgetter(0), reasons):
-                internal["fraud_rules"] = [rule for i, rule in self.fraud_slots if values[i]]
         policy = self.policy
-        return Decision(  # positional: the field order of ``Decision``
-            decision_id,
-            row["user_id"],
-            policy.name,
-            policy.version,
-            as_of,
-            outcome,
-            score,
-            pd,
-            limit,
-            rate,
-            apr,
-            policy.offer.terms if outcome == "invited" else (),
-            reasons,
-            steps,
-            alternatives(outcome, bool(referred)),
-            internal,
+        return _new_tuple(  # positional: the field order of ``Decision``
+            Decision,
+            (
+                decision_id,
+                row["user_id"],
+                policy.name,
+                policy.version,
+                as_of,
+                outcome,
+                score,
+                pd,
+                limit,
+                rate,
+                apr,
+                policy.offer.terms if outcome == "invited" else (),
+                reasons,
+                steps,
+                alternatives(outcome, bool(referred)),
+                internal,
+            ),
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -68,10 +67,9 @@ class Alternative(NamedTuple):
         return {"kind": self.kind, "message": self.message}
 
 
-@dataclass(slots=True)
-class Decision:
-    """Built once by ``Decider.decide`` and not changed after (not frozen: a frozen dataclass
-    costs microseconds per decision to construct)."""
+class Decision(NamedTuple):
+    """One decision, immutable. A NamedTuple because it is built on the hot path:
+    ``Decider.decide`` makes it with ``tuple.__new__``, no Python-level constructor."""
 
     decision_id: str
     user_id: str
