@@ -80,5 +80,5 @@ def test_batch_append_numbers_links_and_replays(engine: Engine) -> None:
     stored = log.get("d_14")
     assert stored is not None and stored.inputs is None
     assert verify(log) == (9, None)
-    assert log.erase_user("用户\"1") == 1
+    assert log.erase_user('用户"1') == 1
     assert verify(log) == (9, None)

@@ -222,8 +222,8 @@ class DecisionLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.write_lock = WriteLock(engine)
-        # PostgreSQL: one pipelined round trip on the raw psycopg connection (_append_pg).
-        self.pipelined = engine.dialect.name == "postgresql"
+        # PostgreSQL: creditgate_append on the raw psycopg connection, one round trip.
+        self.linked_in_database = engine.dialect.name == "postgresql"
 
     def append(
         self, decision: dict[str, Any], inputs: dict[str, Any], key: str | None, erase: bool
@@ -240,7 +240,7 @@ class DecisionLog:
             with self.engine.connect() as own:
                 return self.append_many(batch, own)
         try:
-            if self.pipelined:
+            if self.linked_in_database:
                 return self._append_pg(batch, conn.connection.dbapi_connection)
             return self._append(batch, conn)
         except (IntegrityError, psycopg.IntegrityError):
