@@ -6,8 +6,9 @@ this command writes its options into the environment before starting them.
 With several workers on Linux each worker listens on its own ``SO_REUSEPORT`` socket, so the
 kernel spreads connections over the workers. uvicorn's default (one listening socket shared by
 all workers) lets whichever worker wakes first accept every pending connection: in load tests
-all 16 keep-alive connections often landed on one worker while the other idled, which halved
-throughput and doubled p99 from one run to the next.
+the 16 keep-alive connections split 16/0 in some runs (one worker idle) and 10/6 in others,
+and decisions/s and p99 moved with the split. A crashed worker's queued connections are lost
+with its socket (as with any per-worker listener); its replacement listens anew.
 """
 
 from __future__ import annotations
@@ -74,7 +75,6 @@ def listen_reuse_port(host: str, port: int, backlog: int) -> list[socket.socket]
     """In a worker: its own listening socket on the shared port."""
     sock = reuse_port_socket(host, port)
     sock.listen(backlog)
-    sock.set_inheritable(True)
     return [sock]
 
 
