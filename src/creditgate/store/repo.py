@@ -3,6 +3,8 @@
 Appends are serialised by updating the single ``chain_head`` row first in the transaction: on
 SQLite that takes the database write lock, on PostgreSQL a row lock, so concurrent writers (threads,
 uvicorn workers, several hosts) each see the previous record's hash and never fork the chain.
+On PostgreSQL the linking itself runs in the database, in the same round trip as the lock and
+the commit, so the lock is never held while a client waits for the network or the GIL.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
-from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -20,7 +20,7 @@ import psycopg
 from sqlalchemy import Connection, Engine, Row, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
-from creditgate.store.canonical import canonical, record_hash, sha256, tombstone
+from creditgate.store.canonical import canonical, record_hash, sha256, split_at_seq, tombstone
 from creditgate.store.models import GENESIS, chain_head, consent_withdrawals, decisions
 from creditgate.store.writelock import WriteLock
 
@@ -61,22 +61,31 @@ _BY_KEY = select(decisions).where(decisions.c.idempotency_key == bindparam("key"
 _BY_ID = select(decisions).where(decisions.c.decision_id == bindparam("id"))
 
 
-_COLUMNS = tuple(c.name for c in decisions.c)
-_PG_LOCK = "UPDATE chain_head SET seq = seq WHERE id = 1 RETURNING seq, hash"
-_PG_WITHDRAWN = "SELECT user_id FROM consent_withdrawals WHERE user_id = ANY(%s)"
-_PG_BY_KEYS = "SELECT * FROM decisions WHERE idempotency_key = ANY(%s)"
-
-
-@cache
-def _append_sql(rows: int) -> str:
-    """PostgreSQL: insert ``rows`` records and move the head in one statement (psycopg
-    placeholders; plain text, as SQLAlchemy would compile a multi-row VALUES per batch)."""
-    one = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
-    return (
-        f"WITH appended AS (INSERT INTO decisions ({', '.join(_COLUMNS)}) "
-        f"VALUES {', '.join([one] * rows)}) "
-        "UPDATE chain_head SET seq = %s, hash = %s WHERE id = 1"
-    )
+# PostgreSQL appends: the database function creditgate_append (migration 0002) locks the
+# head, filters, numbers, links and inserts the batch; called in autocommit, lock, append and
+# commit are one round trip and the lock is held for server-side work only, never for a client
+# round trip or for this process getting the GIL back. The batch goes as typed arrays in binary
+# (text format would have psycopg escape every quote of every JSON document in Python).
+_PG_BATCH = (
+    ("decision_id", "text"),
+    ("user_id", "text"),
+    ("policy_version", "text"),
+    ("as_of", "text"),
+    ("idempotency_key", "text"),
+    ("inputs", "text"),
+    ("inputs_hash", "text"),
+    ("decision", "text"),
+    ("decision_hash", "text"),
+    ("created_at", "text"),
+    ("erase", "boolean"),
+    ("before_seq", "bytea"),
+    ("after_seq", "bytea"),
+)
+_PG_APPEND = (
+    "SELECT appended_seq, appended_id FROM creditgate_append("
+    + ", ".join(f"%b::{kind}[]" for _, kind in _PG_BATCH)
+    + ")"
+)
 
 
 def now_iso() -> str:
@@ -213,8 +222,8 @@ class DecisionLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.write_lock = WriteLock(engine)
-        # PostgreSQL: two pipelined round trips on the raw psycopg connection (_append_pg).
-        self.pipelined = engine.dialect.name == "postgresql"
+        # PostgreSQL: creditgate_append on the raw psycopg connection, one round trip.
+        self.linked_in_database = engine.dialect.name == "postgresql"
 
     def append(
         self, decision: dict[str, Any], inputs: dict[str, Any], key: str | None, erase: bool
@@ -231,7 +240,7 @@ class DecisionLog:
             with self.engine.connect() as own:
                 return self.append_many(batch, own)
         try:
-            if self.pipelined:
+            if self.linked_in_database:
                 return self._append_pg(batch, conn.connection.dbapi_connection)
             return self._append(batch, conn)
         except (IntegrityError, psycopg.IntegrityError):
@@ -267,42 +276,38 @@ class DecisionLog:
         return out
 
     def _append_pg(self, batch: list[Pending], raw: Any) -> list[Appended]:
-        """PostgreSQL in two round trips: BEGIN, the head lock and the checks go out together
-        (psycopg pipeline mode; each statement still sees what committed before the lock was
-        granted), then the rows, the head update and COMMIT. Through SQLAlchemy these are
-        six round trips, and the writer's time is mostly waiting for them."""
-        keys = [p.key for p in batch if p.key is not None]
-        users = [p.decision["user_id"] for p in batch if not p.erase]
+        """PostgreSQL in one round trip (``creditgate_append`` in autocommit). A repeated
+        idempotency key is looked up after the commit (a stored record never changes but for
+        erasure)."""
         prepared = _prepare(batch)
+        columns: list[list[Any]] = [[] for _ in _PG_BATCH]
+        for p, fields, _ in prepared:
+            before, after = split_at_seq(fields)
+            values = [fields[c] for c in ("decision_id", "user_id", "policy_version", "as_of")]
+            values += [p.key, p.stored_inputs, fields["inputs_hash"], p.decision_json]
+            values += [fields["decision_hash"], fields["created_at"], p.erase, before, after]
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
         with self.write_lock:
-            raw.autocommit = True  # BEGIN and COMMIT are sent explicitly, pipelined
+            raw.autocommit = True  # one statement, its own transaction
             try:
-                with raw.pipeline() as pipe:
-                    raw.execute("BEGIN")
-                    lock = raw.execute(_PG_LOCK)
-                    gone = raw.execute(_PG_WITHDRAWN, (users,))
-                    known = raw.execute(_PG_BY_KEYS, (keys,)) if keys else None
-                    pipe.sync()
-                    seq, prev = lock.fetchone()
-                    withdrawn = {r[0] for r in gone.fetchall()}
-                    seen = {}
-                    if known is not None:
-                        names = [c.name for c in known.description]
-                        for r in known.fetchall():
-                            row = SimpleNamespace(**dict(zip(names, r, strict=True)))
-                            seen[row.idempotency_key] = Stored.from_row(row)
-                    out, rows, seq, prev = _chain(prepared, seq, prev, seen, withdrawn)
-                    if rows:
-                        params = [r[c] for r in rows for c in _COLUMNS]
-                        raw.execute(_append_sql(len(rows)), (*params, seq, prev))
-                    raw.execute("COMMIT")
-            except BaseException:
-                with suppress(Exception):
-                    raw.execute("ROLLBACK")
-                raise
+                numbered = {
+                    d: seq for seq, d in raw.execute(_PG_APPEND, columns, prepare=True).fetchall()
+                }
             finally:
                 with suppress(Exception):  # the pool hands this connection out again
                     raw.autocommit = False
+        out: list[Appended] = []
+        for p, fields, inputs in prepared:
+            seq = numbered.get(fields["decision_id"])
+            if seq is not None:
+                d = p.decision
+                version = fields["policy_version"]
+                out.append((Stored(seq, d["decision_id"], d["user_id"], version, d, inputs), True))
+            elif p.key is not None and (found := self.by_key(p.key)) is not None:
+                out.append((found, False))
+            else:
+                out.append(None)  # consent withdrawn: the caller decides again
         return out
 
     def get(self, decision_id: str) -> Stored | None:
