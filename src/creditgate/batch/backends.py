@@ -13,6 +13,7 @@ score...). The compiler projects bindings level by level precisely so each is co
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -55,6 +56,24 @@ class Backend:
                 self.con.to_parquet(expr, str(path), mode="overwrite")
             else:
                 self.con.to_parquet(expr, str(path), compression="zstd")
+
+    def stage(self, expr: ir.Table) -> ir.Table:
+        """``expr`` computed once and kept (DuckDB: a temporary table, which spills under the
+        memory limit; Spark: a cached view). ``release`` drops it."""
+        with unfused():
+            if self.name == "spark":
+                return expr.cache()
+            self.con._run_pre_execute_hooks(expr)
+            name = f"_cg_staged_{uuid.uuid4().hex[:12]}"
+            self.con.con.execute(f'CREATE TEMPORARY TABLE "{name}" AS {self.con.compile(expr)}')
+            table: ir.Table = self.con.table(name, database="temp")
+            return table
+
+    def release(self, staged: ir.Table) -> None:
+        if isinstance(staged, ir.CachedTable):
+            staged.release()
+        elif self.name != "spark":
+            self.con.con.execute(f'DROP TABLE IF EXISTS temp."{staged.get_name()}"')
 
     def fetch(self, expr: ir.Expr) -> pa.Table:
         with unfused():

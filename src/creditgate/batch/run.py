@@ -17,7 +17,15 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from creditgate.batch.backends import Backend
-from creditgate.batch.decisions import decision_columns
+from creditgate.batch.decisions import (
+    OUTPUT_COLUMNS,
+    SIGNATURE,
+    Split,
+    final_columns,
+    split,
+    staged_columns,
+    with_reasons,
+)
 from creditgate.batch.validate import (
     BAD_COLUMN,
     checked,
@@ -26,16 +34,16 @@ from creditgate.batch.validate import (
     missing_columns,
     profiles,
     quarantined,
-    valid_profiles,
 )
 from creditgate.batch.whitelist import Cutoffs, Eligible, apply_cutoffs, derive_cutoffs
-from creditgate.engines.ibis import IbisCompiler
-from creditgate.policy.lower import lower, slice_program
-from creditgate.policy.nodes import Policy
+from creditgate.policy.lower import lower
+from creditgate.policy.nodes import Policy, RegionStatus
 from creditgate.population.regions import RegionTable
 from creditgate.snapshot import SnapshotMeta, write_snapshot
 
 Step = Callable[[str], None]
+# Early bindings the staged table keeps besides what the late bindings read.
+STAGED = ("outcome.policy", "outcome", "score", "pd", "region_class")
 
 
 class BatchInputError(ValueError):
@@ -99,23 +107,35 @@ def run_batch(
     cities = city_rules(
         backend.fetch(raw.select("city").distinct())["city"].to_pylist(), policy, regions
     )
-    step("finding duplicate user ids")
-    dups = backend.fetch(duplicate_ids(raw))
-    duplicate_rows = int(pa.compute.sum(dups["_dup_count"]).as_py() or 0)
-    table = checked(raw, as_of, cities, ibis.memtable(dups) if dups.num_rows else None)
-
-    step("ranking eligible users")
-    eligible, bad_rows = eligible_counts(backend, profiles(table), policy, regions, as_of)
-    cutoffs = derive_cutoffs(eligible, input_rows, policy, regions)
-    step("deciding")
-    program = lower(apply_cutoffs(policy, cutoffs.by_class), regions)
-    good = valid_profiles(table)
-    backend.write(decision_columns(program, good, as_of, extra=("region_class",)), out)
+    table = checked(raw, as_of, cities)
+    # The program's shape with capacity cutoffs (their values only matter to late bindings).
+    shape = split(lower(apply_cutoffs(policy, placeholder_cutoffs(policy)), regions), STAGED)
+    step("deciding under the policy's own cutoffs")
+    keep = {"user_id": "user_id", "city": "city", BAD_COLUMN: BAD_COLUMN}
+    staged = backend.stage(staged_columns(shape, profiles(table), as_of, keep))
+    try:
+        step("finding duplicate user ids")
+        dups = backend.fetch(duplicate_ids(staged))
+        duplicate_rows = int(pa.compute.sum(dups["_dup_count"]).as_py() or 0)
+        dup_table = ibis.memtable(dups) if dups.num_rows else None
+        good = staged.filter(~staged[BAD_COLUMN])
+        if dup_table is not None:
+            good = good.anti_join(dup_table, good["user_id"] == dup_table["_dup_id"])
+        step("ranking eligible users")
+        bad_rows = int(backend.scalar(staged.filter(staged[BAD_COLUMN]).count()))
+        cutoffs = derive_cutoffs(eligible_counts(backend, shape, good), input_rows, policy, regions)
+        step("deciding")
+        final = split(lower(apply_cutoffs(policy, cutoffs.by_class), regions), STAGED)
+        check_same_early(shape, final)
+        backend.write(decided(backend, final, good, as_of), out)
+    finally:
+        backend.release(staged)
     step("writing quarantine")
     q_path = quarantine_path(out)
-    bad = quarantined(table)
-    # The ranking pass counted the bad rows: a clean file needs no second validating scan.
-    backend.write(bad if bad_rows else bad.limit(0), q_path)
+    if bad_rows or dup_table is not None:
+        backend.write(quarantined(checked(raw, as_of, cities, dup_table)), q_path)
+    else:  # the staged pass counted the bad rows: a clean file needs no validating scan
+        backend.write(quarantined(table).limit(0), q_path)
 
     step("counting")
     decided_t = backend.read(out)
@@ -158,31 +178,45 @@ def run_batch(
     return report
 
 
-def eligible_counts(
-    backend: Backend, rows: ir.Table, policy: Policy, regions: RegionTable, as_of: date
-) -> tuple[list[Eligible], int]:
-    """Users invited under the policy's own cutoffs, counted by (class, city, score), and the
-    number of bad rows: one scan of ``rows`` (``validate.profiles``: every row, flagged)."""
-    # Only what the ranking reads: no offer, no reason keys.
-    program = slice_program(lower(policy, regions), ["outcome", "score", "region_class"])
-    compiler = IbisCompiler(program, rows, as_of)
-    cols = compiler.compile()
-    t = compiler.table
-    bad = t[BAD_COLUMN]
-    t = t.mutate(
-        _bad=bad,
-        _class=ibis.ifelse(bad, ibis.null("string"), cols["region_class"]),
-        _city=ibis.ifelse(bad, ibis.null("string"), t["city"]),
-        _score=ibis.ifelse(bad, ibis.null("int64"), cols["score"].cast("int64")),
-        _invited=cols["outcome"] == "invited",
-    )
-    t = t.filter(t["_bad"] | t["_invited"])
-    agg = t.group_by(bad=t["_bad"], region_class=t["_class"], city=t["_city"], score=t["_score"])
-    eligible: list[Eligible] = []
-    bad_rows = 0
-    for r in backend.fetch(agg.agg(n=t.count())).to_pylist():
-        if r["bad"]:
-            bad_rows += int(r["n"])
-        else:
-            eligible.append(Eligible(r["region_class"], r["city"], int(r["score"]), int(r["n"])))
-    return eligible, bad_rows
+def placeholder_cutoffs(policy: Policy) -> dict[str, int]:
+    """Capacity cutoffs for every class a run can derive one for: the program's shape."""
+    return {r.region_class: 0 for r in policy.regions if r.status is not RegionStatus.CLOSED}
+
+
+def check_same_early(shape: Split, final: Split) -> None:
+    """The derived cutoffs must change late bindings only, or the staged table is stale."""
+    before = [b for b in shape.program.bindings if b.name in shape.early]
+    after = [b for b in final.program.bindings if b.name in final.early]
+    if before != after or shape.staged != final.staged:
+        raise AssertionError("capacity cutoffs changed bindings computed before them")
+
+
+def outcome_binding(sp: Split) -> str:
+    """The outcome under the policy's own cutoffs (``outcome`` when no class has a cutoff)."""
+    names = sp.program.names
+    return "outcome.policy" if "outcome.policy" in names else "outcome"
+
+
+def eligible_counts(backend: Backend, sp: Split, good: ir.Table) -> list[Eligible]:
+    """Users invited under the policy's own cutoffs, counted by (class, city, score), from
+    the staged valid rows."""
+    t = good.filter(good[sp.column(outcome_binding(sp))] == "invited")
+    agg = t.group_by(
+        region_class=t[sp.column("region_class")],
+        city=t["city"],
+        score=t[sp.column("score")].cast("int64"),
+    ).agg(n=t.count())
+    return [
+        Eligible(r["region_class"], r["city"], int(r["score"]), int(r["n"]))
+        for r in backend.fetch(agg).to_pylist()
+    ]
+
+
+def decided(backend: Backend, sp: Split, good: ir.Table, as_of: date) -> ir.Table:
+    """The decisions of the staged valid rows, reason lists joined per distinct signature."""
+    rows = final_columns(sp, good, as_of, extra=("region_class",))
+    if sp.codes is None:
+        return rows
+    signatures = backend.fetch(rows.select(SIGNATURE).distinct())
+    out = with_reasons(sp.program, sp.codes, rows, ibis.memtable(signatures))
+    return out.select(*OUTPUT_COLUMNS, "region_class")
