@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,15 +57,22 @@ class Backend:
             else:
                 self.con.to_parquet(expr, str(path), compression="zstd")
 
-    def stage(self, expr: ir.Table) -> ir.Table:
+    def stage(self, expr: ir.Table, enums: Mapping[str, tuple[str, ...]] | None = None) -> ir.Table:
         """``expr`` computed once and kept (DuckDB: a temporary table, which spills under the
-        memory limit; Spark: a cached view). ``release`` drops it."""
+        memory limit; Spark: a cached view). ``release`` drops it.
+
+        ``enums``: string (or string list) columns that only hold the values listed; DuckDB
+        stores them as ENUMs, which Parquet receives as plain strings, dictionary-encoded
+        without hashing every value again (the costliest part of writing such a column).
+        """
         with unfused():
             if self.name == "spark":
                 return expr.cache()
             self.con._run_pre_execute_hooks(expr)
+            self.compiled.append(expr)
+            sql = with_enums(str(self.con.compile(expr)), expr, enums or {})
             name = f"_cg_staged_{uuid.uuid4().hex[:12]}"
-            self.con.con.execute(f'CREATE TEMPORARY TABLE "{name}" AS {self.con.compile(expr)}')
+            self.con.con.execute(f'CREATE TEMPORARY TABLE "{name}" AS {sql}')
             table: ir.Table = self.con.table(name, database="temp")
             return table
 
@@ -101,6 +108,19 @@ class Backend:
         else:
             table = self.con.con.execute(sql).to_arrow_table()
         return table
+
+
+def with_enums(sql: str, expr: ir.Table, enums: Mapping[str, tuple[str, ...]]) -> str:
+    """DuckDB: ``sql`` with the ``enums`` columns cast to ENUM types of the listed values."""
+    if not enums:
+        return sql
+    casts = []
+    for column, values in enums.items():
+        kind = "ENUM(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+        if expr.schema()[column].is_array():
+            kind += "[]"
+        casts.append(f'CAST("{column}" AS {kind}) AS "{column}"')
+    return f"SELECT * REPLACE ({', '.join(casts)}) FROM ({sql})"
 
 
 def duckdb_backend(memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int | None = None) -> Backend:

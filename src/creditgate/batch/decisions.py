@@ -52,12 +52,9 @@ def _outputs(cols: Mapping[str, ir.Value]) -> dict[str, ir.Value]:
     }
 
 
-def with_reasons(
-    program: Program, codes: SlotCodes, rows: ir.Table, signatures: ir.Table
-) -> ir.Table:
-    """``rows`` (with a ``_sig`` column) joined to the reason list of each signature in
-    ``signatures`` (distinct ``_sig`` values covering those of ``rows``)."""
-    lists = reason_lists(program, codes, signatures, SIGNATURE)
+def with_reasons(rows: ir.Table, lists: ir.Table) -> ir.Table:
+    """``rows`` (with a ``_sig`` column) joined to ``lists`` (``_sig``, ``reason_codes``: the
+    ``engines.ibis.reason_lists`` of signatures covering those of ``rows``)."""
     lists = lists.select(_sig_key=lists[SIGNATURE], reason_codes=lists["reason_codes"])
     joined = rows.left_join(lists, rows[SIGNATURE] == lists["_sig_key"])
     return joined.drop(SIGNATURE, "_sig_key")
@@ -82,7 +79,8 @@ def decision_columns(
         return out
     sig = compiler.reason_signature(codes, range(len(program.reasons)))
     rows = compiler.table.select(**base, **ext, **{SIGNATURE: sig})
-    out = with_reasons(program, codes, rows, rows.select(SIGNATURE).distinct())
+    lists = reason_lists(program, codes, rows.select(SIGNATURE).distinct(), SIGNATURE)
+    out = with_reasons(rows, lists)
     return out.select(*base, "reason_codes", *ext)
 
 

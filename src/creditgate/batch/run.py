@@ -36,6 +36,8 @@ from creditgate.batch.validate import (
     quarantined,
 )
 from creditgate.batch.whitelist import Cutoffs, Eligible, apply_cutoffs, derive_cutoffs
+from creditgate.engines.ibis import reason_lists
+from creditgate.engines.signature import binding_strings
 from creditgate.policy.lower import lower
 from creditgate.policy.nodes import Policy, RegionStatus
 from creditgate.population.regions import RegionTable
@@ -112,6 +114,13 @@ def run_batch(
     shape = split(lower(apply_cutoffs(policy, placeholder_cutoffs(policy)), regions), STAGED)
     step("deciding under the policy's own cutoffs")
     keep = {"user_id": "user_id", "city": "city", BAD_COLUMN: BAD_COLUMN}
+    # Strings with few values (outcome, region class, segment) stage as ENUMs where the
+    # backend has them: one byte a row, and written to Parquet without hashing strings.
+    enums = {
+        shape.column(name): values
+        for name in shape.staged
+        if (values := binding_strings(shape.program, name)) is not None
+    }
     staged = backend.stage(staged_columns(shape, profiles(table), as_of, keep))
     try:
         step("finding duplicate user ids")
@@ -217,6 +226,9 @@ def decided(backend: Backend, sp: Split, good: ir.Table, as_of: date) -> ir.Tabl
     rows = final_columns(sp, good, as_of, extra=("region_class",))
     if sp.codes is None:
         return rows
-    signatures = backend.fetch(rows.select(SIGNATURE).distinct())
-    out = with_reasons(sp.program, sp.codes, rows, ibis.memtable(signatures))
-    return out.select(*OUTPUT_COLUMNS, "region_class")
+    signatures = ibis.memtable(backend.fetch(rows.select(SIGNATURE).distinct()))
+    lists = reason_lists(sp.program, sp.codes, signatures, SIGNATURE)
+    # A few thousand rows; as a DuckDB ENUM list the codes are written as cheaply as integers.
+    codes = tuple(sorted({s.code for s in sp.program.reasons}))
+    lists = backend.stage(lists, enums={"reason_codes": codes})
+    return with_reasons(rows, lists).select(*OUTPUT_COLUMNS, "region_class")

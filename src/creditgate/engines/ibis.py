@@ -57,6 +57,20 @@ def is_decimal_choice(node: n.Expr) -> bool:
     return False
 
 
+def is_indicator(node: n.Case) -> bool:
+    """``CASE WHEN c THEN 1 ELSE 0 END`` (a NULL ``c`` gives 0, as FALSE does)."""
+    if len(node.whens) != 1:
+        return False
+    result, default = node.whens[0][1], node.default
+    return (
+        isinstance(result, n.Literal)
+        and isinstance(default, n.Literal)
+        and type(result.value) is int
+        and type(default.value) is int
+        and (result.value, default.value) == (1, 0)
+    )
+
+
 class IbisCompiler(Compiler[ir.Value]):
     """Compiles expressions over ``table`` (profile columns, contract types) at ``as_of``."""
 
@@ -192,6 +206,8 @@ class IbisCompiler(Compiler[ir.Value]):
         lookup = self.case_as_lookup(node)
         if lookup is not None:
             return lookup
+        if is_indicator(node):  # CASE WHEN c THEN 1 ELSE 0: a cast, no branching
+            return self.visit(node.whens[0][0]).fill_null(False).cast("int64")
         whens = [(self.visit(c), self.visit(r)) for c, r in node.whens]
         default = self.visit(node.default)
         if not whens:
@@ -282,7 +298,7 @@ def sorted_codes(program: Program, keys: list[ir.Value]) -> ir.ArrayValue:
     slot_keys = [k.cast("int64") * SLOT_BASE + literal(i) for i, k in enumerate(keys)]
     codes = ibis.literal([s.code for s in slots], type="array<string>")
     fired = ibis.array(slot_keys).filter(lambda k: k.notnull()).sort()
-    return fired.map(lambda k: codes[k % SLOT_BASE])
+    return fired.map(lambda k: codes[(k % SLOT_BASE).cast("int32")])  # Spark: INT index
 
 
 def reason_lists(program: Program, codes: SlotCodes, signatures: ir.Table, column: str) -> ir.Table:

@@ -48,15 +48,12 @@ class SlotCodes:
 
 
 def possible_values(
-    program: Program, expr: n.Expr, memo: dict[str, frozenset[int] | None]
-) -> frozenset[int] | None:
-    """The non-NULL integers ``expr`` can take, or None when they cannot be enumerated."""
+    program: Program, expr: n.Expr, memo: dict[str, frozenset[n.Value] | None]
+) -> frozenset[n.Value] | None:
+    """The non-NULL constants ``expr`` can take, or None when they cannot be enumerated
+    (anything but literals, CASE/COALESCE over them and sums of them)."""
     if isinstance(expr, n.Literal):
-        if expr.value is None:
-            return frozenset()
-        if isinstance(expr.value, int) and not isinstance(expr.value, bool):
-            return frozenset((expr.value,))
-        return None
+        return frozenset() if expr.value is None else frozenset((expr.value,))
     if isinstance(expr, n.Ref):
         if expr.name not in memo:
             memo[expr.name] = None  # a cycle cannot happen; be safe anyway
@@ -68,7 +65,7 @@ def possible_values(
             if isinstance(expr, n.Case)
             else list(expr.operands)
         )
-        found: set[int] = set()
+        found: set[n.Value] = set()
         for part in parts:
             values = possible_values(program, part, memo)
             if values is None:
@@ -79,13 +76,25 @@ def possible_values(
         sums: frozenset[int] = frozenset((0,))
         for operand in expr.operands:
             values = possible_values(program, operand, memo)
-            if values is None:
+            if values is None or not all(is_int(v) for v in values):
                 return None
-            sums = frozenset(a + b for a, b in itertools.product(sums, values))
+            sums = frozenset(a + b for a, b in itertools.product(sums, values))  # type: ignore[operator]
             if len(sums) > MAX_VALUES:
                 return None
-        return sums
+        return frozenset(sums)
     return None
+
+
+def is_int(value: n.Value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def binding_strings(program: Program, name: str) -> tuple[str, ...] | None:
+    """The strings binding ``name`` can hold (sorted), when it holds nothing else."""
+    found = possible_values(program, binding_expr(program, name), {})
+    if not found or not all(isinstance(v, str) for v in found):
+        return None
+    return tuple(sorted(str(v) for v in found))
 
 
 def binding_expr(program: Program, name: str) -> n.Expr:
@@ -94,15 +103,15 @@ def binding_expr(program: Program, name: str) -> n.Expr:
 
 def slot_codes(program: Program) -> SlotCodes | None:
     """The codes of ``program``'s reason slots, or None (module docstring says when)."""
-    memo: dict[str, frozenset[int] | None] = {}
+    memo: dict[str, frozenset[n.Value] | None] = {}
     values: list[tuple[int, ...]] = []
     radix: list[int] = []
     size = 1
     for slot in program.reasons:
         found = possible_values(program, binding_expr(program, slot.binding), memo)
-        if found is None:
+        if found is None or not all(is_int(v) for v in found):
             return None
-        values.append(tuple(sorted(found)))
+        values.append(tuple(sorted(int(v) for v in found)))  # type: ignore[arg-type]
         radix.append(size)
         size *= len(found) + 1
         if size > MAX_SIGNATURE:
