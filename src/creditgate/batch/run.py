@@ -7,6 +7,7 @@ output row) or quarantined (one quarantine row with its reason).
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -37,7 +38,6 @@ from creditgate.batch.validate import (
 )
 from creditgate.batch.whitelist import Cutoffs, Eligible, apply_cutoffs, derive_cutoffs
 from creditgate.engines.ibis import reason_lists
-from creditgate.engines.signature import binding_strings
 from creditgate.policy.lower import lower
 from creditgate.policy.nodes import Policy, RegionStatus
 from creditgate.population.regions import RegionTable
@@ -46,6 +46,7 @@ from creditgate.snapshot import SnapshotMeta, write_snapshot
 Step = Callable[[str], None]
 # Early bindings the staged table keeps besides what the late bindings read.
 STAGED = ("outcome.policy", "outcome", "score", "pd", "region_class")
+MAX_LISTS = 1_000_000  # reason lists built from enumerated signatures, at most
 
 
 class BatchInputError(ValueError):
@@ -114,34 +115,27 @@ def run_batch(
     shape = split(lower(apply_cutoffs(policy, placeholder_cutoffs(policy)), regions), STAGED)
     step("deciding under the policy's own cutoffs")
     keep = {"user_id": "user_id", "city": "city", BAD_COLUMN: BAD_COLUMN}
-    # Strings with few values (outcome, region class, segment) stage as ENUMs where the
-    # backend has them: one byte a row, and written to Parquet without hashing strings.
-    enums = {
-        shape.column(name): values
-        for name in shape.staged
-        if (values := binding_strings(shape.program, name)) is not None
-    }
     staged = backend.stage(staged_columns(shape, profiles(table), as_of, keep))
     try:
         step("finding duplicate user ids")
         dups = backend.fetch(duplicate_ids(staged))
         duplicate_rows = int(pa.compute.sum(dups["_dup_count"]).as_py() or 0)
         dup_table = ibis.memtable(dups) if dups.num_rows else None
-        good = staged.filter(~staged[BAD_COLUMN])
-        if dup_table is not None:
-            good = good.anti_join(dup_table, good["user_id"] == dup_table["_dup_id"])
         step("ranking eligible users")
-        bad_rows = int(backend.scalar(staged.filter(staged[BAD_COLUMN]).count()))
-        cutoffs = derive_cutoffs(eligible_counts(backend, shape, good), input_rows, policy, regions)
+        counted = ranking(backend, shape, staged, dup_table)
+        cutoffs = derive_cutoffs(counted.eligible, input_rows, policy, regions)
         step("deciding")
         final = split(lower(apply_cutoffs(policy, cutoffs.by_class), regions), STAGED)
         check_same_early(shape, final)
-        backend.write(decided(backend, final, good, as_of), out)
+        good = staged.filter(~staged[BAD_COLUMN])
+        if dup_table is not None:
+            good = good.anti_join(dup_table, good["user_id"] == dup_table["_dup_id"])
+        backend.write(decided(backend, final, good, as_of, counted.signatures), out)
     finally:
         backend.release(staged)
     step("writing quarantine")
     q_path = quarantine_path(out)
-    if bad_rows or dup_table is not None:
+    if counted.bad_rows or dup_table is not None:
         backend.write(quarantined(checked(raw, as_of, cities, dup_table)), q_path)
     else:  # the staged pass counted the bad rows: a clean file needs no validating scan
         backend.write(quarantined(table).limit(0), q_path)
@@ -187,6 +181,49 @@ def run_batch(
     return report
 
 
+@dataclass
+class Ranking:
+    """What one aggregate over the staged rows tells: the eligible users by (class, city,
+    score), the bad rows, and the early reason signatures of the valid rows."""
+
+    eligible: list[Eligible]
+    bad_rows: int
+    signatures: list[int]
+
+
+def ranking(backend: Backend, sp: Split, staged: ir.Table, dups: ir.Table | None) -> Ranking:
+    """One ``GROUP BY`` of the staged table: valid non-duplicate rows invited under the
+    policy's own cutoffs by (class, city, score), everyone else by reason signature only."""
+    t = staged
+    bad = t[BAD_COLUMN]
+    if dups is not None:
+        t = t.left_join(dups, t["user_id"] == dups["_dup_id"])
+        valid = ~bad & t["_dup_count"].isnull()
+    else:
+        valid = ~bad
+    invited = valid & (t[sp.column(outcome_binding(sp))] == "invited")
+    sig = ibis.ifelse(valid, t[SIGNATURE], ibis.null("int64")) if sp.codes else ibis.null("int64")
+    agg = t.group_by(
+        bad=bad,
+        sig=sig,
+        region_class=ibis.ifelse(invited, t[sp.column("region_class")], ibis.null("string")),
+        city=ibis.ifelse(invited, t["city"], ibis.null("string")),
+        score=ibis.ifelse(invited, t[sp.column("score")].cast("int64"), ibis.null("int64")),
+    ).agg(n=t.count())
+    out = Ranking([], 0, [])
+    signatures: set[int] = set()
+    for r in backend.fetch(agg).to_pylist():
+        if r["bad"]:
+            out.bad_rows += int(r["n"])
+        if r["sig"] is not None:
+            signatures.add(int(r["sig"]))
+        if r["score"] is not None:
+            e = Eligible(r["region_class"], r["city"], int(r["score"]), int(r["n"]))
+            out.eligible.append(e)
+    out.signatures = sorted(signatures)
+    return out
+
+
 def placeholder_cutoffs(policy: Policy) -> dict[str, int]:
     """Capacity cutoffs for every class a run can derive one for: the program's shape."""
     return {r.region_class: 0 for r in policy.regions if r.status is not RegionStatus.CLOSED}
@@ -206,27 +243,30 @@ def outcome_binding(sp: Split) -> str:
     return "outcome.policy" if "outcome.policy" in names else "outcome"
 
 
-def eligible_counts(backend: Backend, sp: Split, good: ir.Table) -> list[Eligible]:
-    """Users invited under the policy's own cutoffs, counted by (class, city, score), from
-    the staged valid rows."""
-    t = good.filter(good[sp.column(outcome_binding(sp))] == "invited")
-    agg = t.group_by(
-        region_class=t[sp.column("region_class")],
-        city=t["city"],
-        score=t[sp.column("score")].cast("int64"),
-    ).agg(n=t.count())
-    return [
-        Eligible(r["region_class"], r["city"], int(r["score"]), int(r["n"]))
-        for r in backend.fetch(agg).to_pylist()
+def all_signatures(sp: Split, early: list[int]) -> list[int] | None:
+    """Every full signature: each early one with every combination of the late slots' keys
+    (two capacity slots: four combinations). None when there are too many to list."""
+    assert sp.codes is not None
+    late = [
+        [c * sp.codes.radix[i] for c in range(len(sp.codes.values[i]) + 1)] for i in sp.late_slots
     ]
+    combos = [sum(c) for c in itertools.product(*late)]
+    if len(combos) * len(early) > MAX_LISTS:
+        return None
+    return sorted({e + c for e in early for c in combos})
 
 
-def decided(backend: Backend, sp: Split, good: ir.Table, as_of: date) -> ir.Table:
+def decided(
+    backend: Backend, sp: Split, good: ir.Table, as_of: date, early_signatures: list[int]
+) -> ir.Table:
     """The decisions of the staged valid rows, reason lists joined per distinct signature."""
     rows = final_columns(sp, good, as_of, extra=("region_class",))
     if sp.codes is None:
         return rows
-    signatures = ibis.memtable(backend.fetch(rows.select(SIGNATURE).distinct()))
+    listed = all_signatures(sp, early_signatures)
+    if listed is None:  # too many combinations: ask the rows which signatures occur
+        listed = backend.fetch(rows.select(SIGNATURE).distinct())[SIGNATURE].to_pylist()
+    signatures = ibis.memtable(pa.table({SIGNATURE: pa.array(listed, pa.int64())}))
     lists = reason_lists(sp.program, sp.codes, signatures, SIGNATURE)
     # A few thousand rows; as a DuckDB ENUM list the codes are written as cheaply as integers.
     codes = tuple(sorted({s.code for s in sp.program.reasons}))
