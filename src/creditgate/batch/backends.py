@@ -46,6 +46,7 @@ class Backend:
     name: str
     con: Any
     compiled: list[ir.Expr] = field(default_factory=list)  # keeps their memtables registered
+    cached: dict[str, Any] = field(default_factory=dict)  # Spark: staged DataFrames by view
 
     def read(self, path: Path) -> ir.Table:
         return self.con.read_parquet(str(path))
@@ -66,21 +67,27 @@ class Backend:
         without hashing every value again (the costliest part of writing such a column).
         """
         with unfused():
-            if self.name == "spark":
-                return expr.cache()
-            self.con._run_pre_execute_hooks(expr)
+            self.con._run_pre_execute_hooks(expr)  # registers the memtables it reads
             self.compiled.append(expr)
-            sql = with_enums(str(self.con.compile(expr)), expr, enums or {})
             name = f"_cg_staged_{uuid.uuid4().hex[:12]}"
+            if self.name == "spark":
+                frame = self.con._session.sql(str(self.con.compile(expr))).cache()
+                frame.createOrReplaceTempView(name)
+                self.cached[name] = frame
+                spark_table: ir.Table = self.con.table(name)
+                return spark_table
+            sql = with_enums(str(self.con.compile(expr)), expr, enums or {})
             self.con.con.execute(f'CREATE TEMPORARY TABLE "{name}" AS {sql}')
             table: ir.Table = self.con.table(name, database="temp")
             return table
 
     def release(self, staged: ir.Table) -> None:
-        if isinstance(staged, ir.CachedTable):
-            staged.release()
-        elif self.name != "spark":
-            self.con.con.execute(f'DROP TABLE IF EXISTS temp."{staged.get_name()}"')
+        name = staged.get_name()
+        if self.name == "spark":
+            self.con._session.catalog.dropTempView(name)
+            self.cached.pop(name).unpersist()
+        else:
+            self.con.con.execute(f'DROP TABLE IF EXISTS temp."{name}"')
 
     def fetch(self, expr: ir.Expr) -> pa.Table:
         with unfused():

@@ -130,7 +130,12 @@ def run_batch(
         good = staged.filter(~staged[BAD_COLUMN])
         if dup_table is not None:
             good = good.anti_join(dup_table, good["user_id"] == dup_table["_dup_id"])
-        backend.write(decided(backend, final, good, as_of, counted.signatures), out)
+        decisions, lists = decided(backend, final, good, as_of, counted.signatures)
+        try:
+            backend.write(decisions, out)
+        finally:
+            if lists is not None:
+                backend.release(lists)
     finally:
         backend.release(staged)
     step("writing quarantine")
@@ -258,11 +263,12 @@ def all_signatures(sp: Split, early: list[int]) -> list[int] | None:
 
 def decided(
     backend: Backend, sp: Split, good: ir.Table, as_of: date, early_signatures: list[int]
-) -> ir.Table:
-    """The decisions of the staged valid rows, reason lists joined per distinct signature."""
+) -> tuple[ir.Table, ir.Table | None]:
+    """The decisions of the staged valid rows, reason lists joined per signature, and the
+    staged table of reason lists (``Backend.release`` it after writing)."""
     rows = final_columns(sp, good, as_of, extra=("region_class",))
     if sp.codes is None:
-        return rows
+        return rows, None
     listed = all_signatures(sp, early_signatures)
     if listed is None:  # too many combinations: ask the rows which signatures occur
         listed = backend.fetch(rows.select(SIGNATURE).distinct())[SIGNATURE].to_pylist()
@@ -271,4 +277,4 @@ def decided(
     # A few thousand rows; as a DuckDB ENUM list the codes are written as cheaply as integers.
     codes = tuple(sorted({s.code for s in sp.program.reasons}))
     lists = backend.stage(lists, enums={"reason_codes": codes})
-    return with_reasons(rows, lists).select(*OUTPUT_COLUMNS, "region_class")
+    return with_reasons(rows, lists).select(*OUTPUT_COLUMNS, "region_class"), lists

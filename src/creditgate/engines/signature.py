@@ -78,7 +78,8 @@ def possible_values(
             values = possible_values(program, operand, memo)
             if values is None or not all(is_int(v) for v in values):
                 return None
-            sums = frozenset(a + b for a, b in itertools.product(sums, values))  # type: ignore[operator]
+            ints = [v for v in values if isinstance(v, int)]
+            sums = frozenset(a + b for a, b in itertools.product(sums, ints))
             if len(sums) > MAX_VALUES:
                 return None
         return frozenset(sums)
@@ -103,7 +104,7 @@ def slot_codes(program: Program) -> SlotCodes | None:
         found = possible_values(program, binding_expr(program, slot.binding), memo)
         if found is None or not all(is_int(v) for v in found):
             return None
-        values.append(tuple(sorted(int(v) for v in found)))  # type: ignore[arg-type]
+        values.append(tuple(sorted(v for v in found if isinstance(v, int))))
         radix.append(size)
         size *= len(found) + 1
         if size > MAX_SIGNATURE:
