@@ -246,7 +246,9 @@ def staged_enums(
         if (values := binding_strings(sp.program, name)) is not None
     }
     if raw["city"].type().is_string():
-        enums["city"] = tuple(sorted({cities.canonical.get(c, c) for c in raw_cities if c is not None}))
+        enums["city"] = tuple(
+            sorted({cities.canonical.get(c, c) for c in raw_cities if c is not None})
+        )
     return enums
 
 
