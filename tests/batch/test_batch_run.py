@@ -184,3 +184,30 @@ def test_hand_made_rows(tmp_path: Path, field: str, text: str, problem: str | No
     (row,) = pq.read_table(report.quarantine_path).to_pylist()
     assert row["quarantine_reason"].startswith(problem)
     assert row[field] == text  # quarantined as read, never fixed
+
+
+def test_spark_runs_the_same_batch_as_duckdb(tmp_path: Path) -> None:
+    """The staged run (one program pass, ranking, late bindings, reason lists) on Spark."""
+    pytest.importorskip("pyspark")
+    from creditgate.batch.backends import spark_backend
+
+    source, duck, decider = run(tmp_path, 3_000, dirty=0.05)
+    spark_out = tmp_path / "spark"
+    spark = run_batch(
+        spark_backend(),
+        source,
+        spark_out / "decisions.parquet",
+        decider.policy,
+        decider.regions,
+        AS_OF,
+        snapshot=spark_out / "snapshot.parquet",
+    )
+    assert (spark.outcomes, spark.quarantined, spark.duplicate_rows) == (
+        duck.outcomes,
+        duck.quarantined,
+        duck.duplicate_rows,
+    )
+    assert spark.cutoffs == duck.cutoffs
+    want = pq.read_table(source.with_name("decisions.parquet")).sort_by("user_id")
+    got = pq.read_table(spark_out / "decisions.parquet").select(want.column_names)
+    assert got.sort_by("user_id").cast(want.schema).to_pylist() == want.to_pylist()

@@ -13,7 +13,8 @@ score...). The compiler projects bindings level by level precisely so each is co
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ class Backend:
     name: str
     con: Any
     compiled: list[ir.Expr] = field(default_factory=list)  # keeps their memtables registered
+    cached: dict[str, Any] = field(default_factory=dict)  # Spark: staged DataFrames by view
 
     def read(self, path: Path) -> ir.Table:
         return self.con.read_parquet(str(path))
@@ -55,6 +57,37 @@ class Backend:
                 self.con.to_parquet(expr, str(path), mode="overwrite")
             else:
                 self.con.to_parquet(expr, str(path), compression="zstd")
+
+    def stage(self, expr: ir.Table, enums: Mapping[str, tuple[str, ...]] | None = None) -> ir.Table:
+        """``expr`` computed once and kept (DuckDB: a temporary table, which spills under the
+        memory limit; Spark: a cached view). ``release`` drops it.
+
+        ``enums``: string (or string list) columns that only hold the values listed; DuckDB
+        stores them as ENUMs, which Parquet receives as plain strings, dictionary-encoded
+        without hashing every value again (the costliest part of writing such a column).
+        """
+        with unfused():
+            self.con._run_pre_execute_hooks(expr)  # registers the memtables it reads
+            self.compiled.append(expr)
+            name = f"_cg_staged_{uuid.uuid4().hex[:12]}"
+            if self.name == "spark":
+                frame = self.con._session.sql(str(self.con.compile(expr))).cache()
+                frame.createOrReplaceTempView(name)
+                self.cached[name] = frame
+                spark_table: ir.Table = self.con.table(name)
+                return spark_table
+            sql = with_enums(str(self.con.compile(expr)), expr, enums or {})
+            self.con.con.execute(f'CREATE TEMPORARY TABLE "{name}" AS {sql}')
+            table: ir.Table = self.con.table(name, database="temp")
+            return table
+
+    def release(self, staged: ir.Table) -> None:
+        name = staged.get_name()
+        if self.name == "spark":
+            self.con._session.catalog.dropTempView(name)
+            self.cached.pop(name).unpersist()
+        else:
+            self.con.con.execute(f'DROP TABLE IF EXISTS temp."{name}"')
 
     def fetch(self, expr: ir.Expr) -> pa.Table:
         with unfused():
@@ -82,6 +115,19 @@ class Backend:
         else:
             table = self.con.con.execute(sql).to_arrow_table()
         return table
+
+
+def with_enums(sql: str, expr: ir.Table, enums: Mapping[str, tuple[str, ...]]) -> str:
+    """DuckDB: ``sql`` with the ``enums`` columns cast to ENUM types of the listed values."""
+    if not enums:
+        return sql
+    casts = []
+    for column, values in enums.items():
+        kind = "ENUM(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+        if expr.schema()[column].is_array():
+            kind += "[]"
+        casts.append(f'CAST("{column}" AS {kind}) AS "{column}"')
+    return f"SELECT * REPLACE ({', '.join(casts)}) FROM ({sql})"
 
 
 def duckdb_backend(memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int | None = None) -> Backend:

@@ -7,35 +7,49 @@ output row) or quarantined (one quarantine row with its reason).
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
 from creditgate.batch.backends import Backend
-from creditgate.batch.decisions import decision_columns
+from creditgate.batch.decisions import (
+    OUTPUT_COLUMNS,
+    SIGNATURE,
+    Split,
+    final_columns,
+    split,
+    staged_columns,
+    with_reasons,
+)
 from creditgate.batch.validate import (
     BAD_COLUMN,
+    CityRules,
     checked,
     city_rules,
     duplicate_ids,
     missing_columns,
     profiles,
     quarantined,
-    valid_profiles,
 )
 from creditgate.batch.whitelist import Cutoffs, Eligible, apply_cutoffs, derive_cutoffs
-from creditgate.engines.ibis import IbisCompiler
-from creditgate.policy.lower import lower, slice_program
-from creditgate.policy.nodes import Policy
+from creditgate.engines.ibis import reason_lists
+from creditgate.engines.signature import binding_strings
+from creditgate.policy.lower import lower
+from creditgate.policy.nodes import Policy, RegionStatus
 from creditgate.population.regions import RegionTable
 from creditgate.snapshot import SnapshotMeta, write_snapshot
 
 Step = Callable[[str], None]
+# Early bindings the staged table keeps besides what the late bindings read.
+STAGED = ("outcome.policy", "outcome", "score", "pd", "region_class")
+MAX_LISTS = 1_000_000  # reason lists built from enumerated signatures, at most
 
 
 class BatchInputError(ValueError):
@@ -96,26 +110,45 @@ def run_batch(
     if missing:
         raise BatchInputError(f"{source}: missing profile columns: {', '.join(missing)}")
     input_rows = int(backend.scalar(raw.count()))
-    cities = city_rules(
-        backend.fetch(raw.select("city").distinct())["city"].to_pylist(), policy, regions
+    raw_cities = backend.fetch(raw.select("city").distinct())["city"].to_pylist()
+    cities = city_rules(raw_cities, policy, regions)
+    table = checked(raw, as_of, cities)
+    # The program's shape with capacity cutoffs (their values only matter to late bindings).
+    shape = split(lower(apply_cutoffs(policy, placeholder_cutoffs(policy)), regions), STAGED)
+    step("deciding under the policy's own cutoffs")
+    keep = {"user_id": "user_id", "city": "city", BAD_COLUMN: BAD_COLUMN}
+    staged = backend.stage(
+        staged_columns(shape, profiles(table), as_of, keep),
+        staged_enums(shape, raw, raw_cities, cities),
     )
-    step("finding duplicate user ids")
-    dups = backend.fetch(duplicate_ids(raw))
-    duplicate_rows = int(pa.compute.sum(dups["_dup_count"]).as_py() or 0)
-    table = checked(raw, as_of, cities, ibis.memtable(dups) if dups.num_rows else None)
-
-    step("ranking eligible users")
-    eligible, bad_rows = eligible_counts(backend, profiles(table), policy, regions, as_of)
-    cutoffs = derive_cutoffs(eligible, input_rows, policy, regions)
-    step("deciding")
-    program = lower(apply_cutoffs(policy, cutoffs.by_class), regions)
-    good = valid_profiles(table)
-    backend.write(decision_columns(program, good, as_of, extra=("region_class",)), out)
+    try:
+        step("finding duplicate user ids")
+        dups = backend.fetch(duplicate_ids(staged))
+        duplicate_rows = int(pa.compute.sum(dups["_dup_count"]).as_py() or 0)
+        dup_table = ibis.memtable(dups) if dups.num_rows else None
+        step("ranking eligible users")
+        counted = ranking(backend, shape, staged, dup_table)
+        cutoffs = derive_cutoffs(counted.eligible, input_rows, policy, regions)
+        step("deciding")
+        final = split(lower(apply_cutoffs(policy, cutoffs.by_class), regions), STAGED)
+        check_same_early(shape, final)
+        good = staged.filter(~staged[BAD_COLUMN])
+        if dup_table is not None:
+            good = good.anti_join(dup_table, good["user_id"] == dup_table["_dup_id"])
+        decisions, lists = decided(backend, final, good, as_of, counted.signatures)
+        try:
+            backend.write(decisions, out)
+        finally:
+            if lists is not None:
+                backend.release(lists)
+    finally:
+        backend.release(staged)
     step("writing quarantine")
     q_path = quarantine_path(out)
-    bad = quarantined(table)
-    # The ranking pass counted the bad rows: a clean file needs no second validating scan.
-    backend.write(bad if bad_rows else bad.limit(0), q_path)
+    if counted.bad_rows or dup_table is not None:
+        backend.write(quarantined(checked(raw, as_of, cities, dup_table)), q_path)
+    else:  # the staged pass counted the bad rows: a clean file needs no validating scan
+        backend.write(quarantined(table).limit(0), q_path)
 
     step("counting")
     decided_t = backend.read(out)
@@ -158,31 +191,113 @@ def run_batch(
     return report
 
 
-def eligible_counts(
-    backend: Backend, rows: ir.Table, policy: Policy, regions: RegionTable, as_of: date
-) -> tuple[list[Eligible], int]:
-    """Users invited under the policy's own cutoffs, counted by (class, city, score), and the
-    number of bad rows: one scan of ``rows`` (``validate.profiles``: every row, flagged)."""
-    # Only what the ranking reads: no offer, no reason keys.
-    program = slice_program(lower(policy, regions), ["outcome", "score", "region_class"])
-    compiler = IbisCompiler(program, rows, as_of)
-    cols = compiler.compile()
-    t = compiler.table
+@dataclass
+class Ranking:
+    """What one aggregate over the staged rows tells: the eligible users by (class, city,
+    score), the bad rows, and the early reason signatures of the valid rows."""
+
+    eligible: list[Eligible]
+    bad_rows: int
+    signatures: list[int]
+
+
+def ranking(backend: Backend, sp: Split, staged: ir.Table, dups: ir.Table | None) -> Ranking:
+    """One ``GROUP BY`` of the staged table: valid non-duplicate rows invited under the
+    policy's own cutoffs by (class, city, score), everyone else by reason signature only."""
+    t = staged
     bad = t[BAD_COLUMN]
-    t = t.mutate(
-        _bad=bad,
-        _class=ibis.ifelse(bad, ibis.null("string"), cols["region_class"]),
-        _city=ibis.ifelse(bad, ibis.null("string"), t["city"]),
-        _score=ibis.ifelse(bad, ibis.null("int64"), cols["score"].cast("int64")),
-        _invited=cols["outcome"] == "invited",
-    )
-    t = t.filter(t["_bad"] | t["_invited"])
-    agg = t.group_by(bad=t["_bad"], region_class=t["_class"], city=t["_city"], score=t["_score"])
-    eligible: list[Eligible] = []
-    bad_rows = 0
-    for r in backend.fetch(agg.agg(n=t.count())).to_pylist():
+    if dups is not None:
+        t = t.left_join(dups, t["user_id"] == dups["_dup_id"])
+        valid = ~bad & t["_dup_count"].isnull()
+    else:
+        valid = ~bad
+    invited = valid & (t[sp.column(outcome_binding(sp))] == "invited")
+    sig = ibis.ifelse(valid, t[SIGNATURE], ibis.null("int64")) if sp.codes else ibis.null("int64")
+    agg = t.group_by(
+        bad=bad,
+        sig=sig,
+        region_class=ibis.ifelse(invited, t[sp.column("region_class")], ibis.null("string")),
+        city=ibis.ifelse(invited, t["city"], ibis.null("string")),
+        score=ibis.ifelse(invited, t[sp.column("score")].cast("int64"), ibis.null("int64")),
+    ).agg(n=t.count())
+    out = Ranking([], 0, [])
+    signatures: set[int] = set()
+    for r in backend.fetch(agg).to_pylist():
         if r["bad"]:
-            bad_rows += int(r["n"])
-        else:
-            eligible.append(Eligible(r["region_class"], r["city"], int(r["score"]), int(r["n"])))
-    return eligible, bad_rows
+            out.bad_rows += int(r["n"])
+        if r["sig"] is not None:
+            signatures.add(int(r["sig"]))
+        if r["score"] is not None:
+            e = Eligible(r["region_class"], r["city"], int(r["score"]), int(r["n"]))
+            out.eligible.append(e)
+    out.signatures = sorted(signatures)
+    return out
+
+
+def staged_enums(
+    sp: Split, raw: ir.Table, raw_cities: list[Any], cities: CityRules
+) -> dict[str, tuple[str, ...]]:
+    """The staged string columns whose every value is known: the program's string bindings
+    (outcome, region class, segment) and the file's cities. DuckDB stages them as ENUMs: a
+    byte a row instead of a string, which matters once a staged table spills (100M rows)."""
+    enums = {
+        sp.column(name): values
+        for name in sp.staged
+        if (values := binding_strings(sp.program, name)) is not None
+    }
+    if raw["city"].type().is_string():
+        enums["city"] = tuple(
+            sorted({cities.canonical.get(c, c) for c in raw_cities if c is not None})
+        )
+    return enums
+
+
+def placeholder_cutoffs(policy: Policy) -> dict[str, int]:
+    """Capacity cutoffs for every class a run can derive one for: the program's shape."""
+    return {r.region_class: 0 for r in policy.regions if r.status is not RegionStatus.CLOSED}
+
+
+def check_same_early(shape: Split, final: Split) -> None:
+    """The derived cutoffs must change late bindings only, or the staged table is stale."""
+    before = [b for b in shape.program.bindings if b.name in shape.early]
+    after = [b for b in final.program.bindings if b.name in final.early]
+    if before != after or shape.staged != final.staged:
+        raise AssertionError("capacity cutoffs changed bindings computed before them")
+
+
+def outcome_binding(sp: Split) -> str:
+    """The outcome under the policy's own cutoffs (``outcome`` when no class has a cutoff)."""
+    names = sp.program.names
+    return "outcome.policy" if "outcome.policy" in names else "outcome"
+
+
+def all_signatures(sp: Split, early: list[int]) -> list[int] | None:
+    """Every full signature: each early one with every combination of the late slots' keys
+    (two capacity slots: four combinations). None when there are too many to list."""
+    assert sp.codes is not None
+    late = [
+        [c * sp.codes.radix[i] for c in range(len(sp.codes.values[i]) + 1)] for i in sp.late_slots
+    ]
+    combos = [sum(c) for c in itertools.product(*late)]
+    if len(combos) * len(early) > MAX_LISTS:
+        return None
+    return sorted({e + c for e in early for c in combos})
+
+
+def decided(
+    backend: Backend, sp: Split, good: ir.Table, as_of: date, early_signatures: list[int]
+) -> tuple[ir.Table, ir.Table | None]:
+    """The decisions of the staged valid rows, reason lists joined per signature, and the
+    staged table of reason lists (``Backend.release`` it after writing)."""
+    rows = final_columns(sp, good, as_of, extra=("region_class",))
+    if sp.codes is None:
+        return rows, None
+    listed = all_signatures(sp, early_signatures)
+    if listed is None:  # too many combinations: ask the rows which signatures occur
+        listed = backend.fetch(rows.select(SIGNATURE).distinct())[SIGNATURE].to_pylist()
+    signatures = ibis.memtable(pa.table({SIGNATURE: pa.array(listed, pa.int64())}))
+    lists = reason_lists(sp.program, sp.codes, signatures, SIGNATURE)
+    # A few thousand rows; as a DuckDB ENUM list the codes are written as cheaply as integers.
+    codes = tuple(sorted({s.code for s in sp.program.reasons}))
+    lists = backend.stage(lists, enums={"reason_codes": codes})
+    return with_reasons(rows, lists).select(*OUTPUT_COLUMNS, "region_class"), lists

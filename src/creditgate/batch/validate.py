@@ -183,7 +183,13 @@ def checked(
     """
     raw_columns = list(table.columns)
     if duplicates is not None:
-        table = table.left_join(duplicates, table["user_id"] == duplicates["_dup_id"])
+        # The ids were counted contract-typed (``_typed``: a string).
+        ids = (
+            table["user_id"]
+            if table["user_id"].type().is_string()
+            else table["user_id"].cast("string")
+        )
+        table = table.left_join(duplicates, ids == duplicates["_dup_id"])
     # Stage 1: contract-typed values, so later tests read a column, not a repeated cast.
     casts = {name: _typed(table[name], spec) for name, spec in PROFILE_FIELDS.items()}
     table = table.mutate(**{f"_v_{k}": table[k] if v is None else v for k, v in casts.items()})

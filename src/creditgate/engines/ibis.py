@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import calendar
 import math
+from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -23,6 +24,7 @@ import ibis.expr.types as ir
 
 from creditgate.engines.base import Compiler
 from creditgate.engines.rewrites import case_as_table
+from creditgate.engines.signature import SlotCodes
 from creditgate.policy import nodes as n
 from creditgate.policy.lower import Program, refs
 from creditgate.timeutil import Unit
@@ -55,11 +57,33 @@ def is_decimal_choice(node: n.Expr) -> bool:
     return False
 
 
+def is_indicator(node: n.Case) -> bool:
+    """``CASE WHEN c THEN 1 ELSE 0 END`` (a NULL ``c`` gives 0, as FALSE does)."""
+    if len(node.whens) != 1:
+        return False
+    result, default = node.whens[0][1], node.default
+    return (
+        isinstance(result, n.Literal)
+        and isinstance(default, n.Literal)
+        and type(result.value) is int
+        and type(default.value) is int
+        and (result.value, default.value) == (1, 0)
+    )
+
+
 class IbisCompiler(Compiler[ir.Value]):
     """Compiles expressions over ``table`` (profile columns, contract types) at ``as_of``."""
 
-    def __init__(self, program: Program, table: ir.Table, as_of: date) -> None:
+    def __init__(
+        self,
+        program: Program,
+        table: ir.Table,
+        as_of: date,
+        given: Mapping[str, str] | None = None,
+    ) -> None:
+        """``given``: bindings already computed, as columns of ``table`` (binding -> column)."""
         self.program, self.table, self.as_of = program, table, as_of
+        self.given = dict(given or {})
         self.columns: dict[str, ir.Value] = {}
         self.as_text = False
         self.lookups: dict[n.Case, str] = {}  # lookup CASE -> column joined from its table
@@ -71,13 +95,16 @@ class IbisCompiler(Compiler[ir.Value]):
         deepest binding it reads), so a ``Ref`` is a column of the previous projection
         rather than a copy of its whole expression: the SQL stays linear in the program.
         """
-        levels: dict[str, int] = {}
+        levels: dict[str, int] = {name: 0 for name in self.given}
         staged: dict[int, list[tuple[int, n.Expr]]] = {}
         for i, binding in enumerate(self.program.bindings):
+            if binding.name in self.given:
+                continue
             level = 1 + max((levels[r] for r in refs(binding.expr)), default=0)
             levels[binding.name] = level
             staged.setdefault(level, []).append((i, binding.expr))
         names = self.program.names
+        self.columns = {name: self.table[column] for name, column in self.given.items()}
         for level in sorted(staged):
             for _, expr in staged[level]:
                 self.join_lookups(expr)
@@ -89,20 +116,30 @@ class IbisCompiler(Compiler[ir.Value]):
             self.table = self.table.mutate(**new)
             for column in new:
                 self.columns[names[int(column[2:])]] = self.table[column]
-        self.columns = {name: self.table[f"_b{i}"] for i, name in enumerate(names)}
+        self.columns = {
+            name: self.table[self.given.get(name, f"_b{i}")] for i, name in enumerate(names)
+        }
         return self.columns
 
     def reason_codes(self) -> ir.ArrayValue:
         """The fired reasons' codes in key order: the same slots ``explain.reasons`` sorts."""
-        slots = self.program.reasons
-        assert len(slots) < SLOT_BASE, "too many reason slots for the key encoding"
-        keys = [
-            self.columns[s.binding].cast("int64") * SLOT_BASE + literal(i)
-            for i, s in enumerate(slots)
-        ]
-        codes = ibis.literal([s.code for s in slots], type="array<string>")
-        fired = ibis.array(keys).filter(lambda k: k.notnull()).sort()
-        return fired.map(lambda k: codes[k % SLOT_BASE])
+        return sorted_codes(self.program, [self.columns[s.binding] for s in self.program.reasons])
+
+    def reason_signature(self, codes: SlotCodes, slots: Iterable[int]) -> ir.IntegerValue:
+        """The packed codes (``engines.signature``) of the reason ``slots``' keys."""
+        total: ir.IntegerValue = literal(0)
+        for i in slots:
+            key = self.columns[self.program.reasons[i].binding]
+            radix, values = codes.radix[i], codes.values[i]
+            if len(values) == 1:
+                part = ibis.ifelse(key.notnull(), literal(radix), literal(0))
+            elif values:
+                whens = ((key == v, literal((j + 1) * radix)) for j, v in enumerate(values))
+                part = ibis.cases(*whens, else_=literal(0))
+            else:
+                continue
+            total = total + part
+        return total
 
     # -- visitors
     def visit_Field(self, node: n.Field) -> ir.Value:
@@ -169,6 +206,8 @@ class IbisCompiler(Compiler[ir.Value]):
         lookup = self.case_as_lookup(node)
         if lookup is not None:
             return lookup
+        if is_indicator(node):  # CASE WHEN c THEN 1 ELSE 0: a cast, no branching
+            return self.visit(node.whens[0][0]).fill_null(False).cast("int64")
         whens = [(self.visit(c), self.visit(r)) for c, r in node.whens]
         default = self.visit(node.default)
         if not whens:
@@ -250,3 +289,28 @@ class IbisCompiler(Compiler[ir.Value]):
         scale = float(node.scale)
         assert math.isfinite(scale) and scale != 0
         return (1.0 / (1.0 + ((x - node.offset) / scale).exp())).round(6)
+
+
+def sorted_codes(program: Program, keys: list[ir.Value]) -> ir.ArrayValue:
+    """The codes of the slots whose key (one per slot, NULL: not fired) is set, in key order."""
+    slots = program.reasons
+    assert len(slots) < SLOT_BASE, "too many reason slots for the key encoding"
+    slot_keys = [k.cast("int64") * SLOT_BASE + literal(i) for i, k in enumerate(keys)]
+    codes = ibis.literal([s.code for s in slots], type="array<string>")
+    fired = ibis.array(slot_keys).filter(lambda k: k.notnull()).sort()
+    return fired.map(lambda k: codes[(k % SLOT_BASE).cast("int32")])  # Spark: INT index
+
+
+def reason_lists(program: Program, codes: SlotCodes, signatures: ir.Table, column: str) -> ir.Table:
+    """``signatures`` plus ``reason_codes``: each signature decoded to its keys and sorted.
+
+    Meant for the distinct signatures of a run (a few thousand rows), so the sort runs once per
+    reason list, not once per user.
+    """
+    sig = signatures[column]
+    keys: list[ir.Value] = []
+    for radix, values in zip(codes.radix, codes.values, strict=True):
+        code = (sig // radix) % (len(values) + 1)
+        whens = ((code == j + 1, literal(v)) for j, v in enumerate(values))
+        keys.append(ibis.cases(*whens, else_=ibis.null("int64")) if values else ibis.null("int64"))
+    return signatures.mutate(reason_codes=sorted_codes(program, keys))

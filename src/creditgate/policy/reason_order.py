@@ -70,25 +70,50 @@ def _when(fired: Expr, key: Expr) -> Expr:
     return Case(((fired, key),), Literal(None))
 
 
-def _factor_rank(policy: Policy, i: int) -> Expr:
-    """How many scorecard features fall further below their best bin than feature ``i``."""
+def _factor_order(policy: Policy, i: int) -> Expr:
+    """Feature ``i``'s shortfall as one comparable integer: ``gap * n + (n - 1 - i)``, with
+    ``gap`` = best points - points (by bin, as ``lower.points_expr``) and ``n`` features.
+
+    A larger value is further below its best bin, and equal gaps put the earlier feature
+    ahead, so one comparison orders two features.
+    """
     features = policy.scorecard.features
-    mine = features[i]
-    terms: list[Expr] = []
-    for j, other in enumerate(features):
-        if j == i:
-            continue
-        # gap_j > gap_i  <=>  points_i + best_j > points_j + best_i (no subtraction node)
-        left = Add((Ref(f"points.{mine.name}"), Literal(other.best_points)))
-        right = Add((Ref(f"points.{other.name}"), Literal(mine.best_points)))
-        op = CmpOp.GE if j < i else CmpOp.GT  # equal gaps: the earlier feature goes first
-        ahead = And(
+    feature, n = features[i], len(features)
+
+    def order(points: int) -> Literal:
+        return Literal((feature.best_points - points) * n + (n - 1 - i))
+
+    index = Ref(f"bin.{feature.name}")
+    return Case(
+        tuple(
+            (Compare(CmpOp.EQ, index, Literal(k)), order(b.points))
+            for k, b in enumerate(feature.bins)
+        ),
+        order(feature.missing_points),
+    )
+
+
+def _factor_rank(policy: Policy, i: int) -> Expr:
+    """How many scorecard features fall further below their best bin than feature ``i``
+    (equal gaps: the earlier feature first). Exact whenever feature ``i`` is below its best
+    bin, the only case a factor reason reads it: a feature ordered ahead of it is then below
+    its own best bin too."""
+    names = [f.name for f in policy.scorecard.features]
+    terms: list[Expr] = [
+        Case(
             (
-                Compare(CmpOp.LT, Ref(f"points.{other.name}"), Literal(other.best_points)),
-                Compare(op, left, right),
-            )
+                (
+                    Compare(
+                        CmpOp.GT, Ref(f"reason.order.{other}"), Ref(f"reason.order.{names[i]}")
+                    ),
+                    Literal(1),
+                ),
+            ),
+            Literal(0),
         )
-        terms.append(Case(((ahead, Literal(1)),), Literal(0)))
+        for j, other in enumerate(names)
+        if j != i
+    ]
     return Add(tuple(terms)) if terms else Literal(0)
 
 
@@ -98,7 +123,8 @@ def reason_slots(policy: Policy, capacity: bool) -> tuple[list[tuple[str, Expr]]
     Reads bindings ``lower`` emits: ``fail.*``, ``fraud.*``, ``points.*``, ``review.score``,
     ``quota.score``, ``refer.segment`` and, with ``capacity``, ``fail.capacity`` and
     ``fail.region_quota``. Besides the slot keys it emits ``reason.rank.<feature>``, each
-    scorecard factor's rank by shortfall (NULL unless the score failed).
+    scorecard factor's rank by shortfall (NULL unless the score failed), and
+    ``reason.order.<feature>``, the shortfall key those ranks compare.
     """
     bindings: list[tuple[str, Expr]] = []
     slots: list[ReasonSlot] = []
@@ -135,6 +161,8 @@ def reason_slots(policy: Policy, capacity: bool) -> tuple[list[tuple[str, Expr]]
     first = score_key(Literal(0))
     add("SCORE_BELOW_CUTOFF", SlotKind.SCORE, _when(And((below, Not(quota))), first))
     add("REGION_QUOTA", SlotKind.SCORE, _when(And((below, quota)), first))
+    for i, feature in enumerate(policy.scorecard.features):
+        bindings.append((f"reason.order.{feature.name}", _factor_order(policy, i)))
     for i, feature in enumerate(policy.scorecard.features):
         # A binding of its own: the rank is read twice below (fired? and key), and an engine
         # computes a binding once where it would compute an inlined expression twice. NULL
