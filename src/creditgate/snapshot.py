@@ -11,7 +11,7 @@ capacity, an input fingerprint and the counts. Written by the batch engine, load
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -70,11 +70,18 @@ class SnapshotMeta:
         )
 
 
-def write_snapshot(path: Path, meta: SnapshotMeta, invited: pa.Table) -> None:
-    """Write ``invited`` (columns as ``SCHEMA``) with ``meta`` into one Parquet file."""
-    table = invited.select(SCHEMA.names).cast(SCHEMA)
-    table = table.replace_schema_metadata({METADATA_KEY: meta.to_json()})
-    pq.write_table(table, path)
+def write_snapshot(
+    path: Path, meta: SnapshotMeta, invited: pa.Table | Iterable[pa.RecordBatch]
+) -> None:
+    """Write ``invited`` (columns as ``SCHEMA``, already in snapshot order) with ``meta`` into
+    one Parquet file. Record batches are written as they come, so a population's tens of
+    millions of invited users never sit in memory at once."""
+    schema = SCHEMA.with_metadata({METADATA_KEY: meta.to_json()})
+    batches = invited.to_batches() if isinstance(invited, pa.Table) else invited
+    with pq.ParquetWriter(path, schema) as writer:
+        for batch in batches:
+            table = pa.Table.from_batches([batch]).select(SCHEMA.names).cast(SCHEMA)
+            writer.write_table(table.replace_schema_metadata(schema.metadata))
 
 
 def read_meta(path: Path) -> SnapshotMeta:

@@ -7,9 +7,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from creditgate.batch import backends
 from creditgate.batch.backends import duckdb_backend
 from creditgate.batch.run import BatchInputError, BatchReport, run_batch
 from creditgate.batch.whitelist import apply_cutoffs
@@ -71,6 +73,23 @@ def test_counts_reconcile_and_capacity_holds(clean: tuple[Path, BatchReport, Dec
     assert read_invited(report.snapshot_path).num_rows == invited  # type: ignore[arg-type]
     cards = dict(decider.policy.scorecard.cutoffs)
     assert all(v >= cards[c] for c, v in meta.cutoffs.items())
+
+
+def test_snapshot_streams_every_invited_row_in_score_then_id_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written a record batch at a time (here 97 rows each), the snapshot still holds exactly
+    the decisions' invited rows, ordered by score descending, then ``user_id``."""
+    monkeypatch.setattr(backends, "BATCH_ROWS", 97)
+    _, report, _ = run(tmp_path, 4_000)
+    decided = pq.read_table(tmp_path / "decisions.parquet")
+    invited = decided.filter(pc.equal(decided["outcome"], "invited"))
+    expected = invited.select(["user_id", "region_class", "score", "limit_cny", "apr"])
+    expected = expected.sort_by([("score", "descending"), ("user_id", "ascending")])
+    snap = read_invited(report.snapshot_path)  # type: ignore[arg-type]
+    assert expected.num_rows > 3 * 97
+    assert snap.to_pydict() == expected.cast(snap.schema).to_pydict()
+    assert pq.ParquetFile(report.snapshot_path).metadata.num_row_groups > 3  # type: ignore[arg-type]
 
 
 def test_decide_with_the_snapshot_agrees_with_every_batch_row(

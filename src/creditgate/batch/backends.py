@@ -25,6 +25,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 DEFAULT_MEMORY_LIMIT = "3GB"
+BATCH_ROWS = 500_000  # rows per record batch when streaming a result out (a few tens of MB)
 
 
 @contextmanager
@@ -93,6 +94,30 @@ class Backend:
         with unfused():
             table: pa.Table = self.con.to_pyarrow(expr)
         return table
+
+    def batches(self, expr: ir.Table) -> Iterator[pa.RecordBatch]:
+        """``expr``'s rows in order, a record batch at a time: DuckDB streams them (never the
+        whole result in memory); Spark collects the result on the driver first.
+
+        DuckDB streams an ORDER BY result out of order when ``preserve_insertion_order`` is
+        off, as the batch runs it (measured: on 100M users the 15M-row snapshot came back with
+        its first sorted block split in two), so it is switched on while streaming.
+        """
+        sql = self.compile(expr)
+        if self.name == "spark":
+            yield from self.fetch_sql(sql).to_batches(BATCH_ROWS)
+            return
+        con = self.con.con
+        (preserved,) = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[
+            0
+        ]
+        con.execute("SET preserve_insertion_order = true")
+        reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)
+        try:
+            yield from reader
+        finally:
+            reader.close()  # a reader left half read would block the connection
+            con.execute(f"SET preserve_insertion_order = {bool(preserved)}")
 
     def scalar(self, expr: ir.Scalar) -> Any:
         with unfused():

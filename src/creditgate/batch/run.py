@@ -168,8 +168,11 @@ def run_batch(
     if snapshot is not None:
         step("writing snapshot")
         invited = decided_t.filter(decided_t["outcome"] == "invited")
-        rows = backend.fetch(invited.select("user_id", "region_class", "score", "limit_cny", "apr"))
-        rows = rows.sort_by([("score", "descending"), ("user_id", "ascending")])
+        rows = backend.batches(
+            invited.select("user_id", "region_class", "score", "limit_cny", "apr").order_by(
+                [ibis.desc("score"), ibis.asc("user_id")]
+            )
+        )
         meta = SnapshotMeta(
             policy_name=policy.name,
             policy_version=policy.version,

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from creditgate.features import DerivedField, by_name, consent_of, derived_fields
+from creditgate.policy.by_bin import by_points
 from creditgate.policy.nodes import (
     Action,
     Add,
@@ -130,14 +131,7 @@ def bin_expr(feature: ScoreFeature, derived: Mapping[str, DerivedField]) -> Expr
 
 def points_expr(feature: ScoreFeature) -> Expr:
     """Points by bin index; missing values and unseen categories earn ``missing_points``."""
-    index = Ref(f"bin.{feature.name}")
-    return Case(
-        tuple(
-            (Compare(CmpOp.EQ, index, Literal(i)), Literal(b.points))
-            for i, b in enumerate(feature.bins)
-        ),
-        Literal(feature.missing_points),
-    )
+    return by_points(feature, Literal)
 
 
 def lower(policy: Policy, regions: RegionTable) -> Program:

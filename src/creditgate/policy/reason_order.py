@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from creditgate.policy.by_bin import by_points
 from creditgate.policy.nodes import (
     Action,
     Add,
@@ -72,7 +73,7 @@ def _when(fired: Expr, key: Expr) -> Expr:
 
 def _factor_order(policy: Policy, i: int) -> Expr:
     """Feature ``i``'s shortfall as one comparable integer: ``gap * n + (n - 1 - i)``, with
-    ``gap`` = best points - points (by bin, as ``lower.points_expr``) and ``n`` features.
+    ``gap`` = best points - points (by bin, as the points) and ``n`` features.
 
     A larger value is further below its best bin, and equal gaps put the earlier feature
     ahead, so one comparison orders two features.
@@ -83,14 +84,7 @@ def _factor_order(policy: Policy, i: int) -> Expr:
     def order(points: int) -> Literal:
         return Literal((feature.best_points - points) * n + (n - 1 - i))
 
-    index = Ref(f"bin.{feature.name}")
-    return Case(
-        tuple(
-            (Compare(CmpOp.EQ, index, Literal(k)), order(b.points))
-            for k, b in enumerate(feature.bins)
-        ),
-        order(feature.missing_points),
-    )
+    return by_points(feature, order)
 
 
 def _factor_rank(policy: Policy, i: int) -> Expr:
