@@ -77,11 +77,16 @@ def write_snapshot(
     one Parquet file. Record batches are written as they come, so a population's tens of
     millions of invited users never sit in memory at once."""
     schema = SCHEMA.with_metadata({METADATA_KEY: meta.to_json()})
-    batches = invited.to_batches() if isinstance(invited, pa.Table) else invited
+    parts = (
+        [invited]
+        if isinstance(invited, pa.Table)
+        else (pa.Table.from_batches([b]) for b in invited)
+    )
     with pq.ParquetWriter(path, schema) as writer:
-        for batch in batches:
-            table = pa.Table.from_batches([batch]).select(SCHEMA.names).cast(SCHEMA)
-            writer.write_table(table.replace_schema_metadata(schema.metadata))
+        for part in parts:
+            writer.write_table(
+                part.select(SCHEMA.names).cast(SCHEMA).replace_schema_metadata(schema.metadata)
+            )
 
 
 def read_meta(path: Path) -> SnapshotMeta:

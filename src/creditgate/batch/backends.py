@@ -67,20 +67,18 @@ class Backend:
         stores them as ENUMs, which Parquet receives as plain strings, dictionary-encoded
         without hashing every value again (the costliest part of writing such a column).
         """
-        with unfused():
-            self.con._run_pre_execute_hooks(expr)  # registers the memtables it reads
-            self.compiled.append(expr)
-            name = f"_cg_staged_{uuid.uuid4().hex[:12]}"
-            if self.name == "spark":
-                frame = self.con._session.sql(str(self.con.compile(expr))).cache()
-                frame.createOrReplaceTempView(name)
-                self.cached[name] = frame
-                spark_table: ir.Table = self.con.table(name)
-                return spark_table
-            sql = with_enums(str(self.con.compile(expr)), expr, enums or {})
-            self.con.con.execute(f'CREATE TEMPORARY TABLE "{name}" AS {sql}')
-            table: ir.Table = self.con.table(name, database="temp")
-            return table
+        sql = self.compile(expr)
+        name = f"_cg_staged_{uuid.uuid4().hex[:12]}"
+        if self.name == "spark":
+            frame = self.con._session.sql(sql).cache()
+            frame.createOrReplaceTempView(name)
+            self.cached[name] = frame
+            spark_table: ir.Table = self.con.table(name)
+            return spark_table
+        sql = with_enums(sql, expr, enums or {})
+        self.con.con.execute(f'CREATE TEMPORARY TABLE "{name}" AS {sql}')
+        table: ir.Table = self.con.table(name, database="temp")
+        return table
 
     def release(self, staged: ir.Table) -> None:
         name = staged.get_name()
@@ -108,9 +106,8 @@ class Backend:
             yield from self.fetch_sql(sql).to_batches(BATCH_ROWS)
             return
         con = self.con.con
-        (preserved,) = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[
-            0
-        ]
+        setting = "SELECT current_setting('preserve_insertion_order')"
+        [(preserved,)] = con.execute(setting).fetchall()
         con.execute("SET preserve_insertion_order = true")
         reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)
         try:

@@ -14,8 +14,8 @@ the offer and the capacity reasons) are computed from it with the cutoffs known.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import date
 
 import ibis.expr.types as ir
@@ -75,8 +75,7 @@ def decision_columns(
     base = {"user_id": compiler.table["user_id"], **_outputs(cols)}
     ext = {name: cols[name] for name in extra}
     if codes is None:
-        out = compiler.table.select(**base, reason_codes=compiler.reason_codes(), **ext)
-        return out
+        return compiler.table.select(**base, reason_codes=compiler.reason_codes(), **ext)
     sig = compiler.reason_signature(codes, range(len(program.reasons)))
     rows = compiler.table.select(**base, **ext, **{SIGNATURE: sig})
     lists = reason_lists(program, codes, rows.select(SIGNATURE).distinct(), SIGNATURE)
@@ -106,6 +105,11 @@ class Split:
         """The staged table's column for early binding ``name``."""
         return f"_s{self.program.index(name)}"
 
+    def part(self, keep: Callable[[str], bool]) -> Program:
+        """The program with only the bindings whose names ``keep`` accepts."""
+        bindings = tuple(b for b in self.program.bindings if keep(b.name))
+        return replace(self.program, bindings=bindings)
+
 
 def split(program: Program, outputs: tuple[str, ...]) -> Split:
     """Cut ``program`` (lowered with capacity cutoffs, any values) at ``cutoff.capacity``."""
@@ -128,13 +132,7 @@ def split(program: Program, outputs: tuple[str, ...]) -> Split:
 def staged_columns(sp: Split, table: ir.Table, as_of: date, keep: Mapping[str, str]) -> ir.Table:
     """One pass of ``table`` (profile columns): ``keep`` (output name -> input column), the
     staged early bindings and, with codes, the early slots' signature."""
-    early = Program(
-        sp.program.policy,
-        tuple(b for b in sp.program.bindings if b.name in sp.early),
-        sp.program.derived,
-        sp.program.reasons,
-    )
-    compiler = IbisCompiler(early, table, as_of)
+    compiler = IbisCompiler(sp.part(sp.early.__contains__), table, as_of)
     cols = compiler.compile()
     t = compiler.table
     out: dict[str, ir.Value] = {name: t[column] for name, column in keep.items()}
@@ -151,12 +149,7 @@ def final_columns(
     cut at ``sp.program``'s cutoffs. With codes, ``reason_codes`` is not there yet: ``_sig``
     (every slot's signature) is, for ``with_reasons`` with the distinct signatures."""
     given = {name: sp.column(name) for name in sp.staged}
-    late = Program(
-        sp.program.policy,
-        tuple(b for b in sp.program.bindings if b.name in given or b.name not in sp.early),
-        sp.program.derived,
-        sp.program.reasons,
-    )
+    late = sp.part(lambda name: name in given or name not in sp.early)
     compiler = IbisCompiler(late, staged, as_of, given)
     cols = compiler.compile()
     t = compiler.table

@@ -34,7 +34,7 @@ def move_step(code: str, field: str, original: Any, to: Any, key: str) -> Recour
 
 class RecoursePlanner:
     def __init__(self, program: Program) -> None:
-        self.policy = policy = program.policy
+        policy = program.policy
         index = program.positions
         derived = program.derived
         self.gates = [GateRecourse(gate, derived) for gate in policy.gates]
@@ -66,10 +66,10 @@ class RecoursePlanner:
         ``RowCompiler.compile_split``): one inline test per gate, the memoised step inline."""
         lines = ["steps = []"]
         namespace: dict[str, Any] = {"_region_step": region_step}
-        for k, (gate, recourse) in enumerate(zip(self.policy.gates, self.gates, strict=True)):
+        for k, recourse in enumerate(self.gates):
             namespace[f"_gate{k}"] = recourse
             call = recourse.call_source(source, f"_gate{k}")
-            lines.append(f"if {source(f'fail.{gate.id}')}: steps.append({call})")
+            lines.append(f"if {source(f'fail.{recourse.gate.id}')}: steps.append({call})")
         closed, region = source("fail.region_closed"), source("region_class")
         lines.append(f"if {closed}: steps.append(_region_step({region}))")
         return lines, namespace

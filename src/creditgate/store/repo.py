@@ -283,11 +283,15 @@ class DecisionLog:
         columns: list[list[Any]] = [[] for _ in _PG_BATCH]
         for p, fields, _ in prepared:
             before, after = split_at_seq(fields)
-            values = [fields[c] for c in ("decision_id", "user_id", "policy_version", "as_of")]
-            values += [p.key, p.stored_inputs, fields["inputs_hash"], p.decision_json]
-            values += [fields["decision_hash"], fields["created_at"], p.erase, before, after]
-            for column, value in zip(columns, values, strict=True):
-                column.append(value)
+            record = fields | {
+                "inputs": p.stored_inputs,
+                "decision": p.decision_json,
+                "erase": p.erase,
+                "before_seq": before,
+                "after_seq": after,
+            }
+            for column, (name, _) in zip(columns, _PG_BATCH, strict=True):
+                column.append(record[name])
         with self.write_lock:
             raw.autocommit = True  # one statement, its own transaction
             try:
