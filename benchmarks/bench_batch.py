@@ -7,9 +7,14 @@ score, PD, limit, prices, reason codes in Decider order), the quarantine file an
 whitelist snapshot: validation, duplicate check, ranking and every write included.
 Baseline, same file, same process: one hand-written ``COPY (SELECT ...) TO`` computing the
 default policy's gates, fraud rules, score, cutoff and outcome (no validation, no reasons, no
-quotas), i.e. the least a hand-rolled SQL job would do. The input file is generated first in a
-subprocess (untimed, and outside this process's peak RSS). Peak RSS is this process's
-``ru_maxrss``, which includes DuckDB (it runs in-process).
+quotas), i.e. the least a hand-rolled SQL job would do; also timed without its write (the same
+SELECT aggregated: what its gates and score cost).
+Floor, same file, same process: no computation at all. Every input column is decoded once,
+and the decisions this run wrote (loaded beforehand, untimed, reason codes as the ENUM list the
+batch writes) are written again: the least any engine must do to read this input and produce
+this output on this machine.
+The input file is generated first in a subprocess (untimed, and outside this process's peak
+RSS). Peak RSS is this process's ``ru_maxrss``, which includes DuckDB (it runs in-process).
 Targets (issue 3): >= 2M users/s, peak <= 4 GiB, ratio to the hand-written SQL >= 0.5.
 """
 
@@ -23,6 +28,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+import duckdb
+
 from creditgate.batch.backends import duckdb_backend
 from creditgate.batch.run import run_batch
 from creditgate.decider import Decider
@@ -30,7 +37,6 @@ from creditgate.decider import Decider
 AS_OF = date(2025, 6, 30)
 
 HAND_WRITTEN = """
-COPY (
   WITH d AS (
     SELECT *,
       date_diff('year', birth_date, DATE '{as_of}')
@@ -71,23 +77,53 @@ COPY (
     WHEN occupation = 'small_business_owner' THEN 'referred'
     ELSE 'invited' END AS outcome
   FROM s
-) TO '{out}' (FORMAT parquet, COMPRESSION zstd)
 """
 
 
-def hand_written(path: Path, out: Path, memory_limit: str, threads: int) -> float:
+def timed(con: duckdb.DuckDBPyConnection, sql: str) -> float:
+    start = time.perf_counter()
+    con.execute(sql).fetchall()
+    return time.perf_counter() - start
+
+
+def hand_written(path: Path, out: Path, memory_limit: str, threads: int) -> tuple[float, float]:
+    """Seconds of the hand-written job, and of its SELECT with the output aggregated away."""
     decider = Decider()
-    backend = duckdb_backend(memory_limit, threads)
-    raw = backend.con.con
+    raw = duckdb_backend(memory_limit, threads).con.con
     raw.execute("CREATE TABLE cities (city VARCHAR, region_class VARCHAR)")
     rows = [(c.name, c.region_class.value) for c in decider.regions.cities.values()]
     raw.executemany("INSERT INTO cities VALUES (?, ?)", rows)
-    sql = HAND_WRITTEN.format(
-        as_of=AS_OF.isoformat(), mmdd=AS_OF.strftime("%m%d"), path=path, out=out
+    select = HAND_WRITTEN.format(as_of=AS_OF.isoformat(), mmdd=AS_OF.strftime("%m%d"), path=path)
+    write = f"COPY ({select}) TO '{out}' (FORMAT parquet, COMPRESSION zstd)"
+    compute = (
+        "SELECT count(*), sum(score), count(*) FILTER (WHERE outcome = 'invited'),"
+        f" max(user_id) FROM ({select})"
     )
-    start = time.perf_counter()
-    raw.execute(sql)
-    return time.perf_counter() - start
+    return timed(raw, write), timed(raw, compute)
+
+
+def floor(
+    path: Path, decisions: Path, out: Path, memory_limit: str, threads: int
+) -> tuple[float, float, float]:
+    """Seconds to decode every input column once, to find the input's duplicate ``user_id``s
+    (which every correct run must, to quarantine them), and to write ``decisions`` again."""
+    raw = duckdb_backend(memory_limit, threads).con.con
+    codes = raw.execute(
+        f"SELECT DISTINCT unnest(reason_codes) FROM read_parquet('{decisions}')"
+    ).fetchall()
+    enum = "ENUM(" + ", ".join(f"'{c}'" for (c,) in sorted(codes)) + ")[]"
+    raw.execute(
+        "CREATE TEMPORARY TABLE decided AS SELECT * REPLACE"
+        f" (CAST(reason_codes AS {enum}) AS reason_codes) FROM read_parquet('{decisions}')"
+    )
+    columns = [c for (c, *_) in raw.execute(f"DESCRIBE FROM read_parquet('{path}')").fetchall()]
+    read = ", ".join(f'min("{c}")' for c in columns)
+    dups = f"SELECT user_id FROM read_parquet('{path}') GROUP BY user_id HAVING count(*) > 1"
+    return (
+        timed(raw, f"SELECT {read} FROM read_parquet('{path}')"),
+        timed(raw, dups),
+        timed(raw, f"COPY decided TO '{out}' (FORMAT parquet, COMPRESSION zstd)"),
+    )
 
 
 def main() -> None:
@@ -98,8 +134,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-baseline", action="store_true")
     args = parser.parse_args()
-    args.workdir.mkdir(parents=True, exist_ok=True)
-    source = args.workdir / f"users_{args.users}.parquet"
+    work: Path = args.workdir
+    work.mkdir(parents=True, exist_ok=True)
+    source = work / f"users_{args.users}.parquet"
     if not source.exists():
         print(f"generating {args.users:,} users -> {source} (untimed, in a subprocess)")
         cli = Path(sys.executable).with_name("creditgate")
@@ -113,11 +150,11 @@ def main() -> None:
     report = run_batch(
         backend,
         source,
-        args.workdir / "decisions.parquet",
+        work / "decisions.parquet",
         decider.policy,
         decider.regions,
         AS_OF,
-        snapshot=args.workdir / "snapshot.parquet",
+        snapshot=work / "snapshot.parquet",
     )
     seconds = time.perf_counter() - start
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
@@ -127,12 +164,34 @@ def main() -> None:
     print(f"  invited share {report.outcomes.get('invited', 0) / report.input_rows:.2%}")
     print(f"  peak RSS {peak_gib:.2f} GiB (DuckDB memory_limit {args.memory_limit})")
     if not args.skip_baseline:
-        base = hand_written(source, args.workdir / "hand.parquet", args.memory_limit, args.threads)
-        base_rate = report.input_rows / base
-        print(f"hand-written SQL: {base:.2f}s = {base_rate:,.0f} users/s")
-        print(f"ratio creditgate / hand-written: {rate / base_rate:.2f}")
+        n = report.input_rows
+        base, gates = hand_written(source, work / "hand.parquet", args.memory_limit, args.threads)
+        print(f"hand-written SQL: {base:.2f}s = {n / base:,.0f} users/s")
+        print(f"ratio creditgate / hand-written: {base / seconds:.2f}")
+        read, dups, write = floor(
+            source,
+            work / "decisions.parquet",
+            work / "floor.parquet",
+            args.memory_limit,
+            args.threads,
+        )
+        least, correct = read + write, dups + gates + write
+        print("floors (no validation, reasons, ranking or snapshot; same file, same process):")
+        print(f"  decode every input column        {read:6.2f}s")
+        print(f"  duplicate user_id check          {dups:6.2f}s")
+        print(f"  hand-written gates and score     {gates:6.2f}s (its SELECT, output aggregated)")
+        print(f"  write these decisions again      {write:6.2f}s")
+        print(
+            f"  decode + write                   {least:6.2f}s = {n / least:,.0f} users/s;"
+            f" creditgate runs at {least / seconds:.2f} of this speed"
+        )
+        print(
+            f"  duplicates + gates + write       {correct:6.2f}s = {n / correct:,.0f} users/s,"
+            f" ratio to hand-written {base / correct:.2f}"
+        )
+        print(f"  (targets: 2M users/s is {n / 2e6:.2f}s; ratio 0.5 is {2 * base:.2f}s)")
         peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-        print(f"peak RSS incl. baseline {peak_gib:.2f} GiB")
+        print(f"peak RSS incl. baselines {peak_gib:.2f} GiB")
 
 
 if __name__ == "__main__":

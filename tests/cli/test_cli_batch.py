@@ -93,3 +93,20 @@ def test_batch_exit_2_on_unusable_input(tmp_path: Path) -> None:
         runner.invoke(app, ["batch", str(bad), "--out", str(tmp_path / "o.parquet")]).exit_code == 2
     )
     assert runner.invoke(app, ["decide", "-", "--snapshot", str(bad)], input="{}").exit_code == 2
+
+
+def test_batch_exit_2_before_running_when_an_output_cannot_be_written(tmp_path: Path) -> None:
+    users = tmp_path / "u.parquet"
+    made = runner.invoke(app, ["synth", "--users", "50", "--seed", "1", "--out", str(users)])
+    assert made.exit_code == 0, made.output
+    out, nowhere = tmp_path / "d.parquet", tmp_path / "no"
+    cases = [
+        (["--out", str(nowhere / "d.parquet")], "--out", "No such file or directory"),
+        (["--out", str(tmp_path)], "--out", "Is a directory"),
+        (["--out", str(out), "--snapshot", str(nowhere / "s.parquet")], "--snapshot", "No such"),
+    ]
+    for outputs, option, why in cases:
+        done = runner.invoke(app, ["batch", str(users), "--as-of", "2025-06-30", *outputs])
+        assert done.exit_code == 2, done.output
+        assert option in done.output and why in done.output
+        assert not out.exists()  # refused before the run, and the probe left nothing behind

@@ -140,15 +140,21 @@ class Backend:
 
 
 def with_enums(sql: str, expr: ir.Table, enums: Mapping[str, tuple[str, ...]]) -> str:
-    """DuckDB: ``sql`` with the ``enums`` columns cast to ENUM types of the listed values."""
-    if not enums:
-        return sql
+    """DuckDB: ``sql`` with the ``enums`` columns cast to ENUM types of the listed values.
+
+    A column with no values listed (an empty input has no cities) stays as it is: DuckDB has
+    no empty ENUM.
+    """
     casts = []
     for column, values in enums.items():
+        if not values:
+            continue
         kind = "ENUM(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
         if expr.schema()[column].is_array():
             kind += "[]"
         casts.append(f'CAST("{column}" AS {kind}) AS "{column}"')
+    if not casts:
+        return sql
     return f"SELECT * REPLACE ({', '.join(casts)}) FROM ({sql})"
 
 

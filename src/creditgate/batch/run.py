@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -37,6 +36,7 @@ from creditgate.batch.validate import (
     missing_columns,
     profiles,
     quarantined,
+    typed,
 )
 from creditgate.batch.whitelist import Cutoffs, Eligible, apply_cutoffs, derive_cutoffs
 from creditgate.engines.ibis import reason_lists
@@ -110,7 +110,8 @@ def run_batch(
     if missing:
         raise BatchInputError(f"{source}: missing profile columns: {', '.join(missing)}")
     input_rows = int(backend.scalar(raw.count()))
-    raw_cities = backend.fetch(raw.select("city").distinct())["city"].to_pylist()
+    # As the rows see them: contract-typed (a number in a city column is a string, unknown).
+    raw_cities = backend.fetch(raw.select(city=typed(raw, "city")).distinct())["city"].to_pylist()
     cities = city_rules(raw_cities, policy, regions)
     table = checked(raw, as_of, cities)
     # The program's shape with capacity cutoffs (their values only matter to late bindings).
@@ -119,7 +120,7 @@ def run_batch(
     keep = {"user_id": "user_id", "city": "city", BAD_COLUMN: BAD_COLUMN}
     staged = backend.stage(
         staged_columns(shape, profiles(table), as_of, keep),
-        staged_enums(shape, raw, raw_cities, cities),
+        staged_enums(shape, raw_cities, cities),
     )
     try:
         step("finding duplicate user ids")
@@ -238,7 +239,7 @@ def ranking(backend: Backend, sp: Split, staged: ir.Table, dups: ir.Table | None
 
 
 def staged_enums(
-    sp: Split, raw: ir.Table, raw_cities: list[Any], cities: CityRules
+    sp: Split, raw_cities: list[str | None], cities: CityRules
 ) -> dict[str, tuple[str, ...]]:
     """The staged string columns whose every value is known: the program's string bindings
     (outcome, region class, segment) and the file's cities. DuckDB stages them as ENUMs: a
@@ -248,10 +249,7 @@ def staged_enums(
         for name in sp.staged
         if (values := binding_strings(sp.program, name)) is not None
     }
-    if raw["city"].type().is_string():
-        enums["city"] = tuple(
-            sorted({cities.canonical.get(c, c) for c in raw_cities if c is not None})
-        )
+    enums["city"] = tuple(sorted({cities.canonical.get(c, c) for c in raw_cities if c is not None}))
     return enums
 
 

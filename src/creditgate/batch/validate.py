@@ -83,11 +83,23 @@ def _typed(raw: ir.Value, spec: FieldSpec) -> ir.Value | None:
     return raw.cast(target)
 
 
+def typed(table: ir.Table, name: str) -> ir.Value:
+    """Column ``name`` of ``table`` in the contract type (NULL where it does not convert)."""
+    cast = _typed(table[name], PROFILE_FIELDS[name])
+    return table[name] if cast is None else cast
+
+
 def _unparsed(raw: ir.Value, value: ir.Value, spec: FieldSpec) -> ir.BooleanValue:
-    """Present but not parseable (money: also more than 2 decimal places, not rounded)."""
+    """Present but not parseable, or changed by the conversion: a typed value the contract
+    type cannot hold exactly is never rounded into it (584.5 is not a pay score, 2 is not a
+    boolean, 05:00 on a day is not a date, money has at most 2 decimal places)."""
+    lost = value.isnull()
     if spec.type is Decimal:
-        return raw.notnull() & (value.isnull() | (raw.try_cast(WIDE) != value.cast(WIDE)))
-    return raw.notnull() & value.isnull()
+        lost = lost | (raw.try_cast(WIDE) != value.cast(WIDE))
+    kind = raw.type()
+    if (kind.is_numeric() or kind.is_boolean() or kind.is_temporal()) and not kind.is_string():
+        lost = lost | (value.cast(kind) != raw)
+    return raw.notnull() & lost
 
 
 Problem = tuple[ir.BooleanValue, str | ir.StringValue]
@@ -104,7 +116,7 @@ def _field_problems(
     if not spec.nullable:
         out.append((raw.isnull(), f"{name}: required, got null"))
     if bad is not None:
-        kind = "a decimal with at most 2 places" if spec.type is Decimal else spec.type.__name__
+        kind = "decimal with at most 2 places" if spec.type is Decimal else spec.type.__name__
         out.append((bad, f"{name}: not a valid {kind}"))
     if spec.type is float:
         out.append((value.isnan() | value.isinf(), f"{name}: must be finite"))

@@ -51,6 +51,23 @@ def print_report(report: BatchReport) -> None:
         out.print(f"snapshot: {report.snapshot_path}")
 
 
+def unwritable(path: Path) -> str | None:
+    """Why ``path`` cannot be written, found before the run spends its time (local paths only:
+    a URI such as ``s3a://bucket/x`` is the engine's to check). Opens it for appending, so an
+    existing file is left as it is, and removes it again if the probe created it."""
+    if path.parts and path.parts[0].endswith(":"):
+        return None
+    existed = path.exists()
+    try:
+        with path.open("ab"):
+            pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not existed:
+        path.unlink()
+    return None
+
+
 def batch(
     source: Annotated[Path, typer.Argument(help="Profiles as Parquet (file or directory).")],
     output: Annotated[Path, typer.Option("--out", help="Decisions Parquet to write.")],
@@ -68,9 +85,13 @@ def batch(
     """Decide every row; bad rows go to OUTPUT.quarantine.parquet with their reason.
 
     Exit 0 when the run completes (quarantined rows are counted, not an error), 2 when the
-    input cannot be used (missing file, missing profile columns).
+    input cannot be used (missing file, missing profile columns) or an output cannot be
+    written (no such directory, no permission).
     """
     when = parse_as_of(as_of)
+    for option, path in (("--out", output), ("--snapshot", snapshot)):
+        if path is not None and (why := unwritable(path)):
+            fail(f"{option} {path}: {why}")
     decider = load_decider(policy)
     backend = connect(engine, memory_limit, threads)
     columns = (SpinnerColumn(), "[progress.description]{task.description}", TimeElapsedColumn())
