@@ -145,3 +145,22 @@ def test_a_float_pay_score_is_decided_iff_it_is_a_whole_number_in_range(
             assert reasons[user_id].startswith("pay_score: "), (score, reasons.get(user_id))
             wanted = "not a valid int" if not whole else "must be"
             assert wanted in reasons[user_id], (score, reasons[user_id])
+
+
+def test_a_directory_whose_files_lack_a_column_quarantines_their_rows(tmp_path: Path) -> None:
+    table = rows(tmp_path, 6)
+    folder = tmp_path / "users"
+    folder.mkdir()
+    pq.write_table(table.slice(0, 4), folder / "a.parquet")
+    pq.write_table(table.slice(4).drop_columns(["pay_score"]), folder / "b.parquet")
+    report = run_batch(
+        duckdb_backend("1GB", 1),
+        folder,
+        tmp_path / "decisions.parquet",
+        DECIDER.policy,
+        DECIDER.regions,
+        AS_OF,
+    )
+    assert (report.input_rows, report.decided, report.quarantined) == (6, 4, 2)
+    reasons = pq.read_table(report.quarantine_path)["quarantine_reason"].to_pylist()
+    assert reasons == ["pay_score: required, got null"] * 2

@@ -50,7 +50,12 @@ class Backend:
     cached: dict[str, Any] = field(default_factory=dict)  # Spark: staged DataFrames by view
 
     def read(self, path: Path) -> ir.Table:
-        return self.con.read_parquet(str(path))
+        """A Parquet file or directory, its files united by column name: a file without some
+        column gives NULLs there (its rows are quarantined, ``required``) instead of failing
+        the run midway or, on Spark, depending on which file's schema was sampled."""
+        if self.name == "spark":
+            return self.con.read_parquet(str(path), mergeSchema="true")
+        return self.con.read_parquet(str(path), union_by_name=True)
 
     def write(self, expr: ir.Table, path: Path) -> None:
         with unfused():

@@ -73,6 +73,14 @@ class BatchReport:
         return self.input_rows == self.decided + self.quarantined
 
 
+def summary(exc: Exception) -> str:
+    """An engine's error in a line: its first line, and the deepest cause a JVM names (Spark's
+    messages carry a Java stack trace, DuckDB's the SQL it ran)."""
+    lines = [t for line in str(exc).splitlines() if (t := line.strip()) and not t.startswith("at ")]
+    causes = [t for t in lines if t.startswith("Caused by:")]
+    return "; ".join(lines[:1] + causes[-1:]) or type(exc).__name__
+
+
 def quarantine_path(out: Path) -> Path:
     """``decisions.parquet`` -> ``decisions.quarantine.parquet`` (next to the output)."""
     return out.with_name(out.name.removesuffix(".parquet") + ".quarantine.parquet")
@@ -105,7 +113,7 @@ def run_batch(
     try:
         raw = backend.read(source)
     except Exception as exc:  # the backends raise their own types for unreadable files
-        raise BatchInputError(f"{source}: cannot read as Parquet: {exc}") from exc
+        raise BatchInputError(f"{source}: cannot read as Parquet: {summary(exc)}") from exc
     missing = missing_columns(raw)
     if missing:
         raise BatchInputError(f"{source}: missing profile columns: {', '.join(missing)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -51,20 +52,19 @@ def print_report(report: BatchReport) -> None:
         out.print(f"snapshot: {report.snapshot_path}")
 
 
-def unwritable(path: Path) -> str | None:
-    """Why ``path`` cannot be written, found before the run spends its time (local paths only:
-    a URI such as ``s3a://bucket/x`` is the engine's to check). Opens it for appending, so an
-    existing file is left as it is, and removes it again if the probe created it."""
+def unwritable(path: Path, directory: bool = False) -> str | None:
+    """Why ``path`` cannot be written, found before the run spends its time: a file is created
+    and removed next to it (local paths only: ``s3a://bucket/x`` is the engine's to check).
+    ``directory``: the writer makes ``path`` a directory of part files (Spark)."""
     if path.parts and path.parts[0].endswith(":"):
         return None
-    existed = path.exists()
+    if path.is_dir() and not directory:
+        return "is a directory"
     try:
-        with path.open("ab"):
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".creditgate-probe-"):
             pass
     except OSError as exc:
-        return exc.strerror or str(exc)
-    if not existed:
-        path.unlink()
+        return f"cannot write in {path.parent}: {exc.strerror or exc}"
     return None
 
 
@@ -89,8 +89,9 @@ def batch(
     written (no such directory, no permission).
     """
     when = parse_as_of(as_of)
-    for option, path in (("--out", output), ("--snapshot", snapshot)):
-        if path is not None and (why := unwritable(path)):
+    outputs = (("--out", output, engine is Engine.SPARK), ("--snapshot", snapshot, False))
+    for option, path, directory in outputs:
+        if path is not None and (why := unwritable(path, directory)):
             fail(f"{option} {path}: {why}")
     decider = load_decider(policy)
     backend = connect(engine, memory_limit, threads)
