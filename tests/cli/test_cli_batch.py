@@ -96,7 +96,7 @@ def test_batch_exit_2_on_unusable_input(tmp_path: Path) -> None:
     assert runner.invoke(app, ["decide", "-", "--snapshot", str(bad)], input="{}").exit_code == 2
 
 
-def test_batch_exit_2_before_running_when_an_output_cannot_be_written(tmp_path: Path) -> None:
+def test_batch_exit_2_before_running_on_an_unwritable_output_or_a_bad_limit(tmp_path: Path) -> None:
     users = tmp_path / "u.parquet"
     made = runner.invoke(app, ["synth", "--users", "50", "--seed", "1", "--out", str(users)])
     assert made.exit_code == 0, made.output
@@ -111,3 +111,5 @@ def test_batch_exit_2_before_running_when_an_output_cannot_be_written(tmp_path: 
         assert done.exit_code == 2, done.output
         assert option in done.output and why in done.output
         assert not out.exists()  # refused before the run, and the probe left nothing behind
+    limit = runner.invoke(app, ["batch", str(users), "--out", str(out), "--memory-limit", "lots"])
+    assert limit.exit_code == 2 and "--memory-limit lots" in limit.output

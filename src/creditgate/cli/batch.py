@@ -7,11 +7,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import duckdb
 import typer
 from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
 
 from creditgate.batch.backends import DEFAULT_MEMORY_LIMIT, Backend, duckdb_backend, spark_backend
-from creditgate.batch.run import BatchInputError, BatchReport, run_batch
+from creditgate.batch.run import BatchInputError, BatchReport, run_batch, summary
 from creditgate.cli.common import (
     AsOfOption,
     Exit,
@@ -32,7 +33,10 @@ class Engine(StrEnum):
 def connect(engine: Engine, memory_limit: str, threads: int | None) -> Backend:
     if engine is Engine.SPARK:
         return spark_backend()
-    return duckdb_backend(memory_limit, threads)
+    try:
+        return duckdb_backend(memory_limit, threads)
+    except duckdb.Error as exc:  # DuckDB parses the limit: its own words say what is wrong
+        fail(f"--memory-limit {memory_limit}: {summary(exc)}")
 
 
 def print_report(report: BatchReport) -> None:
@@ -80,7 +84,9 @@ def batch(
     memory_limit: Annotated[
         str, typer.Option(help="DuckDB memory limit (spills beyond).")
     ] = DEFAULT_MEMORY_LIMIT,
-    threads: Annotated[int | None, typer.Option(help="DuckDB threads (default: all).")] = None,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="DuckDB threads (default: all cores).")
+    ] = None,
 ) -> None:
     """Decide every row; bad rows go to OUTPUT.quarantine.parquet with their reason.
 
