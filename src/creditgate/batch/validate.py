@@ -97,7 +97,7 @@ def _unparsed(raw: ir.Value, value: ir.Value, spec: FieldSpec) -> ir.BooleanValu
     if spec.type is Decimal:
         lost = lost | (raw.try_cast(WIDE) != value.cast(WIDE))
     kind = raw.type()
-    if (kind.is_numeric() or kind.is_boolean() or kind.is_temporal()) and not kind.is_string():
+    if kind.is_numeric() or kind.is_boolean() or kind.is_temporal():
         lost = lost | (value.cast(kind) != raw)
     return raw.notnull() & lost
 
