@@ -97,7 +97,7 @@ def test_a_typed_value_is_converted_only_when_it_survives_exactly(
     assert report.input_rows == len(values)
     ids = [str(i) for i in table["user_id"].to_pylist()]
     template = pq.read_table(tmp_path / "template.parquet").to_pylist()
-    for user_id, converted, original in zip(ids, exact, template, strict=False):
+    for user_id, converted, original in zip(ids, exact, template, strict=True):
         if converted is None:
             assert reasons[user_id].startswith(f"{name}: not a valid"), reasons.get(user_id)
             continue
