@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from creditgate.service.app import create_app
 from creditgate.service.settings import Settings
@@ -25,6 +27,20 @@ SECRET = "test-secret-key"
 
 def auth(role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKENS[role]}"}
+
+
+def approved(client: TestClient, proposed: Response, approver: str = "admin") -> dict[str, Any]:
+    """Approve a proposal (the answer of an ``.../activate`` call) as a second person; a
+    routine refresh comes back approved already."""
+    assert proposed.status_code == 202, proposed.text
+    change: dict[str, Any] = proposed.json()
+    if change["status"] == "proposed":
+        url = f"/v1/admin/changes/{change['change_id']}/approve"
+        r = client.post(url, json={}, headers=auth(approver))
+        assert r.status_code == 200, r.text
+        change = r.json()
+    assert change["status"] == "approved", change
+    return change
 
 
 @pytest.fixture(scope="session")

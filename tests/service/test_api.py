@@ -9,7 +9,7 @@ import orjson
 import pyarrow as pa
 from fastapi.testclient import TestClient
 
-from conftest import SECRET, auth
+from conftest import SECRET, approved, auth
 from creditgate.examples import example_profiles
 from creditgate.service.security import issue_user_token
 from creditgate.snapshot import SnapshotMeta, write_snapshot
@@ -139,8 +139,10 @@ def test_snapshot_load_activate_and_entry_lookup(client: TestClient, tmp_path: P
         client.get("/v1/users/alice/entry", headers=auth("service")).json()["entry_visible"]
         is False
     )  # loaded, not yet active
-    r = client.post(f"/v1/admin/snapshots/{sid}/activate", headers=auth("admin"))
-    assert r.status_code == 200 and r.json()["active"]
+    r = client.post(f"/v1/admin/snapshots/{sid}/activate", headers=auth("operator"))
+    assert client.get("/healthz").json()["snapshot_id"] is None  # proposed, not yet live
+    approved(client, r)
+    assert client.get("/healthz").json()["snapshot_id"] == sid
     entry = client.get("/v1/users/alice/entry", headers=auth("service")).json()
     assert entry["entry_visible"] is True and entry["snapshot_id"] == sid
     assert (
@@ -168,7 +170,9 @@ def test_policies_list_show_lint_upload_activate(client: TestClient) -> None:
     assert r.status_code == 201, r.text
     new_version = r.json()["version"]
     r = client.post(f"/v1/admin/policies/{new_version}/activate", headers=auth("operator"))
-    assert r.status_code == 200 and r.json()["active"]
+    assert decide(client, STRONG)["policy"]["version"] == version  # proposed, not yet live
+    change = approved(client, r)
+    assert change["proposed_by"] != change["decided_by"]
     assert decide(client, STRONG)["policy"]["version"] == new_version
     r = client.post("/v1/admin/policies", json={"text": "name: [broken"}, headers=auth("admin"))
     assert r.status_code == 422

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from test_api import AS_OF, STRONG, decide, services
 from typer.testing import CliRunner
 
-from conftest import auth
+from conftest import approved, auth
 from creditgate.cli.main import app as cli
 from creditgate.snapshot import SnapshotMeta, write_snapshot
 from creditgate.store.repo import verify
@@ -48,8 +48,7 @@ def activate(client: TestClient, path: Path) -> str:
     r = client.post("/v1/admin/snapshots", json={"path": str(path)}, headers=auth("operator"))
     assert r.status_code == 201, r.text
     sid: str = r.json()["snapshot_id"]
-    r = client.post(f"/v1/admin/snapshots/{sid}/activate", headers=auth("admin"))
-    assert r.status_code == 200, r.text
+    approved(client, client.post(f"/v1/admin/snapshots/{sid}/activate", headers=auth("operator")))
     return sid
 
 
@@ -101,8 +100,8 @@ def test_activation_switches_the_decider(client: TestClient, tmp_path: Path) -> 
     new_text = text.replace(version, version + "-b", 1)
     r = client.post("/v1/admin/policies", json={"text": new_text}, headers=auth("operator"))
     assert r.status_code == 201, r.text
-    r = client.post(f"/v1/admin/policies/{version}-b/activate", headers=auth("operator"))
-    assert r.status_code == 200, r.text
+    url = f"/v1/admin/policies/{version}-b/activate"
+    approved(client, client.post(url, headers=auth("operator")))
     d = decide(client, STRONG)
     assert d["outcome"] == "invited" and d["policy"]["version"] == version + "-b"
     assert "snapshot" not in services(client).log.get(d["decision_id"]).inputs

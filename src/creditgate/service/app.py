@@ -24,10 +24,11 @@ from creditgate.service.deps import Services
 from creditgate.service.fastlane import FastLane, internal_error
 from creditgate.service.middleware import GuardMiddleware, TokenBucket
 from creditgate.service.ops import bootstrap
-from creditgate.service.routes import admin, decisions, entry, health, reviews
+from creditgate.service.routes import admin, changes, decisions, entry, health, reviews
 from creditgate.service.settings import Settings
 from creditgate.service.state import ServiceState
 from creditgate.store.catalog import Catalog
+from creditgate.store.changes import ChangeLog
 from creditgate.store.db import make_engine
 from creditgate.store.repo import DecisionLog
 from creditgate.store.writer import GroupWriter
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
         ServiceState(catalog),
         settings.secret_bytes,
         GroupWriter(decision_log),
+        ChangeLog(engine),
     )
     services.state.refresh()  # usable before the lifespan runs (in-process test clients)
 
@@ -98,7 +100,7 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
         description="Invitation-only consumer credit decisions, audited.",
     )
     app.state.services = services
-    for module in (decisions, entry, reviews, admin, health):
+    for module in (decisions, entry, reviews, admin, changes, health):
         app.include_router(module.router)
     bucket = (
         TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst)

@@ -17,6 +17,7 @@ from creditgate.service.security import AuthError, Principal, authenticate
 from creditgate.service.settings import Settings
 from creditgate.service.state import ServiceState
 from creditgate.store.catalog import Catalog
+from creditgate.store.changes import ChangeLog
 from creditgate.store.repo import DecisionLog
 from creditgate.store.writer import GroupWriter
 
@@ -30,6 +31,7 @@ class Services:
     state: ServiceState
     secret: bytes
     writer: GroupWriter
+    changes: ChangeLog
 
 
 async def get_services(request: Request) -> Services:
@@ -70,6 +72,7 @@ UserFacing = Annotated[Principal, Depends(require(*USER_FACING))]
 Reader = Annotated[Principal, Depends(require("service", "viewer", "operator", "admin", "user"))]
 AdminReader = Annotated[Principal, Depends(require("viewer", "operator", "admin"))]
 AdminWriter = Annotated[Principal, Depends(require("operator", "admin"))]
+Approver = Annotated[Principal, Depends(require("admin"))]
 
 
 def own_user(principal: Principal, user_id: str) -> None:

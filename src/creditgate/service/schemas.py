@@ -109,6 +109,26 @@ class SnapshotInfo(BaseModel):
     active: bool
 
 
+class ChangeInfo(BaseModel):
+    """A proposed activation (four eyes) and its decision; ``effect`` is what it changes."""
+
+    change_id: str
+    kind: Literal["policy", "snapshot"]
+    target: str
+    status: Literal["proposed", "approved", "rejected"]
+    proposed_by: str
+    proposed_at: str
+    effect: dict[str, Any]
+    decided_by: str | None
+    decided_at: str | None
+    note: str | None
+
+
+class ChangeDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(None, max_length=2000)
+
+
 class Health(BaseModel):
     status: str
     policy_version: str | None

@@ -22,6 +22,7 @@ STAFF_ROLES = ("service", "viewer", "operator", "admin")
 class Principal:
     role: str  # one of STAFF_ROLES, or "user"
     user_id: str | None = None  # set for role "user"
+    name: str = ""  # who: recorded with every change an operator makes
 
 
 class AuthError(Exception):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROLES = frozenset({"service", "viewer", "operator", "admin"})
@@ -28,6 +29,9 @@ class Settings(BaseSettings):
     rate_limit_burst: int = 400
     state_refresh_s: float = 1.0  # how often a worker re-reads the active policy/snapshot
     access_log: bool = True
+    # A snapshot refresh of the active policy moving the invited share by at most this
+    # (absolute) goes live without a second person (service/approvals.py).
+    routine_refresh_tolerance: float = Field(default=0.01, ge=0.0, le=1.0)
 
     @cached_property
     def token_roles(self) -> dict[str, str]:

@@ -89,6 +89,21 @@ active = Table(  # what is live: "policy" -> version, "snapshot" -> snapshot_id
     Column("value", String(64), nullable=False),
 )
 
+changes = Table(  # four-eyes: a proposed activation and who approved or rejected it
+    "changes",
+    metadata,
+    Column("change_id", String(40), primary_key=True),
+    Column("kind", String(16), nullable=False),  # "policy" or "snapshot"
+    Column("target", String(64), nullable=False),  # policy version or snapshot id
+    Column("status", String(16), nullable=False, index=True),
+    Column("proposed_by", String(64), nullable=False),
+    Column("proposed_at", String(32), nullable=False),
+    Column("effect", Text, nullable=False),  # JSON: what activation would change
+    Column("decided_by", String(64), nullable=True),  # a person, or "rule:<name>"
+    Column("decided_at", String(32), nullable=True),
+    Column("note", Text, nullable=True),
+)
+
 consent_withdrawals = Table(
     "consent_withdrawals",
     metadata,
@@ -97,3 +112,14 @@ consent_withdrawals = Table(
 )
 
 GENESIS = "0" * 64
+
+# The tables of revision 0001, created by name there: later revisions create their own.
+INITIAL_TABLES = (
+    "policies",
+    "decisions",
+    "chain_head",
+    "reviews",
+    "snapshots",
+    "active",
+    "consent_withdrawals",
+)

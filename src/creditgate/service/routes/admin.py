@@ -13,9 +13,11 @@ from fastapi import APIRouter, HTTPException, Query
 
 from creditgate.policy.lint import errors, lint
 from creditgate.policy.loader import PolicyError, parse_policy
+from creditgate.service import approvals
 from creditgate.service.deps import AdminReader, AdminWriter, ServicesDep
 from creditgate.service.ops import load_snapshot, register_policy
 from creditgate.service.schemas import (
+    ChangeInfo,
     LintFinding,
     LintReport,
     PolicyDetail,
@@ -89,14 +91,13 @@ def list_one(services: ServicesDep, version: str) -> PolicyInfo:
     return PolicyInfo(**stored, active=services.catalog.active().get("policy") == version)
 
 
-@router.post("/policies/{version}/activate")
-def activate_policy(version: str, _: AdminWriter, services: ServicesDep) -> PolicyInfo:
+@router.post("/policies/{version}/activate", status_code=202)
+def activate_policy(version: str, caller: AdminWriter, services: ServicesDep) -> ChangeInfo:
+    """Propose the version for activation; it goes live when another person (an admin)
+    approves it under ``/v1/admin/changes`` (see ``service/approvals.py``)."""
     if services.catalog.policy(version) is None:
         raise HTTPException(404, "no such policy version")
-    services.state.decider(version)  # compile before switching: a bad policy never goes live
-    services.catalog.activate("policy", version)
-    services.state.refresh()
-    return list_one(services, version)
+    return ChangeInfo(**approvals.propose(services, "policy", version, caller))
 
 
 def _snapshot_info(row: dict[str, object], live: str | None) -> SnapshotInfo:
@@ -130,14 +131,13 @@ def load_snapshot_file(body: SnapshotLoad, _: AdminWriter, services: ServicesDep
     return _snapshot_info(row, services.catalog.active().get("snapshot"))
 
 
-@router.post("/snapshots/{snapshot_id}/activate")
-def activate_snapshot(snapshot_id: str, _: AdminWriter, services: ServicesDep) -> SnapshotInfo:
-    row = services.catalog.snapshot(snapshot_id)
-    if row is None:
+@router.post("/snapshots/{snapshot_id}/activate", status_code=202)
+def activate_snapshot(snapshot_id: str, caller: AdminWriter, services: ServicesDep) -> ChangeInfo:
+    """Propose the snapshot for activation; a routine refresh goes live at once, anything
+    else when another person approves it (see ``service/approvals.py``)."""
+    if services.catalog.snapshot(snapshot_id) is None:
         raise HTTPException(404, "no such snapshot")
-    services.catalog.activate("snapshot", snapshot_id)
-    services.state.refresh()
-    return _snapshot_info(row, snapshot_id)
+    return ChangeInfo(**approvals.propose(services, "snapshot", snapshot_id, caller))
 
 
 @router.get("/reviews")

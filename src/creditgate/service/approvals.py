@@ -1,0 +1,174 @@
+"""Four eyes on what goes live: a policy or snapshot is proposed by one person and approved by
+another, with the effect of the change shown to the approver.
+
+Who may do what:
+- ``operator`` or ``admin`` proposes (``POST /v1/admin/policies/{v}/activate``,
+  ``POST /v1/admin/snapshots/{id}/activate``);
+- an ``admin`` other than the proposer approves; any operator or admin rejects (the proposer
+  may withdraw their own proposal that way);
+- a **routine refresh** needs no second person: a snapshot made with the active policy, while
+  a snapshot of that same policy is active, whose invited share moves by at most
+  ``CREDITGATE_ROUTINE_REFRESH_TOLERANCE`` (absolute, default 0.01 = one percentage point).
+  It is approved by the rule ``rule:routine-refresh`` and recorded as such. Anything else (a
+  new policy, a first snapshot, a snapshot of another policy, a larger move) waits for a person.
+- activation at start-up (``serve --policy/--snapshot``, the demo) is the host owner's act and
+  does not pass through here (``ops.bootstrap``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import HTTPException
+
+from creditgate.policy.lint import Level, lint
+from creditgate.service.deps import Services
+from creditgate.service.security import Principal
+from creditgate.store.changes import Kind
+
+ROUTINE_RULE = "rule:routine-refresh"
+
+
+def _share(invited: int, meta: dict[str, Any]) -> float | None:
+    decided = meta.get("counts", {}).get("decided")
+    return invited / decided if decided else None
+
+
+def _snapshot_view(row: dict[str, Any]) -> dict[str, Any]:
+    meta = orjson.loads(row["meta"])
+    return {
+        "snapshot_id": row["snapshot_id"],
+        "policy_version": meta["policy_version"],
+        "as_of": meta["as_of"],
+        "cutoffs": meta["cutoffs"],
+        "invited": row["invited"],
+        "decided": meta.get("counts", {}).get("decided"),
+        "invited_share": _share(row["invited"], meta),
+    }
+
+
+def snapshot_effect(services: Services, snapshot_id: str) -> dict[str, Any]:
+    """What activating the snapshot changes: its counts and cutoffs against the active
+    snapshot's, whether it was made with the active policy, whether the routine rule applies."""
+    row = services.catalog.snapshot(snapshot_id)
+    if row is None:
+        raise HTTPException(404, "no such snapshot")
+    live = services.catalog.active()
+    proposed = _snapshot_view(row)
+    current_row = services.catalog.snapshot(live["snapshot"]) if "snapshot" in live else None
+    current = _snapshot_view(current_row) if current_row is not None else None
+    policy = live.get("policy")
+    for_policy = proposed["policy_version"] == policy
+    change = (
+        proposed["invited_share"] - current["invited_share"]
+        if current is not None
+        and proposed["invited_share"] is not None
+        and current["invited_share"] is not None
+        else None
+    )
+    tolerance = services.settings.routine_refresh_tolerance
+    routine = (
+        for_policy
+        and current is not None
+        and current["policy_version"] == policy
+        and current["snapshot_id"] != snapshot_id
+        and change is not None
+        and abs(change) <= tolerance
+    )
+    return {
+        "snapshot": proposed,
+        "active_snapshot": current,
+        "active_policy": policy,
+        "made_with_active_policy": for_policy,
+        "invited_share_change": change,
+        "routine_refresh": routine,
+        "routine_refresh_tolerance": tolerance,
+    }
+
+
+def policy_effect(services: Services, version: str) -> dict[str, Any]:
+    """What activating the policy changes: its lint findings, its floor cutoffs against the
+    active policy's, and whether the active snapshot still applies (a snapshot is cut for one
+    policy version; until one for the new version is activated, decisions use its floors)."""
+    stored = services.catalog.policy(version)
+    if stored is None:
+        raise HTTPException(404, "no such policy version")
+    decider = services.state.decider(version)  # compiles: a broken policy is never proposed
+    found = lint(decider.policy, decider.regions)
+    live = services.catalog.active()
+    current = live.get("policy")
+    snap_row = services.catalog.snapshot(live["snapshot"]) if "snapshot" in live else None
+    snap_version = orjson.loads(snap_row["meta"])["policy_version"] if snap_row else None
+    current_cutoffs = (
+        dict(services.state.decider(current).policy.scorecard.cutoffs) if current else None
+    )
+    return {
+        "policy": {"version": version, "name": stored["name"], "sha256": stored["sha256"]},
+        "active_policy": current,
+        "cutoffs": dict(decider.policy.scorecard.cutoffs),
+        "active_cutoffs": current_cutoffs,
+        "lint": {
+            "errors": sum(f.level is Level.ERROR for f in found),
+            "warnings": sum(f.level is Level.WARNING for f in found),
+            "findings": [f"{f.level.value}: {f.check}: line {f.line}: {f.message}" for f in found],
+        },
+        "active_snapshot_applies": snap_version == version if snap_row else None,
+    }
+
+
+def propose(services: Services, kind: Kind, target: str, by: Principal) -> dict[str, Any]:
+    """Record the proposal with its effect; a routine snapshot refresh is approved (and goes
+    live) at once by the rule."""
+    effect = (
+        policy_effect(services, target) if kind == "policy" else snapshot_effect(services, target)
+    )
+    if kind == "policy" and effect["lint"]["errors"]:
+        raise HTTPException(422, "the policy has lint errors: it cannot be proposed")
+    change = services.changes.propose(kind, target, by.name, effect)
+    if kind == "snapshot" and effect["routine_refresh"]:
+        return apply(services, change, ROUTINE_RULE, "routine refresh within tolerance")
+    return change
+
+
+def approve(services: Services, change_id: str, by: Principal, note: str | None) -> dict[str, Any]:
+    change = _open_change(services, change_id)
+    if by.name == change["proposed_by"]:
+        raise HTTPException(403, "a change must be approved by someone other than its proposer")
+    return apply(services, change, by.name, note)
+
+
+def reject(services: Services, change_id: str, by: Principal, note: str | None) -> dict[str, Any]:
+    change = _open_change(services, change_id)
+    if not services.changes.decide(change, "rejected", by.name, note):
+        raise HTTPException(409, "the change was decided meanwhile")
+    return _stored(services, change_id)
+
+
+def apply(services: Services, change: dict[str, Any], by: str, note: str | None) -> dict[str, Any]:
+    """Check the target again (it may have been tampered with since the proposal), then approve
+    and activate in one transaction, and switch this worker at once (others within
+    ``state_refresh_s``)."""
+    if change["kind"] == "policy":
+        services.state.decider(change["target"])
+    elif services.catalog.snapshot(change["target"]) is None:
+        raise HTTPException(404, "no such snapshot")
+    if not services.changes.decide(change, "approved", by, note):
+        raise HTTPException(409, "the change was decided meanwhile")
+    services.state.refresh()
+    return _stored(services, change["change_id"])
+
+
+def _open_change(services: Services, change_id: str) -> dict[str, Any]:
+    change = services.changes.get(change_id)
+    if change is None:
+        raise HTTPException(404, "no such change")
+    if change["status"] != "proposed":
+        raise HTTPException(409, f"the change is already {change['status']}")
+    return change
+
+
+def _stored(services: Services, change_id: str) -> dict[str, Any]:
+    change = services.changes.get(change_id)
+    assert change is not None
+    return change

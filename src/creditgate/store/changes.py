@@ -1,0 +1,86 @@
+"""Proposed activations and their decisions (four eyes): who proposed a policy or snapshot
+going live, who approved or rejected it, and when.
+
+A change is decided once: the status moves from ``proposed`` to ``approved`` or ``rejected``
+in one conditional UPDATE, so two approvers racing each other cannot both act on it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, Literal
+
+import orjson
+from sqlalchemy import Engine, delete, insert, select, update
+
+from creditgate.store.models import active, changes
+from creditgate.store.repo import now_iso
+
+Kind = Literal["policy", "snapshot"]
+Status = Literal["proposed", "approved", "rejected"]
+
+
+def _row(row: Any) -> dict[str, Any]:
+    out = dict(row._mapping)
+    out["effect"] = orjson.loads(out["effect"])
+    return out
+
+
+class ChangeLog:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def propose(
+        self, kind: Kind, target: str, actor: str, effect: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Record a proposal by ``actor``; returns the stored change."""
+        row = {
+            "change_id": "c_" + secrets.token_hex(10),
+            "kind": kind,
+            "target": target,
+            "status": "proposed",
+            "proposed_by": actor,
+            "proposed_at": now_iso(),
+            "effect": orjson.dumps(effect).decode(),
+            "decided_by": None,
+            "decided_at": None,
+            "note": None,
+        }
+        with self.engine.begin() as conn:
+            conn.execute(insert(changes).values(**row))
+        return row | {"effect": effect}
+
+    def get(self, change_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(changes).where(changes.c.change_id == change_id)).first()
+        return _row(row) if row is not None else None
+
+    def list(self, status: Status | None, limit: int) -> list[dict[str, Any]]:
+        query = select(changes).order_by(changes.c.proposed_at.desc()).limit(limit)
+        if status is not None:
+            query = query.where(changes.c.status == status)
+        with self.engine.connect() as conn:
+            return [_row(r) for r in conn.execute(query).all()]
+
+    def decide(
+        self,
+        change: dict[str, Any],
+        status: Literal["approved", "rejected"],
+        by: str,
+        note: str | None,
+    ) -> bool:
+        """Move a proposed change to ``status`` and, when approved, make its target the active
+        one, in one transaction: an approval never stands without its activation or the
+        reverse. False when the change was not (or no longer) open."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(changes)
+                .where(changes.c.change_id == change["change_id"], changes.c.status == "proposed")
+                .values(status=status, decided_by=by, decided_at=now_iso(), note=note)
+            )
+            if not result.rowcount:
+                return False
+            if status == "approved":
+                conn.execute(delete(active).where(active.c.key == change["kind"]))
+                conn.execute(insert(active).values(key=change["kind"], value=change["target"]))
+        return True
