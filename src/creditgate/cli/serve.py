@@ -109,7 +109,10 @@ def serve(
     db: Annotated[str, typer.Option("--db", help="Database URL.")] = "sqlite:///creditgate.db",
     workers: Annotated[int, typer.Option(help="uvicorn worker processes.", min=1)] = 1,
     policy: Annotated[Path | None, typer.Option(help="Policy YAML to activate.")] = None,
-    snapshot: Annotated[Path | None, typer.Option(help="Whitelist snapshot to activate.")] = None,
+    snapshot: Annotated[
+        Path | None,
+        typer.Option(help="Whitelist snapshot to activate (copied into the snapshot directory)."),
+    ] = None,
 ) -> None:
     """Run the decision service (tokens from CREDITGATE_TOKENS="role:token,...")."""
     _environment(db, policy, snapshot)
