@@ -16,8 +16,10 @@ import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 from test_api import STRONG, decide, services
+from typer.testing import CliRunner
 
 from conftest import auth, make_settings
+from creditgate.cli.main import app as cli
 from creditgate.service.app import create_app
 from creditgate.service.settings import Settings
 from creditgate.service.snapshot_files import (
@@ -297,3 +299,17 @@ def test_startup_snapshot_cannot_be_the_database(tmp_path: Path) -> None:
     settings: Settings = make_settings(db_url, snapshot_path=str(tmp_path / "creditgate.db"))
     with pytest.raises(SnapshotRefusedError):
         create_app(settings)
+
+
+def test_serve_names_a_refused_startup_snapshot_and_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "creditgate.db"
+    create_app(make_settings(f"sqlite:///{db}"))
+    monkeypatch.setenv("CREDITGATE_SECRET", "s" * 32)
+    for name in ("CREDITGATE_DB_URL", "CREDITGATE_SNAPSHOT_PATH", "CREDITGATE_MIGRATE"):
+        monkeypatch.setenv(name, "")  # serve writes these: restored after the test
+        monkeypatch.delenv(name)
+    result = CliRunner().invoke(cli, ["serve", "--db", f"sqlite:///{db}", "--snapshot", str(db)])
+    assert result.exit_code == 2, result.output
+    assert REFUSED in result.output
