@@ -89,18 +89,28 @@ def write_snapshot(
             )
 
 
-def read_meta(path: Path) -> SnapshotMeta:
+def _opened(source: Path | bytes) -> tuple[Path | pa.BufferReader, str]:
+    """Parquet's input and a name for errors: a path, or bytes already read (and hashed) by
+    the caller, so what is parsed is exactly what was verified."""
+    if isinstance(source, bytes):
+        return pa.BufferReader(source), "<snapshot>"
+    return source, str(source)
+
+
+def read_meta(source: Path | bytes) -> SnapshotMeta:
+    where, name = _opened(source)
     try:
-        metadata = pq.read_schema(path).metadata or {}
+        metadata = pq.read_schema(where).metadata or {}
     except (OSError, pa.ArrowInvalid) as exc:
-        raise SnapshotError(f"{path}: cannot read snapshot: {exc}") from exc
+        raise SnapshotError(f"{name}: cannot read snapshot: {exc}") from exc
     if METADATA_KEY not in metadata:
-        raise SnapshotError(f"{path}: not a creditgate snapshot (no {METADATA_KEY.decode()})")
+        raise SnapshotError(f"{name}: not a creditgate snapshot (no {METADATA_KEY.decode()})")
     return SnapshotMeta.from_json(metadata[METADATA_KEY])
 
 
-def read_invited(path: Path) -> pa.Table:
+def read_invited(source: Path | bytes) -> pa.Table:
+    where, name = _opened(source)
     try:
-        return pq.read_table(path, schema=SCHEMA)
+        return pq.read_table(where, schema=SCHEMA)
     except (OSError, pa.ArrowInvalid) as exc:
-        raise SnapshotError(f"{path}: cannot read snapshot: {exc}") from exc
+        raise SnapshotError(f"{name}: cannot read snapshot: {exc}") from exc

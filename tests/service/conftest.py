@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -85,6 +86,7 @@ def make_settings(db_url: str, **overrides: object) -> Settings:
 
 
 @pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(make_settings(db_url)), raise_server_exceptions=False) as c:
+def client(db_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    settings = make_settings(db_url, snapshot_dir=str(tmp_path / "snapshots"))
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         yield c

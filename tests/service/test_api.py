@@ -125,7 +125,8 @@ def snapshot_file(tmp_path: Path, users: list[str]) -> Path:
             "apr": ["0.073"] * len(users),
         }
     )
-    path = tmp_path / "snap.parquet"
+    path = tmp_path / "snapshots" / "snap.parquet"
+    path.parent.mkdir(exist_ok=True)
     write_snapshot(path, meta, table)
     return path
 

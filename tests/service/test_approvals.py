@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from test_api import STRONG, decide
 
 from conftest import approved, auth
+from creditgate.service.snapshot_files import snapshot_directory
 from creditgate.snapshot import SnapshotMeta, write_snapshot
 
 
@@ -34,8 +35,7 @@ def new_policy(client: TestClient, suffix: str = "-b") -> str:
 
 
 def snapshot_dir(client: TestClient) -> Path:
-    settings = client.app.state.services.settings  # type: ignore[attr-defined]
-    return Path(settings.snapshot_dir or ".")
+    return snapshot_directory(client.app.state.services.settings)  # type: ignore[attr-defined]
 
 
 def register_snapshot(client: TestClient, name: str, invited: int, decided: int) -> str:
@@ -65,7 +65,7 @@ def register_snapshot(client: TestClient, name: str, invited: int, decided: int)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.parquet"
     write_snapshot(path, meta, table)
-    r = client.post("/v1/admin/snapshots", json={"path": str(path)}, headers=auth("operator"))
+    r = client.post("/v1/admin/snapshots", json={"path": path.name}, headers=auth("operator"))
     assert r.status_code == 201, r.text
     sid: str = r.json()["snapshot_id"]
     return sid

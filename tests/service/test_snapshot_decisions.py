@@ -39,7 +39,8 @@ def snapshot(
             "apr": ["0.073"],
         }
     )
-    path = tmp_path / f"{name}.parquet"
+    path = tmp_path / "snapshots" / f"{name}.parquet"
+    path.parent.mkdir(exist_ok=True)
     write_snapshot(path, meta, table)
     return path
 

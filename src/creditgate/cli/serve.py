@@ -23,17 +23,21 @@ import typer
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from creditgate.cli.common import err, out
+from creditgate.cli.common import err, fail, out
 from creditgate.service.ops import bootstrap
 from creditgate.service.security import issue_user_token
 from creditgate.service.settings import Settings
+from creditgate.snapshot import SnapshotError
 
 APP = "creditgate.service.app:app_from_env"
 
 
 def _run(host: str, port: int, workers: int) -> None:
     settings = Settings()
-    bootstrap(settings)
+    try:
+        bootstrap(settings)
+    except SnapshotError as exc:  # --snapshot: not a regular snapshot file, or the database
+        fail(f"--snapshot {settings.snapshot_path}: {exc}")
     os.environ["CREDITGATE_MIGRATE"] = "false"
     options: dict[str, Any] = {
         "factory": True,
@@ -109,7 +113,10 @@ def serve(
     db: Annotated[str, typer.Option("--db", help="Database URL.")] = "sqlite:///creditgate.db",
     workers: Annotated[int, typer.Option(help="uvicorn worker processes.", min=1)] = 1,
     policy: Annotated[Path | None, typer.Option(help="Policy YAML to activate.")] = None,
-    snapshot: Annotated[Path | None, typer.Option(help="Whitelist snapshot to activate.")] = None,
+    snapshot: Annotated[
+        Path | None,
+        typer.Option(help="Whitelist snapshot to activate (copied into the snapshot directory)."),
+    ] = None,
 ) -> None:
     """Run the decision service (tokens from CREDITGATE_TOKENS="role:token,...")."""
     _environment(db, policy, snapshot)

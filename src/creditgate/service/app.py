@@ -26,6 +26,7 @@ from creditgate.service.middleware import GuardMiddleware, TokenBucket
 from creditgate.service.ops import bootstrap
 from creditgate.service.routes import admin, changes, decisions, entry, health, reviews
 from creditgate.service.settings import Settings
+from creditgate.service.snapshot_files import snapshot_directory
 from creditgate.service.state import ServiceState
 from creditgate.store.catalog import Catalog
 from creditgate.store.changes import ChangeLog
@@ -71,7 +72,7 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
         engine,
         decision_log,
         catalog,
-        ServiceState(catalog),
+        ServiceState(catalog, snapshot_directory(settings), settings.db_url),
         settings.secret_bytes,
         GroupWriter(decision_log),
         ChangeLog(engine),

@@ -25,6 +25,12 @@ from fastapi import HTTPException
 from creditgate.policy.lint import Level, lint
 from creditgate.service.deps import Services
 from creditgate.service.security import Principal
+from creditgate.service.snapshot_files import (
+    SnapshotChangedError,
+    read_registered,
+    snapshot_directory,
+)
+from creditgate.snapshot import SnapshotError
 from creditgate.store.changes import Kind
 
 ROUTINE_RULE = "rule:routine-refresh"
@@ -54,6 +60,7 @@ def snapshot_effect(services: Services, snapshot_id: str) -> dict[str, Any]:
     row = services.catalog.snapshot(snapshot_id)
     if row is None:
         raise HTTPException(404, "no such snapshot")
+    check_snapshot_file(services, row)
     live = services.catalog.active()
     proposed = _snapshot_view(row)
     current_row = services.catalog.snapshot(live["snapshot"]) if "snapshot" in live else None
@@ -151,12 +158,26 @@ def apply(services: Services, change: dict[str, Any], by: str, note: str | None)
     ``state_refresh_s``)."""
     if change["kind"] == "policy":
         services.state.decider(change["target"])
-    elif services.catalog.snapshot(change["target"]) is None:
-        raise HTTPException(404, "no such snapshot")
+    else:
+        row = services.catalog.snapshot(change["target"])
+        if row is None:
+            raise HTTPException(404, "no such snapshot")
+        check_snapshot_file(services, row)
     if not services.changes.decide(change, "approved", by, note):
         raise HTTPException(409, "the change was decided meanwhile")
     services.state.refresh()
     return _stored(services, change["change_id"])
+
+
+def check_snapshot_file(services: Services, row: dict[str, Any]) -> None:
+    """The snapshot's file must still hold the registered content: 409 if it changed, 422 if
+    it is gone or unsafe (``snapshot_files``)."""
+    try:
+        read_registered(snapshot_directory(services.settings), row, services.settings.db_url)
+    except SnapshotChangedError as exc:
+        raise HTTPException(409, str(exc)) from None
+    except SnapshotError as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 def _open_change(services: Services, change_id: str) -> dict[str, Any]:

@@ -9,8 +9,14 @@ from creditgate.decider import refuse_if_lint_errors
 from creditgate.policy.loader import default_policy_path, parse_policy
 from creditgate.population.regions import load_regions
 from creditgate.service.settings import Settings
+from creditgate.service.snapshot_files import (
+    SnapshotFile,
+    copy_into,
+    read_anywhere,
+    read_in_directory,
+    snapshot_directory,
+)
 from creditgate.snapshot import read_invited, read_meta
-from creditgate.store.canonical import sha256
 from creditgate.store.catalog import Catalog
 from creditgate.store.db import make_engine, migrate
 
@@ -23,17 +29,30 @@ def register_policy(catalog: Catalog, text: str, origin: str = "<upload>") -> st
     return policy.version
 
 
-def load_snapshot(catalog: Catalog, path: Path) -> str:
-    """Read a whitelist snapshot's metadata and ids (to check it) and record it; returns its id.
+def register_snapshot(catalog: Catalog, file: SnapshotFile) -> str:
+    """Check a snapshot's metadata and ids (parsed from the bytes that were hashed) and record
+    it with its content's SHA-256; returns its id (the same file twice is the same snapshot)."""
+    meta = read_meta(file.data)
+    invited = read_invited(file.data).num_rows
+    catalog.add_snapshot(
+        file.snapshot_id, str(file.path), meta.to_json().decode(), invited, file.sha256
+    )
+    return file.snapshot_id
 
-    The id is the file's SHA-256, so loading the same file twice is the same snapshot.
-    """
-    path = path.resolve()
-    meta = read_meta(path)
-    invited = read_invited(path).num_rows
-    snapshot_id = sha256(path.read_bytes())[:32]
-    catalog.add_snapshot(snapshot_id, str(path), meta.to_json().decode(), invited)
-    return snapshot_id
+
+def load_snapshot(catalog: Catalog, settings: Settings, requested: str) -> str:
+    """Register the snapshot ``requested`` by an operator: a name inside the snapshot
+    directory (``snapshot_files.read_in_directory``); returns its id."""
+    directory = snapshot_directory(settings)
+    return register_snapshot(catalog, read_in_directory(directory, requested, settings.db_url))
+
+
+def load_startup_snapshot(catalog: Catalog, settings: Settings, path: Path) -> str:
+    """``serve --snapshot FILE`` (the host owner's act): the file may be anywhere; it is
+    copied into the snapshot directory as ``<id>.parquet`` and registered from there, so
+    workers and later activations read the managed copy, never the original."""
+    file = read_anywhere(path, settings.db_url)
+    return register_snapshot(catalog, copy_into(snapshot_directory(settings), file))
 
 
 def bootstrap(settings: Settings) -> None:
@@ -50,6 +69,7 @@ def bootstrap(settings: Settings) -> None:
         else:
             catalog.set_default("policy", version)
         if settings.snapshot_path:
-            catalog.activate("snapshot", load_snapshot(catalog, Path(settings.snapshot_path)))
+            snapshot_id = load_startup_snapshot(catalog, settings, Path(settings.snapshot_path))
+            catalog.activate("snapshot", snapshot_id)
     finally:
         engine.dispose()

@@ -97,6 +97,7 @@ class LintReport(BaseModel):
 
 class SnapshotLoad(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    # a name inside the snapshot directory (CREDITGATE_SNAPSHOT_DIR), or an absolute path in it
     path: str = Field(min_length=1, max_length=4096)
 
 
@@ -106,6 +107,7 @@ class SnapshotInfo(BaseModel):
     meta: dict[str, Any]
     invited: int
     loaded_at: str
+    sha256: str | None  # of the file's content, verified on activation and on every load
     active: bool
 
 
@@ -130,6 +132,7 @@ class ChangeDecision(BaseModel):
 
 
 class Health(BaseModel):
-    status: str
+    status: str  # "degraded" when the active snapshot's file was refused (see snapshot_refused)
     policy_version: str | None
-    snapshot_id: str | None
+    snapshot_id: str | None  # the snapshot served
+    snapshot_refused: str | None = None  # the active snapshot whose file failed its checks

@@ -21,8 +21,10 @@ class Settings(BaseSettings):
     tokens: str = ""  # "role:token,role:token"
     secret: str = ""  # HMAC key for user tokens and log pseudonyms
     policy_path: str | None = None  # registered (and activated if none is) at startup
-    snapshot_path: str | None = None  # loaded and activated at startup
-    snapshot_dir: str | None = None  # when set, admin snapshot loads must come from here
+    snapshot_path: str | None = None  # copied into snapshot_dir, registered, activated at startup
+    # admin snapshot loads come only from here; default: snapshots/ beside the SQLite file,
+    # else ./snapshots (service/snapshot_files.py)
+    snapshot_dir: str | None = None
     migrate: bool = True  # False in uvicorn workers: `serve` migrated before forking
     max_body_bytes: int = 64 * 1024
     rate_limit_per_s: float = 200.0  # per client; 0 disables

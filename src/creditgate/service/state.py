@@ -4,6 +4,13 @@ What is *active* lives in the database (so every worker and host agrees); each w
 it every ``state_refresh_s`` seconds and compiles or loads only when it changed. The entry
 lookup is then a set membership test with no I/O, and a decision uses the active policy cut
 at the active snapshot's cutoffs (``snapshot_decider``, as ``creditgate decide --snapshot``).
+
+A snapshot is loaded only from the snapshot directory and only if its content still has the
+hash it was registered with (``snapshot_files.read_registered``). A file that fails (swapped,
+removed, unsafe) is not served: the worker logs an error (the snapshot id, no personal data),
+keeps the snapshot it was serving (the last one that verified, possibly none) and reports
+the refused id in ``snapshot_refused`` (``/healthz`` then says ``degraded``); it tries again
+only when the file changes.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ import orjson
 
 from creditgate.decider import Decider
 from creditgate.policy.loader import parse_policy
-from creditgate.snapshot import SnapshotMeta, read_invited
+from creditgate.service.snapshot_files import SnapshotChangedError, file_signature, read_registered
+from creditgate.snapshot import SnapshotError, SnapshotMeta, read_invited
 from creditgate.snapshot_decider import matches, snapshot_decider
 from creditgate.store.catalog import Catalog
 
@@ -50,12 +58,16 @@ class Live:
 @dataclass
 class ServiceState:
     catalog: Catalog
+    snapshot_dir: Path  # snapshots are read only from here (``snapshot_files``)
+    db_url: str  # whose files are never opened as a snapshot
     deciders: dict[str, Decider] = field(default_factory=dict)
     policy_version: str | None = None
     snapshot: ActiveSnapshot | None = None
     withdrawn: frozenset[str] = frozenset()  # consent withdrawn: entry hidden at once
     lock: threading.RLock = field(default_factory=threading.RLock)
     current: Live | None = None
+    snapshot_refused: str | None = None  # active snapshot id whose file failed its checks
+    _refused_file: tuple[str, tuple[int, int, int, int] | None] | None = None
 
     def decider(self, version: str | None = None) -> Decider:
         """The compiled decider of ``version`` (default: the active one), cached."""
@@ -109,13 +121,37 @@ class ServiceState:
             snap = self.snapshot
             snap_id = live.get("snapshot")
             if snap_id is not None and (snap is None or snap.snapshot_id != snap_id):
-                stored = self.catalog.snapshot(snap_id)
-                if stored is not None:
-                    table = read_invited(Path(stored["path"]))
-                    snap = ActiveSnapshot(
-                        snap_id,
-                        orjson.loads(stored["meta"]),
-                        frozenset(table.column("user_id").to_pylist()),
-                    )
+                snap = self._load_snapshot(snap_id) or snap
+            else:
+                self.snapshot_refused = self._refused_file = None
             current = self._build(version, snap) if version is not None else None
             self.policy_version, self.snapshot, self.current = version, snap, current
+
+    def _load_snapshot(self, snapshot_id: str) -> ActiveSnapshot | None:
+        """The registered snapshot's ids, or None (logged, marked) when its file is refused."""
+        stored = self.catalog.snapshot(snapshot_id)
+        if stored is None:
+            return None
+        signature = file_signature(str(stored["path"]))
+        if self._refused_file == (snapshot_id, signature):
+            return None  # refused before and unchanged since: do not read it every second
+        try:
+            file = read_registered(self.snapshot_dir, stored, self.db_url)
+            table = read_invited(file.data)
+        except SnapshotError as exc:
+            self.snapshot_refused, self._refused_file = snapshot_id, (snapshot_id, signature)
+            problem = (
+                "content changed since registration"
+                if isinstance(exc, SnapshotChangedError)
+                else "file refused or unreadable"
+            )
+            log.error(
+                "snapshot %s not loaded: %s; serving the last good state", snapshot_id, problem
+            )
+            return None
+        self.snapshot_refused = self._refused_file = None
+        return ActiveSnapshot(
+            snapshot_id,
+            orjson.loads(stored["meta"]),
+            frozenset(table.column("user_id").to_pylist()),
+        )

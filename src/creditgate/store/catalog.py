@@ -80,7 +80,11 @@ class Catalog:
                 pass
 
     # snapshots ----------------------------------------------------------------------------
-    def add_snapshot(self, snapshot_id: str, path: str, meta: str, invited: int) -> None:
+    def add_snapshot(
+        self, snapshot_id: str, path: str, meta: str, invited: int, digest: str
+    ) -> None:
+        """Record a snapshot with its content's SHA-256 (``digest``), checked on activation
+        and whenever a worker loads it."""
         with self.engine.begin() as conn:
             conn.execute(delete(snapshots).where(snapshots.c.snapshot_id == snapshot_id))
             conn.execute(
@@ -90,6 +94,7 @@ class Catalog:
                     meta=meta,
                     invited=invited,
                     loaded_at=now_iso(),
+                    sha256=digest,
                 )
             )
 

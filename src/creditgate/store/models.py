@@ -80,6 +80,7 @@ snapshots = Table(
     Column("meta", Text, nullable=False),
     Column("invited", BigInteger, nullable=False),
     Column("loaded_at", String(32), nullable=False),
+    Column("sha256", String(64), nullable=True),  # of the file's content; NULL before 0003
 )
 
 active = Table(  # what is live: "policy" -> version, "snapshot" -> snapshot_id

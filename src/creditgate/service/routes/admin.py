@@ -5,7 +5,6 @@ Reads need viewer, operator or admin; writes need operator or admin.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import orjson
@@ -28,6 +27,7 @@ from creditgate.service.schemas import (
     SnapshotInfo,
     SnapshotLoad,
 )
+from creditgate.service.snapshot_files import SnapshotRefusedError
 from creditgate.snapshot import SnapshotError
 from creditgate.store.catalog import ConflictError
 
@@ -112,20 +112,21 @@ def list_snapshots(_: AdminReader, services: ServicesDep) -> list[SnapshotInfo]:
     return [_snapshot_info(s, live) for s in services.catalog.snapshots()]
 
 
+def _refused(exc: Exception) -> HTTPException:
+    """422 naming no path and, for the file checks, one message whatever the reason."""
+    refused = isinstance(exc, SnapshotRefusedError)
+    msg = str(exc) if refused else "not a readable creditgate snapshot"
+    return HTTPException(422, [{"loc": ["body", "path"], "msg": msg, "type": "snapshot"}])
+
+
 @router.post("/snapshots", status_code=201)
 def load_snapshot_file(body: SnapshotLoad, _: AdminWriter, services: ServicesDep) -> SnapshotInfo:
-    """Register a snapshot file that is on the server (restricted to CREDITGATE_SNAPSHOT_DIR
-    when set)."""
+    """Register a snapshot file from the snapshot directory (``CREDITGATE_SNAPSHOT_DIR``,
+    default ``snapshots/`` beside the SQLite database): a name or relative path in it."""
     try:
-        path = Path(body.path).resolve()
-        allowed = services.settings.snapshot_dir
-        if allowed and not path.is_relative_to(Path(allowed).resolve()):
-            raise SnapshotError("outside the snapshot directory")
-        snapshot_id = load_snapshot(services.catalog, path)
-    except (SnapshotError, OSError, ValueError) as exc:
-        raise HTTPException(
-            422, [{"loc": ["body", "path"], "msg": str(exc).split(": ")[-1], "type": "snapshot"}]
-        ) from None
+        snapshot_id = load_snapshot(services.catalog, services.settings, body.path)
+    except (SnapshotError, ValueError, KeyError) as exc:  # malformed metadata included
+        raise _refused(exc) from None
     row = services.catalog.snapshot(snapshot_id)
     assert row is not None
     return _snapshot_info(row, services.catalog.active().get("snapshot"))

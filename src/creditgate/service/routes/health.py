@@ -14,7 +14,8 @@ router = APIRouter(tags=["health"])
 async def healthz(services: ServicesDep) -> Health:
     state = services.state
     return Health(
-        status="ok",
+        status="degraded" if state.snapshot_refused else "ok",
         policy_version=state.policy_version,
         snapshot_id=state.snapshot.snapshot_id if state.snapshot else None,
+        snapshot_refused=state.snapshot_refused,
     )
