@@ -17,6 +17,7 @@ from creditgate.service.security import AuthError, Principal, authenticate
 from creditgate.service.settings import Settings
 from creditgate.service.state import ServiceState
 from creditgate.store.catalog import Catalog
+from creditgate.store.events import EventLog
 from creditgate.store.repo import DecisionLog
 from creditgate.store.writer import GroupWriter
 
@@ -30,6 +31,7 @@ class Services:
     state: ServiceState
     secret: bytes
     writer: GroupWriter
+    events: EventLog  # operator actions, erasures (store/events.py)
 
 
 async def get_services(request: Request) -> Services:

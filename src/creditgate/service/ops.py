@@ -13,27 +13,61 @@ from creditgate.snapshot import read_invited, read_meta
 from creditgate.store.canonical import sha256
 from creditgate.store.catalog import Catalog
 from creditgate.store.db import make_engine, migrate
+from creditgate.store.events import EventLog
+
+HOST = "host"  # the actor of what start-up does: the host owner's act
 
 
-def register_policy(catalog: Catalog, text: str, origin: str = "<upload>") -> str:
-    """Parse, lint and store a policy text; returns its version. Raises ``PolicyError``."""
+def register_policy(
+    catalog: Catalog,
+    text: str,
+    origin: str = "<upload>",
+    events: EventLog | None = None,
+    actor: str = HOST,
+) -> str:
+    """Parse, lint and store a policy text; returns its version. Raises ``PolicyError``.
+
+    A new text is first recorded as a ``policy_registered`` event (an event without its row,
+    after a crash in between, is harmless; a row without its event fails ``audit verify``)."""
     policy = parse_policy(text, origin)
     refuse_if_lint_errors(policy, load_regions())
+    if catalog.policy(policy.version) is None:
+        body = {"version": policy.version, "name": policy.name, "sha256": sha256(text.encode())}
+        (events or EventLog(catalog.engine)).record("policy_registered", actor, None, body)
     catalog.add_policy(policy.version, policy.name, text)
     return policy.version
 
 
-def load_snapshot(catalog: Catalog, path: Path) -> str:
-    """Read a whitelist snapshot's metadata and ids (to check it) and record it; returns its id.
+def load_snapshot(
+    catalog: Catalog, path: Path, events: EventLog | None = None, actor: str = HOST
+) -> str:
+    """Read a whitelist snapshot's metadata and ids (to check it) and record it (event first,
+    as for policies); returns its id.
 
     The id is the file's SHA-256, so loading the same file twice is the same snapshot.
     """
     path = path.resolve()
     meta = read_meta(path)
     invited = read_invited(path).num_rows
-    snapshot_id = sha256(path.read_bytes())[:32]
-    catalog.add_snapshot(snapshot_id, str(path), meta.to_json().decode(), invited)
+    digest = sha256(path.read_bytes())
+    snapshot_id, meta_json = digest[:32], meta.to_json().decode()
+    body = {
+        "snapshot_id": snapshot_id,
+        "sha256": digest,
+        "invited": invited,
+        "path": str(path),
+        "meta_sha256": sha256(meta_json.encode()),
+    }
+    (events or EventLog(catalog.engine)).record("snapshot_registered", actor, None, body)
+    catalog.add_snapshot(snapshot_id, str(path), meta_json, invited)
     return snapshot_id
+
+
+def record_activations(events: EventLog, before: dict[str, str], after: dict[str, str]) -> None:
+    """A ``host_activation`` event for each active setting that start-up changed."""
+    for key, value in sorted(after.items()):
+        if before.get(key) != value:
+            events.record("host_activation", HOST, None, {"key": key, "value": value})
 
 
 def bootstrap(settings: Settings) -> None:
@@ -42,14 +76,17 @@ def bootstrap(settings: Settings) -> None:
     engine = make_engine(settings.db_url)
     try:
         migrate(engine)
-        catalog = Catalog(engine)
+        catalog, events = Catalog(engine), EventLog(engine)
+        before = catalog.active()
         file = Path(settings.policy_path) if settings.policy_path else default_policy_path()
-        version = register_policy(catalog, file.read_text(encoding="utf-8"), str(file))
+        version = register_policy(catalog, file.read_text(encoding="utf-8"), str(file), events)
         if settings.policy_path:
             catalog.activate("policy", version)
         else:
             catalog.set_default("policy", version)
         if settings.snapshot_path:
-            catalog.activate("snapshot", load_snapshot(catalog, Path(settings.snapshot_path)))
+            snapshot_id = load_snapshot(catalog, Path(settings.snapshot_path), events)
+            catalog.activate("snapshot", snapshot_id)
+        record_activations(events, before, catalog.active())
     finally:
         engine.dispose()

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     rate_limit_burst: int = 400
     state_refresh_s: float = 1.0  # how often a worker re-reads the active policy/snapshot
     access_log: bool = True
+    anchor_path: str | None = None  # when set, each worker appends signed chain heads here
+    anchor_interval_s: float = 60.0
+    anchor_keys: str = ""  # "kid:hexkey,...": the first signs (store/anchors.py)
 
     @cached_property
     def token_roles(self) -> dict[str, str]:

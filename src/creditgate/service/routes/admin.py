@@ -26,6 +26,8 @@ from creditgate.service.schemas import (
     SnapshotInfo,
     SnapshotLoad,
 )
+from creditgate.service.security import Principal
+from creditgate.service.trail import actor_of
 from creditgate.snapshot import SnapshotError
 from creditgate.store.catalog import ConflictError
 
@@ -71,15 +73,28 @@ def lint_policy(body: PolicyText, _: AdminReader) -> LintReport:
 
 
 @router.post("/policies", status_code=201)
-def upload_policy(body: PolicyText, _: AdminWriter, services: ServicesDep) -> PolicyInfo:
+def upload_policy(body: PolicyText, caller: AdminWriter, services: ServicesDep) -> PolicyInfo:
     """Store a new policy version (refused with its lint errors); activate it separately."""
     try:
-        version = register_policy(services.catalog, body.text)
+        version = register_policy(
+            services.catalog, body.text, events=services.events, actor=_actor(caller, services)
+        )
     except PolicyError as exc:
         raise _policy_error(exc) from None
     except ConflictError as exc:
         raise HTTPException(409, str(exc)) from None
     return list_one(services, version)
+
+
+def _actor(caller: Principal, services: ServicesDep) -> str:
+    return actor_of(caller, services.secret)
+
+
+def _activate(caller: Principal, services: ServicesDep, key: str, value: str) -> None:
+    """Record the activation (who, what) in the event chain, then switch."""
+    body = {"key": key, "value": value}
+    services.events.record("activated", _actor(caller, services), None, body)
+    services.catalog.activate(key, value)
 
 
 def list_one(services: ServicesDep, version: str) -> PolicyInfo:
@@ -90,11 +105,11 @@ def list_one(services: ServicesDep, version: str) -> PolicyInfo:
 
 
 @router.post("/policies/{version}/activate")
-def activate_policy(version: str, _: AdminWriter, services: ServicesDep) -> PolicyInfo:
+def activate_policy(version: str, caller: AdminWriter, services: ServicesDep) -> PolicyInfo:
     if services.catalog.policy(version) is None:
         raise HTTPException(404, "no such policy version")
     services.state.decider(version)  # compile before switching: a bad policy never goes live
-    services.catalog.activate("policy", version)
+    _activate(caller, services, "policy", version)
     services.state.refresh()
     return list_one(services, version)
 
@@ -112,7 +127,9 @@ def list_snapshots(_: AdminReader, services: ServicesDep) -> list[SnapshotInfo]:
 
 
 @router.post("/snapshots", status_code=201)
-def load_snapshot_file(body: SnapshotLoad, _: AdminWriter, services: ServicesDep) -> SnapshotInfo:
+def load_snapshot_file(
+    body: SnapshotLoad, caller: AdminWriter, services: ServicesDep
+) -> SnapshotInfo:
     """Register a snapshot file that is on the server (restricted to CREDITGATE_SNAPSHOT_DIR
     when set)."""
     try:
@@ -120,7 +137,9 @@ def load_snapshot_file(body: SnapshotLoad, _: AdminWriter, services: ServicesDep
         allowed = services.settings.snapshot_dir
         if allowed and not path.is_relative_to(Path(allowed).resolve()):
             raise SnapshotError("outside the snapshot directory")
-        snapshot_id = load_snapshot(services.catalog, path)
+        snapshot_id = load_snapshot(
+            services.catalog, path, services.events, _actor(caller, services)
+        )
     except (SnapshotError, OSError, ValueError) as exc:
         raise HTTPException(
             422, [{"loc": ["body", "path"], "msg": str(exc).split(": ")[-1], "type": "snapshot"}]
@@ -131,11 +150,11 @@ def load_snapshot_file(body: SnapshotLoad, _: AdminWriter, services: ServicesDep
 
 
 @router.post("/snapshots/{snapshot_id}/activate")
-def activate_snapshot(snapshot_id: str, _: AdminWriter, services: ServicesDep) -> SnapshotInfo:
+def activate_snapshot(snapshot_id: str, caller: AdminWriter, services: ServicesDep) -> SnapshotInfo:
     row = services.catalog.snapshot(snapshot_id)
     if row is None:
         raise HTTPException(404, "no such snapshot")
-    services.catalog.activate("snapshot", snapshot_id)
+    _activate(caller, services, "snapshot", snapshot_id)
     services.state.refresh()
     return _snapshot_info(row, snapshot_id)
 
@@ -152,8 +171,10 @@ def list_reviews(
 
 @router.post("/reviews/{review_id}/resolve")
 def resolve_review(
-    review_id: str, body: ResolveRequest, _: AdminWriter, services: ServicesDep
+    review_id: str, body: ResolveRequest, caller: AdminWriter, services: ServicesDep
 ) -> dict[str, str]:
     if not services.catalog.resolve_review(review_id, body.resolution, body.note):
         raise HTTPException(404, "no open review with that id")
+    event = {"review_id": review_id, "resolution": body.resolution}  # the note stays out
+    services.events.record("review_resolved", _actor(caller, services), None, event)
     return {"review_id": review_id, "status": "resolved", "resolution": body.resolution}
