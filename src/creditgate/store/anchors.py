@@ -122,12 +122,13 @@ def check_anchors(engine: Engine, path: Path, keys: dict[str, bytes]) -> tuple[i
     """(anchors checked, problems): each line's MAC, then each chain against it."""
     problems: list[str] = []
     checked = 0
+    lines = list(read_anchors(path))  # before the database: a live server anchors meanwhile
     with engine.connect() as conn:
         ends = {
             name: conn.execute(select(func.coalesce(func.max(table.c.seq), 0))).scalar_one()
             for name, (table, _) in CHAINS.items()
         }
-        for number, found in read_anchors(path):
+        for number, found in lines:
             where = f"anchor line {number}"
             if found is None:
                 problems.append(f"{where}: not a JSON object")
