@@ -12,6 +12,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from pathlib import Path
 
 import anyio
 from fastapi import FastAPI, Request
@@ -28,6 +29,7 @@ from creditgate.service.routes import admin, changes, decisions, entry, health, 
 from creditgate.service.settings import Settings
 from creditgate.service.snapshot_files import snapshot_directory
 from creditgate.service.state import ServiceState
+from creditgate.store.anchors import anchor, parse_keys
 from creditgate.store.catalog import Catalog
 from creditgate.store.changes import ChangeLog
 from creditgate.store.db import make_engine
@@ -75,9 +77,11 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
         ServiceState(catalog, snapshot_directory(settings), settings.db_url),
         settings.secret_bytes,
         GroupWriter(decision_log),
-        ChangeLog(engine),
+        decision_log.events,
+        ChangeLog(decision_log.events),
     )
     services.state.refresh()  # usable before the lifespan runs (in-process test clients)
+    anchor_keys = parse_keys(settings.anchor_keys) if settings.anchor_path else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -87,11 +91,16 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
         # them all and stall requests for milliseconds (p99).
         gc.collect()
         gc.freeze()
-        task = asyncio.create_task(_refresh_forever(services))
+        tasks = [asyncio.create_task(_refresh_forever(services))]
+        if anchor_keys is not None:
+            tasks.append(asyncio.create_task(_anchor_forever(services, anchor_keys)))
         yield
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+        if anchor_keys is not None:  # a last anchor on a clean shutdown
+            await anyio.to_thread.run_sync(_anchor_once, services, anchor_keys)
         engine.dispose()
 
     app = CreditgateAPI(
@@ -129,6 +138,22 @@ async def _refresh_forever(services: Services) -> None:
             await anyio.to_thread.run_sync(services.state.refresh)
         except Exception as exc:  # keep serving the last good state
             log.error("state refresh failed: %s", type(exc).__name__)
+
+
+def _anchor_once(services: Services, keys: dict[str, bytes]) -> None:
+    assert services.settings.anchor_path is not None
+    try:
+        anchor(services.engine, keys, Path(services.settings.anchor_path))
+    except Exception as exc:  # keep serving; the next period tries again
+        log.error("anchor failed: %s", type(exc).__name__)
+
+
+async def _anchor_forever(services: Services, keys: dict[str, bytes]) -> None:
+    """Sign the chain heads now and then every ``anchor_interval_s`` (each worker does; the
+    file is appended under a lock)."""
+    while True:
+        await anyio.to_thread.run_sync(_anchor_once, services, keys)
+        await asyncio.sleep(services.settings.anchor_interval_s)
 
 
 async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -44,8 +44,8 @@ async def decide_and_store(
 ) -> tuple[Stored, bool]:
     """Validate (``ProfileError`` on bad input), decide with the active policy and snapshot
     cutoffs, append to the log. A user who withdrew consent is decided as without consent
-    and their inputs are not kept (the record stores a tombstone; its hash still commits to
-    the inputs)."""
+    and their inputs are not kept (the record stores a tombstone and the redacted decision,
+    see ``Pending.of``)."""
     when = as_of or today_shanghai()
     live = services.state.live()
     decider = live.decider

@@ -18,6 +18,7 @@ from creditgate.service.settings import Settings
 from creditgate.service.state import ServiceState
 from creditgate.store.catalog import Catalog
 from creditgate.store.changes import ChangeLog
+from creditgate.store.events import EventLog
 from creditgate.store.repo import DecisionLog
 from creditgate.store.writer import GroupWriter
 
@@ -31,6 +32,7 @@ class Services:
     state: ServiceState
     secret: bytes
     writer: GroupWriter
+    events: EventLog  # operator actions, erasures (store/events.py)
     changes: ChangeLog
 
 

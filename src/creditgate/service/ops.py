@@ -17,42 +17,84 @@ from creditgate.service.snapshot_files import (
     snapshot_directory,
 )
 from creditgate.snapshot import read_invited, read_meta
+from creditgate.store.canonical import sha256
 from creditgate.store.catalog import Catalog
 from creditgate.store.db import make_engine, migrate
+from creditgate.store.events import EventLog
+
+HOST = "host"  # the actor of what start-up does: the host owner's act
 
 
-def register_policy(catalog: Catalog, text: str, origin: str = "<upload>") -> str:
-    """Parse, lint and store a policy text; returns its version. Raises ``PolicyError``."""
+def register_policy(
+    catalog: Catalog,
+    text: str,
+    origin: str = "<upload>",
+    events: EventLog | None = None,
+    actor: str = HOST,
+) -> str:
+    """Parse, lint and store a policy text; returns its version. Raises ``PolicyError``.
+
+    A new text is first recorded as a ``policy_registered`` event (an event without its row,
+    after a crash in between, is harmless; a row without its event fails ``audit verify``)."""
     policy = parse_policy(text, origin)
     refuse_if_lint_errors(policy, load_regions())
+    if catalog.policy(policy.version) is None:
+        body = {"version": policy.version, "name": policy.name, "sha256": sha256(text.encode())}
+        (events or EventLog(catalog.engine)).record("policy_registered", actor, None, body)
     catalog.add_policy(policy.version, policy.name, text)
     return policy.version
 
 
-def register_snapshot(catalog: Catalog, file: SnapshotFile) -> str:
+def register_snapshot(
+    catalog: Catalog, file: SnapshotFile, events: EventLog | None = None, actor: str = HOST
+) -> str:
     """Check a snapshot's metadata and ids (parsed from the bytes that were hashed) and record
-    it with its content's SHA-256; returns its id (the same file twice is the same snapshot)."""
+    it with its content's SHA-256, event first as for policies; returns its id (the same file
+    twice is the same snapshot)."""
     meta = read_meta(file.data)
     invited = read_invited(file.data).num_rows
-    catalog.add_snapshot(
-        file.snapshot_id, str(file.path), meta.to_json().decode(), invited, file.sha256
-    )
+    meta_json = meta.to_json().decode()
+    body = {
+        "snapshot_id": file.snapshot_id,
+        "sha256": file.sha256,
+        "invited": invited,
+        "path": str(file.path),
+        "meta_sha256": sha256(meta_json.encode()),
+    }
+    (events or EventLog(catalog.engine)).record("snapshot_registered", actor, None, body)
+    catalog.add_snapshot(file.snapshot_id, str(file.path), meta_json, invited, file.sha256)
     return file.snapshot_id
 
 
-def load_snapshot(catalog: Catalog, settings: Settings, requested: str) -> str:
+def load_snapshot(
+    catalog: Catalog,
+    settings: Settings,
+    requested: str,
+    events: EventLog | None = None,
+    actor: str = HOST,
+) -> str:
     """Register the snapshot ``requested`` by an operator: a name inside the snapshot
     directory (``snapshot_files.read_in_directory``); returns its id."""
     directory = snapshot_directory(settings)
-    return register_snapshot(catalog, read_in_directory(directory, requested, settings.db_url))
+    file = read_in_directory(directory, requested, settings.db_url)
+    return register_snapshot(catalog, file, events, actor)
 
 
-def load_startup_snapshot(catalog: Catalog, settings: Settings, path: Path) -> str:
+def load_startup_snapshot(
+    catalog: Catalog, settings: Settings, path: Path, events: EventLog | None = None
+) -> str:
     """``serve --snapshot FILE`` (the host owner's act): the file may be anywhere; it is
     copied into the snapshot directory as ``<id>.parquet`` and registered from there, so
     workers and later activations read the managed copy, never the original."""
     file = read_anywhere(path, settings.db_url)
-    return register_snapshot(catalog, copy_into(snapshot_directory(settings), file))
+    return register_snapshot(catalog, copy_into(snapshot_directory(settings), file), events)
+
+
+def record_activations(events: EventLog, before: dict[str, str], after: dict[str, str]) -> None:
+    """A ``host_activation`` event for each active setting that start-up changed."""
+    for key, value in sorted(after.items()):
+        if before.get(key) != value:
+            events.record("host_activation", HOST, None, {"key": key, "value": value})
 
 
 def bootstrap(settings: Settings) -> None:
@@ -61,15 +103,19 @@ def bootstrap(settings: Settings) -> None:
     engine = make_engine(settings.db_url)
     try:
         migrate(engine)
-        catalog = Catalog(engine)
+        catalog, events = Catalog(engine), EventLog(engine)
+        before = catalog.active()
         file = Path(settings.policy_path) if settings.policy_path else default_policy_path()
-        version = register_policy(catalog, file.read_text(encoding="utf-8"), str(file))
+        version = register_policy(catalog, file.read_text(encoding="utf-8"), str(file), events)
         if settings.policy_path:
             catalog.activate("policy", version)
         else:
             catalog.set_default("policy", version)
         if settings.snapshot_path:
-            snapshot_id = load_startup_snapshot(catalog, settings, Path(settings.snapshot_path))
+            snapshot_id = load_startup_snapshot(
+                catalog, settings, Path(settings.snapshot_path), events
+            )
             catalog.activate("snapshot", snapshot_id)
+        record_activations(events, before, catalog.active())
     finally:
         engine.dispose()

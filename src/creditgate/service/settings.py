@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     # (absolute) goes live without a second person (service/approvals.py).
     routine_refresh_tolerance: float = Field(default=0.01, ge=0.0, le=1.0)
 
+    anchor_path: str | None = None  # when set, each worker appends signed chain heads here
+    anchor_interval_s: float = 60.0
+    anchor_keys: str = ""  # "kid:hexkey,...": the first signs (store/anchors.py)
+
     @cached_property
     def token_roles(self) -> dict[str, str]:
         """Parse ``CREDITGATE_TOKENS``; an unknown role is a configuration error."""

@@ -2,7 +2,10 @@
 going live, who approved or rejected it, and when.
 
 A change is decided once: the status moves from ``proposed`` to ``approved`` or ``rejected``
-in one conditional UPDATE, so two approvers racing each other cannot both act on it.
+in one conditional UPDATE, so two approvers racing each other cannot both act on it. Each step
+is also an event of the audit chain (``store/events.py``), appended in the same transaction as
+the row it describes: ``proposed``, then ``approved`` with ``activated`` (what ``audit verify``
+compares the ``active`` table with) or ``rejected``.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ import secrets
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 
+from creditgate.store.canonical import sha256
+from creditgate.store.events import EventLog, append_event
 from creditgate.store.models import active, changes
 from creditgate.store.repo import now_iso
 
@@ -27,27 +32,35 @@ def _row(row: Any) -> dict[str, Any]:
 
 
 class ChangeLog:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, events: EventLog) -> None:
+        self.engine, self.events = events.engine, events
 
     def propose(
         self, kind: Kind, target: str, actor: str, effect: dict[str, Any]
     ) -> dict[str, Any]:
         """Record a proposal by ``actor``; returns the stored change."""
-        row = {
+        effect_json = orjson.dumps(effect).decode()
+        row: dict[str, Any] = {
             "change_id": "c_" + secrets.token_hex(10),
             "kind": kind,
             "target": target,
             "status": "proposed",
             "proposed_by": actor,
             "proposed_at": now_iso(),
-            "effect": orjson.dumps(effect).decode(),
+            "effect": effect_json,
             "decided_by": None,
             "decided_at": None,
             "note": None,
         }
-        with self.engine.begin() as conn:
+        body = {
+            "change_id": row["change_id"],
+            "kind": kind,
+            "target": target,
+            "effect_sha256": sha256(effect_json.encode()),
+        }
+        with self.events.write_lock, self.engine.begin() as conn:
             conn.execute(insert(changes).values(**row))
+            append_event(conn, "proposed", actor, None, body)
         return row | {"effect": effect}
 
     def get(self, change_id: str) -> dict[str, Any] | None:
@@ -72,15 +85,19 @@ class ChangeLog:
         """Move a proposed change to ``status`` and, when approved, make its target the active
         one, in one transaction: an approval never stands without its activation or the
         reverse. False when the change was not (or no longer) open."""
-        with self.engine.begin() as conn:
+        key, value, change_id = change["kind"], change["target"], change["change_id"]
+        body = {"change_id": change_id, "kind": key, "target": value}
+        with self.events.write_lock, self.engine.begin() as conn:
             result = conn.execute(
                 update(changes)
-                .where(changes.c.change_id == change["change_id"], changes.c.status == "proposed")
+                .where(changes.c.change_id == change_id, changes.c.status == "proposed")
                 .values(status=status, decided_by=by, decided_at=now_iso(), note=note)
             )
             if not result.rowcount:
                 return False
+            append_event(conn, status, by, None, body | {"proposed_by": change["proposed_by"]})
             if status == "approved":
-                conn.execute(delete(active).where(active.c.key == change["kind"]))
-                conn.execute(insert(active).values(key=change["kind"], value=change["target"]))
+                conn.execute(delete(active).where(active.c.key == key))
+                conn.execute(insert(active).values(key=key, value=value))
+                append_event(conn, "activated", by, None, {"key": key, "value": value} | body)
         return True

@@ -112,6 +112,30 @@ consent_withdrawals = Table(
     Column("withdrawn_at", String(32), nullable=False),
 )
 
+audit_events = Table(  # the operator-action chain (store/events.py), linked like decisions
+    "audit_events",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
+    Column("kind", String(32), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("subject", String(128), nullable=True),
+    Column("body", Text, nullable=False),
+    Column("body_hash", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("record_hash", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+event_head = Table(  # one row, like chain_head: its update is the lock of the event chain
+    "event_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
 GENESIS = "0" * 64
 
 # The tables of revision 0001, created by name there: later revisions create their own.

@@ -21,7 +21,8 @@ from sqlalchemy import Connection, Engine, Row, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from creditgate.store.canonical import canonical, record_hash, sha256, split_at_seq, tombstone
-from creditgate.store.models import GENESIS, chain_head, consent_withdrawals, decisions
+from creditgate.store.events import EventLog, append_event
+from creditgate.store.models import GENESIS, chain_head, consent_withdrawals, decisions, reviews
 from creditgate.store.writelock import WriteLock
 
 CHAINED = (
@@ -59,6 +60,11 @@ _BY_KEYS = select(decisions).where(
 _INSERT = decisions.insert()
 _BY_KEY = select(decisions).where(decisions.c.idempotency_key == bindparam("key"))
 _BY_ID = select(decisions).where(decisions.c.decision_id == bindparam("id"))
+_ERASE = (
+    update(decisions)
+    .where(decisions.c.decision_id == bindparam("b_id"))
+    .values(inputs=bindparam("b_inputs"), decision=bindparam("b_doc"))
+)
 
 
 # PostgreSQL appends: the database function creditgate_append (migration 0002) locks the
@@ -90,6 +96,33 @@ _PG_APPEND = (
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+# What a decision keeps after its user withdrew consent: what retention requires (which
+# decision, for whom, under which policy and date, with which outcome and reason codes).
+# Everything derived from the person's data (scores, observed values, recourse, terms) goes.
+RETAINED = ("decision_id", "user_id", "policy", "as_of", "outcome", "entry_visible", "review")
+ERASED_REVIEW_TEXT = "[erased]"
+
+
+def redact(decision: dict[str, Any], erased_at: str) -> dict[str, Any]:
+    """The retained part of a decision document, with the personal fields emptied."""
+    kept = {k: decision[k] for k in RETAINED if k in decision}
+    return kept | {
+        "score": None,
+        "pd": None,
+        "limit_cny": None,
+        "daily_rate": None,
+        "apr": None,
+        "terms": [],
+        "reasons": [
+            {"code": r["code"], "layer": r.get("layer")} for r in decision.get("reasons", [])
+        ],
+        "recourse": [],
+        "alternatives": [],
+        "erased": True,
+        "erased_at": erased_at,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,13 +167,26 @@ class Pending:
     def of(
         cls, decision: dict[str, Any], inputs: dict[str, Any], key: str | None, erase: bool
     ) -> Pending:
+        """With ``erase`` (the user withdrew consent) the inputs are never stored and the stored
+        decision is the redacted one; the hashes then commit to what is stored, so the record
+        verifies like any other (the caller still gets the whole decision back)."""
+        created_at = now_iso()
+        if erase:
+            return cls(
+                decision,
+                tombstone(created_at),
+                key,
+                erase,
+                canonical(redact(decision, created_at)).decode(),
+                created_at,
+            )
         return cls(
             decision,
             canonical(inputs).decode(),
             key,
             erase,
             canonical(decision).decode(),
-            now_iso(),
+            created_at,
         )
 
     def fields(self) -> dict[str, Any]:
@@ -158,7 +204,7 @@ class Pending:
 
     @property
     def stored_inputs(self) -> str:
-        return tombstone(self.created_at) if self.erase else self.inputs_json
+        return self.inputs_json  # the tombstone when erased (``of``)
 
     @property
     def inputs(self) -> dict[str, Any] | None:
@@ -222,6 +268,7 @@ class DecisionLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.write_lock = WriteLock(engine)
+        self.events = EventLog(engine)
         # PostgreSQL: creditgate_append on the raw psycopg connection, one round trip.
         self.linked_in_database = engine.dialect.name == "postgresql"
 
@@ -324,20 +371,45 @@ class DecisionLog:
             row = conn.execute(_BY_KEY, {"key": key}).first()
         return Stored.from_row(row) if row is not None else None
 
-    def erase_user(self, user_id: str) -> int:
-        """Replace the stored inputs of ``user_id`` by a tombstone; hashes stay untouched.
+    def erase_user(self, user_id: str, actor: str = "host", subject: str | None = None) -> int:
+        """Erase what ``user_id``'s decisions and reviews hold about them: the inputs become a
+        tombstone, the decision document its ``redact``-ed part, review texts are dropped; the
+        hash chain stays untouched. An ``erasure`` event (``subject``: the user's pseudonym)
+        lists the erased decision ids in the same transaction, which is what lets ``verify``
+        accept records whose hashes can no longer be recomputed. Returns how many decisions
+        were erased now (those erased before are skipped).
 
         Call after the withdrawal is committed. The chain lock orders this after any append
         in flight: an append that checked withdrawals before they were committed has then
         committed too, and this UPDATE (a new statement, a new snapshot) erases its row."""
+        erased_at = now_iso()
         with self.write_lock, self.engine.begin() as conn:
             conn.execute(_LOCK_HEAD)
-            result = conn.execute(
-                update(decisions)
-                .where(decisions.c.user_id == user_id)
-                .values(inputs=tombstone(now_iso()))
+            found = conn.execute(
+                select(decisions.c.decision_id, decisions.c.decision).where(
+                    decisions.c.user_id == user_id
+                )
+            ).all()
+            docs = {r.decision_id: orjson.loads(r.decision) for r in found}
+            targets = [
+                {"b_id": d, "b_doc": canonical(redact(doc, erased_at)).decode()}
+                for d, doc in docs.items()
+                if not doc.get("erased")
+            ]
+            if targets:
+                conn.execute(_ERASE, [t | {"b_inputs": tombstone(erased_at)} for t in targets])
+            texts = conn.execute(
+                update(reviews)
+                .where(reviews.c.user_id == user_id)
+                .values(reason=ERASED_REVIEW_TEXT, note=None)
             )
-        return int(result.rowcount or 0)
+            body = {
+                "user": subject,
+                "decisions": sorted(t["b_id"] for t in targets),
+                "reviews": int(texts.rowcount or 0),
+            }
+            append_event(conn, "erasure", actor, subject, body)
+        return len(targets)
 
     def rows(self, batch: int = 2000) -> Iterator[Row[Any]]:
         with self.engine.connect() as conn:
@@ -355,9 +427,25 @@ class DecisionLog:
                 last = chunk[-1].seq
 
 
-def verify(log: DecisionLog) -> tuple[int, str | None]:
-    """Walk the chain; returns (records checked, first problem or None)."""
-    prev, n = GENESIS, 0
+def erased_by_events(events: EventLog) -> set[str]:
+    """The decision ids that ``erasure`` events declare erased."""
+    return {d for e in events.events("erasure") for d in e.body.get("decisions", [])}
+
+
+def verify(log: DecisionLog, erased: set[str] | None = None) -> tuple[int, str | None]:
+    """Walk the chain; returns (records checked, first problem or None).
+
+    The content hashes of a decision listed in an erasure event (``erased``, read from the
+    event chain when not given) are not recomputed, only its link; any other record must hash
+    to what it stores, so replacing inputs by a tombstone without an erasure event is named.
+    The head is read first: appends made while this runs are checked too, never reported."""
+    if erased is None:
+        erased = erased_by_events(log.events)
+    with log.engine.connect() as conn:
+        head = conn.execute(
+            select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1)
+        ).one()
+    prev, n, at_head = GENESIS, 0, GENESIS
     for row in log.rows():
         n += 1
         where = f"record seq={row.seq} decision_id={row.decision_id}"
@@ -368,14 +456,25 @@ def verify(log: DecisionLog) -> tuple[int, str | None]:
         fields = {name: getattr(row, name) for name in CHAINED}
         if record_hash(prev, fields) != row.record_hash:
             return n, f"{where}: record_hash does not match its fields"
-        if sha256(row.decision.encode()) != row.decision_hash:
-            return n, f"{where}: the stored decision was altered"
-        inputs = orjson.loads(row.inputs)
-        if not inputs.get("erased") and sha256(row.inputs.encode()) != row.inputs_hash:
-            return n, f"{where}: the stored inputs were altered"
+        if row.decision_id not in erased:
+            problem = _content_problem(row)
+            if problem is not None:
+                return n, f"{where}: {problem}"
         prev = row.record_hash
-    with log.engine.connect() as conn:
-        head = conn.execute(select(chain_head.c.seq, chain_head.c.hash)).one()
-    if head.seq != n or head.hash != prev:
-        return n, f"chain head (seq {head.seq}) does not match the last record (seq {n})"
+        if n == head.seq:
+            at_head = prev
+    if head.seq > n or at_head != head.hash:
+        return n, f"chain head (seq {head.seq}) does not match the records (last seq {n})"
     return n, None
+
+
+def _content_problem(row: Any) -> str | None:
+    if sha256(row.decision.encode()) != row.decision_hash:
+        if orjson.loads(row.decision).get("erased"):
+            return "the decision was redacted without an erasure event"
+        return "the stored decision was altered"
+    if sha256(row.inputs.encode()) != row.inputs_hash:
+        if orjson.loads(row.inputs).get("erased"):
+            return "the inputs were replaced by a tombstone without an erasure event (fake erasure)"
+        return "the stored inputs were altered"
+    return None

@@ -27,7 +27,9 @@ from creditgate.service.schemas import (
     SnapshotInfo,
     SnapshotLoad,
 )
+from creditgate.service.security import Principal
 from creditgate.service.snapshot_files import SnapshotRefusedError
+from creditgate.service.trail import actor_of
 from creditgate.snapshot import SnapshotError
 from creditgate.store.catalog import ConflictError
 
@@ -73,15 +75,21 @@ def lint_policy(body: PolicyText, _: AdminReader) -> LintReport:
 
 
 @router.post("/policies", status_code=201)
-def upload_policy(body: PolicyText, _: AdminWriter, services: ServicesDep) -> PolicyInfo:
+def upload_policy(body: PolicyText, caller: AdminWriter, services: ServicesDep) -> PolicyInfo:
     """Store a new policy version (refused with its lint errors); activate it separately."""
     try:
-        version = register_policy(services.catalog, body.text)
+        version = register_policy(
+            services.catalog, body.text, events=services.events, actor=_actor(caller, services)
+        )
     except PolicyError as exc:
         raise _policy_error(exc) from None
     except ConflictError as exc:
         raise HTTPException(409, str(exc)) from None
     return list_one(services, version)
+
+
+def _actor(caller: Principal, services: ServicesDep) -> str:
+    return actor_of(caller, services.secret)
 
 
 def list_one(services: ServicesDep, version: str) -> PolicyInfo:
@@ -120,11 +128,19 @@ def _refused(exc: Exception) -> HTTPException:
 
 
 @router.post("/snapshots", status_code=201)
-def load_snapshot_file(body: SnapshotLoad, _: AdminWriter, services: ServicesDep) -> SnapshotInfo:
+def load_snapshot_file(
+    body: SnapshotLoad, caller: AdminWriter, services: ServicesDep
+) -> SnapshotInfo:
     """Register a snapshot file from the snapshot directory (``CREDITGATE_SNAPSHOT_DIR``,
     default ``snapshots/`` beside the SQLite database): a name or relative path in it."""
     try:
-        snapshot_id = load_snapshot(services.catalog, services.settings, body.path)
+        snapshot_id = load_snapshot(
+            services.catalog,
+            services.settings,
+            body.path,
+            services.events,
+            _actor(caller, services),
+        )
     except (SnapshotError, ValueError, KeyError) as exc:  # malformed metadata included
         raise _refused(exc) from None
     row = services.catalog.snapshot(snapshot_id)
@@ -153,8 +169,10 @@ def list_reviews(
 
 @router.post("/reviews/{review_id}/resolve")
 def resolve_review(
-    review_id: str, body: ResolveRequest, _: AdminWriter, services: ServicesDep
+    review_id: str, body: ResolveRequest, caller: AdminWriter, services: ServicesDep
 ) -> dict[str, str]:
     if not services.catalog.resolve_review(review_id, body.resolution, body.note):
         raise HTTPException(404, "no open review with that id")
+    event = {"review_id": review_id, "resolution": body.resolution}  # the note stays out
+    services.events.record("review_resolved", _actor(caller, services), None, event)
     return {"review_id": review_id, "status": "resolved", "resolution": body.resolution}

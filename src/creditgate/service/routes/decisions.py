@@ -9,6 +9,8 @@ from fastapi import APIRouter, Header, HTTPException, Response
 from creditgate.service.deciding import decide_and_store, decision_json
 from creditgate.service.deps import Decider, Reader, ServicesDep, UserFacing, own_user
 from creditgate.service.schemas import ConsentWithdrawal, DecisionRequest
+from creditgate.service.security import pseudonym
+from creditgate.service.trail import actor_of
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
 JSON = "application/json"
@@ -44,10 +46,13 @@ def get_decision(decision_id: str, caller: Reader, services: ServicesDep) -> Res
 
 @router.post("/users/{user_id}/consent-withdrawal")
 def withdraw_consent(user_id: str, caller: UserFacing, services: ServicesDep) -> ConsentWithdrawal:
-    """The user withdraws consent: later decisions say CONSENT_MISSING, the entry disappears
-    and the stored inputs of their decisions are erased (the audit chain still verifies)."""
+    """The user withdraws consent: later decisions say CONSENT_MISSING, the entry disappears,
+    the stored inputs and personal fields of their decisions and their review texts are erased,
+    recorded as an ``erasure`` event (the audit chain still verifies)."""
     own_user(caller, user_id)
     services.catalog.withdraw_consent(user_id)
-    erased = services.log.erase_user(user_id)
+    erased = services.log.erase_user(
+        user_id, actor_of(caller, services.secret), pseudonym(services.secret, user_id)
+    )
     services.state.withdrawn = services.state.withdrawn | {user_id}
     return ConsentWithdrawal(user_id=user_id, erased_decisions=erased)

@@ -5,7 +5,7 @@ Rows registered before this revision keep NULL and are verified against their id
 32 hex digits of the same hash). ``0001`` creates the tables from the current models, so on a
 fresh database the column exists already and is not added twice.
 
-Revision ID: 0003_snapshot_sha256
+Revision ID: 0004_snapshot_sha256
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_snapshot_sha256"
-down_revision = "0002"
+revision = "0004_snapshot_sha256"
+down_revision = "0003_changes"
 branch_labels = None
 depends_on = None
 
