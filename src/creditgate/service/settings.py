@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     rate_limit_burst: int = 400
     state_refresh_s: float = 1.0  # how often a worker re-reads the active policy/snapshot
     access_log: bool = True
+    log_level: str = "INFO"  # DEBUG, INFO, WARNING, ERROR or CRITICAL (JSON lines on stderr)
 
     @cached_property
     def token_roles(self) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """Operator routes under ``/v1/admin``: policies, snapshots, the review queue.
 
-Reads need viewer, operator or admin; writes need operator or admin.
+Reads need viewer, operator or admin; writes need operator or admin, and each successful write
+is a line of the admin-action trail (``logs.audit_log``: actor, action, non-personal subject).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Query
 from creditgate.policy.lint import errors, lint
 from creditgate.policy.loader import PolicyError, parse_policy
 from creditgate.service.deps import AdminReader, AdminWriter, ServicesDep
+from creditgate.service.logs import actor_name, audit_log
 from creditgate.service.ops import load_snapshot, register_policy
 from creditgate.service.schemas import (
     LintFinding,
@@ -71,7 +73,7 @@ def lint_policy(body: PolicyText, _: AdminReader) -> LintReport:
 
 
 @router.post("/policies", status_code=201)
-def upload_policy(body: PolicyText, _: AdminWriter, services: ServicesDep) -> PolicyInfo:
+def upload_policy(body: PolicyText, principal: AdminWriter, services: ServicesDep) -> PolicyInfo:
     """Store a new policy version (refused with its lint errors); activate it separately."""
     try:
         version = register_policy(services.catalog, body.text)
@@ -79,6 +81,7 @@ def upload_policy(body: PolicyText, _: AdminWriter, services: ServicesDep) -> Po
         raise _policy_error(exc) from None
     except ConflictError as exc:
         raise HTTPException(409, str(exc)) from None
+    audit_log("policy.upload", actor_name(principal, services.secret), version)
     return list_one(services, version)
 
 
@@ -90,11 +93,12 @@ def list_one(services: ServicesDep, version: str) -> PolicyInfo:
 
 
 @router.post("/policies/{version}/activate")
-def activate_policy(version: str, _: AdminWriter, services: ServicesDep) -> PolicyInfo:
+def activate_policy(version: str, principal: AdminWriter, services: ServicesDep) -> PolicyInfo:
     if services.catalog.policy(version) is None:
         raise HTTPException(404, "no such policy version")
     services.state.decider(version)  # compile before switching: a bad policy never goes live
     services.catalog.activate("policy", version)
+    audit_log("policy.activate", actor_name(principal, services.secret), version)
     services.state.refresh()
     return list_one(services, version)
 
@@ -112,7 +116,9 @@ def list_snapshots(_: AdminReader, services: ServicesDep) -> list[SnapshotInfo]:
 
 
 @router.post("/snapshots", status_code=201)
-def load_snapshot_file(body: SnapshotLoad, _: AdminWriter, services: ServicesDep) -> SnapshotInfo:
+def load_snapshot_file(
+    body: SnapshotLoad, principal: AdminWriter, services: ServicesDep
+) -> SnapshotInfo:
     """Register a snapshot file that is on the server (restricted to CREDITGATE_SNAPSHOT_DIR
     when set)."""
     try:
@@ -127,15 +133,19 @@ def load_snapshot_file(body: SnapshotLoad, _: AdminWriter, services: ServicesDep
         ) from None
     row = services.catalog.snapshot(snapshot_id)
     assert row is not None
+    audit_log("snapshot.load", actor_name(principal, services.secret), snapshot_id)
     return _snapshot_info(row, services.catalog.active().get("snapshot"))
 
 
 @router.post("/snapshots/{snapshot_id}/activate")
-def activate_snapshot(snapshot_id: str, _: AdminWriter, services: ServicesDep) -> SnapshotInfo:
+def activate_snapshot(
+    snapshot_id: str, principal: AdminWriter, services: ServicesDep
+) -> SnapshotInfo:
     row = services.catalog.snapshot(snapshot_id)
     if row is None:
         raise HTTPException(404, "no such snapshot")
     services.catalog.activate("snapshot", snapshot_id)
+    audit_log("snapshot.activate", actor_name(principal, services.secret), snapshot_id)
     services.state.refresh()
     return _snapshot_info(row, snapshot_id)
 
@@ -152,8 +162,10 @@ def list_reviews(
 
 @router.post("/reviews/{review_id}/resolve")
 def resolve_review(
-    review_id: str, body: ResolveRequest, _: AdminWriter, services: ServicesDep
+    review_id: str, body: ResolveRequest, principal: AdminWriter, services: ServicesDep
 ) -> dict[str, str]:
     if not services.catalog.resolve_review(review_id, body.resolution, body.note):
         raise HTTPException(404, "no open review with that id")
+    actor = actor_name(principal, services.secret)
+    audit_log("review.resolve", actor, review_id, resolution=body.resolution)
     return {"review_id": review_id, "status": "resolved", "resolution": body.resolution}

@@ -8,7 +8,9 @@ from fastapi import APIRouter, Header, HTTPException, Response
 
 from creditgate.service.deciding import decide_and_store, decision_json
 from creditgate.service.deps import Decider, Reader, ServicesDep, UserFacing, own_user
+from creditgate.service.logs import actor_name, audit_log
 from creditgate.service.schemas import ConsentWithdrawal, DecisionRequest
+from creditgate.service.security import pseudonym
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
 JSON = "application/json"
@@ -50,4 +52,6 @@ def withdraw_consent(user_id: str, caller: UserFacing, services: ServicesDep) ->
     services.catalog.withdraw_consent(user_id)
     erased = services.log.erase_user(user_id)
     services.state.withdrawn = services.state.withdrawn | {user_id}
+    actor, subject = actor_name(caller, services.secret), pseudonym(services.secret, user_id)
+    audit_log("consent.withdraw", actor, subject, erased_decisions=erased)
     return ConsentWithdrawal(user_id=user_id, erased_decisions=erased)
