@@ -55,6 +55,9 @@ def _run(host: str, port: int, workers: int) -> None:
         "log_config": log_config,
         "log_level": settings.log_level.strip().lower(),
         "timeout_graceful_shutdown": 5,
+        # a spawned worker first re-imports the CLI (5-7 s on a busy 2-core host) before it
+        # answers the supervisor's ping; at uvicorn's 5 s it is killed and respawned forever
+        "timeout_worker_healthcheck": 30,
     }
     if workers > 1 and port != 0 and hasattr(socket, "SO_REUSEPORT"):
         config = uvicorn.Config(APP, **options)
