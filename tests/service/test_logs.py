@@ -20,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
+from test_api import snapshot_file
 
 from conftest import SECRET, TOKENS, auth, make_settings
 from creditgate.examples import example_profiles
@@ -118,10 +119,22 @@ def test_access_lines_are_json_without_raw_ids_query_or_headers(
 
 
 def test_admin_actions_name_actor_action_and_pseudonymised_subject(
-    app_client: TestClient, logs: Captured
+    app_client: TestClient, logs: Captured, tmp_path: Path
 ) -> None:
-    version = app_client.get("/v1/admin/policies", headers=auth("viewer")).json()[0]["version"]
+    old = app_client.get("/v1/admin/policies", headers=auth("viewer")).json()[0]["version"]
+    text = app_client.get(f"/v1/admin/policies/{old}", headers=auth("viewer")).json()["text"]
+    r = app_client.post(
+        "/v1/admin/policies", json={"text": text.replace(old, old + "-b", 1)}, headers=auth("admin")
+    )
+    assert r.status_code == 201, r.text
+    version = r.json()["version"]
     r = app_client.post(f"/v1/admin/policies/{version}/activate", headers=auth("operator"))
+    assert r.status_code == 200
+    path = str(snapshot_file(tmp_path, ["alice", UID]))
+    r = app_client.post("/v1/admin/snapshots", json={"path": path}, headers=auth("operator"))
+    assert r.status_code == 201, r.text
+    snapshot_id = r.json()["snapshot_id"]
+    r = app_client.post(f"/v1/admin/snapshots/{snapshot_id}/activate", headers=auth("admin"))
     assert r.status_code == 200
     profile = STRONG | {"user_id": UID}
     r = app_client.post("/v1/decisions", json={"profile": profile}, headers=auth("service"))
@@ -146,7 +159,10 @@ def test_admin_actions_name_actor_action_and_pseudonymised_subject(
     ]
     base = {"logger": "creditgate.admin", "event": "admin action"}
     assert trail == [
+        base | {"action": "policy.upload", "actor": "admin", "subject": version},
         base | {"action": "policy.activate", "actor": "operator", "subject": version},
+        base | {"action": "snapshot.load", "actor": "operator", "subject": snapshot_id},
+        base | {"action": "snapshot.activate", "actor": "admin", "subject": snapshot_id},
         base
         | {
             "action": "review.request",
