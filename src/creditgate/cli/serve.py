@@ -9,10 +9,14 @@ all workers) lets whichever worker wakes first accept every pending connection: 
 the 16 keep-alive connections split 16/0 in some runs (one worker idle) and 10/6 in others,
 and decisions/s and p99 moved with the split. A crashed worker's queued connections are lost
 with its socket (as with any per-worker listener); its replacement listens anew.
+
+Every process logs JSON lines on stderr (``service/logs.py``) at ``CREDITGATE_LOG_LEVEL``; the
+logging configuration goes to uvicorn, which applies it in each worker.
 """
 
 from __future__ import annotations
 
+import logging.config
 import os
 import secrets
 import socket
@@ -24,6 +28,7 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from creditgate.cli.common import err, fail, out
+from creditgate.service.logs import logging_config
 from creditgate.service.ops import bootstrap
 from creditgate.service.security import issue_user_token
 from creditgate.service.settings import Settings
@@ -35,6 +40,12 @@ APP = "creditgate.service.app:app_from_env"
 def _run(host: str, port: int, workers: int) -> None:
     settings = Settings()
     try:
+        log_config = logging_config(settings.log_level)
+    except ValueError as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from None
+    logging.config.dictConfig(log_config)  # this process; uvicorn applies it in each worker
+    try:
         bootstrap(settings)
     except SnapshotError as exc:  # --snapshot: not a regular snapshot file, or the database
         fail(f"--snapshot {settings.snapshot_path}: {exc}")
@@ -44,9 +55,13 @@ def _run(host: str, port: int, workers: int) -> None:
         "host": host,
         "port": port,
         "workers": workers,
-        "access_log": False,
-        "log_level": "warning",
+        "access_log": False,  # the app writes its own, without raw user ids
+        "log_config": log_config,
+        "log_level": settings.log_level.strip().lower(),
         "timeout_graceful_shutdown": 5,
+        # a spawned worker first re-imports the CLI (5-7 s on a busy 2-core host) before it
+        # answers the supervisor's ping; at uvicorn's 5 s it is killed and respawned forever
+        "timeout_worker_healthcheck": 30,
     }
     if workers > 1 and port != 0 and hasattr(socket, "SO_REUSEPORT"):
         config = uvicorn.Config(APP, **options)

@@ -15,14 +15,16 @@ from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 import anyio
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from creditgate.profile import ProfileError
 from creditgate.service.deps import Services
 from creditgate.service.fastlane import FastLane, internal_error
+from creditgate.service.logs import ERROR_ID_KEY, configure_logging, report_error
 from creditgate.service.middleware import GuardMiddleware, TokenBucket
 from creditgate.service.ops import bootstrap
 from creditgate.service.routes import admin, changes, decisions, entry, health, reviews
@@ -49,8 +51,22 @@ class CreditgateAPI(FastAPI):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.front is None:
             await super().__call__(scope, receive, send)
-        else:
-            await self.front(scope, receive, send)
+            return
+        started = [False]
+
+        async def tracking_send(message: Message) -> None:
+            started[0] = started[0] or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.front(scope, receive, tracking_send)
+        except Exception as exc:  # the server would log it with its message, which may be personal
+            if scope["type"] != "http":
+                raise
+            if ERROR_ID_KEY not in scope:  # not yet reported by ``_internal``
+                body = internal_error(exc)
+                if not started[0]:
+                    await _send_500(send, orjson.dumps(body))
 
     async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
         await super().__call__(scope, receive, send)
@@ -60,6 +76,7 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
     """Build the app; migrations and policy registration run here unless ``migrate`` is off
     (``creditgate serve`` does them once before starting several workers)."""
     settings = settings or Settings()
+    configure_logging(settings.log_level)
     if not settings.secret:
         settings.secret = secrets.token_hex(32)  # user tokens then live only as long as this
         log.warning("CREDITGATE_SECRET unset: user tokens from other processes will not verify")
@@ -137,7 +154,7 @@ async def _refresh_forever(services: Services) -> None:
         try:
             await anyio.to_thread.run_sync(services.state.refresh)
         except Exception as exc:  # keep serving the last good state
-            log.error("state refresh failed: %s", type(exc).__name__)
+            report_error(log, "state refresh failed", exc)
 
 
 def _anchor_once(services: Services, keys: dict[str, bytes]) -> None:
@@ -173,8 +190,16 @@ async def _unavailable(_: Request, exc: LookupError) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=503)
 
 
-async def _internal(_: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse(internal_error(exc), status_code=500)
+async def _internal(request: Request, exc: Exception) -> JSONResponse:
+    body = internal_error(exc)
+    request.scope[ERROR_ID_KEY] = body["error_id"]  # Starlette re-raises it after the answer
+    return JSONResponse(body, status_code=500)
+
+
+async def _send_500(send: Send, body: bytes) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def app_from_env() -> FastAPI:

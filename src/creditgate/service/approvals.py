@@ -24,6 +24,7 @@ from fastapi import HTTPException
 
 from creditgate.policy.lint import Level, lint
 from creditgate.service.deps import Services
+from creditgate.service.logs import actor_name, audit_log
 from creditgate.service.security import Principal
 from creditgate.service.snapshot_files import (
     SnapshotChangedError,
@@ -132,7 +133,8 @@ def propose(services: Services, kind: Kind, target: str, by: Principal) -> dict[
     )
     if kind == "policy" and effect["lint"]["errors"]:
         raise HTTPException(422, "the policy has lint errors: it cannot be proposed")
-    change = services.changes.propose(kind, target, by.name, effect)
+    change = services.changes.propose(kind, target, actor_name(by, services.secret), effect)
+    audit_log(f"{kind}.propose", change["proposed_by"], target, change=change["change_id"])
     if kind == "snapshot" and effect["routine_refresh"]:
         return apply(services, change, ROUTINE_RULE, "routine refresh within tolerance")
     return change
@@ -140,15 +142,18 @@ def propose(services: Services, kind: Kind, target: str, by: Principal) -> dict[
 
 def approve(services: Services, change_id: str, by: Principal, note: str | None) -> dict[str, Any]:
     change = _open_change(services, change_id)
-    if by.name == change["proposed_by"]:
+    actor = actor_name(by, services.secret)
+    if actor == change["proposed_by"]:
         raise HTTPException(403, "a change must be approved by someone other than its proposer")
-    return apply(services, change, by.name, note)
+    return apply(services, change, actor, note)
 
 
 def reject(services: Services, change_id: str, by: Principal, note: str | None) -> dict[str, Any]:
     change = _open_change(services, change_id)
-    if not services.changes.decide(change, "rejected", by.name, note):
+    actor = actor_name(by, services.secret)
+    if not services.changes.decide(change, "rejected", actor, note):
         raise HTTPException(409, "the change was decided meanwhile")
+    audit_log(f"{change['kind']}.reject", actor, change["target"], change=change_id)
     return _stored(services, change_id)
 
 
@@ -165,6 +170,7 @@ def apply(services: Services, change: dict[str, Any], by: str, note: str | None)
         check_snapshot_file(services, row)
     if not services.changes.decide(change, "approved", by, note):
         raise HTTPException(409, "the change was decided meanwhile")
+    audit_log(f"{change['kind']}.activate", by, change["target"], change=change["change_id"])
     services.state.refresh()
     return _stored(services, change["change_id"])
 

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy import Engine
 
+from creditgate.service.logs import remember_principal
 from creditgate.service.security import AuthError, Principal, authenticate
 from creditgate.service.settings import Settings
 from creditgate.service.state import ServiceState
@@ -45,13 +46,16 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 async def get_principal(
+    request: Request,
     services: ServicesDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal:
     try:
-        return authenticate(authorization, services.settings.token_roles, services.secret)
+        principal = authenticate(authorization, services.settings.token_roles, services.secret)
     except AuthError as exc:
         raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+    remember_principal(request.scope, principal)  # for the access line
+    return principal
 
 
 DECIDERS = frozenset({"service", "admin"})  # also used by the fast lane (fastlane.py)

@@ -13,7 +13,6 @@ logic. The guards (size, rate limit, NUL) run before this lane (``GuardMiddlewar
 from __future__ import annotations
 
 import logging
-import os
 import re
 from datetime import date
 from typing import Any
@@ -24,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from creditgate.profile import ProfileError
 from creditgate.service.deciding import decide_and_store, decision_json
 from creditgate.service.deps import DECIDERS, USER_FACING, Services
+from creditgate.service.logs import remember_principal, report_error
 from creditgate.service.middleware import replay
 from creditgate.service.routes.entry import entry_view
 from creditgate.service.security import AuthError, Principal, authenticate
@@ -62,6 +62,7 @@ class FastLane:
             principal = authenticate(header, tokens, self.services.secret)
         except AuthError:
             return None
+        remember_principal(scope, principal)
         return principal if principal.role in roles else None
 
     def entry(self, scope: Scope, user_id: str) -> bytes | None:
@@ -99,10 +100,9 @@ class FastLane:
 
 
 def internal_error(exc: Exception) -> dict[str, str]:
-    """The body of a 500: an id to quote, logged with the exception's type only (its message
-    may hold personal data)."""
-    error_id = os.urandom(6).hex()
-    log.error("internal error %s: %s", error_id, type(exc).__name__)
+    """The body of a 500: an id to quote. The log line under that id has the exception's type
+    and frames, not its message (which may hold personal data: ``logs.safe_traceback``)."""
+    error_id = report_error(log, "internal error", exc)
     return {"detail": "internal error", "error_id": error_id}
 
 

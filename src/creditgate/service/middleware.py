@@ -1,7 +1,8 @@
 """Pure ASGI guards run before routing: body size (413), rate limit (429), access log.
 
-The access log never prints a raw user id: path segments after ``/users/`` are replaced by a
-keyed pseudonym. Uvicorn's own access log is switched off by ``serve`` for that reason.
+The access log (``creditgate.access``, JSON lines: see ``logs``) never prints a raw user id: the
+user id after ``/users/`` is replaced by a keyed pseudonym. Uvicorn's own access log is switched
+off by ``serve`` for that reason.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from creditgate.service.security import pseudonym
+from creditgate.service.logs import PRINCIPAL_KEY, actor_name, client_kind
+from creditgate.service.security import Principal, pseudonym
 
 log = logging.getLogger("creditgate.access")
+USER_ROUTE_WORDS = frozenset({"entry", "consent-withdrawal"})  # /v1/users/{id}/<word>
 
 
 async def _reply(send: Send, status: int, detail: str, headers: list[Any] | None = None) -> None:
@@ -104,21 +107,37 @@ class GuardMiddleware:
             await send(message)
 
         start = time.perf_counter()
-        await self.app(scope, receive, logging_send)
-        log.info(
-            "%s %s %d %.1fms",
-            scope["method"],
-            self.safe_path(scope["path"]),
-            status[0],
-            (time.perf_counter() - start) * 1000,
-        )
+        try:
+            await self.app(scope, receive, logging_send)
+        finally:  # an exception still gets its line: the app answers it with a 500
+            self.log_access(scope, status[0] or 500, time.perf_counter() - start)
+
+    def log_access(self, scope: Scope, status: int, seconds: float) -> None:
+        """One structured line: no query string, no header, no raw user id."""
+        fields: dict[str, object] = {
+            "method": scope["method"],
+            "path": self.safe_path(scope["path"]),
+            "status": status,
+            "ms": round(seconds * 1000, 1),
+        }
+        state = scope.get("state")
+        principal = state.get(PRINCIPAL_KEY) if isinstance(state, dict) else None
+        if isinstance(principal, Principal):
+            fields["principal"] = actor_name(principal, self.secret)
+        else:
+            fields["client"] = client_kind(scope)
+        log.info("access", extra={"fields": fields})
 
     def safe_path(self, path: str) -> str:
-        parts = path.split("/")
-        for i, part in enumerate(parts[:-1]):
-            if part == "users":
-                parts[i + 1] = pseudonym(self.secret, parts[i + 1])
-        return "/".join(parts)
+        """``path`` with everything after a ``users`` segment (a user id may hold ``/``) up to
+        the route's last word replaced by its pseudonym; at most 200 characters."""
+        head, sep, rest = path.partition("/users/")
+        if sep and rest:
+            user_id, slash, word = rest.rpartition("/")
+            if not slash or word not in USER_ROUTE_WORDS:
+                user_id, word = rest, ""
+            path = f"{head}/users/{pseudonym(self.secret, user_id)}{'/' if word else ''}{word}"
+        return path[:200]
 
     async def read_body(self, receive: Receive) -> bytes | None:
         chunks, size, more = [], 0, True

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     anchor_interval_s: float = 60.0
     anchor_keys: str = ""  # "kid:hexkey,...": the first signs (store/anchors.py)
 
+    log_level: str = "INFO"  # DEBUG, INFO, WARNING, ERROR or CRITICAL (JSON lines on stderr)
+
     @cached_property
     def token_roles(self) -> dict[str, str]:
         """Parse ``CREDITGATE_TOKENS``; an unknown role is a configuration error."""

@@ -2,12 +2,13 @@
 transaction, so N concurrent decisions cost one lock hand-over, one chain-head update and one
 commit instead of N. A request is acknowledged only after its batch committed. The thread
 keeps one connection open (no pool check-out and ping per batch) and replaces it after an
-error.
+error, which it logs by type and frames only (a database error's message may hold a user id).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import threading
 from contextlib import suppress
@@ -15,9 +16,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
+from creditgate.service.logs import report_error
 from creditgate.store.repo import Appended, DecisionLog, Pending
 
 MAX_BATCH = 64
+log = logging.getLogger("creditgate.writer")
 
 
 @dataclass(slots=True)
@@ -76,6 +79,7 @@ class GroupWriter:
                     self.conn = self.log.engine.connect()
                 results = self.log.append_many([t.pending for t in batch], self.conn)
             except BaseException as exc:  # every waiter learns it failed; the writer lives on
+                report_error(log, "decision batch failed", exc, batch=len(batch))
                 self.reset()
                 self.notify(batch, [None] * len(batch), exc)
                 continue

@@ -1,6 +1,7 @@
 """Operator routes under ``/v1/admin``: policies, snapshots, the review queue.
 
-Reads need viewer, operator or admin; writes need operator or admin.
+Reads need viewer, operator or admin; writes need operator or admin, and each successful write
+is a line of the admin-action trail (``logs.audit_log``: actor, action, non-personal subject).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from creditgate.policy.lint import errors, lint
 from creditgate.policy.loader import PolicyError, parse_policy
 from creditgate.service import approvals
 from creditgate.service.deps import AdminReader, AdminWriter, ServicesDep
+from creditgate.service.logs import actor_name, audit_log
 from creditgate.service.ops import load_snapshot, register_policy
 from creditgate.service.schemas import (
     ChangeInfo,
@@ -29,7 +31,6 @@ from creditgate.service.schemas import (
 )
 from creditgate.service.security import Principal
 from creditgate.service.snapshot_files import SnapshotRefusedError
-from creditgate.service.trail import actor_of
 from creditgate.snapshot import SnapshotError
 from creditgate.store.catalog import ConflictError
 
@@ -85,11 +86,12 @@ def upload_policy(body: PolicyText, caller: AdminWriter, services: ServicesDep) 
         raise _policy_error(exc) from None
     except ConflictError as exc:
         raise HTTPException(409, str(exc)) from None
+    audit_log("policy.upload", _actor(caller, services), version)
     return list_one(services, version)
 
 
 def _actor(caller: Principal, services: ServicesDep) -> str:
-    return actor_of(caller, services.secret)
+    return actor_name(caller, services.secret)
 
 
 def list_one(services: ServicesDep, version: str) -> PolicyInfo:
@@ -145,6 +147,7 @@ def load_snapshot_file(
         raise _refused(exc) from None
     row = services.catalog.snapshot(snapshot_id)
     assert row is not None
+    audit_log("snapshot.load", _actor(caller, services), snapshot_id)
     return _snapshot_info(row, services.catalog.active().get("snapshot"))
 
 
@@ -174,5 +177,7 @@ def resolve_review(
     if not services.catalog.resolve_review(review_id, body.resolution, body.note):
         raise HTTPException(404, "no open review with that id")
     event = {"review_id": review_id, "resolution": body.resolution}  # the note stays out
-    services.events.record("review_resolved", _actor(caller, services), None, event)
+    actor = _actor(caller, services)
+    services.events.record("review_resolved", actor, None, event)
+    audit_log("review.resolve", actor, review_id, resolution=body.resolution)
     return {"review_id": review_id, "status": "resolved", "resolution": body.resolution}

@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 
 from creditgate.service.deps import ServicesDep, UserFacing
+from creditgate.service.logs import actor_name, audit_log
 from creditgate.service.schemas import Review, ReviewRequest
+from creditgate.service.security import pseudonym
 
 router = APIRouter(prefix="/v1", tags=["reviews"])
 
@@ -16,4 +18,8 @@ def request_review(body: ReviewRequest, caller: UserFacing, services: ServicesDe
     stored = services.log.get(body.decision_id)
     if stored is None or (caller.role == "user" and caller.user_id != stored.user_id):
         raise HTTPException(404, "no such decision")
-    return Review(**services.catalog.add_review(stored.decision_id, stored.user_id, body.reason))
+    review = Review(**services.catalog.add_review(stored.decision_id, stored.user_id, body.reason))
+    subject = pseudonym(services.secret, stored.user_id)
+    actor = actor_name(caller, services.secret)
+    audit_log("review.request", actor, subject, review_id=review.review_id)
+    return review
