@@ -16,20 +16,24 @@ from contextlib import asynccontextmanager, suppress
 import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from creditgate.profile import ProfileError
-from creditgate.service.deps import Services
+from creditgate.service.deciding import IdempotencyConflict
+from creditgate.service.deps import AdminReader, Services
 from creditgate.service.fastlane import FastLane, internal_error
 from creditgate.service.middleware import GuardMiddleware, TokenBucket
 from creditgate.service.ops import bootstrap
-from creditgate.service.routes import admin, decisions, entry, health, reviews
+from creditgate.service.routes import admin, decisions, entry, health, reviews, tokens
+from creditgate.service.security import Authenticator
 from creditgate.service.settings import Settings
 from creditgate.service.state import ServiceState
 from creditgate.store.catalog import Catalog
 from creditgate.store.db import make_engine
 from creditgate.store.repo import DecisionLog
+from creditgate.store.revocation import RevocationList
 from creditgate.store.writer import GroupWriter
 
 log = logging.getLogger("creditgate.service")
@@ -59,12 +63,13 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
     if not settings.secret:
         settings.secret = secrets.token_hex(32)  # user tokens then live only as long as this
         log.warning("CREDITGATE_SECRET unset: user tokens from other processes will not verify")
-    settings.token_roles  # noqa: B018 - fail at startup on a malformed CREDITGATE_TOKENS
+    settings.principals  # noqa: B018 - fail at startup on a malformed CREDITGATE_TOKENS
     if settings.migrate:
         bootstrap(settings)
     engine = make_engine(settings.db_url)
     catalog = Catalog(engine)
     decision_log = DecisionLog(engine)
+    revoked = RevocationList(engine)
     services = Services(
         settings,
         engine,
@@ -73,8 +78,11 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
         ServiceState(catalog),
         settings.secret_bytes,
         GroupWriter(decision_log),
+        revoked,
+        Authenticator(settings.principals, settings.secret_keys, settings.max_token_ttl_s, revoked),
     )
     services.state.refresh()  # usable before the lifespan runs (in-process test clients)
+    revoked.refresh()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -91,14 +99,20 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
             await task
         engine.dispose()
 
+    public_docs = settings.public_docs
     app = CreditgateAPI(
         title="creditgate",
         version="0.1.0",
         lifespan=lifespan,
         description="Invitation-only consumer credit decisions, audited.",
+        docs_url="/docs" if public_docs else None,
+        redoc_url="/redoc" if public_docs else None,
+        openapi_url="/openapi.json" if public_docs else None,
     )
     app.state.services = services
-    for module in (decisions, entry, reviews, admin, health):
+    if not public_docs:
+        _guarded_docs(app)
+    for module in (decisions, entry, reviews, admin, tokens, health):
         app.include_router(module.router)
     bucket = (
         TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst)
@@ -111,8 +125,10 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
         bucket=bucket,
         secret=settings.secret_bytes,
         access_log=settings.access_log,
+        auth=services.auth,
     )
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(IdempotencyConflict, _conflict)  # type: ignore[arg-type]
     app.add_exception_handler(ProfileError, _bad_profile)  # type: ignore[arg-type]
     app.add_exception_handler(LookupError, _unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal)
@@ -124,8 +140,29 @@ async def _refresh_forever(services: Services) -> None:
         await asyncio.sleep(services.settings.state_refresh_s)
         try:
             await anyio.to_thread.run_sync(services.state.refresh)
+            await anyio.to_thread.run_sync(services.revoked.refresh)
         except Exception as exc:  # keep serving the last good state
             log.error("state refresh failed: %s", type(exc).__name__)
+
+
+def _guarded_docs(app: FastAPI) -> None:
+    """The API description behind a viewer (or higher) token: it maps the attack surface."""
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(_: AdminReader) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger(_: AdminReader) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="creditgate")
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(_: AdminReader) -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title="creditgate")
+
+
+async def _conflict(_: Request, exc: IdempotencyConflict) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=409)
 
 
 async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -13,11 +13,12 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy import Engine
 
-from creditgate.service.security import AuthError, Principal, authenticate
+from creditgate.service.security import Authenticator, AuthError, Principal
 from creditgate.service.settings import Settings
 from creditgate.service.state import ServiceState
 from creditgate.store.catalog import Catalog
 from creditgate.store.repo import DecisionLog
+from creditgate.store.revocation import RevocationList
 from creditgate.store.writer import GroupWriter
 
 
@@ -30,6 +31,8 @@ class Services:
     state: ServiceState
     secret: bytes
     writer: GroupWriter
+    revoked: RevocationList  # user-token ids refused, refreshed with the state
+    auth: Authenticator  # header -> principal, with a cache of verified tokens
 
 
 async def get_services(request: Request) -> Services:
@@ -45,7 +48,7 @@ async def get_principal(
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal:
     try:
-        return authenticate(authorization, services.settings.token_roles, services.secret)
+        return services.auth(authorization)
     except AuthError as exc:
         raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
 

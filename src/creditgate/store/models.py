@@ -48,6 +48,9 @@ decisions = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("record_hash", String(64), nullable=False),
     Column("created_at", String(32), nullable=False),
+    # sha256 of the request an idempotency key was first used for (not chained: a replay
+    # check, not a fact of the decision). The key itself is stored as sha256(caller, key).
+    Column("request_hash", String(64), nullable=True),
 )
 
 chain_head = Table(
@@ -94,6 +97,14 @@ consent_withdrawals = Table(
     metadata,
     Column("user_id", String(64), primary_key=True),
     Column("withdrawn_at", String(32), nullable=False),
+)
+
+revoked_tokens = Table(  # user-token ids refused from now on
+    "revoked_tokens",
+    metadata,
+    Column("token_id", String(32), primary_key=True),
+    Column("revoked_by", String(64), nullable=False),
+    Column("revoked_at", String(32), nullable=False),
 )
 
 GENESIS = "0" * 64
