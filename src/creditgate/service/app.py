@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from creditgate.profile import ProfileError
-from creditgate.service.deciding import IdempotencyConflict
+from creditgate.service.deciding import IdempotencyConflictError
 from creditgate.service.deps import AdminReader, Services
 from creditgate.service.fastlane import FastLane, internal_error
 from creditgate.service.middleware import GuardMiddleware, TokenBucket
@@ -128,7 +128,7 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
         auth=services.auth,
     )
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
-    app.add_exception_handler(IdempotencyConflict, _conflict)  # type: ignore[arg-type]
+    app.add_exception_handler(IdempotencyConflictError, _conflict)  # type: ignore[arg-type]
     app.add_exception_handler(ProfileError, _bad_profile)  # type: ignore[arg-type]
     app.add_exception_handler(LookupError, _unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal)
@@ -161,7 +161,7 @@ def _guarded_docs(app: FastAPI) -> None:
         return get_redoc_html(openapi_url="/openapi.json", title="creditgate")
 
 
-async def _conflict(_: Request, exc: IdempotencyConflict) -> JSONResponse:
+async def _conflict(_: Request, exc: IdempotencyConflictError) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=409)
 
 

@@ -25,7 +25,7 @@ CONSENT_FIELDS = ("consent_credit_data", "consent_behaviour_data")
 _ID_BYTES, _ID_BATCH = 12, 512
 
 
-class IdempotencyConflict(Exception):
+class IdempotencyConflictError(Exception):
     """The caller used this ``Idempotency-Key`` before for a different request (HTTP 409)."""
 
 
@@ -83,7 +83,7 @@ async def decide_and_store(
 ) -> tuple[Stored, bool]:
     """Validate (``ProfileError`` on bad input), decide with the active policy and snapshot
     cutoffs, append to the log. An idempotency ``key`` is scoped to the ``caller`` (a
-    principal's name) and bound to the request: reused for another, ``IdempotencyConflict``.
+    principal's name) and bound to the request: reused for another, ``IdempotencyConflictError``.
     A user who withdrew consent is decided as without consent and their inputs are not kept
     (the record stores a tombstone; its hash still commits to the inputs)."""
     when = as_of or today_shanghai()
@@ -107,7 +107,7 @@ async def decide_and_store(
             Pending.of(stored_decision, inputs, stored_key, withdrawn, bound)
         )
         if isinstance(appended, str):  # KEY_CONFLICT
-            raise IdempotencyConflict("this Idempotency-Key was used for a different request")
+            raise IdempotencyConflictError("this Idempotency-Key was used for a different request")
         if appended is not None:
             return appended
         withdrawn = True  # withdrawn meanwhile (another worker): decide again without consent

@@ -22,7 +22,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from creditgate.profile import ProfileError
-from creditgate.service.deciding import IdempotencyConflict, decide_and_store, decision_json
+from creditgate.service.deciding import IdempotencyConflictError, decide_and_store, decision_json
 from creditgate.service.deps import DECIDERS, USER_FACING, Services
 from creditgate.service.middleware import replay
 from creditgate.service.routes.entry import entry_view
@@ -92,7 +92,7 @@ class FastLane:
             )
         except (ProfileError, LookupError):  # raised before anything is stored
             return replay(body)
-        except IdempotencyConflict as exc:
+        except IdempotencyConflictError as exc:
             await _send_json(send, orjson.dumps({"detail": str(exc)}), status=409)
             return None
         except Exception as exc:

@@ -101,10 +101,12 @@ class GuardMiddleware:
 
         headers = dict(scope["headers"])
         authorization = [v for k, v in scope["headers"] if k == b"authorization"]
-        if self.bucket is not None:
-            if not self.bucket.allow(client_key(scope, authorization, self.auth)):
-                await _reply(send, 429, "rate limit exceeded", [(b"retry-after", b"1")])
-                return
+        limited = self.bucket is not None and not self.bucket.allow(
+            client_key(scope, authorization, self.auth)
+        )
+        if limited:
+            await _reply(send, 429, "rate limit exceeded", [(b"retry-after", b"1")])
+            return
         if len(authorization) > 1:
             await _reply(
                 send, 401, "more than one Authorization header", [(b"www-authenticate", b"Bearer")]
