@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +27,7 @@ USER_PREFIX = "cgu."
 STAFF_ROLES = ("service", "viewer", "operator", "admin")
 MAX_HEADER = 2048  # longer Authorization headers are rejected before any hashing
 CACHE_SIZE = 4096
+_SPACES = re.compile(r"[ \t]+")  # HTTP's whitespace, not Unicode's
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +117,7 @@ def bearer(header: str | None) -> str:
     """The token of an ``Authorization: Bearer ...`` header (any case, any spacing)."""
     if not header or len(header) > MAX_HEADER:
         raise AuthError("missing bearer token")
-    parts = header.split()
+    parts = _SPACES.split(header.strip(" \t"))
     if len(parts) != 2 or parts[0].lower() != "bearer":
         raise AuthError("missing bearer token")
     return parts[1]
