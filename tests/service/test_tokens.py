@@ -138,13 +138,24 @@ def test_key_rotation(tmp_path: object) -> None:
 
 
 def _untemper(y: int) -> int:
-    y ^= y >> 18
-    y ^= (y << 15) & 0xEFC60000
-    for _ in range(5):
-        y ^= (y << 7) & 0x9D2C5680
-    for _ in range(3):
-        y ^= y >> 11
-    return y & 0xFFFFFFFF
+    """Invert the Mersenne Twister's output tempering."""
+
+    def right(value: int, shift: int) -> int:
+        out = value
+        for _ in range(32 // shift + 1):
+            out = value ^ (out >> shift)
+        return out
+
+    def left(value: int, shift: int, mask: int) -> int:
+        out = value
+        for _ in range(32 // shift + 1):
+            out = value ^ ((out << shift) & mask)
+        return out & 0xFFFFFFFF
+
+    y = right(y, 18)
+    y = left(y, 15, 0xEFC60000)
+    y = left(y, 7, 0x9D2C5680)
+    return right(y, 11)
 
 
 def test_decision_ids_cannot_be_predicted_from_observed_ones() -> None:
