@@ -80,7 +80,7 @@ def make_settings(db_url: str, **overrides: object) -> Settings:
         "secret": SECRET,
         "rate_limit_per_s": 0,
         "access_log": False,
-        "tokens": ",".join(f"{role}:{token}" for role, token in TOKENS.items()),
+        "tokens": ",".join(f"{role}:{role}:{token}" for role, token in TOKENS.items()),
     }
     return Settings(**{**base, **overrides})  # type: ignore[arg-type]
 

@@ -15,7 +15,7 @@ def test_token_user_prints_a_token_that_verifies(monkeypatch) -> None:
     monkeypatch.setenv("CREDITGATE_SECRET", "cli-secret")
     result = runner.invoke(cli, ["token", "user", "alice", "--ttl", "60"])
     assert result.exit_code == 0, result.output
-    assert check_user_token(b"cli-secret", result.output.strip()) == "alice"
+    assert check_user_token(b"cli-secret", result.stdout.strip()).user_id == "alice"
 
 
 def test_token_user_without_secret_is_bad_input(monkeypatch) -> None:

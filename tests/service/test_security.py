@@ -18,6 +18,7 @@ ADMIN_WRITES = [
     "/v1/admin/snapshots",
     "/v1/admin/snapshots/s/activate",
     "/v1/admin/reviews/r/resolve",
+    "/v1/admin/tokens/revoke",
 ]
 
 
@@ -81,7 +82,7 @@ def test_forged_and_expired_user_tokens_are_401(client: TestClient) -> None:
 def test_user_token_round_trip() -> None:
     now = time.time()
     token = issue_user_token(b"k", "用户-1", 10, now=now)
-    assert check_user_token(b"k", token, now=now + 9) == "用户-1"
+    assert check_user_token(b"k", token, now=now + 9).user_id == "用户-1"
     with pytest.raises(AuthError):
         check_user_token(b"k", token, now=now + 11)
 

@@ -133,7 +133,7 @@ def serve(
         typer.Option(help="Whitelist snapshot to activate (copied into the snapshot directory)."),
     ] = None,
 ) -> None:
-    """Run the decision service (tokens from CREDITGATE_TOKENS="role:token,...")."""
+    """Run the decision service (tokens from CREDITGATE_TOKENS="name:role:token,...")."""
     _environment(db, policy, snapshot)
     if not os.environ.get("CREDITGATE_TOKENS"):
         err.print("CREDITGATE_TOKENS unset: only user tokens will be accepted")
@@ -144,7 +144,10 @@ def serve_demo(db_url: str, snapshot_path: Path | None, host: str, port: int) ->
     """Serve for the demo: fresh tokens, printed URLs, one worker, until Ctrl-C."""
     _environment(db_url, None, snapshot_path)
     admin, service = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
-    os.environ.setdefault("CREDITGATE_TOKENS", f"admin:{admin},service:{service}")
+    os.environ.setdefault(
+        "CREDITGATE_TOKENS", f"demo-admin:admin:{admin},demo-service:service:{service}"
+    )
+    os.environ.setdefault("CREDITGATE_PUBLIC_DOCS", "true")  # the demo prints the docs URLs
     user = issue_user_token(os.environ["CREDITGATE_SECRET"].encode(), "demo-strong", 3600)
     base = f"http://{host}:{port}"
     out.print(

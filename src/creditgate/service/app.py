@@ -18,16 +18,27 @@ import anyio
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from creditgate.profile import ProfileError
-from creditgate.service.deps import Services
+from creditgate.service.deciding import IdempotencyConflictError
+from creditgate.service.deps import AdminReader, Services
 from creditgate.service.fastlane import FastLane, internal_error
 from creditgate.service.logs import ERROR_ID_KEY, configure_logging, report_error
 from creditgate.service.middleware import GuardMiddleware, TokenBucket
 from creditgate.service.ops import bootstrap
-from creditgate.service.routes import admin, changes, decisions, entry, health, reviews
+from creditgate.service.routes import (
+    admin,
+    changes,
+    decisions,
+    entry,
+    health,
+    reviews,
+    tokens,
+)
+from creditgate.service.security import Authenticator
 from creditgate.service.settings import Settings
 from creditgate.service.snapshot_files import snapshot_directory
 from creditgate.service.state import ServiceState
@@ -36,6 +47,7 @@ from creditgate.store.catalog import Catalog
 from creditgate.store.changes import ChangeLog
 from creditgate.store.db import make_engine
 from creditgate.store.repo import DecisionLog
+from creditgate.store.revocation import RevocationList
 from creditgate.store.writer import GroupWriter
 
 log = logging.getLogger("creditgate.service")
@@ -80,12 +92,13 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
     if not settings.secret:
         settings.secret = secrets.token_hex(32)  # user tokens then live only as long as this
         log.warning("CREDITGATE_SECRET unset: user tokens from other processes will not verify")
-    settings.token_roles  # noqa: B018 - fail at startup on a malformed CREDITGATE_TOKENS
+    settings.principals  # noqa: B018 - fail at startup on a malformed CREDITGATE_TOKENS
     if settings.migrate:
         bootstrap(settings)
     engine = make_engine(settings.db_url)
     catalog = Catalog(engine)
     decision_log = DecisionLog(engine)
+    revoked = RevocationList(engine)
     services = Services(
         settings,
         engine,
@@ -96,8 +109,11 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
         GroupWriter(decision_log),
         decision_log.events,
         ChangeLog(decision_log.events),
+        revoked,
+        Authenticator(settings.principals, settings.secret_keys, settings.max_token_ttl_s, revoked),
     )
     services.state.refresh()  # usable before the lifespan runs (in-process test clients)
+    revoked.refresh()
     anchor_keys = parse_keys(settings.anchor_keys) if settings.anchor_path else None
 
     @asynccontextmanager
@@ -120,14 +136,20 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
             await anyio.to_thread.run_sync(_anchor_once, services, anchor_keys)
         engine.dispose()
 
+    public_docs = settings.public_docs
     app = CreditgateAPI(
         title="creditgate",
         version="0.1.0",
         lifespan=lifespan,
         description="Invitation-only consumer credit decisions, audited.",
+        docs_url="/docs" if public_docs else None,
+        redoc_url="/redoc" if public_docs else None,
+        openapi_url="/openapi.json" if public_docs else None,
     )
     app.state.services = services
-    for module in (decisions, entry, reviews, admin, changes, health):
+    if not public_docs:
+        _guarded_docs(app)
+    for module in (decisions, entry, reviews, admin, changes, tokens, health):
         app.include_router(module.router)
     bucket = (
         TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst)
@@ -140,8 +162,10 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
         bucket=bucket,
         secret=settings.secret_bytes,
         access_log=settings.access_log,
+        auth=services.auth,
     )
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(IdempotencyConflictError, _conflict)  # type: ignore[arg-type]
     app.add_exception_handler(ProfileError, _bad_profile)  # type: ignore[arg-type]
     app.add_exception_handler(LookupError, _unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal)
@@ -153,6 +177,7 @@ async def _refresh_forever(services: Services) -> None:
         await asyncio.sleep(services.settings.state_refresh_s)
         try:
             await anyio.to_thread.run_sync(services.state.refresh)
+            await anyio.to_thread.run_sync(services.revoked.refresh)
         except Exception as exc:  # keep serving the last good state
             report_error(log, "state refresh failed", exc)
 
@@ -171,6 +196,26 @@ async def _anchor_forever(services: Services, keys: dict[str, bytes]) -> None:
     while True:
         await anyio.to_thread.run_sync(_anchor_once, services, keys)
         await asyncio.sleep(services.settings.anchor_interval_s)
+
+
+def _guarded_docs(app: FastAPI) -> None:
+    """The API description behind a viewer (or higher) token: it maps the attack surface."""
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(_: AdminReader) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger(_: AdminReader) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="creditgate")
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(_: AdminReader) -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title="creditgate")
+
+
+async def _conflict(_: Request, exc: IdempotencyConflictError) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=409)
 
 
 async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -7,8 +7,9 @@ from the group-commit writer thread.
 
 from __future__ import annotations
 
+import hashlib
 import os
-import random
+import secrets
 from datetime import date
 from typing import Any
 
@@ -16,17 +17,51 @@ import orjson
 
 from creditgate.profile import validate_profile
 from creditgate.service.deps import Services
+from creditgate.store.canonical import canonical
 from creditgate.store.repo import Pending, Stored
 from creditgate.timeutil import today_shanghai
 
 CONSENT_FIELDS = ("consent_credit_data", "consent_behaviour_data")
-# Ids need uniqueness, not secrecy (reads are authorised by role and owner). os.urandom releases
-# the GIL, and re-taking it behind the writer thread costs milliseconds on the event loop.
-_IDS = random.Random(os.urandom(32))
+_ID_BYTES, _ID_BATCH = 12, 512
 
 
-def new_decision_id() -> str:
-    return f"d_{_IDS.getrandbits(96):024x}"
+class IdempotencyConflictError(Exception):
+    """The caller used this ``Idempotency-Key`` before for a different request (HTTP 409)."""
+
+
+class DecisionIds:
+    """Unguessable decision ids: 96 bits each from the operating system's CSPRNG
+    (``secrets``), drawn 512 ids at a time: ``os.urandom`` releases the GIL, and re-taking it
+    behind the writer thread on every decision costs milliseconds on the event loop."""
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)  # a forked worker draws its own
+
+    def reset(self) -> None:
+        self.pool, self.at = b"", 0
+
+    def __call__(self) -> str:
+        if self.at >= len(self.pool):
+            self.pool, self.at = secrets.token_bytes(_ID_BYTES * _ID_BATCH), 0
+        chunk = self.pool[self.at : self.at + _ID_BYTES]
+        self.at += _ID_BYTES
+        return "d_" + chunk.hex()
+
+
+new_decision_id = DecisionIds()
+
+
+def scoped_key(caller: str, key: str) -> str:
+    """An idempotency key as stored: one caller's key never meets another's."""
+    return hashlib.sha256(f"{caller}\n{key}".encode()).hexdigest()
+
+
+def request_hash(profile: dict[str, Any], as_of: date | None) -> str:
+    """What an idempotency key is bound to: the request body, parsed (spacing and key order
+    do not matter), with ``as_of`` as sent (absent stays absent)."""
+    body = {"profile": profile, "as_of": as_of.isoformat() if as_of else None}
+    return hashlib.sha256(canonical(body)).hexdigest()
 
 
 def public(decision: dict[str, Any]) -> dict[str, Any]:
@@ -40,12 +75,17 @@ def decision_json(stored: Stored) -> bytes:
 
 
 async def decide_and_store(
-    services: Services, profile: dict[str, Any], as_of: date | None, key: str | None
+    services: Services,
+    profile: dict[str, Any],
+    as_of: date | None,
+    key: str | None,
+    caller: str,
 ) -> tuple[Stored, bool]:
     """Validate (``ProfileError`` on bad input), decide with the active policy and snapshot
-    cutoffs, append to the log. A user who withdrew consent is decided as without consent
-    and their inputs are not kept (the record stores a tombstone and the redacted decision,
-    see ``Pending.of``)."""
+    cutoffs, append to the log. An idempotency ``key`` is scoped to the ``caller`` (a
+    principal's name) and bound to the request: reused for another, ``IdempotencyConflictError``.
+    A user who withdrew consent is decided as without consent and their inputs are not kept
+    (the record stores a tombstone and the redacted decision, see ``Pending.of``)."""
     when = as_of or today_shanghai()
     live = services.state.live()
     decider = live.decider
@@ -54,6 +94,8 @@ async def decide_and_store(
     inputs: dict[str, Any] = {"profile": profile, "as_of": when.isoformat()}
     if live.snapshot is not None:  # replay cuts at the same scores
         inputs["snapshot"] = live.snapshot
+    stored_key = scoped_key(caller, key) if key is not None else None
+    bound = request_hash(profile, as_of) if key is not None else None
     while True:
         if withdrawn:
             row.update(dict.fromkeys(CONSENT_FIELDS, False))
@@ -62,8 +104,10 @@ async def decide_and_store(
         if decision.internal:
             stored_decision["_internal"] = decision.internal
         appended = await services.writer.submit(
-            Pending.of(stored_decision, inputs, key, erase=withdrawn)
+            Pending.of(stored_decision, inputs, stored_key, withdrawn, bound)
         )
+        if isinstance(appended, str):  # KEY_CONFLICT
+            raise IdempotencyConflictError("this Idempotency-Key was used for a different request")
         if appended is not None:
             return appended
         withdrawn = True  # withdrawn meanwhile (another worker): decide again without consent

@@ -14,13 +14,14 @@ from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy import Engine
 
 from creditgate.service.logs import remember_principal
-from creditgate.service.security import AuthError, Principal, authenticate
+from creditgate.service.security import Authenticator, AuthError, Principal
 from creditgate.service.settings import Settings
 from creditgate.service.state import ServiceState
 from creditgate.store.catalog import Catalog
 from creditgate.store.changes import ChangeLog
 from creditgate.store.events import EventLog
 from creditgate.store.repo import DecisionLog
+from creditgate.store.revocation import RevocationList
 from creditgate.store.writer import GroupWriter
 
 
@@ -35,6 +36,8 @@ class Services:
     writer: GroupWriter
     events: EventLog  # operator actions, erasures (store/events.py)
     changes: ChangeLog
+    revoked: RevocationList  # user-token ids refused, refreshed with the state
+    auth: Authenticator  # header -> principal, with a cache of verified tokens
 
 
 async def get_services(request: Request) -> Services:
@@ -51,7 +54,7 @@ async def get_principal(
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal:
     try:
-        principal = authenticate(authorization, services.settings.token_roles, services.secret)
+        principal = services.auth(authorization)
     except AuthError as exc:
         raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
     remember_principal(request.scope, principal)  # for the access line

@@ -21,12 +21,12 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from creditgate.profile import ProfileError
-from creditgate.service.deciding import decide_and_store, decision_json
+from creditgate.service.deciding import IdempotencyConflictError, decide_and_store, decision_json
 from creditgate.service.deps import DECIDERS, USER_FACING, Services
 from creditgate.service.logs import remember_principal, report_error
 from creditgate.service.middleware import replay
 from creditgate.service.routes.entry import entry_view
-from creditgate.service.security import AuthError, Principal, authenticate
+from creditgate.service.security import AuthError, Principal
 
 log = logging.getLogger("creditgate.service")
 JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -58,8 +58,7 @@ class FastLane:
         """The caller when it may use the route; None lets FastAPI answer 401/403."""
         header = _header(scope, b"authorization")
         try:
-            tokens = self.services.settings.token_roles
-            principal = authenticate(header, tokens, self.services.secret)
+            principal = self.services.auth(header)
         except AuthError:
             return None
         remember_principal(scope, principal)
@@ -74,7 +73,8 @@ class FastLane:
     async def decide(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
         """None when answered here; else the ``receive`` to give FastAPI (nothing was stored:
         it answers with its own error)."""
-        if self.principal(scope, DECIDERS) is None:
+        caller = self.principal(scope, DECIDERS)
+        if caller is None:
             return receive
         key = _header(scope, b"idempotency-key")
         if key is not None and not 1 <= len(key) <= 128:
@@ -88,9 +88,14 @@ class FastLane:
             return replay(body)
         profile, as_of = request
         try:
-            stored, created = await decide_and_store(self.services, profile, as_of, key)
+            stored, created = await decide_and_store(
+                self.services, profile, as_of, key, caller.name
+            )
         except (ProfileError, LookupError):  # raised before anything is stored
             return replay(body)
+        except IdempotencyConflictError as exc:
+            await _send_json(send, orjson.dumps({"detail": str(exc)}), status=409)
+            return None
         except Exception as exc:
             await _send_json(send, orjson.dumps(internal_error(exc)), status=500)
             return None

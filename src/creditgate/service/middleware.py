@@ -1,4 +1,9 @@
-"""Pure ASGI guards run before routing: body size (413), rate limit (429), access log.
+"""Pure ASGI guards run before routing: body size (413), rate limit (429), access log, and
+``Cache-Control: no-store`` on every response (they carry personal data and decisions).
+
+The rate limit is per caller: the authenticated principal's name (a user token counts as its
+user), else the client's address (host, not port). A second ``Authorization`` header is a 401,
+whatever the first said.
 
 The access log (``creditgate.access``, JSON lines: see ``logs``) never prints a raw user id: the
 user id after ``/users/`` is replaced by a keyed pseudonym. Uvicorn's own access log is switched
@@ -9,16 +14,19 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from creditgate.service.logs import PRINCIPAL_KEY, actor_name, client_kind
-from creditgate.service.security import Principal, pseudonym
+from creditgate.service.security import AuthError, Principal, pseudonym
 
 log = logging.getLogger("creditgate.access")
 USER_ROUTE_WORDS = frozenset({"entry", "consent-withdrawal"})  # /v1/users/{id}/<word>
+NO_STORE = (b"cache-control", b"no-store")
+MAX_BUCKETS = 100_000
 
 
 async def _reply(send: Send, status: int, detail: str, headers: list[Any] | None = None) -> None:
@@ -38,23 +46,36 @@ async def _reply(send: Send, status: int, detail: str, headers: list[Any] | None
 
 
 class TokenBucket:
-    """Per-client token buckets; a client is its bearer token, else its address."""
+    """Per-client token buckets, at most ``capacity`` of them: the least recently used is
+    evicted first (the dict is kept in use order), so spraying addresses costs bounded memory
+    and never resets everyone's allowance at once."""
 
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.burst = rate, float(burst)
-        self.buckets: dict[bytes, tuple[float, float]] = {}
+    def __init__(self, rate: float, burst: int, capacity: int = MAX_BUCKETS) -> None:
+        self.rate, self.burst, self.capacity = rate, float(burst), capacity
+        self.buckets: dict[str, tuple[float, float]] = {}
 
-    def allow(self, client: bytes) -> bool:
+    def allow(self, client: str) -> bool:
         now = time.monotonic()
-        tokens, last = self.buckets.get(client, (self.burst, now))
+        tokens, last = self.buckets.pop(client, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if len(self.buckets) > 100_000:  # bound memory under address spraying
-            self.buckets.clear()
-        if tokens < 1.0:
-            self.buckets[client] = (tokens, now)
-            return False
-        self.buckets[client] = (tokens - 1.0, now)
-        return True
+        while len(self.buckets) >= self.capacity:
+            del self.buckets[next(iter(self.buckets))]  # least recently used
+        allowed = tokens >= 1.0
+        self.buckets[client] = (tokens - 1.0 if allowed else tokens, now)
+        return allowed
+
+
+def client_key(
+    scope: Scope, authorization: list[bytes], auth: Callable[[str], Principal] | None
+) -> str:
+    """Whom a request counts against: the principal for valid credentials, else the host."""
+    if len(authorization) == 1 and auth is not None:
+        try:
+            return "p:" + auth(authorization[0].decode("latin-1")).name
+        except AuthError:
+            pass
+    client = scope.get("client")
+    return "a:" + (str(client[0]) if client else "")
 
 
 class GuardMiddleware:
@@ -65,20 +86,35 @@ class GuardMiddleware:
         bucket: TokenBucket | None,
         secret: bytes,
         access_log: bool,
+        auth: Callable[[str], Principal] | None = None,
     ) -> None:
         self.app, self.max_body, self.bucket = app, max_body, bucket
         self.secret, self.access_log = secret, access_log
+        self.auth = auth
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, outer: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, outer)
             return
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), NO_STORE]
+            await outer(message)
+
         headers = dict(scope["headers"])
-        if self.bucket is not None:
-            client = headers.get(b"authorization") or str(scope.get("client")).encode()
-            if not self.bucket.allow(client):
-                await _reply(send, 429, "rate limit exceeded", [(b"retry-after", b"1")])
-                return
+        authorization = [v for k, v in scope["headers"] if k == b"authorization"]
+        limited = self.bucket is not None and not self.bucket.allow(
+            client_key(scope, authorization, self.auth)
+        )
+        if limited:
+            await _reply(send, 429, "rate limit exceeded", [(b"retry-after", b"1")])
+            return
+        if len(authorization) > 1:
+            await _reply(
+                send, 401, "more than one Authorization header", [(b"www-authenticate", b"Bearer")]
+            )
+            return
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
             await _reply(send, 413, f"request body larger than {self.max_body} bytes")

@@ -6,20 +6,29 @@ tokens, the user-token secret) comes from the environment rather than from Pytho
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import re
 from functools import cached_property
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from creditgate.service.security import Principal
+
 ROLES = frozenset({"service", "viewer", "operator", "admin"})
+NAME = re.compile(r"[a-z0-9_.-]{1,32}")
+log = logging.getLogger("creditgate.service")
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CREDITGATE_", extra="ignore")
 
     db_url: str = "sqlite:///creditgate.db"
-    tokens: str = ""  # "role:token,role:token"
-    secret: str = ""  # HMAC key for user tokens and log pseudonyms
+    tokens: str = ""  # "name:role:token,..." (the older "role:token" still parses)
+    secret: str = ""  # HMAC keys for user tokens and log pseudonyms: "new,old,..."
+    max_token_ttl_s: int = 7 * 24 * 3600  # user tokens valid longer are refused
+    public_docs: bool = False  # /docs, /redoc, /openapi.json without a viewer+ token
     policy_path: str | None = None  # registered (and activated if none is) at startup
     snapshot_path: str | None = None  # copied into snapshot_dir, registered, activated at startup
     # admin snapshot loads come only from here; default: snapshots/ beside the SQLite file,
@@ -42,21 +51,50 @@ class Settings(BaseSettings):
     log_level: str = "INFO"  # DEBUG, INFO, WARNING, ERROR or CRITICAL (JSON lines on stderr)
 
     @cached_property
-    def token_roles(self) -> dict[str, str]:
-        """Parse ``CREDITGATE_TOKENS``; an unknown role is a configuration error."""
-        out: dict[str, str] = {}
+    def principals(self) -> dict[str, Principal]:
+        """Parse ``CREDITGATE_TOKENS`` into token -> named principal; a malformed entry, an
+        unknown role or a repeated name or token is a configuration error."""
+        out: dict[str, Principal] = {}
         for item in filter(None, (p.strip() for p in self.tokens.split(","))):
-            role, sep, token = item.partition(":")
-            if not sep or role not in ROLES or len(token) < 8:
-                raise ValueError(
-                    f"CREDITGATE_TOKENS: {role!r}: expected role:token with a role in "
-                    f"{sorted(ROLES)} and a token of at least 8 characters"
+            parts = item.split(":", 2)
+            if len(parts) == 3 and parts[1] in ROLES:
+                name, role, token = parts
+            elif len(parts) >= 2 and parts[0] in ROLES:
+                role, token = parts[0], item.partition(":")[2]
+                name = f"{role}-{hashlib.sha256(token.encode()).hexdigest()[:8]}"
+                log.warning(
+                    "CREDITGATE_TOKENS: role:token is deprecated, write name:role:token "
+                    "(this one is named %s)",
+                    name,
                 )
-            out[token] = role
+            else:
+                raise ValueError(
+                    f"CREDITGATE_TOKENS: expected name:role:token with a role in {sorted(ROLES)}"
+                )
+            if NAME.fullmatch(name) is None or len(token) < 8:
+                raise ValueError(
+                    f"CREDITGATE_TOKENS: {role}: a name of 1-32 characters a-z 0-9 _ . - "
+                    "and a token of at least 8 characters are required"
+                )
+            if token in out or name in {p.name for p in out.values()}:
+                raise ValueError(f"CREDITGATE_TOKENS: {name!r}: names and tokens must be unique")
+            out[token] = Principal(role, name)
         return out
 
     @property
+    def token_roles(self) -> dict[str, str]:
+        """Token -> role (``principals`` without the names)."""
+        return {token: p.role for token, p in self.principals.items()}
+
+    @property
     def secret_bytes(self) -> bytes:
-        if not self.secret:
+        """The current key: it signs user tokens and keys log pseudonyms."""
+        return self.secret_keys[0]
+
+    @property
+    def secret_keys(self) -> tuple[bytes, ...]:
+        """Every key that verifies user tokens, the signing one first."""
+        keys = tuple(k.strip().encode() for k in self.secret.split(",") if k.strip())
+        if not keys:
             raise ValueError("CREDITGATE_SECRET is not set")
-        return self.secret.encode()
+        return keys

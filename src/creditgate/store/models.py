@@ -48,6 +48,9 @@ decisions = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("record_hash", String(64), nullable=False),
     Column("created_at", String(32), nullable=False),
+    # sha256 of the request an idempotency key was first used for (not chained: a replay
+    # check, not a fact of the decision). The key itself is stored as sha256(caller, key).
+    Column("request_hash", String(64), nullable=True),
 )
 
 chain_head = Table(
@@ -134,6 +137,14 @@ event_head = Table(  # one row, like chain_head: its update is the lock of the e
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+revoked_tokens = Table(  # user-token ids refused from now on
+    "revoked_tokens",
+    metadata,
+    Column("token_id", String(32), primary_key=True),
+    Column("revoked_by", String(64), nullable=False),
+    Column("revoked_at", String(32), nullable=False),
 )
 
 GENESIS = "0" * 64

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import psycopg
@@ -86,6 +86,7 @@ _PG_BATCH = (
     ("erase", "boolean"),
     ("before_seq", "bytea"),
     ("after_seq", "bytea"),
+    ("request_hash", "text"),
 )
 _PG_APPEND = (
     "SELECT appended_seq, appended_id FROM creditgate_append("
@@ -162,10 +163,16 @@ class Pending:
     erase: bool
     decision_json: str
     created_at: str
+    request_hash: str | None = None  # what ``key`` is bound to: a repeat must match it
 
     @classmethod
     def of(
-        cls, decision: dict[str, Any], inputs: dict[str, Any], key: str | None, erase: bool
+        cls,
+        decision: dict[str, Any],
+        inputs: dict[str, Any],
+        key: str | None,
+        erase: bool,
+        request_hash: str | None = None,
     ) -> Pending:
         """With ``erase`` (the user withdrew consent) the inputs are never stored and the stored
         decision is the redacted one; the hashes then commit to what is stored, so the record
@@ -179,6 +186,7 @@ class Pending:
                 erase,
                 canonical(redact(decision, created_at)).decode(),
                 created_at,
+                request_hash,
             )
         return cls(
             decision,
@@ -187,6 +195,7 @@ class Pending:
             erase,
             canonical(decision).decode(),
             created_at,
+            request_hash,
         )
 
     def fields(self) -> dict[str, Any]:
@@ -211,7 +220,15 @@ class Pending:
         return None if self.erase else orjson.loads(self.inputs_json)
 
 
-Appended = tuple[Stored, bool] | None
+KEY_CONFLICT: Literal["key-conflict"] = "key-conflict"
+# (stored, created); None: consent withdrawn meanwhile; KEY_CONFLICT: the idempotency key was
+# used for another request.
+Appended = tuple[Stored, bool] | Literal["key-conflict"] | None
+
+
+def _replay(pending: Pending, stored: Stored, request_hash: str | None) -> Appended:
+    """A repeated key: the stored decision when the request is the same, else a conflict."""
+    return (stored, False) if request_hash == pending.request_hash else KEY_CONFLICT
 
 
 Prepared = tuple[Pending, dict[str, Any], dict[str, Any] | None]  # (pending, fields, inputs)
@@ -224,7 +241,11 @@ def _prepare(batch: list[Pending]) -> list[Prepared]:
 
 
 def _chain(
-    batch: list[Prepared], seq: int, prev: str, seen: dict[str, Stored], withdrawn: set[str]
+    batch: list[Prepared],
+    seq: int,
+    prev: str,
+    seen: dict[str, tuple[Stored, str | None]],
+    withdrawn: set[str],
 ) -> tuple[list[Appended], list[dict[str, Any]], int, str]:
     """Number and link the batch after head (``seq``, ``prev``): the results, the rows to
     insert and the new head."""
@@ -232,7 +253,7 @@ def _chain(
     rows = []
     for p, content, inputs in batch:
         if p.key is not None and p.key in seen:
-            out.append((seen[p.key], False))
+            out.append(_replay(p, *seen[p.key]))
             continue
         if not p.erase and p.decision["user_id"] in withdrawn:
             out.append(None)  # consent withdrawn: the caller decides again
@@ -247,6 +268,7 @@ def _chain(
                 "record_hash": digest,
                 "decision": p.decision_json,
                 "inputs": p.stored_inputs,
+                "request_hash": p.request_hash,
             }
         )
         prev = digest
@@ -259,7 +281,7 @@ def _chain(
             inputs,
         )
         if p.key is not None:
-            seen[p.key] = stored
+            seen[p.key] = (stored, p.request_hash)
         out.append((stored, True))
     return out, rows, seq, prev
 
@@ -273,12 +295,18 @@ class DecisionLog:
         self.linked_in_database = engine.dialect.name == "postgresql"
 
     def append(
-        self, decision: dict[str, Any], inputs: dict[str, Any], key: str | None, erase: bool
+        self,
+        decision: dict[str, Any],
+        inputs: dict[str, Any],
+        key: str | None,
+        erase: bool,
+        request_hash: str | None = None,
     ) -> Appended:
         """Store a decision; returns (stored, created). With an idempotency ``key`` already
-        used, the earlier decision comes back and nothing is written. None: the user withdrew
-        consent meanwhile (decide again without consent, with ``erase``)."""
-        return self.append_many([Pending.of(decision, inputs, key, erase)])[0]
+        used for the same ``request_hash``, the earlier decision comes back and nothing is
+        written; used for another request: ``KEY_CONFLICT``. None: the user withdrew consent
+        meanwhile (decide again without consent, with ``erase``)."""
+        return self.append_many([Pending.of(decision, inputs, key, erase, request_hash)])[0]
 
     def append_many(self, batch: list[Pending], conn: Connection | None = None) -> list[Appended]:
         """Append a batch in one transaction (group commit): one lock, one head update. On
@@ -293,10 +321,10 @@ class DecisionLog:
         except (IntegrityError, psycopg.IntegrityError):
             if len(batch) > 1:  # retry one by one so one bad record fails alone
                 return [self.append_many([p], conn)[0] for p in batch]
-            found = self.by_key(batch[0].key) if batch[0].key is not None else None
+            found = self._by_key(batch[0].key) if batch[0].key is not None else None
             if found is None:
                 raise
-            return [(found, False)]
+            return [_replay(batch[0], *found)]
 
     def _append(self, batch: list[Pending], conn: Connection) -> list[Appended]:
         keys = [p.key for p in batch if p.key is not None]
@@ -307,7 +335,7 @@ class DecisionLog:
             # idempotency checked under the lock: a racing twin has committed by now
             seen = (
                 {
-                    r.idempotency_key: Stored.from_row(r)
+                    r.idempotency_key: (Stored.from_row(r), r.request_hash)
                     for r in conn.execute(_BY_KEYS, {"keys": keys})
                 }
                 if keys
@@ -336,6 +364,7 @@ class DecisionLog:
                 "erase": p.erase,
                 "before_seq": before,
                 "after_seq": after,
+                "request_hash": p.request_hash,
             }
             for column, (name, _) in zip(columns, _PG_BATCH, strict=True):
                 column.append(record[name])
@@ -355,8 +384,8 @@ class DecisionLog:
                 d = p.decision
                 version = fields["policy_version"]
                 out.append((Stored(seq, d["decision_id"], d["user_id"], version, d, inputs), True))
-            elif p.key is not None and (found := self.by_key(p.key)) is not None:
-                out.append((found, False))
+            elif p.key is not None and (found := self._by_key(p.key)) is not None:
+                out.append(_replay(p, *found))
             else:
                 out.append(None)  # consent withdrawn: the caller decides again
         return out
@@ -367,9 +396,14 @@ class DecisionLog:
         return Stored.from_row(row) if row is not None else None
 
     def by_key(self, key: str) -> Stored | None:
+        """The decision stored under an idempotency key (as stored: see ``scoped_key``)."""
+        found = self._by_key(key)
+        return found[0] if found is not None else None
+
+    def _by_key(self, key: str) -> tuple[Stored, str | None] | None:
         with self.engine.connect() as conn:
             row = conn.execute(_BY_KEY, {"key": key}).first()
-        return Stored.from_row(row) if row is not None else None
+        return (Stored.from_row(row), row.request_hash) if row is not None else None
 
     def erase_user(self, user_id: str, actor: str = "host", subject: str | None = None) -> int:
         """Erase what ``user_id``'s decisions and reviews hold about them: the inputs become a

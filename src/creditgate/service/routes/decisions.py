@@ -17,9 +17,12 @@ JSON = "application/json"
 DECISION_DOC: dict[int | str, dict[str, Any]] = {
     200: {"description": "The decision (ARCHITECTURE.md section 3)."}
 }
+CREATE_DOC: dict[int | str, dict[str, Any]] = DECISION_DOC | {
+    409: {"description": "This Idempotency-Key was used by this caller for another request."}
+}
 
 
-@router.post("/decisions", responses=DECISION_DOC)
+@router.post("/decisions", responses=CREATE_DOC)
 async def create_decision(
     body: DecisionRequest,
     caller: Decider,
@@ -28,9 +31,12 @@ async def create_decision(
 ) -> Response:
     """Decide a profile with the active policy and store it in the audit log.
 
-    Repeating a request with the same ``Idempotency-Key`` returns the stored decision.
+    Repeating a request with the same ``Idempotency-Key`` (from the same caller) returns the
+    stored decision; the same key with a different body is refused with 409.
     """
-    stored, created = await decide_and_store(services, body.profile, body.as_of, idempotency_key)
+    stored, created = await decide_and_store(
+        services, body.profile, body.as_of, idempotency_key, caller.name
+    )
     headers = {"Idempotent-Replayed": "false" if created else "true"}
     return Response(decision_json(stored), media_type=JSON, headers=headers)
 
