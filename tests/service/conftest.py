@@ -17,12 +17,15 @@ from creditgate.service.app import create_app
 from creditgate.service.settings import Settings
 from pgserver import pg_bin, postgres_server
 
-TOKENS = {
+TOKENS = {  # principal name -> token; the name is the role but for a second admin
     "service": "svc-token-123",
     "viewer": "viewer-token-123",
     "operator": "operator-token-123",
     "admin": "admin-token-123",
+    "admin2": "admin2-token-123",  # four eyes: a second person who may approve
 }
+ROLES = {name: name.rstrip("2") for name in TOKENS}
+STAFF = ",".join(f"{name}:{ROLES[name]}:{token}" for name, token in TOKENS.items())
 SECRET = "test-secret-key"
 
 
@@ -80,7 +83,7 @@ def make_settings(db_url: str, **overrides: object) -> Settings:
         "secret": SECRET,
         "rate_limit_per_s": 0,
         "access_log": False,
-        "tokens": ",".join(f"{role}:{role}:{token}" for role, token in TOKENS.items()),
+        "tokens": STAFF,
     }
     return Settings(**{**base, **overrides})  # type: ignore[arg-type]
 

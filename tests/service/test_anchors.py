@@ -17,7 +17,7 @@ from sqlalchemy import Engine, delete, select, update
 from test_api import PROFILES, STRONG, decide, services, snapshot_file
 from typer.testing import CliRunner
 
-from conftest import SECRET, auth, make_settings
+from conftest import SECRET, approved, auth, make_settings
 from creditgate.cli.main import app as cli
 from creditgate.service.app import create_app
 from creditgate.service.security import issue_user_token, pseudonym
@@ -190,7 +190,8 @@ def test_a_genuine_erasure_verifies_and_removes_personal_data(
         events = conn.execute(select(audit_events)).all()
     assert [tuple(t) for t in texts] == [("[erased]", None)]
     erasure = [e for e in events if e.kind == "erasure"][-1]
-    assert erasure.subject == pseudonym(SECRET.encode(), STRONG["user_id"]) == erasure.actor
+    subject = pseudonym(SECRET.encode(), STRONG["user_id"])
+    assert erasure.subject == subject and erasure.actor == "user:" + subject
     assert d["decision_id"] in orjson.loads(erasure.body)["decisions"]
     assert not any(STRONG["user_id"] in (e.actor + (e.subject or "") + e.body) for e in events)
     assert audit(url, anchors)[0] == 0
@@ -206,9 +207,7 @@ def test_tampered_policy_snapshot_active_or_event_fails_verify(
     sid = client.post(
         "/v1/admin/snapshots", json={"path": str(path)}, headers=auth("operator")
     ).json()["snapshot_id"]
-    assert (
-        client.post(f"/v1/admin/snapshots/{sid}/activate", headers=auth("admin")).status_code == 200
-    )
+    approved(client, client.post(f"/v1/admin/snapshots/{sid}/activate", headers=auth("operator")))
     assert audit(url)[0] == 0
     version = client.get("/v1/admin/policies", headers=auth("viewer")).json()[0]["version"]
 
@@ -268,12 +267,21 @@ def test_operator_actions_are_events_naming_the_actor(client: TestClient) -> Non
         json={"text": text.replace(listed["version"], listed["version"] + "-b", 1)},
         headers=auth("operator"),
     ).json()["version"]
-    client.post(f"/v1/admin/policies/{new}/activate", headers=auth("admin"))
+    change = approved(
+        client, client.post(f"/v1/admin/policies/{new}/activate", headers=auth("admin")), "admin2"
+    )
     later = svc.events.events()[len(first) :]
-    assert [(e.kind, e.actor, e.body.get("version") or e.body.get("value")) for e in later] == [
+    assert [
+        (e.kind, e.actor, e.body.get("version") or e.body.get("target") or e.body.get("value"))
+        for e in later
+    ] == [
         ("policy_registered", "operator", new),
-        ("activated", "admin", new),
+        ("proposed", "admin", new),
+        ("approved", "admin2", new),
+        ("activated", "admin2", new),
     ]
+    assert {e.body.get("change_id") for e in later[1:]} == {change["change_id"]}
+    assert later[2].body["proposed_by"] == "admin"
 
 
 def test_anchor_keys_rotate(trail: tuple[TestClient, str, Path]) -> None:

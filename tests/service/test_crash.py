@@ -18,7 +18,7 @@ import httpx
 import orjson
 from test_api import PROFILES
 
-from conftest import TOKENS, auth
+from conftest import STAFF, auth
 from creditgate.store.db import make_engine
 from creditgate.store.repo import DecisionLog, verify
 from pgserver import free_port
@@ -28,7 +28,7 @@ BODIES = list(PROFILES.values())
 
 def start(db_url: str, port: int, log: Path, anchors: Path) -> subprocess.Popen[bytes]:
     env = os.environ | {
-        "CREDITGATE_TOKENS": ",".join(f"{r}:{t}" for r, t in TOKENS.items()),
+        "CREDITGATE_TOKENS": STAFF,
         "CREDITGATE_SECRET": "crash-test",
         "CREDITGATE_RATE_LIMIT_PER_S": "0",
         "CREDITGATE_ANCHOR_PATH": str(anchors),

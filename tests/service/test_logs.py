@@ -22,7 +22,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from test_api import snapshot_file
 
-from conftest import SECRET, TOKENS, auth, make_settings
+from conftest import SECRET, TOKENS, approved, auth, make_settings
 from creditgate.examples import example_profiles
 from creditgate.service import fastlane
 from creditgate.service.app import create_app
@@ -73,9 +73,10 @@ def logs() -> Iterator[Captured]:
 
 
 @pytest.fixture
-def app_client(db_url: str) -> Iterator[TestClient]:
+def app_client(db_url: str, tmp_path: Path) -> Iterator[TestClient]:
     """Access log on; server exceptions raised into the test (none may escape the app)."""
-    with TestClient(create_app(make_settings(db_url, access_log=True))) as c:
+    settings = make_settings(db_url, access_log=True, snapshot_dir=str(tmp_path / "snapshots"))
+    with TestClient(create_app(settings)) as c:
         yield c
 
 
@@ -129,13 +130,13 @@ def test_admin_actions_name_actor_action_and_pseudonymised_subject(
     assert r.status_code == 201, r.text
     version = r.json()["version"]
     r = app_client.post(f"/v1/admin/policies/{version}/activate", headers=auth("operator"))
-    assert r.status_code == 200
+    policy_change = approved(app_client, r)["change_id"]
     path = str(snapshot_file(tmp_path, ["alice", UID]))
     r = app_client.post("/v1/admin/snapshots", json={"path": path}, headers=auth("operator"))
     assert r.status_code == 201, r.text
     snapshot_id = r.json()["snapshot_id"]
     r = app_client.post(f"/v1/admin/snapshots/{snapshot_id}/activate", headers=auth("admin"))
-    assert r.status_code == 200
+    snapshot_change = approved(app_client, r, "admin2")["change_id"]
     profile = STRONG | {"user_id": UID}
     r = app_client.post("/v1/decisions", json={"profile": profile}, headers=auth("service"))
     assert r.status_code == 200, r.text
@@ -160,9 +161,19 @@ def test_admin_actions_name_actor_action_and_pseudonymised_subject(
     base = {"logger": "creditgate.admin", "event": "admin action"}
     assert trail == [
         base | {"action": "policy.upload", "actor": "admin", "subject": version},
-        base | {"action": "policy.activate", "actor": "operator", "subject": version},
+        base
+        | {"action": "policy.propose", "actor": "operator", "subject": version}
+        | {"change": policy_change},
+        base
+        | {"action": "policy.activate", "actor": "admin", "subject": version}
+        | {"change": policy_change},
         base | {"action": "snapshot.load", "actor": "operator", "subject": snapshot_id},
-        base | {"action": "snapshot.activate", "actor": "admin", "subject": snapshot_id},
+        base
+        | {"action": "snapshot.propose", "actor": "admin", "subject": snapshot_id}
+        | {"change": snapshot_change},
+        base
+        | {"action": "snapshot.activate", "actor": "admin2", "subject": snapshot_id}
+        | {"change": snapshot_change},
         base
         | {
             "action": "review.request",
@@ -276,7 +287,7 @@ def test_safe_traceback_keeps_types_and_frames_along_the_chain() -> None:
 def test_serve_writes_json_lines(tmp_path: Path) -> None:
     port = free_port()
     env = os.environ | {
-        "CREDITGATE_TOKENS": f"service:{TOKENS['service']}",
+        "CREDITGATE_TOKENS": f"service:service:{TOKENS['service']}",
         "CREDITGATE_SECRET": SECRET,
         "CREDITGATE_LOG_LEVEL": "info",
     }

@@ -8,7 +8,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import SECRET, TOKENS, auth, make_settings
+from conftest import ROLES, SECRET, auth, make_settings
 from creditgate.service.app import create_app
 from creditgate.service.security import AuthError, check_user_token, issue_user_token
 
@@ -19,6 +19,8 @@ ADMIN_WRITES = [
     "/v1/admin/snapshots/s/activate",
     "/v1/admin/reviews/r/resolve",
     "/v1/admin/tokens/revoke",
+    "/v1/admin/changes/c/approve",
+    "/v1/admin/changes/c/reject",
 ]
 
 
@@ -44,7 +46,10 @@ def test_every_admin_route_needs_a_token(client: TestClient) -> None:
 def test_admin_writes_need_operator(client: TestClient) -> None:
     writes = [p for m, p in admin_routes(client) if m == "POST" and not p.endswith("/lint")]
     assert {
-        p.replace("{version}", "v").replace("{snapshot_id}", "s").replace("{review_id}", "r")
+        p.replace("{version}", "v")
+        .replace("{snapshot_id}", "s")
+        .replace("{review_id}", "r")
+        .replace("{change_id}", "c")
         for p in writes
     } == set(ADMIN_WRITES)
     for path in ADMIN_WRITES:
@@ -108,4 +113,4 @@ def test_unexpected_errors_hide_details(client: TestClient, monkeypatch) -> None
 
 
 def test_tokens_compare_every_configured_token() -> None:
-    assert set(TOKENS) == {"service", "viewer", "operator", "admin"}
+    assert set(ROLES.values()) == {"service", "viewer", "operator", "admin"}

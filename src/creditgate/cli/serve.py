@@ -143,9 +143,11 @@ def serve(
 def serve_demo(db_url: str, snapshot_path: Path | None, host: str, port: int) -> None:
     """Serve for the demo: fresh tokens, printed URLs, one worker, until Ctrl-C."""
     _environment(db_url, None, snapshot_path)
-    admin, service = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    admin, operator, service = (secrets.token_urlsafe(16) for _ in range(3))
     os.environ.setdefault(
-        "CREDITGATE_TOKENS", f"demo-admin:admin:{admin},demo-service:service:{service}"
+        "CREDITGATE_TOKENS",
+        f"demo-admin:admin:{admin},demo-operator:operator:{operator},"
+        f"demo-service:service:{service}",
     )
     os.environ.setdefault("CREDITGATE_PUBLIC_DOCS", "true")  # the demo prints the docs URLs
     user = issue_user_token(os.environ["CREDITGATE_SECRET"].encode(), "demo-strong", 3600)
@@ -154,7 +156,8 @@ def serve_demo(db_url: str, snapshot_path: Path | None, host: str, port: int) ->
         f"\n[bold]creditgate service[/] on {base}  (database {db_url})\n"
         f"  API docs      {base}/docs\n  OpenAPI       {base}/openapi.json\n"
         f"  health        {base}/healthz\n"
-        f"  admin token   {admin}\n  service token {service}\n"
+        f"  admin token   {admin}   (approves what an operator proposes: four eyes)\n"
+        f"  operator token {operator}\n  service token {service}\n"
         f"  try: curl -H 'Authorization: Bearer {admin}' {base}/v1/admin/policies\n"
         f"       curl -H 'Authorization: Bearer {user}' {base}/v1/users/demo-strong/entry\n"
         "Ctrl-C stops the server.",
