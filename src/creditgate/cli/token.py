@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from creditgate.cli.common import fail, out
+from creditgate.identifiers import user_id_problem
 from creditgate.service.security import issue_user_token
 from creditgate.service.settings import Settings
 
@@ -19,6 +20,8 @@ def user_token(
     ttl: Annotated[int, typer.Option(help="Seconds until it expires.", min=1)] = 3600,
 ) -> None:
     """A token for one user (HMAC-SHA256 with CREDITGATE_SECRET): reads only that user."""
+    if problem := user_id_problem(user_id):
+        fail(problem)
     settings = Settings()
     if not settings.secret:
         fail("CREDITGATE_SECRET is not set")
