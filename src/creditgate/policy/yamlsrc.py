@@ -49,12 +49,12 @@ def check_budgets(text: str, file: str) -> None:
     frames: list[list[Any]] = [[None, 0]]  # open collections: [anchor, nodes so far]
     aliases = 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        line = event.start_mark.line + 1
+        line = event.start_mark.line + 1 if event.start_mark is not None else 1
         if isinstance(event, yaml.AliasEvent):
             aliases += 1
             if aliases > MAX_ALIASES:
                 raise YamlSyntaxError(file, line, f"more than {MAX_ALIASES} aliases")
-            frames[-1][1] += sizes.get(event.anchor, 1)
+            frames[-1][1] += sizes.get(event.anchor or "", 1)
         elif isinstance(event, yaml.ScalarEvent):
             frames[-1][1] += 1
             if event.anchor is not None:
