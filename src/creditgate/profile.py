@@ -4,6 +4,9 @@ The Pydantic model is generated from ``schema.PROFILE_FIELDS`` so the contract l
 place. Bad input is never fixed silently: every problem names its field; a JSON Lines stream
 reports the line. City names are canonicalised (spaces and a trailing 市 removed), which is a
 spelling rule, not a guess: a city still unknown after it is rejected with suggestions.
+Messages never repeat a submitted value (a profile is personal data). The user id follows
+``identifiers`` (refused, never repaired); dates must be plausible: no birth date more than
+``MAX_AGE_YEARS`` before the evaluation date, which itself lies in ``timeutil.as_of_window``.
 """
 
 from __future__ import annotations
@@ -15,12 +18,18 @@ from decimal import Decimal
 from functools import cache
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, create_model
 from pydantic import Field as PField
+from pydantic_core import PydanticCustomError
 
+from creditgate.identifiers import user_id_problem
 from creditgate.policy.nodes import Policy
-from creditgate.population.regions import RegionTable
+from creditgate.population.regions import RegionTable, UnknownCityError
 from creditgate.schema import DATE_FIELDS_NOT_AFTER_AS_OF, PROFILE_FIELDS, FieldSpec
+from creditgate.timeutil import Unit, add_units
+
+MAX_AGE_YEARS = 120  # an older birth date is a typo or a placeholder, not a person
+JSON_INT_RANGE = (-(2**63), 2**64 - 1)  # what a JSON number may carry here (orjson's range)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +70,17 @@ def _annotation(spec: FieldSpec) -> Any:
         from typing import Literal
 
         kind = Literal[spec.choices]
-    annotated = Annotated[kind, PField(**constraints)]
+    annotated: Any = Annotated[kind, PField(**constraints)]
+    if spec.name == "user_id":
+        annotated = Annotated[annotated, AfterValidator(_user_id)]
     return (annotated | None, None) if spec.nullable else (annotated, ...)
+
+
+def _user_id(value: str) -> str:
+    problem = user_id_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("user_id", problem)
+    return value
 
 
 @cache
@@ -86,6 +104,30 @@ def _problems(exc: ValidationError) -> list[FieldProblem]:
     return out
 
 
+def unencodable(data: Any, path: str = "") -> list[FieldProblem]:
+    """Values no JSON encoder here can write: integers beyond 64 bits and lone surrogates
+    (Python's ``json`` reads both). Checked before the profile is re-encoded or stored."""
+    problems: list[FieldProblem] = []
+    stack: list[tuple[str, Any]] = [(path, data)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int) and not JSON_INT_RANGE[0] <= value <= JSON_INT_RANGE[1]:
+            problems.append(FieldProblem(where, "integer out of range (beyond 64 bits)"))
+        elif isinstance(value, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+            problems.append(FieldProblem(where, "not valid Unicode text (lone surrogate)"))
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                if isinstance(key, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in key):
+                    problems.append(FieldProblem(where, "not valid Unicode text (lone surrogate)"))
+                    continue
+                stack.append((f"{where}.{key}" if where else str(key), item))
+        elif isinstance(value, list | tuple):
+            stack.extend((f"{where}.{i}" if where else str(i), v) for i, v in enumerate(value))
+    return sorted(problems, key=lambda p: p.field)
+
+
 def canonical_city(name: str) -> str:
     name = name.strip()
     return name[:-1] if name.endswith("市") and len(name) > 2 else name
@@ -99,7 +141,13 @@ def check_semantics(
     for name in DATE_FIELDS_NOT_AFTER_AS_OF:
         value = row.get(name)
         if value is not None and value > as_of:
-            problems.append(FieldProblem(name, f"{value} is after the evaluation date {as_of}"))
+            problems.append(FieldProblem(name, "is after the evaluation date"))
+    if row["birth_date"] < add_units(as_of, -MAX_AGE_YEARS, Unit.YEARS):
+        problems.append(
+            FieldProblem(
+                "birth_date", f"is more than {MAX_AGE_YEARS} years before the evaluation date"
+            )
+        )
     if row["overdue_count_24m"] > 0 and row.get("last_overdue_on") is None:
         problems.append(FieldProblem("last_overdue_on", "required when overdue_count_24m > 0"))
     if row["birth_date"] > row["registered_at"] and row["birth_date"] <= as_of:
@@ -110,8 +158,9 @@ def check_semantics(
     if policy.unknown_city is None and known is None:
         try:
             regions.require(city)
-        except ValueError as exc:
-            problems.append(FieldProblem("city", str(exc)))
+        except UnknownCityError as exc:
+            hint = f"; did you mean {' / '.join(exc.suggestions)}?" if exc.suggestions else ""
+            problems.append(FieldProblem("city", f"unknown city{hint}"))
     return problems
 
 
@@ -127,6 +176,8 @@ def validate_profile(
     Raises ``ProfileError`` naming every bad field (and ``line`` in a JSON Lines stream).
     """
     model = profile_model()
+    if not isinstance(data, str | bytes) and (problems := unencodable(data)):
+        raise ProfileError(problems, line)
     try:
         if isinstance(data, str | bytes):
             parsed = model.model_validate_json(data)

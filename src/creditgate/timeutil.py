@@ -13,6 +13,8 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+AS_OF_EARLIEST = date(2000, 1, 1)
+AS_OF_LEAD_DAYS = 31  # an evaluation date may be planned up to a month ahead, no further
 
 
 class Unit(StrEnum):
@@ -24,6 +26,23 @@ class Unit(StrEnum):
 def today_shanghai() -> date:
     """Today's date in Asia/Shanghai, the default evaluation date."""
     return datetime.now(SHANGHAI).date()
+
+
+def as_of_window(today: date | None = None) -> tuple[date, date]:
+    """The evaluation dates accepted everywhere (API, ``decide``, ``batch``): from
+    ``AS_OF_EARLIEST`` to today in Asia/Shanghai plus ``AS_OF_LEAD_DAYS`` days."""
+    return AS_OF_EARLIEST, (today or today_shanghai()) + timedelta(days=AS_OF_LEAD_DAYS)
+
+
+def as_of_problem(when: date, today: date | None = None) -> str | None:
+    """Why ``when`` cannot be an evaluation date (a message without the date), or None."""
+    first, last = as_of_window(today)
+    if first <= when <= last:
+        return None
+    return (
+        f"must lie between {first.isoformat()} and {AS_OF_LEAD_DAYS} days after today "
+        "(Asia/Shanghai)"
+    )
 
 
 def add_months(start: date, months: int) -> date:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,32 @@ def test_hostile_yaml_is_a_policy_error_not_a_crash(text: str) -> None:
     with pytest.raises(PolicyError) as exc:
         parse_policy(text, "p.yaml")
     assert str(exc.value).startswith("p.yaml:1:")
+
+
+BILLION_LAUGHS = "\n".join(
+    [
+        'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+        *(
+            f"{n}: &{n} [{','.join([f'*{p}'] * 9)}]"
+            for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+        ),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        (BILLION_LAUGHS, 5, "values once aliases expand"),
+        ("a: " + "[" * 6000 + "]" * 6000, 1, "nest"),
+        ("a:\n" + "".join(" " * i + "- \n" for i in range(500)), 33, "nested deeper than"),
+        ("x: 1\n" * 50_000, 1, "longer than"),
+        ("a: &a 1\n" + "".join(f"k{i}: *a\n" for i in range(200)), 102, "more than 100 aliases"),
+    ],
+)
+def test_yaml_budgets_refuse_fast_naming_the_line(text: str, line: int, message: str) -> None:
+    start = time.perf_counter()
+    with pytest.raises(PolicyError) as exc:
+        parse_policy(text, "p.yaml")
+    assert time.perf_counter() - start < 1.0
+    assert str(exc.value).startswith(f"p.yaml:{line}:") and message in str(exc.value)

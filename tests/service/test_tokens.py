@@ -65,6 +65,14 @@ def test_a_user_principal_is_named_by_pseudonym() -> None:
     assert auth_(f"Bearer {issue_user_token(b'k', 'bob', 60)}").name != principal.name
 
 
+def test_a_signed_token_for_an_id_outside_the_character_set_is_refused() -> None:
+    """Signed before ids were checked at issue, or by hand with the key: still not a caller."""
+    auth_ = Authenticator({}, [b"k"])
+    for bad in ("alice ", "al\u200bice", "al\x07ice", "a" * 65):
+        with pytest.raises(AuthError):
+            auth_(f"Bearer {issue_user_token(b'k', bad, 60)}")
+
+
 @pytest.mark.parametrize("path", [ENTRY, ADMIN_READ])
 def test_malformed_user_tokens_are_401(client: TestClient, path: str) -> None:
     good = issue_user_token(SECRET.encode(), "alice", 60)

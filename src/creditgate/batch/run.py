@@ -33,7 +33,9 @@ from creditgate.batch.validate import (
     checked,
     city_rules,
     duplicate_ids,
+    id_candidates,
     missing_columns,
+    not_nfc_ids,
     profiles,
     quarantined,
     typed,
@@ -121,7 +123,8 @@ def run_batch(
     # As the rows see them: contract-typed (a number in a city column is a string, unknown).
     raw_cities = backend.fetch(raw.select(city=typed(raw, "city")).distinct())["city"].to_pylist()
     cities = city_rules(raw_cities, policy, regions)
-    table = checked(raw, as_of, cities)
+    not_nfc = not_nfc_ids(backend.fetch(id_candidates(raw))["user_id"].to_pylist())
+    table = checked(raw, as_of, cities, not_nfc=not_nfc)
     # The program's shape with capacity cutoffs (their values only matter to late bindings).
     shape = split(lower(apply_cutoffs(policy, placeholder_cutoffs(policy)), regions), STAGED)
     step("deciding under the policy's own cutoffs")
@@ -155,7 +158,7 @@ def run_batch(
     step("writing quarantine")
     q_path = quarantine_path(out)
     if counted.bad_rows or dup_table is not None:
-        backend.write(quarantined(checked(raw, as_of, cities, dup_table)), q_path)
+        backend.write(quarantined(checked(raw, as_of, cities, dup_table, not_nfc)), q_path)
     else:  # the staged pass counted the bad rows: a clean file needs no validating scan
         backend.write(quarantined(table).limit(0), q_path)
 

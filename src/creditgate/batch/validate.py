@@ -3,18 +3,24 @@
 Every check is derived from ``schema.PROFILE_FIELDS`` (types, nullability, ranges, choices,
 string lengths, decimal places) plus the semantic rules of ``profile.check_semantics`` (dates
 not after the evaluation date, ``last_overdue_on`` when overdue, ``registered_at`` not before
-``birth_date``, a known city). A bad row is never fixed: it goes to quarantine with a reason
+``birth_date``, no birth date more than 120 years back, a known city) and the user id
+character set of ``identifiers``. A bad row is never fixed: it goes to quarantine with a reason
 naming each bad field. Cities are canonicalised exactly as ``profile.canonical_city`` does, by
 running that function on the file's distinct city values (a few hundred), not by a SQL
 re-implementation of its Unicode whitespace rules.
 
 Duplicate ``user_id``s are quarantined *all* copies: which copy is right cannot be known, and
 keeping the first would be a silent choice.
+
+User ids: control, format and edge-space characters are found by regular expressions whose
+code-point classes come from Python's Unicode tables (so DuckDB and Spark agree with
+``identifiers`` exactly); NFC is checked in Python on the distinct ids that contain a code
+point that could break it (``id_candidates``: none at all in an ASCII or CJK id), like cities.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -23,10 +29,12 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
+from creditgate.identifiers import edge_pattern, forbidden_pattern, maybe_not_nfc_pattern, not_nfc
 from creditgate.policy.nodes import Policy
 from creditgate.population.regions import RegionTable
-from creditgate.profile import canonical_city
+from creditgate.profile import MAX_AGE_YEARS, canonical_city
 from creditgate.schema import DATE_FIELDS_NOT_AFTER_AS_OF, PROFILE_FIELDS, FieldSpec
+from creditgate.timeutil import Unit, add_units
 
 REASON_COLUMN = "quarantine_reason"
 MAX_STR = 64  # profile._annotation: strings are 1..64 characters
@@ -65,6 +73,30 @@ def city_rules(raw_cities: Iterable[str | None], policy: Policy, regions: Region
             except ValueError as exc:
                 unknown[raw] = f"city: {exc}"
     return CityRules(canonical, unknown)
+
+
+def id_candidates(table: ir.Table) -> ir.Table:
+    """The distinct ids (contract-typed, column ``user_id``) that might not be NFC."""
+    ids = typed(table, "user_id")
+    return table.select(user_id=ids).filter(ids.re_search(maybe_not_nfc_pattern())).distinct()
+
+
+def not_nfc_ids(candidates: Iterable[str | None]) -> tuple[str, ...]:
+    return tuple(not_nfc(candidates))
+
+
+def _user_id_problems(value: ir.StringValue, not_nfc: Sequence[str]) -> list[Problem]:
+    """``identifiers.user_id_problem``'s character rules (its length rule is the string one)."""
+    out: list[Problem] = [
+        (
+            value.re_search(forbidden_pattern()),
+            "user_id: must not contain control or format characters",
+        ),
+        (value.re_search(edge_pattern()), "user_id: must not start or end with whitespace"),
+    ]
+    if not_nfc:
+        out.append((value.isin(list(not_nfc)), "user_id: must be NFC-normalised"))
+    return out
 
 
 def missing_columns(table: ir.Table) -> list[str]:
@@ -160,6 +192,13 @@ def _semantic_problems(typed: dict[str, ir.Value], as_of: date, cities: CityRule
         (typed[name] > as_of_lit, f"{name}: is after the evaluation date {as_of}")
         for name in DATE_FIELDS_NOT_AFTER_AS_OF
     ]
+    oldest = ibis.literal(add_units(as_of, -MAX_AGE_YEARS, Unit.YEARS), type="date")
+    out.append(
+        (
+            typed["birth_date"] < oldest,
+            f"birth_date: is more than {MAX_AGE_YEARS} years before the evaluation date",
+        )
+    )
     out.append(
         (
             (typed["overdue_count_24m"] > 0) & typed["last_overdue_on"].isnull(),
@@ -186,10 +225,12 @@ def checked(
     as_of: date,
     cities: CityRules,
     duplicates: ir.Table | None = None,
+    not_nfc: Sequence[str] = (),
 ) -> ir.Table:
     """``table``'s raw columns, ``quarantine_reason`` (NULL: valid) and ``_v_<field>`` typed.
 
-    ``duplicates`` (columns ``_dup_id``, ``_dup_count``) lists the ids seen more than once.
+    ``duplicates`` (columns ``_dup_id``, ``_dup_count``) lists the ids seen more than once;
+    ``not_nfc`` the ids that are not NFC (``not_nfc_ids(id_candidates(...))``).
     One projection of cheap boolean tests decides validity (``_cg_bad``); the reason text is
     built only for the bad rows, which are few, so a clean file pays for the tests alone.
     """
@@ -211,6 +252,7 @@ def checked(
         raw, value = table[name], typed[name]
         unparsed = None if casts[name] is None else _unparsed(raw, value, spec)
         problems.extend(_field_problems(raw, value, unparsed, spec))
+    problems.extend(_user_id_problems(typed["user_id"], not_nfc))
     semantic = _semantic_problems(typed, as_of, cities)
     duplicate: list[Problem] = []
     if duplicates is not None:

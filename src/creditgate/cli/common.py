@@ -12,7 +12,7 @@ from rich.console import Console
 
 from creditgate.decider import Decider
 from creditgate.policy.loader import PolicyError, load_policy
-from creditgate.timeutil import today_shanghai
+from creditgate.timeutil import as_of_problem, today_shanghai
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
@@ -45,9 +45,12 @@ def parse_as_of(value: str | None) -> date:
     if value is None:
         return today_shanghai()
     try:
-        return date.fromisoformat(value)
+        when = date.fromisoformat(value)
     except ValueError:
-        fail(f"--as-of: {value!r} is not a date in the form YYYY-MM-DD")
+        fail("--as-of: not a date in the form YYYY-MM-DD")
+    if problem := as_of_problem(when):
+        fail(f"--as-of: {problem}")
+    return when
 
 
 def load_decider(policy: Path | None) -> Decider:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from creditgate.cli.common import err, fail, out
+from creditgate.identifiers import user_id_problem
 from creditgate.service.security import AuthError, issue_user_token, token_id_of
 from creditgate.service.settings import Settings
 from creditgate.store.db import make_engine, migrate
@@ -23,6 +24,8 @@ def user_token(
 ) -> None:
     """A token for one user (HMAC-SHA256 with the first key of CREDITGATE_SECRET): reads only
     that user. Its id (the third dot-separated field) is printed on stderr for revocation."""
+    if problem := user_id_problem(user_id):
+        fail(problem)
     settings = Settings()
     if not settings.secret:
         fail("CREDITGATE_SECRET is not set")

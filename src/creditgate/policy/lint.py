@@ -5,21 +5,32 @@ refuses it); warnings are printed. What it checks: APR above the jurisdiction's 
 the household cap, data used without a consent gate, gates that can never pass or never fail,
 contradictory gates on one field, cutoffs outside the attainable score range, and invited users
 left without a limit or a price. (Protected attributes are refused by the loader itself.)
+
+In the ``CN`` jurisdiction the rules the law makes mandatory are errors when missing or not
+declining: adults only (age >= 18), no students, real-name verification, both consents, a
+blacklist fraud rule, and a score cutoff that can reject someone and invites nobody whose
+modelled PD is above ``MAX_CUTOFF_PD`` (``CN_MANDATORY`` and ``CN_CUTOFF``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from creditgate.features import by_name, consent_of, derived_fields
-from creditgate.policy.nodes import CmpOp, Policy, RegionStatus
+from creditgate.policy.lower import pd_scale
+from creditgate.policy.nodes import Action, CmpOp, Condition, Gate, Policy, RegionStatus
 from creditgate.population.regions import RegionTable, load_regions
 from creditgate.schema import PROFILE_FIELDS, Consent
 
 INF = float("inf")
+MIN_AGE = 18
+MAX_CUTOFF_PD = (
+    0.20  # CN: the marginal invited user must be modelled at most this likely to default
+)
 _DERIVED_RANGES = {
     "age": (0, 150),
     "account_age_days": (0, INF),
@@ -73,6 +84,9 @@ def lint(policy: Policy, regions: RegionTable | None = None) -> list[Finding]:
     findings += _consent(policy, regions)
     findings += _gates(policy)
     findings += _scorecard(policy)
+    if policy.jurisdiction.name == "CN":
+        findings += _cn_mandatory(policy)
+        findings += _cn_cutoffs(policy)
     return findings
 
 
@@ -266,6 +280,82 @@ def _scorecard(policy: Policy) -> list[Finding]:
                     line,
                     f"cutoff {cutoff} for {region_class} is at or below the lowest "
                     f"score {bottom}: the score never rejects",
+                )
+            )
+    return out
+
+
+def _requires(c: Gate | Condition, field: str, value: object) -> bool:
+    """``c`` holds only when ``field`` equals the boolean ``value``."""
+    if c.field != field:
+        return False
+    return (c.op is CmpOp.EQ and c.value is value) or (c.op is CmpOp.NE and c.value is not value)
+
+
+def _adult(g: Gate) -> bool:
+    if g.field != "age" or not isinstance(g.value, int | float):
+        return False
+    return (g.op is CmpOp.GE and g.value >= MIN_AGE) or (
+        g.op is CmpOp.GT and g.value >= MIN_AGE - 1
+    )
+
+
+def _cn_mandatory(policy: Policy) -> list[Finding]:
+    """Each mandatory rule must exist and decline (a rule sent to review does not refuse)."""
+    gates = [g for g in policy.gates if g.action is Action.DECLINE]
+    needed = {
+        f"a gate age >= {MIN_AGE} (minors may not borrow)": any(_adult(g) for g in gates),
+        "a gate is_student == false (no lending to students)": any(
+            _requires(g, "is_student", False) for g in gates
+        ),
+        "a gate real_name_verified == true (real-name verification)": any(
+            _requires(g, "real_name_verified", True) for g in gates
+        ),
+        "a gate consent_credit_data == true": any(
+            _requires(g, Consent.CREDIT.value, True) for g in gates
+        ),
+        "a gate consent_behaviour_data == true": any(
+            _requires(g, Consent.BEHAVIOUR.value, True) for g in gates
+        ),
+        "a fraud rule on blacklist_hit == true alone": any(
+            r.action is Action.DECLINE
+            and len(r.conditions) == 1
+            and _requires(r.conditions[0], "blacklist_hit", True)
+            for r in policy.fraud
+        ),
+    }
+    return [
+        Finding(
+            Level.ERROR,
+            "CN_MANDATORY",
+            policy.line("fraud" if "fraud" in rule else "gates"),
+            f"the CN jurisdiction requires {rule}; it is missing or does not decline",
+        )
+        for rule, present in needed.items()
+        if not present
+    ]
+
+
+def _cn_cutoffs(policy: Policy) -> list[Finding]:
+    card = policy.scorecard
+    bottom = card.base_points + sum(
+        min(min(b.points for b in f.bins), f.missing_points) for f in card.features
+    )
+    offset, scale = pd_scale(policy)
+    floor = offset + scale * math.log((1 - MAX_CUTOFF_PD) / MAX_CUTOFF_PD)
+    out: list[Finding] = []
+    for region_class, cutoff in card.cutoffs:
+        if policy.region(region_class).status is RegionStatus.CLOSED:
+            continue
+        if cutoff <= bottom or cutoff < floor:
+            out.append(
+                Finding(
+                    Level.ERROR,
+                    "CN_CUTOFF",
+                    policy.line(f"scorecard.cutoffs.{region_class}"),
+                    f"cutoff {cutoff} for {region_class} must be above the lowest score "
+                    f"{bottom} and at least {math.ceil(floor)} (modelled PD at most "
+                    f"{MAX_CUTOFF_PD:.0%})",
                 )
             )
     return out

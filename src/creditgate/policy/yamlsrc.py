@@ -1,4 +1,10 @@
-"""YAML that remembers where each value came from, so errors can name ``file:line``."""
+"""YAML that remembers where each value came from, so errors can name ``file:line``.
+
+Budgets run before anything costly: the text's size, then one pass over the parser's events
+(linear in the text) bounding nesting depth, aliases and the node count after alias expansion.
+A 343-byte "billion laughs" alias bomb or 5,000 nested lists is refused naming its line
+instead of costing gigabytes, or a ``RecursionError``, in the composer.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,9 @@ import yaml
 
 Path_ = tuple[str | int, ...]
 MAX_DEPTH = 32  # a policy is a few levels deep; deeper is a mistake or an alias loop
+MAX_CHARS = 200_000  # the packaged policies are under 8,000 characters
+MAX_ALIASES = 100  # the packaged policies use none; a few let an author reuse a block
+MAX_NODES = 50_000  # values after expanding aliases (the default policy has about 1,500)
 
 
 @dataclass
@@ -32,9 +41,41 @@ class YamlSyntaxError(ValueError):
         self.file, self.line = file, line
 
 
+def check_budgets(text: str, file: str) -> None:
+    """``YamlSyntaxError`` when ``text`` is too large, too deep or expands too far."""
+    if len(text) > MAX_CHARS:
+        raise YamlSyntaxError(file, 1, f"policy text longer than {MAX_CHARS} characters")
+    sizes: dict[str, int] = {}  # anchor -> nodes it stands for, expanded
+    frames: list[list[Any]] = [[None, 0]]  # open collections: [anchor, nodes so far]
+    aliases = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1 if event.start_mark is not None else 1
+        if isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise YamlSyntaxError(file, line, f"more than {MAX_ALIASES} aliases")
+            frames[-1][1] += sizes.get(event.anchor or "", 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            frames[-1][1] += 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.CollectionStartEvent):
+            if len(frames) > MAX_DEPTH:
+                raise YamlSyntaxError(file, line, f"nested deeper than {MAX_DEPTH} levels")
+            frames.append([event.anchor, 1])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, nodes = frames.pop()
+            if anchor is not None:
+                sizes[anchor] = nodes
+            frames[-1][1] += nodes
+        if sum(f[1] for f in frames) > MAX_NODES:
+            raise YamlSyntaxError(file, line, f"more than {MAX_NODES} values once aliases expand")
+
+
 def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     """Parse ``text`` safely (no tags beyond plain YAML) and map paths to lines."""
     try:
+        check_budgets(text, file)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from creditgate.profile import validate_profile
+from creditgate.profile import ProfileError, unencodable, validate_profile
 from creditgate.service.deps import Services
 from creditgate.store.canonical import canonical
 from creditgate.store.repo import Pending, Stored
@@ -89,6 +89,8 @@ async def decide_and_store(
     when = as_of or today_shanghai()
     live = services.state.live()
     decider = live.decider
+    if problems := unencodable(profile):  # e.g. an integer beyond 64 bits: 422, not 500
+        raise ProfileError(problems)
     row = validate_profile(orjson.dumps(profile), when, decider.policy, decider.regions)
     withdrawn = row["user_id"] in services.state.withdrawn  # the writer re-checks under lock
     inputs: dict[str, Any] = {"profile": profile, "as_of": when.isoformat()}

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy import Engine
 
+from creditgate.identifiers import user_id_problem
 from creditgate.service.logs import remember_principal
 from creditgate.service.security import Authenticator, AuthError, Principal
 from creditgate.service.settings import Settings
@@ -85,6 +86,12 @@ Approver = Annotated[Principal, Depends(require("admin"))]
 
 
 def own_user(principal: Principal, user_id: str) -> None:
-    """Users may act only on themselves; staff roles were already checked."""
+    """Users may act only on themselves; staff roles were already checked. A path user id
+    outside the character set (``identifiers``) is 422, before any lookup or write."""
+    problem = user_id_problem(user_id)
+    if problem is not None:
+        raise HTTPException(
+            422, [{"loc": ["path", "user_id"], "msg": problem, "type": "value_error"}]
+        )
     if principal.role == "user" and principal.user_id != user_id:
         raise HTTPException(403, "a user token may only access its own user")

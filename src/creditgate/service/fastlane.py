@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from creditgate.identifiers import user_id_problem
 from creditgate.profile import ProfileError
 from creditgate.service.deciding import IdempotencyConflictError, decide_and_store, decision_json
 from creditgate.service.deps import DECIDERS, USER_FACING, Services
@@ -27,11 +28,11 @@ from creditgate.service.logs import remember_principal, report_error
 from creditgate.service.middleware import replay
 from creditgate.service.routes.entry import entry_view
 from creditgate.service.security import AuthError, Principal
+from creditgate.timeutil import as_of_problem
 
 log = logging.getLogger("creditgate.service")
 JSON_HEADERS = [(b"content-type", b"application/json")]
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_FIRST, _LAST = date(2000, 1, 1), date(2100, 12, 31)  # DecisionRequest.as_of bounds
 
 
 class FastLane:
@@ -43,7 +44,8 @@ class FastLane:
             path, method = scope["path"], scope["method"]
             if method == "GET" and path.startswith("/v1/users/") and path.endswith("/entry"):
                 user_id = path[10:-6]
-                body = self.entry(scope, user_id) if user_id and "/" not in user_id else None
+                valid = "/" not in user_id and user_id_problem(user_id) is None
+                body = self.entry(scope, user_id) if valid else None
                 if body is not None:
                     await _send_json(send, body)
                     return
@@ -130,7 +132,7 @@ def _decision_request(body: bytes) -> tuple[dict[str, Any], date | None] | None:
         as_of = date.fromisoformat(raw)
     except ValueError:
         return None
-    return (profile, as_of) if _FIRST <= as_of <= _LAST else None
+    return (profile, as_of) if as_of_problem(as_of) is None else None
 
 
 def _is_json(kind: str) -> bool:

@@ -128,7 +128,7 @@ class GuardMiddleware:
             if body is None:
                 await _reply(send, 413, f"request body larger than {self.max_body} bytes")
                 return
-            if b"\\u0000" in body or b"\x00" in body:  # PostgreSQL text cannot hold NUL
+            if has_nul(body):  # PostgreSQL text cannot hold NUL
                 await _reply(send, 422, "NUL characters are not accepted")
                 return
             receive = replay(body)
@@ -186,6 +186,23 @@ class GuardMiddleware:
             chunks.append(chunk)
             more = message.get("more_body", False)
         return b"".join(chunks)
+
+
+def has_nul(body: bytes) -> bool:
+    """A NUL byte, or a JSON ``\\u0000`` escape that decodes to NUL. The text ``\\\\u0000``
+    (an escaped backslash, then ``u0000``) is six ordinary characters and is accepted: an
+    escape starts at a backslash preceded by an even number of backslashes."""
+    if b"\x00" in body:
+        return True
+    at = body.find(b"\\u0000")
+    while at != -1:
+        before = at
+        while before > 0 and body[before - 1] == 0x5C:  # backslash
+            before -= 1
+        if (at - before) % 2 == 0:
+            return True
+        at = body.find(b"\\u0000", at + 1)
+    return False
 
 
 def replay(body: bytes) -> Receive:

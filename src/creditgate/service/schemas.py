@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from creditgate.profile import profile_model
+from creditgate.timeutil import AS_OF_EARLIEST, as_of_problem
 
 
 def _profile_schema() -> dict[str, Any]:
@@ -25,10 +26,17 @@ class DecisionRequest(BaseModel):
     )
     as_of: date | None = Field(
         None,
-        description="Evaluation date (default: today, Asia/Shanghai).",
-        ge=date(2000, 1, 1),
-        le=date(2100, 12, 31),
+        description="Evaluation date (default: today, Asia/Shanghai); from 2000-01-01 to "
+        "today (Asia/Shanghai) + 31 days.",
+        ge=AS_OF_EARLIEST,
     )
+
+    @field_validator("as_of")
+    @classmethod
+    def _in_window(cls, value: date | None) -> date | None:
+        if value is not None and (problem := as_of_problem(value)):
+            raise ValueError(problem)
+        return value
 
 
 class EntryResponse(BaseModel):

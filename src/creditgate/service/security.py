@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from creditgate.identifiers import user_id_problem
+
 USER_PREFIX = "cgu."
 STAFF_ROLES = ("service", "viewer", "operator", "admin")
 MAX_HEADER = 2048  # longer Authorization headers are rejected before any hashing
@@ -105,6 +107,8 @@ def check_user_token(
         user_id, deadline = _unb64(uid_b64).decode(), int(expires)
     except ValueError:
         raise AuthError("invalid token") from None
+    if user_id_problem(user_id) is not None:  # signed before ids were checked, or by hand
+        raise AuthError("invalid token")
     moment = now if now is not None else time.time()
     if deadline < moment:
         raise AuthError("token expired")

@@ -1,0 +1,89 @@
+"""Issue 13, finding 7: user ids outside the character set are quarantined with a reason, the
+same on DuckDB and Spark and the same as ``validate_profile``; so are birth dates more than
+120 years back."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from creditgate.batch.backends import Backend, duckdb_backend
+from creditgate.batch.run import run_batch
+from creditgate.decider import Decider
+from creditgate.population.synth import write_parquet
+
+AS_OF = date(2025, 6, 30)
+DECIDER = Decider()
+BAD_IDS = {
+    "user ": "whitespace",
+    "\u3000user": "whitespace",
+    "user\u200b": "control or format",
+    "us\x07er": "control or format",
+    "u\u2028ser": "control or format",
+    "x" * 65: "1..64",
+    "cafe\u0301": "NFC",
+    "\uac00\u11a8x": "NFC",
+}
+GOOD_IDS = ["user_ok", "张三", "caf\u00e9", "a b", "\u0101\u0302"]
+
+
+def table_with(tmp: Path, ids: list[str], birth: list[date] | None = None) -> Path:
+    template = tmp / "template.parquet"
+    write_parquet(template, len(ids), seed=4, as_of=AS_OF)
+    table = pq.read_table(template)
+    table = table.set_column(table.schema.get_field_index("user_id"), "user_id", pa.array(ids))
+    if birth is not None:
+        table = table.set_column(
+            table.schema.get_field_index("birth_date"), "birth_date", pa.array(birth)
+        )
+    source = tmp / "ids.parquet"
+    pq.write_table(table, source)
+    return source
+
+
+def reasons(backend: Backend, tmp: Path, source: Path) -> dict[str, str]:
+    out = tmp / "out" / "decisions.parquet"
+    out.parent.mkdir()
+    report = run_batch(backend, source, out, DECIDER.policy, DECIDER.regions, AS_OF)
+    assert report.reconciles
+    quarantine = pq.read_table(report.quarantine_path).to_pylist()  # type: ignore[arg-type]
+    return {r["user_id"]: r["quarantine_reason"] for r in quarantine}
+
+
+def backends() -> list[Any]:
+    return [
+        pytest.param(lambda: duckdb_backend("1GB", 1), id="duckdb"),
+        pytest.param("spark", id="spark"),
+    ]
+
+
+@pytest.mark.parametrize("make", backends())
+def test_bad_user_ids_are_quarantined_naming_the_rule(make: Any, tmp_path: Path) -> None:
+    if make == "spark":
+        pytest.importorskip("pyspark")
+        from creditgate.batch.backends import spark_backend
+
+        make = spark_backend
+    ids = [*BAD_IDS, *GOOD_IDS]
+    got = reasons(make(), tmp_path, table_with(tmp_path, ids))
+    assert set(got) == set(BAD_IDS)
+    for user_id, rule in BAD_IDS.items():
+        assert got[user_id].startswith("user_id: ") and rule in got[user_id], got[user_id]
+
+
+def test_python_refuses_exactly_the_ids_the_batch_quarantines(tmp_path: Path) -> None:
+    from creditgate.identifiers import user_id_problem
+
+    assert {i for i in [*BAD_IDS, *GOOD_IDS] if user_id_problem(i)} == set(BAD_IDS)
+
+
+def test_a_birth_date_more_than_120_years_back_is_quarantined(tmp_path: Path) -> None:
+    births = [date(1905, 6, 30), date(1905, 6, 29), date(1, 1, 1)]
+    got = reasons(duckdb_backend("1GB", 1), tmp_path, table_with(tmp_path, ["a", "b", "c"], births))
+    assert set(got) == {"b", "c"}
+    assert all("birth_date: is more than 120 years" in r for r in got.values())
