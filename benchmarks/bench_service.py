@@ -78,6 +78,7 @@ def start(db: str, port: int, workers: int, snap: Path, log: Path) -> subprocess
         "CREDITGATE_RATE_LIMIT_PER_S": "1000000",
         "CREDITGATE_RATE_LIMIT_BURST": "1000000",
         "CREDITGATE_ACCESS_LOG": "false",
+        "CREDITGATE_SNAPSHOT_DIR": str(snap.parent / "snapshots"),  # the startup copy goes here
     }
     proc = subprocess.Popen(
         [
