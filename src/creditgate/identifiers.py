@@ -31,6 +31,8 @@ def user_id_problem(text: object) -> str | None:
         return "user id must be a string"
     if not 1 <= len(text) <= MAX_USER_ID:
         return f"user id must be 1..{MAX_USER_ID} characters"
+    if text.isascii() and text.isprintable() and text[0] != " " != text[-1]:
+        return None  # the common case, decided by two C scans: printable ASCII is NFC, no Cc
     if any(unicodedata.category(c) in FORBIDDEN_CATEGORIES for c in text):
         return "user id must not contain control or format characters"
     if unicodedata.category(text[0]) in EDGE_CATEGORIES:

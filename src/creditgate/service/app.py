@@ -20,14 +20,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from creditgate.profile import ProfileError
 from creditgate.service.deciding import IdempotencyConflictError
 from creditgate.service.deps import AdminReader, Services
-from creditgate.service.fastlane import FastLane, internal_error
+from creditgate.service.fastlane import FastLane, internal_error, send_json
 from creditgate.service.logs import ERROR_ID_KEY, configure_logging, report_error
-from creditgate.service.middleware import GuardMiddleware, TokenBucket
+from creditgate.service.middleware import GuardMiddleware, TokenBucket, no_store
 from creditgate.service.ops import bootstrap
 from creditgate.service.routes import (
     admin,
@@ -64,24 +64,20 @@ class CreditgateAPI(FastAPI):
         if self.front is None:
             await super().__call__(scope, receive, send)
             return
-        started = [False]
-
-        async def tracking_send(message: Message) -> None:
-            started[0] = started[0] or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            await self.front(scope, receive, tracking_send)
+            await self.front(scope, receive, send)
         except Exception as exc:  # the server would log it with its message, which may be personal
             if scope["type"] != "http":
                 raise
             if ERROR_ID_KEY not in scope:  # not yet reported by ``_internal``
                 body = internal_error(exc)
-                if not started[0]:
-                    await _send_500(send, orjson.dumps(body))
+                # refused by the server (and ignored) if the response had already started: no
+                # wrapper tracks that on the path of every request
+                with suppress(Exception):
+                    await send_json(send, orjson.dumps(body), status=500)
 
     async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await super().__call__(scope, receive, send)
+        await super().__call__(scope, receive, no_store(send))
 
 
 def create_app(settings: Settings | None = None) -> CreditgateAPI:
@@ -239,12 +235,6 @@ async def _internal(request: Request, exc: Exception) -> JSONResponse:
     body = internal_error(exc)
     request.scope[ERROR_ID_KEY] = body["error_id"]  # Starlette re-raises it after the answer
     return JSONResponse(body, status_code=500)
-
-
-async def _send_500(send: Send, body: bytes) -> None:
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    await send({"type": "http.response.start", "status": 500, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def app_from_env() -> FastAPI:

@@ -89,9 +89,11 @@ async def decide_and_store(
     when = as_of or today_shanghai()
     live = services.state.live()
     decider = live.decider
-    if problems := unencodable(profile):  # e.g. an integer beyond 64 bits: 422, not 500
-        raise ProfileError(problems)
-    row = validate_profile(orjson.dumps(profile), when, decider.policy, decider.regions)
+    try:
+        encoded = orjson.dumps(profile)
+    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits: 422 naming it, not 500
+        raise ProfileError(unencodable(profile)) from None
+    row = validate_profile(encoded, when, decider.policy, decider.regions)
     withdrawn = row["user_id"] in services.state.withdrawn  # the writer re-checks under lock
     inputs: dict[str, Any] = {"profile": profile, "as_of": when.isoformat()}
     if live.snapshot is not None:  # replay cuts at the same scores

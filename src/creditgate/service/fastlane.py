@@ -25,13 +25,13 @@ from creditgate.profile import ProfileError
 from creditgate.service.deciding import IdempotencyConflictError, decide_and_store, decision_json
 from creditgate.service.deps import DECIDERS, USER_FACING, Services
 from creditgate.service.logs import remember_principal, report_error
-from creditgate.service.middleware import replay
+from creditgate.service.middleware import NO_STORE, replay
 from creditgate.service.routes.entry import entry_view
 from creditgate.service.security import AuthError, Principal
 from creditgate.timeutil import as_of_problem
 
 log = logging.getLogger("creditgate.service")
-JSON_HEADERS = [(b"content-type", b"application/json")]
+JSON_HEADERS = [(b"content-type", b"application/json"), NO_STORE]
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -47,7 +47,7 @@ class FastLane:
                 valid = "/" not in user_id and user_id_problem(user_id) is None
                 body = self.entry(scope, user_id) if valid else None
                 if body is not None:
-                    await _send_json(send, body)
+                    await send_json(send, body)
                     return
             if path == "/v1/decisions" and method == "POST":
                 rest = await self.decide(scope, receive, send)
@@ -96,13 +96,13 @@ class FastLane:
         except (ProfileError, LookupError):  # raised before anything is stored
             return replay(body)
         except IdempotencyConflictError as exc:
-            await _send_json(send, orjson.dumps({"detail": str(exc)}), status=409)
+            await send_json(send, orjson.dumps({"detail": str(exc)}), status=409)
             return None
         except Exception as exc:
-            await _send_json(send, orjson.dumps(internal_error(exc)), status=500)
+            await send_json(send, orjson.dumps(internal_error(exc)), status=500)
             return None
         replayed = b"false" if created else b"true"
-        await _send_json(send, decision_json(stored), [(b"idempotent-replayed", replayed)])
+        await send_json(send, decision_json(stored), [(b"idempotent-replayed", replayed)])
         return None
 
 
@@ -158,7 +158,7 @@ async def _read(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-async def _send_json(
+async def send_json(
     send: Send, body: bytes, extra: list[tuple[bytes, bytes]] | None = None, status: int = 200
 ) -> None:
     headers = [*JSON_HEADERS, (b"content-length", str(len(body)).encode())]

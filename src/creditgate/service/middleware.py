@@ -38,6 +38,7 @@ async def _reply(send: Send, status: int, detail: str, headers: list[Any] | None
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                NO_STORE,
                 *(headers or []),
             ],
         }
@@ -92,16 +93,13 @@ class GuardMiddleware:
         self.secret, self.access_log = secret, access_log
         self.auth = auth
 
-    async def __call__(self, scope: Scope, receive: Receive, outer: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answers of its own carry ``Cache-Control: no-store`` like every other answer (the
+        fast lane writes it, ``no_store`` adds it to the framework's): no wrapper here, on the
+        path of every request."""
         if scope["type"] != "http":
-            await self.app(scope, receive, outer)
+            await self.app(scope, receive, send)
             return
-
-        async def send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), NO_STORE]
-            await outer(message)
-
         headers = dict(scope["headers"])
         authorization = [v for k, v in scope["headers"] if k == b"authorization"]
         limited = self.bucket is not None and not self.bucket.allow(
@@ -203,6 +201,17 @@ def has_nul(body: bytes) -> bool:
             return True
         at = body.find(b"\\u0000", at + 1)
     return False
+
+
+def no_store(send: Send) -> Send:
+    """``send`` adding ``Cache-Control: no-store`` to the response's headers."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), NO_STORE]
+        await send(message)
+
+    return sending
 
 
 def replay(body: bytes) -> Receive:

@@ -158,16 +158,19 @@ class Authenticator:
         self.cache: dict[str, tuple[Principal, float, str | None]] = {}
 
     def __call__(self, header: str | None) -> Principal:
-        token = bearer(header)
-        hit = self.cache.get(token)
+        # keyed by the whole header: a hit costs one lookup, no parsing (the guard and the
+        # route each ask); a spelling variant is one more entry for the same principal
+        if header is None:
+            raise AuthError("missing bearer token")
+        hit = self.cache.get(header)
         if hit is None:
-            hit = self._verify(token)
+            hit = self._verify(bearer(header))
             if len(self.cache) >= CACHE_SIZE:
                 del self.cache[next(iter(self.cache))]  # the oldest entry
-            self.cache[token] = hit
+            self.cache[header] = hit
         principal, expires, tid = hit
         if time.time() > expires:
-            del self.cache[token]
+            self.cache.pop(header, None)
             raise AuthError("token expired")
         if tid is not None and tid in self.revoked():
             raise AuthError("token revoked")
