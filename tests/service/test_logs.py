@@ -119,6 +119,32 @@ def test_access_lines_are_json_without_raw_ids_query_or_headers(
         logs.assert_never(token)
 
 
+def test_guard_refusals_have_access_lines(db_url: str, tmp_path: Path, logs: Captured) -> None:
+    """A request the guards answer (size, duplicate credentials, rate limit) is still logged."""
+    settings = make_settings(
+        db_url,
+        access_log=True,
+        snapshot_dir=str(tmp_path / "snapshots"),
+        rate_limit_per_s=0.001,
+        rate_limit_burst=2,
+    )
+    with TestClient(create_app(settings)) as client:
+        big = b"x" * (settings.max_body_bytes + 1)
+        assert client.post("/v1/decisions", content=big).status_code == 413
+        twice = [("authorization", f"Bearer {TOKENS['service']}")] * 2
+        assert client.get(f"/v1/users/{UID}/entry", headers=twice).status_code == 401
+        assert client.get(f"/v1/users/{UID}/entry").status_code == 429
+    lines = logs.named("creditgate.access")
+    assert [(line["method"], line["status"]) for line in lines] == [
+        ("POST", 413),
+        ("GET", 401),
+        ("GET", 429),
+    ]
+    alias = pseudonym(SECRET.encode(), UID)
+    assert {line["path"] for line in lines[1:]} == {f"/v1/users/{alias}/entry"}
+    logs.assert_never(UID)
+
+
 def test_admin_actions_name_actor_action_and_pseudonymised_subject(
     app_client: TestClient, logs: Captured, tmp_path: Path
 ) -> None:

@@ -106,28 +106,34 @@ class GuardMiddleware:
             client_key(scope, authorization, self.auth)
         )
         if limited:
-            await _reply(send, 429, "rate limit exceeded", [(b"retry-after", b"1")])
+            await self.refuse(scope, send, 429, "rate limit exceeded", [(b"retry-after", b"1")])
             return
         if len(authorization) > 1:
-            await _reply(
-                send, 401, "more than one Authorization header", [(b"www-authenticate", b"Bearer")]
+            await self.refuse(
+                scope,
+                send,
+                401,
+                "more than one Authorization header",
+                [(b"www-authenticate", b"Bearer")],
             )
             return
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            await _reply(send, 413, f"request body larger than {self.max_body} bytes")
+            await self.refuse(scope, send, 413, f"request body larger than {self.max_body} bytes")
             return
         status = [0]
         if "\x00" in scope["path"]:
-            await _reply(send, 422, "NUL characters are not accepted")
+            await self.refuse(scope, send, 422, "NUL characters are not accepted")
             return
         if scope["method"] in ("POST", "PUT", "PATCH"):
             body = await self.read_body(receive)  # bounded even without a content-length
             if body is None:
-                await _reply(send, 413, f"request body larger than {self.max_body} bytes")
+                await self.refuse(
+                    scope, send, 413, f"request body larger than {self.max_body} bytes"
+                )
                 return
             if has_nul(body):  # PostgreSQL text cannot hold NUL
-                await _reply(send, 422, "NUL characters are not accepted")
+                await self.refuse(scope, send, 422, "NUL characters are not accepted")
                 return
             receive = replay(body)
 
@@ -145,6 +151,14 @@ class GuardMiddleware:
             await self.app(scope, receive, logging_send)
         finally:  # an exception still gets its line: the app answers it with a 500
             self.log_access(scope, status[0] or 500, time.perf_counter() - start)
+
+    async def refuse(
+        self, scope: Scope, send: Send, status: int, detail: str, headers: list[Any] | None = None
+    ) -> None:
+        """Answer for the guards, with an access line like any other answer."""
+        await _reply(send, status, detail, headers)
+        if self.access_log:
+            self.log_access(scope, status, 0.0)
 
     def log_access(self, scope: Scope, status: int, seconds: float) -> None:
         """One structured line: no query string, no header, no raw user id."""
