@@ -5,16 +5,19 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
+import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
 from creditgate.service.app import create_app
 from creditgate.service.settings import Settings
+from creditgate.snapshot import SnapshotMeta, write_snapshot
 from pgserver import pg_bin, postgres_server
 
 TOKENS = {  # principal name -> token; the name is the role but for a second admin
@@ -75,6 +78,39 @@ def db_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
     if server is None:
         pytest.skip("no PostgreSQL: set CREDITGATE_TEST_PG_URL or install the server binaries")
     return fresh_database(server)
+
+
+def write_snapshot_file(
+    path: Path,
+    users: list[str],
+    version: str = "2026.11.0",
+    cutoffs: dict[str, int] | None = None,
+    counts: dict[str, int] | None = None,
+) -> Path:
+    """A whitelist snapshot of the default policy inviting ``users`` (score 700 in tier 1)."""
+    meta = SnapshotMeta(
+        "default",
+        version,
+        date(2026, 11, 28),
+        cutoffs or {"tier1": 600},
+        0.15,
+        "fp",
+        datetime(2026, 11, 28, tzinfo=UTC),
+        counts if counts is not None else {"invited": len(users)},
+    )
+    n = len(users)
+    table = pa.table(
+        {
+            "user_id": users,
+            "region_class": ["tier1"] * n,
+            "score": [700] * n,
+            "limit_cny": [1000] * n,
+            "apr": ["0.073"] * n,
+        }
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_snapshot(path, meta, table)
+    return path
 
 
 def make_settings(db_url: str, **overrides: object) -> Settings:

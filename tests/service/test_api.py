@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 import orjson
-import pyarrow as pa
 from fastapi.testclient import TestClient
 
-from conftest import SECRET, approved, auth
+from conftest import SECRET, approved, auth, write_snapshot_file
 from creditgate.examples import example_profiles
 from creditgate.service.security import issue_user_token
-from creditgate.snapshot import SnapshotMeta, write_snapshot
 from creditgate.store.replay import replay
 from creditgate.store.repo import verify
 
@@ -106,29 +103,7 @@ def test_consent_withdrawal_erases_inputs_and_chain_still_verifies(client: TestC
 
 
 def snapshot_file(tmp_path: Path, users: list[str]) -> Path:
-    meta = SnapshotMeta(
-        "default",
-        "2026.11.0",
-        date(2026, 11, 28),
-        {"tier1": 600},
-        0.15,
-        "fp",
-        datetime(2026, 11, 28, tzinfo=UTC),
-        {"invited": len(users)},
-    )
-    table = pa.table(
-        {
-            "user_id": users,
-            "region_class": ["tier1"] * len(users),
-            "score": [700] * len(users),
-            "limit_cny": [1000] * len(users),
-            "apr": ["0.073"] * len(users),
-        }
-    )
-    path = tmp_path / "snapshots" / "snap.parquet"
-    path.parent.mkdir(exist_ok=True)
-    write_snapshot(path, meta, table)
-    return path
+    return write_snapshot_file(tmp_path / "snapshots" / "snap.parquet", users)
 
 
 def test_snapshot_load_activate_and_entry_lookup(client: TestClient, tmp_path: Path) -> None:

@@ -4,17 +4,14 @@ when are recorded (on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 from fastapi.testclient import TestClient
 from test_api import STRONG, decide
 
-from conftest import approved, auth
+from conftest import approved, auth, write_snapshot_file
 from creditgate.service.snapshot_files import snapshot_directory
-from creditgate.snapshot import SnapshotMeta, write_snapshot
 
 
 def live(client: TestClient) -> dict[str, Any]:
@@ -40,31 +37,13 @@ def snapshot_dir(client: TestClient) -> Path:
 
 def register_snapshot(client: TestClient, name: str, invited: int, decided: int) -> str:
     """A snapshot of the active policy inviting ``invited`` of ``decided`` users."""
-    version = live(client)["policy_version"]
-    meta = SnapshotMeta(
-        "default",
-        version,
-        date(2026, 11, 28),
-        {"tier1": 700, "new_tier1": 720},
-        0.15,
-        "fp",
-        datetime.now(UTC),
-        {"input": decided, "decided": decided, "quarantined": 0, "invited": invited},
+    path = write_snapshot_file(
+        snapshot_dir(client) / f"{name}.parquet",
+        [f"{name}-{i}" for i in range(invited)],
+        version=live(client)["policy_version"],
+        cutoffs={"tier1": 700, "new_tier1": 720},
+        counts={"input": decided, "decided": decided, "quarantined": 0, "invited": invited},
     )
-    users = [f"{name}-{i}" for i in range(invited)]
-    table = pa.table(
-        {
-            "user_id": users,
-            "region_class": ["tier1"] * invited,
-            "score": [800] * invited,
-            "limit_cny": [1000] * invited,
-            "apr": ["0.073"] * invited,
-        }
-    )
-    folder = snapshot_dir(client)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.parquet"
-    write_snapshot(path, meta, table)
     r = client.post("/v1/admin/snapshots", json={"path": path.name}, headers=auth("operator"))
     assert r.status_code == 201, r.text
     sid: str = r.json()["snapshot_id"]

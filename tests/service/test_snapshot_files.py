@@ -9,16 +9,14 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import suppress
-from datetime import UTC, date, datetime
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 from test_api import STRONG, decide, services
 from typer.testing import CliRunner
 
-from conftest import approved, auth, make_settings
+from conftest import approved, auth, make_settings, write_snapshot_file
 from creditgate.cli.main import app as cli
 from creditgate.service.app import create_app
 from creditgate.service.settings import Settings
@@ -28,33 +26,8 @@ from creditgate.service.snapshot_files import (
     database_files,
     snapshot_directory,
 )
-from creditgate.snapshot import SnapshotMeta, write_snapshot
 
-
-def write(path: Path, users: list[str]) -> Path:
-    meta = SnapshotMeta(
-        "default",
-        "2026.11.0",
-        date(2026, 11, 28),
-        {"tier1": 600},
-        0.15,
-        "fp",
-        datetime(2026, 11, 28, tzinfo=UTC),
-        {"invited": len(users)},
-    )
-    n = len(users)
-    table = pa.table(
-        {
-            "user_id": users,
-            "region_class": ["tier1"] * n,
-            "score": [700] * n,
-            "limit_cny": [1000] * n,
-            "apr": ["0.073"] * n,
-        }
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_snapshot(path, meta, table)
-    return path
+write = write_snapshot_file
 
 
 def load(client: TestClient, path: str) -> tuple[int, object]:

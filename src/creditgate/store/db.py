@@ -6,12 +6,13 @@ forks workers, so nobody has to remember an ``alembic upgrade`` step.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Row, Table, create_engine, event, select
 
 
 def make_engine(url: str) -> Engine:
@@ -40,3 +41,18 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def rows_by_seq(engine: Engine, table: Table, batch: int = 2000) -> Iterator[Row[Any]]:
+    """Every row of a chained table in ``seq`` order, ``batch`` rows a query (a chain can be
+    longer than memory)."""
+    with engine.connect() as conn:
+        last = 0
+        while True:
+            chunk = conn.execute(
+                select(table).where(table.c.seq > last).order_by(table.c.seq).limit(batch)
+            ).all()
+            if not chunk:
+                return
+            yield from chunk
+            last = chunk[-1].seq

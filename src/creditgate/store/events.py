@@ -21,6 +21,7 @@ import orjson
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from creditgate.store.canonical import canonical, record_hash, sha256
+from creditgate.store.db import rows_by_seq
 from creditgate.store.models import GENESIS, audit_events, event_head
 from creditgate.store.writelock import WriteLock
 
@@ -94,19 +95,7 @@ class EventLog:
             return append_event(conn, kind, actor, subject, body)
 
     def rows(self, batch: int = 2000) -> Iterator[Any]:
-        with self.engine.connect() as conn:
-            last = 0
-            while True:
-                chunk = conn.execute(
-                    select(audit_events)
-                    .where(audit_events.c.seq > last)
-                    .order_by(audit_events.c.seq)
-                    .limit(batch)
-                ).all()
-                if not chunk:
-                    return
-                yield from chunk
-                last = chunk[-1].seq
+        return rows_by_seq(self.engine, audit_events, batch)
 
     def events(self, *kinds: str) -> list[Event]:
         """The parsed events of ``kinds`` (all when none), oldest first."""

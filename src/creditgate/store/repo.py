@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, Row, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from creditgate.store.canonical import canonical, record_hash, sha256, split_at_seq, tombstone
+from creditgate.store.db import rows_by_seq
 from creditgate.store.events import EventLog, append_event
 from creditgate.store.models import GENESIS, chain_head, consent_withdrawals, decisions, reviews
 from creditgate.store.writelock import WriteLock
@@ -446,19 +447,7 @@ class DecisionLog:
         return len(targets)
 
     def rows(self, batch: int = 2000) -> Iterator[Row[Any]]:
-        with self.engine.connect() as conn:
-            last = 0
-            while True:
-                chunk = conn.execute(
-                    select(decisions)
-                    .where(decisions.c.seq > last)
-                    .order_by(decisions.c.seq)
-                    .limit(batch)
-                ).all()
-                if not chunk:
-                    return
-                yield from chunk
-                last = chunk[-1].seq
+        return rows_by_seq(self.engine, decisions, batch)
 
 
 def erased_by_events(events: EventLog) -> set[str]:
