@@ -105,6 +105,12 @@ def test_a_rejected_change_never_goes_live(client: TestClient) -> None:
     )
 
 
+def test_what_is_live_cannot_be_proposed_again(client: TestClient) -> None:
+    r = propose(client, "policies", live(client)["policy_version"])
+    assert r.status_code == 409 and "already active" in r.json()["detail"]
+    assert client.get("/v1/admin/changes", headers=auth("viewer")).json() == []
+
+
 def test_unknown_targets_and_changes(client: TestClient) -> None:
     assert propose(client, "policies", "nope").status_code == 404
     assert propose(client, "snapshots", "nope").status_code == 404

@@ -127,7 +127,9 @@ def policy_effect(services: Services, version: str) -> dict[str, Any]:
 
 def propose(services: Services, kind: Kind, target: str, by: Principal) -> dict[str, Any]:
     """Record the proposal with its effect; a routine snapshot refresh is approved (and goes
-    live) at once by the rule."""
+    live) at once by the rule. What is already live cannot be proposed (409)."""
+    if services.catalog.active().get(kind) == target:
+        raise HTTPException(409, f"that {kind} is already active")
     effect = (
         policy_effect(services, target) if kind == "policy" else snapshot_effect(services, target)
     )
