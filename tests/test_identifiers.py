@@ -7,8 +7,11 @@ import unicodedata
 import duckdb
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from creditgate.identifiers import (
+    SUSPECT_PATTERN,
     check_user_id,
     edge_pattern,
     forbidden_pattern,
@@ -60,3 +63,19 @@ def test_every_non_nfc_pair_is_a_candidate() -> None:
     bad = {t for t in texts if not unicodedata.is_normalized("NFC", t)}
     assert bad
     assert bad <= _matches(maybe_not_nfc_pattern(), texts)
+
+
+@given(st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1))
+def test_an_id_the_batch_does_not_search_breaks_no_character_rule(text: str) -> None:
+    """The batch searches the large classes only in ids ``SUSPECT_PATTERN`` finds: an id
+    without such a character must pass every character rule (length is checked apart)."""
+    problem = user_id_problem(text[:64])
+    assert problem is None
+    found = duckdb.execute("SELECT regexp_matches($t, $p)", {"t": text, "p": SUSPECT_PATTERN})
+    assert found.fetchone() == (False,)
+
+
+@pytest.mark.parametrize("user_id", REFUSED[:4] + REFUSED[6:])
+def test_every_id_refused_for_a_character_is_suspect(user_id: str) -> None:
+    found = duckdb.execute("SELECT regexp_matches($t, $p)", {"t": user_id, "p": SUSPECT_PATTERN})
+    assert found.fetchone() == (True,)

@@ -75,6 +75,10 @@ def _code_points(categories: frozenset[str]) -> list[int]:
     ]
 
 
+# Every id that breaks a character rule has a character outside printable, non-space ASCII.
+SUSPECT_PATTERN = r"[^\x21-\x7e]"
+
+
 @cache
 def forbidden_pattern() -> str:
     """A regex finding a forbidden character anywhere (surrogates are left out: they cannot
