@@ -84,7 +84,10 @@ def city_rules(raw_cities: Iterable[str | None], policy: Policy, regions: Region
 def id_candidates(table: ir.Table) -> ir.Table:
     """The distinct ids (contract-typed, column ``user_id``) that might not be NFC."""
     ids = typed(table, "user_id")
-    return table.select(user_id=ids).filter(ids.re_search(maybe_not_nfc_pattern())).distinct()
+    maybe = ibis.ifelse(
+        ids.re_search(SUSPECT_PATTERN), ids.re_search(maybe_not_nfc_pattern()), False
+    )
+    return table.select(user_id=ids).filter(maybe).distinct()
 
 
 def not_nfc_ids(candidates: Iterable[str | None]) -> tuple[str, ...]:
