@@ -82,11 +82,6 @@ class Settings(BaseSettings):
         return out
 
     @property
-    def token_roles(self) -> dict[str, str]:
-        """Token -> role (``principals`` without the names)."""
-        return {token: p.role for token, p in self.principals.items()}
-
-    @property
     def secret_bytes(self) -> bytes:
         """The current key: it signs user tokens and keys log pseudonyms."""
         return self.secret_keys[0]

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from creditgate.store.canonical import canonical, record_hash, sha256
+from creditgate.store.canonical import canonical, record_hash, sha256, walk_chain
 from creditgate.store.db import rows_by_seq
 from creditgate.store.models import GENESIS, audit_events, event_head
 from creditgate.store.writelock import WriteLock
@@ -114,23 +114,13 @@ class EventLog:
 def verify_events(events: EventLog) -> tuple[int, str | None]:
     """Walk the event chain; returns (events checked, first problem or None). The head is read
     first, so events appended while this runs are checked but never reported as a mismatch."""
-    head_seq, head_hash = events.head()
-    prev, n, at_head = GENESIS, 0, GENESIS
-    for row in events.rows():
-        n += 1
-        where = f"event seq={row.seq} kind={row.kind}"
-        if row.seq != n:
-            return n, f"{where}: sequence gap (expected seq {n})"
-        if row.prev_hash != prev:
-            return n, f"{where}: prev_hash does not match the previous event"
-        fields = {name: getattr(row, name) for name in CHAINED}
-        if record_hash(prev, fields) != row.record_hash:
-            return n, f"{where}: record_hash does not match its fields"
-        if sha256(row.body.encode()) != row.body_hash:
-            return n, f"{where}: the event body was altered"
-        prev = row.record_hash
-        if n == head_seq:
-            at_head = prev
-    if head_seq > n or at_head != head_hash:
-        return n, f"event head (seq {head_seq}) does not match the events (last seq {n})"
-    return n, None
+    return walk_chain(
+        events.rows(),
+        events.head(),
+        CHAINED,
+        "event",
+        lambda row: f"event seq={row.seq} kind={row.kind}",
+        lambda row: (
+            "the event body was altered" if sha256(row.body.encode()) != row.body_hash else None
+        ),
+    )

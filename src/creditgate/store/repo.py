@@ -20,10 +20,17 @@ import psycopg
 from sqlalchemy import Connection, Engine, Row, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
-from creditgate.store.canonical import canonical, record_hash, sha256, split_at_seq, tombstone
+from creditgate.store.canonical import (
+    canonical,
+    record_hash,
+    sha256,
+    split_at_seq,
+    tombstone,
+    walk_chain,
+)
 from creditgate.store.db import rows_by_seq
 from creditgate.store.events import EventLog, append_event
-from creditgate.store.models import GENESIS, chain_head, consent_withdrawals, decisions, reviews
+from creditgate.store.models import chain_head, consent_withdrawals, decisions, reviews
 from creditgate.store.writelock import WriteLock
 
 CHAINED = (
@@ -468,27 +475,14 @@ def verify(log: DecisionLog, erased: set[str] | None = None) -> tuple[int, str |
         head = conn.execute(
             select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1)
         ).one()
-    prev, n, at_head = GENESIS, 0, GENESIS
-    for row in log.rows():
-        n += 1
-        where = f"record seq={row.seq} decision_id={row.decision_id}"
-        if row.seq != n:
-            return n, f"{where}: sequence gap (expected seq {n})"
-        if row.prev_hash != prev:
-            return n, f"{where}: prev_hash does not match the previous record"
-        fields = {name: getattr(row, name) for name in CHAINED}
-        if record_hash(prev, fields) != row.record_hash:
-            return n, f"{where}: record_hash does not match its fields"
-        if row.decision_id not in erased:
-            problem = _content_problem(row)
-            if problem is not None:
-                return n, f"{where}: {problem}"
-        prev = row.record_hash
-        if n == head.seq:
-            at_head = prev
-    if head.seq > n or at_head != head.hash:
-        return n, f"chain head (seq {head.seq}) does not match the records (last seq {n})"
-    return n, None
+    return walk_chain(
+        log.rows(),
+        (int(head.seq), str(head.hash)),
+        CHAINED,
+        "record",
+        lambda row: f"record seq={row.seq} decision_id={row.decision_id}",
+        lambda row: None if row.decision_id in erased else _content_problem(row),
+    )
 
 
 def _content_problem(row: Any) -> str | None:
