@@ -46,6 +46,9 @@ class SnapshotMeta:
     input_fingerprint: str
     created_at: datetime
     counts: Mapping[str, int] = field(default_factory=dict)  # e.g. input, invited, quarantined
+    # The decided profiles (``snapshot_profiles``): file name, SHA-256, rows; None before they
+    # were written (a refused user then has no explanation, only the invitation state).
+    profiles: Mapping[str, Any] | None = None
 
     def to_json(self) -> bytes:
         data = asdict(self)
@@ -53,6 +56,10 @@ class SnapshotMeta:
         data["created_at"] = self.created_at.isoformat()
         data["cutoffs"] = dict(self.cutoffs)
         data["counts"] = dict(self.counts)
+        if self.profiles is None:
+            del data["profiles"]
+        else:
+            data["profiles"] = dict(self.profiles)
         return json.dumps(data, ensure_ascii=False, sort_keys=True).encode()
 
     @classmethod
@@ -67,6 +74,7 @@ class SnapshotMeta:
             input_fingerprint=data["input_fingerprint"],
             created_at=datetime.fromisoformat(data["created_at"]),
             counts=dict(data.get("counts", {})),
+            profiles=data.get("profiles"),
         )
 
 

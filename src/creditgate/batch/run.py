@@ -39,6 +39,7 @@ from creditgate.batch.validate import (
     profiles,
     quarantined,
     typed,
+    valid_profiles,
 )
 from creditgate.batch.whitelist import Cutoffs, Eligible, apply_cutoffs, derive_cutoffs
 from creditgate.engines.ibis import reason_lists
@@ -47,6 +48,7 @@ from creditgate.policy.lower import lower
 from creditgate.policy.nodes import Policy, RegionStatus
 from creditgate.population.regions import RegionTable
 from creditgate.snapshot import SnapshotMeta, write_snapshot
+from creditgate.snapshot_profiles import write_profiles
 
 Step = Callable[[str], None]
 # Early bindings the staged table keeps besides what the late bindings read.
@@ -178,6 +180,11 @@ def run_batch(
         quarantine_path=q_path,
     )
     if snapshot is not None:
+        step("writing the decided profiles")
+        decided_profiles = valid_profiles(checked(raw, as_of, cities, dup_table, not_nfc))
+        profiles_ref = write_profiles(
+            snapshot.parent, backend.batches(decided_profiles.order_by("user_id"))
+        )
         step("writing snapshot")
         invited = decided_t.filter(decided_t["outcome"] == "invited")
         rows = backend.batches(
@@ -193,6 +200,7 @@ def run_batch(
             capacity_share=policy.capacity_share,
             input_fingerprint=fingerprint(source),
             created_at=datetime.now(UTC),
+            profiles=profiles_ref.to_json(),
             counts={
                 "input": report.input_rows,
                 "decided": report.decided,

@@ -113,5 +113,9 @@ async def decide_and_store(
         if isinstance(appended, str):  # KEY_CONFLICT
             raise IdempotencyConflictError("this Idempotency-Key was used for a different request")
         if appended is not None:
+            stored, created = appended
+            if created and services.state.realtime.key == live.key:  # this worker knows now
+                visible = bool(stored.decision.get("entry_visible"))
+                services.state.realtime.note(stored.user_id, visible, stored.decision_id)
             return appended
         withdrawn = True  # withdrawn meanwhile (another worker): decide again without consent

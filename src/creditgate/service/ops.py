@@ -12,11 +12,14 @@ from creditgate.service.settings import Settings
 from creditgate.service.snapshot_files import (
     SnapshotFile,
     copy_into,
+    copy_profiles,
+    map_profiles,
     read_anywhere,
     read_in_directory,
     snapshot_directory,
 )
 from creditgate.snapshot import read_invited, read_meta
+from creditgate.snapshot_profiles import ProfilesRef
 from creditgate.store.canonical import sha256
 from creditgate.store.catalog import Catalog
 from creditgate.store.db import make_engine, migrate
@@ -46,13 +49,20 @@ def register_policy(
 
 
 def register_snapshot(
-    catalog: Catalog, file: SnapshotFile, events: EventLog | None = None, actor: str = HOST
+    catalog: Catalog,
+    file: SnapshotFile,
+    db_url: str,
+    events: EventLog | None = None,
+    actor: str = HOST,
 ) -> str:
     """Check a snapshot's metadata and ids (parsed from the bytes that were hashed) and record
     it with its content's SHA-256, event first as for policies; returns its id (the same file
-    twice is the same snapshot)."""
+    twice is the same snapshot). A snapshot that names its decided profiles
+    (``snapshot_profiles``) is refused unless that file lies beside it with that content."""
     meta = read_meta(file.data)
     invited = read_invited(file.data).num_rows
+    if meta.profiles is not None:  # its refused users' answers: present and intact, or refused
+        map_profiles(file.path.parent, ProfilesRef.from_json(dict(meta.profiles)), db_url)
     meta_json = meta.to_json().decode()
     body = {
         "snapshot_id": file.snapshot_id,
@@ -77,7 +87,7 @@ def load_snapshot(
     directory (``snapshot_files.read_in_directory``); returns its id."""
     directory = snapshot_directory(settings)
     file = read_in_directory(directory, requested, settings.db_url)
-    return register_snapshot(catalog, file, events, actor)
+    return register_snapshot(catalog, file, settings.db_url, events, actor)
 
 
 def load_startup_snapshot(
@@ -87,7 +97,12 @@ def load_startup_snapshot(
     copied into the snapshot directory as ``<id>.parquet`` and registered from there, so
     workers and later activations read the managed copy, never the original."""
     file = read_anywhere(path, settings.db_url)
-    return register_snapshot(catalog, copy_into(snapshot_directory(settings), file), events)
+    directory = snapshot_directory(settings)
+    meta = read_meta(file.data)
+    if meta.profiles is not None:
+        copy_profiles(path.parent, directory, ProfilesRef.from_json(dict(meta.profiles)))
+    copied = copy_into(directory, file)
+    return register_snapshot(catalog, copied, settings.db_url, events)
 
 
 def record_activations(events: EventLog, before: dict[str, str], after: dict[str, str]) -> None:

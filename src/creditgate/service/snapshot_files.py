@@ -17,7 +17,9 @@ activated is exactly what was hashed (``verify`` compares with the registered ha
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -25,10 +27,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from sqlalchemy.engine import make_url
 
 from creditgate.service.settings import Settings
 from creditgate.snapshot import SnapshotError
+from creditgate.snapshot_profiles import (
+    ProfilesRef,
+    SnapshotProfiles,
+    profiles_name,
+    stream_sha256,
+)
 
 REFUSED = "no regular snapshot file by that name in the snapshot directory"
 _DATABASE_SUFFIXES = ("", "-wal", "-shm", "-journal", ".writelock")
@@ -121,6 +130,22 @@ def read_anywhere(path: Path, db_url: str) -> SnapshotFile:
 def _read_checked(
     root: Path, dirs: list[str], name: str, forbidden: frozenset[tuple[int, int]], target: Path
 ) -> SnapshotFile:
+    fd = _open_checked(root, dirs, name, forbidden)
+    try:
+        with os.fdopen(fd, "rb", closefd=False) as stream:
+            data = stream.read()
+    except OSError:
+        raise SnapshotRefusedError() from None
+    finally:
+        os.close(fd)
+    return SnapshotFile(target, data, hashlib.sha256(data).hexdigest())
+
+
+def _open_checked(
+    root: Path, dirs: list[str], name: str, forbidden: frozenset[tuple[int, int]]
+) -> int:
+    """A read-only descriptor of ``root/dirs/name``: a regular file, none of ``forbidden``,
+    reached without following a symlink and opened without blocking."""
     try:
         parent = os.open(root, _READ | os.O_DIRECTORY)
     except OSError:
@@ -143,13 +168,35 @@ def _read_checked(
         after = os.fstat(fd)
         if not stat.S_ISREG(after.st_mode) or (after.st_dev, after.st_ino) != identity:
             raise SnapshotRefusedError()
-        with os.fdopen(fd, "rb", closefd=False) as stream:
-            data = stream.read()
-    except OSError:
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def map_profiles(directory: Path, ref: ProfilesRef, db_url: str) -> SnapshotProfiles:
+    """The snapshot's decided profiles (``snapshot_profiles``), memory-mapped from the
+    snapshot directory after the same checks as a snapshot and a full hash of the descriptor
+    that is then mapped. ``SnapshotChangedError`` when the content is not the one named."""
+    if "/" in ref.name or ref.name != profiles_name(ref.sha256):
+        raise SnapshotRefusedError()
+    try:
+        root = Path(os.path.realpath(directory, strict=True))
+    except (OSError, ValueError):
+        raise SnapshotRefusedError() from None
+    fd = _open_checked(root, [], ref.name, _identities(database_files(db_url)))
+    try:
+        if stream_sha256(fd) != ref.sha256:
+            raise SnapshotChangedError(f"profiles {ref.name}: content changed since written")
+        mapped = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # ValueError: an empty file cannot be mapped
         raise SnapshotRefusedError() from None
     finally:
         os.close(fd)
-    return SnapshotFile(target, data, hashlib.sha256(data).hexdigest())
+    try:
+        return SnapshotProfiles(mapped)
+    except (pa.ArrowInvalid, KeyError) as exc:
+        raise SnapshotChangedError(f"profiles {ref.name}: not a profiles file") from exc
 
 
 def verify(file: SnapshotFile, registered: Mapping[str, Any]) -> None:
@@ -180,6 +227,31 @@ def copy_into(directory: Path, file: SnapshotFile) -> SnapshotFile:
         Path(temporary).unlink(missing_ok=True)
         raise
     return SnapshotFile(target, file.data, file.sha256)
+
+
+def copy_profiles(source_dir: Path, directory: Path, ref: ProfilesRef) -> None:
+    """Copy a snapshot's profiles file from beside the host owner's snapshot into the snapshot
+    directory (streamed: it holds the whole population), unless it is there already."""
+    if "/" in ref.name or ref.name != profiles_name(ref.sha256):
+        raise SnapshotRefusedError()
+    directory.mkdir(mode=0o750, parents=True, exist_ok=True)
+    target = Path(os.path.realpath(directory)) / ref.name
+    if target.exists():
+        return
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-", suffix=".arrow")
+    try:
+        with os.fdopen(fd, "wb") as out, (source_dir / ref.name).open("rb") as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+    except FileNotFoundError:
+        Path(temporary).unlink(missing_ok=True)
+        raise SnapshotRefusedError() from None
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def read_registered(directory: Path, registered: Mapping[str, Any], db_url: str) -> SnapshotFile:

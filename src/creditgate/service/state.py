@@ -25,10 +25,18 @@ import orjson
 
 from creditgate.decider import Decider
 from creditgate.policy.loader import parse_policy
-from creditgate.service.snapshot_files import SnapshotChangedError, file_signature, read_registered
-from creditgate.snapshot import SnapshotError, SnapshotMeta, read_invited
+from creditgate.service.realtime import RealTimeAnswers
+from creditgate.service.snapshot_files import (
+    SnapshotChangedError,
+    file_signature,
+    map_profiles,
+    read_registered,
+)
+from creditgate.snapshot import SnapshotError, SnapshotMeta, read_invited, read_meta
 from creditgate.snapshot_decider import matches, snapshot_decider
+from creditgate.snapshot_profiles import ProfilesRef, SnapshotProfiles
 from creditgate.store.catalog import Catalog
+from creditgate.store.repo import DecisionLog
 
 log = logging.getLogger("creditgate.service")
 
@@ -38,6 +46,8 @@ class ActiveSnapshot:
     snapshot_id: str
     meta: dict[str, Any]
     invited: frozenset[str]
+    profiles: SnapshotProfiles | None = None  # the decided profiles, memory-mapped
+    since_seq: int = 0  # decisions with its cutoffs come after this seq of the log
 
     @property
     def parsed(self) -> SnapshotMeta:
@@ -67,6 +77,7 @@ class ServiceState:
     lock: threading.RLock = field(default_factory=threading.RLock)
     current: Live | None = None
     snapshot_refused: str | None = None  # active snapshot id whose file failed its checks
+    realtime: RealTimeAnswers = field(default_factory=lambda: RealTimeAnswers((None, None)))
     _refused_file: tuple[str, tuple[int, int, int, int] | None] | None = None
 
     def decider(self, version: str | None = None) -> Decider:
@@ -126,6 +137,10 @@ class ServiceState:
                 self.snapshot_refused = self._refused_file = None
             current = self._build(version, snap) if version is not None else None
             self.policy_version, self.snapshot, self.current = version, snap, current
+            if current is not None and self.realtime.key != current.key:
+                since = snap.since_seq if snap is not None else 0
+                self.realtime = RealTimeAnswers(current.key, since)
+        self.realtime.catch_up(DecisionLog(self.catalog.engine))
 
     def _load_snapshot(self, snapshot_id: str) -> ActiveSnapshot | None:
         """The registered snapshot's ids, or None (logged, marked) when its file is refused."""
@@ -138,6 +153,14 @@ class ServiceState:
         try:
             file = read_registered(self.snapshot_dir, stored, self.db_url)
             table = read_invited(file.data)
+            meta = read_meta(file.data)
+            profiles = (
+                map_profiles(
+                    file.path.parent, ProfilesRef.from_json(dict(meta.profiles)), self.db_url
+                )
+                if meta.profiles is not None  # beside it: checked when it was registered
+                else None
+            )
         except SnapshotError as exc:
             self.snapshot_refused, self._refused_file = snapshot_id, (snapshot_id, signature)
             problem = (
@@ -154,4 +177,6 @@ class ServiceState:
             snapshot_id,
             orjson.loads(stored["meta"]),
             frozenset(table.column("user_id").to_pylist()),
+            profiles,
+            int(stored.get("since_seq") or 0),
         )

@@ -10,7 +10,14 @@ from sqlalchemy import Engine, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from creditgate.store.canonical import sha256
-from creditgate.store.models import active, consent_withdrawals, policies, reviews, snapshots
+from creditgate.store.models import (
+    active,
+    chain_head,
+    consent_withdrawals,
+    policies,
+    reviews,
+    snapshots,
+)
 from creditgate.store.repo import now_iso
 
 _WITHDRAWN = select(consent_withdrawals.c.user_id).where(
@@ -86,6 +93,12 @@ class Catalog:
         """Record a snapshot with its content's SHA-256 (``digest``), checked on activation
         and whenever a worker loads it."""
         with self.engine.begin() as conn:
+            # registered again: keep the first registration's point (it may be active already)
+            since = conn.execute(
+                select(snapshots.c.since_seq).where(snapshots.c.snapshot_id == snapshot_id)
+            ).scalar()
+            if since is None:
+                since = conn.execute(select(chain_head.c.seq)).scalar()
             conn.execute(delete(snapshots).where(snapshots.c.snapshot_id == snapshot_id))
             conn.execute(
                 insert(snapshots).values(
@@ -95,6 +108,7 @@ class Catalog:
                     invited=invited,
                     loaded_at=now_iso(),
                     sha256=digest,
+                    since_seq=since,
                 )
             )
 

@@ -84,6 +84,8 @@ snapshots = Table(
     Column("invited", BigInteger, nullable=False),
     Column("loaded_at", String(32), nullable=False),
     Column("sha256", String(64), nullable=True),  # of the file's content; NULL before 0003
+    # the decision log's head seq at registration: decisions with its cutoffs come after it
+    Column("since_seq", BigInteger, nullable=True),
 )
 
 active = Table(  # what is live: "policy" -> version, "snapshot" -> snapshot_id

@@ -403,6 +403,25 @@ class DecisionLog:
             row = conn.execute(_BY_ID, {"id": decision_id}).first()
         return Stored.from_row(row) if row is not None else None
 
+    def since(self, seq: int, limit: int = 10_000) -> list[Any]:
+        """Up to ``limit`` decisions after ``seq``, in order: (seq, user_id, decision_id,
+        policy_version, decision, inputs). What a worker reads to learn the real-time answers."""
+        query = (
+            select(
+                decisions.c.seq,
+                decisions.c.user_id,
+                decisions.c.decision_id,
+                decisions.c.policy_version,
+                decisions.c.decision,
+                decisions.c.inputs,
+            )
+            .where(decisions.c.seq > seq)
+            .order_by(decisions.c.seq)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).all())
+
     def by_key(self, key: str) -> Stored | None:
         """The decision stored under an idempotency key (as stored: see ``scoped_key``)."""
         found = self._by_key(key)

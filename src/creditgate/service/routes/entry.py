@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from creditgate.service.answers import entry_visible
 from creditgate.service.deps import Services, ServicesDep, UserFacing, own_user
 from creditgate.service.schemas import EntryResponse
 
@@ -17,29 +18,22 @@ router = APIRouter(prefix="/v1", tags=["entry"])
 
 
 def entry_view(services: Services, user_id: str) -> dict[str, Any]:
-    """Visible when the user is in the active whitelist snapshot (and has not withdrawn
-    consent). Without an active snapshot nobody sees the entry."""
+    """Visible or not by the user's one answer (``answers.entry_visible``: consent, then a
+    real-time decision since the snapshot, then the snapshot). Nobody sees the entry
+    before a policy and a snapshot are active."""
     snap = services.state.snapshot
-    if snap is None:
-        return {
-            "user_id": user_id,
-            "entry_visible": False,
-            "snapshot_id": None,
-            "policy_version": None,
-            "snapshot_as_of": None,
-        }
     return {
         "user_id": user_id,
-        "entry_visible": user_id in snap.invited and user_id not in services.state.withdrawn,
-        "snapshot_id": snap.snapshot_id,
-        "policy_version": snap.meta.get("policy_version"),
-        "snapshot_as_of": snap.meta.get("as_of"),
+        "entry_visible": entry_visible(services.state, user_id),
+        "snapshot_id": snap.snapshot_id if snap is not None else None,
+        "policy_version": snap.meta.get("policy_version") if snap is not None else None,
+        "snapshot_as_of": snap.meta.get("as_of") if snap is not None else None,
     }
 
 
 @router.get("/users/{user_id}/entry")
 async def entry(user_id: str, caller: UserFacing, services: ServicesDep) -> EntryResponse:
-    """Visible when the user is in the active whitelist snapshot (and has not withdrawn
-    consent). Without an active snapshot nobody sees the entry."""
+    """Whether the user sees the loan entry now: the latest real-time decision taken since
+    the active snapshot, else the snapshot; hidden after a consent withdrawal."""
     own_user(caller, user_id)
     return EntryResponse(**entry_view(services, user_id))

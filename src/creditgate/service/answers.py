@@ -1,0 +1,140 @@
+"""One truth per user: what decides whether a user sees the loan entry, and why, right now.
+
+In order, the first that applies:
+
+1. **Consent withdrawn**: the entry is hidden (and nothing else is shown: the data is erased).
+2. **A real-time decision** taken under what is live (the active policy, cut at the active
+   snapshot's cutoffs) since that snapshot was registered: its answer, the latest one
+   (``realtime.RealTimeAnswers``).
+3. **The active snapshot**: invited users see the entry; a refused user's reasons and recourse
+   come from deciding their profile, as the batch read it (``snapshot_profiles``), again with
+   the snapshot's cutoffs at the snapshot's ``as_of``: the batch's own decision (the parity
+   suite and ``benchmarks/agreement.py`` check it).
+4. **Nothing known** (joined after the batch, or quarantined by it): the entry is hidden and
+   the answer says the user has not been assessed yet.
+
+The entry lookup (``entry_visible``), the self-check page and a stored decision all read this
+module, so they cannot disagree. Nothing here writes, except ``materialise``: a person can only
+review a stored decision, so asking for a review of a snapshot answer stores it first (the same
+decision, ``decide_and_store`` with the same profile, ``as_of`` and cutoffs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+import orjson
+
+from creditgate.profile import validate_profile
+from creditgate.service.deciding import decide_and_store, public
+from creditgate.service.deps import Services
+from creditgate.service.state import ServiceState
+
+Source = Literal["withdrawn", "decision", "snapshot", "none"]
+SELF_CHECK = "self-check"  # the caller name of decisions the page stores (``materialise``)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A user's answer. ``decision`` is the public decision JSON (both languages) when one
+    explains it; ``decision_id`` is set when that decision is stored (source ``decision``)."""
+
+    user_id: str
+    entry_visible: bool
+    source: Source
+    decision: dict[str, Any] | None
+    decision_id: str | None
+    profile: dict[str, Any] | None  # the inputs the decision used, as JSON values
+    as_of: date | None
+    policy_version: str | None
+    snapshot_id: str | None
+    snapshot_as_of: str | None
+
+
+def entry_visible(state: ServiceState, user_id: str) -> bool:
+    """The entry lookup's answer: rules 1-4 without building the explanation (no I/O)."""
+    if user_id in state.withdrawn:
+        return False
+    latest = state.realtime.by_user.get(user_id)
+    if latest is not None:
+        return latest.entry_visible
+    snap = state.snapshot
+    return snap is not None and user_id in snap.invited
+
+
+def answer(services: Services, user_id: str) -> Answer:
+    """The user's answer with its explanation (rules 1-4)."""
+    state = services.state
+    live = state.current
+    snap = state.snapshot
+    facts: dict[str, Any] = {
+        "policy_version": state.policy_version,
+        "snapshot_id": snap.snapshot_id if snap is not None else None,
+        "snapshot_as_of": snap.meta.get("as_of") if snap is not None else None,
+    }
+    if user_id in state.withdrawn:
+        return Answer(user_id, False, "withdrawn", None, None, None, None, **facts)
+    latest = state.realtime.by_user.get(user_id)
+    stored = services.log.get(latest.decision_id) if latest is not None else None
+    if latest is not None and stored is not None:
+        inputs = stored.inputs or {}
+        profile = inputs.get("profile") if isinstance(inputs.get("profile"), dict) else None
+        return Answer(
+            user_id,
+            latest.entry_visible,
+            "decision",
+            public(stored.decision),
+            stored.decision_id,
+            profile,
+            date.fromisoformat(stored.decision["as_of"]),
+            **facts,
+        )
+    visible = snap is not None and user_id in snap.invited
+    row = snap.profiles.get(user_id) if snap is not None and snap.profiles is not None else None
+    if snap is None or live is None or row is None:
+        source: Source = "snapshot" if visible else "none"
+        return Answer(user_id, visible, source, None, None, None, None, **facts)
+    as_of = date.fromisoformat(str(snap.meta["as_of"]))
+    decided = live.decider.decide(row, as_of, decision_id="")
+    return Answer(
+        user_id,
+        visible,
+        "snapshot",
+        public(decided.to_dict()),
+        None,
+        jsonable_profile(row),
+        as_of,
+        **facts,
+    )
+
+
+def jsonable_profile(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A typed profile row as the JSON a client would send (dates ISO, money as strings)."""
+    return dict(orjson.loads(orjson.dumps(dict(row), default=str)))
+
+
+def what_if(services: Services, found: Answer, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The decision the engine would give ``found``'s profile with ``changes`` applied, at the
+    same ``as_of`` and cutoffs: not stored, not a new decision. ``ProfileError`` names a bad
+    field. Only for answers with a profile."""
+    if found.profile is None or found.as_of is None:
+        raise LookupError("no profile to try changes on")
+    decider = services.state.live().decider
+    profile = {**found.profile, **changes, "user_id": found.user_id}
+    row = validate_profile(orjson.dumps(profile), found.as_of, decider.policy, decider.regions)
+    return public(decider.decide(row, found.as_of, decision_id="").to_dict())
+
+
+async def materialise(services: Services, found: Answer) -> str:
+    """The stored decision id of ``found``: a snapshot answer is stored first (once: the same
+    request is idempotent), with the same profile, ``as_of`` and cutoffs."""
+    if found.decision_id is not None:
+        return found.decision_id
+    if found.profile is None or found.as_of is None:
+        raise LookupError("nothing decided to store")
+    key = f"{found.snapshot_id}:{found.user_id}"
+    stored, _ = await decide_and_store(services, found.profile, found.as_of, key, SELF_CHECK)
+    return stored.decision_id

@@ -1,0 +1,160 @@
+"""The profiles a snapshot was decided from: how the service answers a user the batch refused.
+
+A whitelist snapshot lists the invited users only; a refused user's answer needs the reasons,
+with observed and required values, and the recourse, which come from the user's profile. So a
+batch run that writes a snapshot also writes this file: every *decided* input row (valid, not
+a duplicate) as contract-typed profile columns, sorted by ``user_id``, in one uncompressed
+Arrow IPC file named after its content hash (``profiles-<sha256[:32]>.arrow``), which the
+snapshot's metadata names with its full SHA-256 and row count.
+
+The service memory-maps it: a lookup is a binary search over the ``user_id`` column and one
+row read (tens of microseconds), the resident cost is the pages touched, and a worker loads
+10M users in the time it takes to hash the file. The row is decided again by the row engine
+with the snapshot's cutoffs at the snapshot's ``as_of``: the parity suite makes that the
+batch's own decision, and ``benchmarks/agreement.py`` checks it user by user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from creditgate.schema import PROFILE_FIELDS
+
+_CHUNK = 1 << 20
+
+
+def profiles_name(sha256: str) -> str:
+    """The file name of the profiles with this content hash."""
+    return f"profiles-{sha256[:32]}.arrow"
+
+
+@dataclass(frozen=True)
+class ProfilesRef:
+    """What a snapshot's metadata says about its profiles file."""
+
+    name: str
+    sha256: str
+    rows: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "sha256": self.sha256, "rows": self.rows}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ProfilesRef:
+        return cls(str(data["name"]), str(data["sha256"]), int(data["rows"]))
+
+
+def write_profiles(directory: Path, batches: Iterable[pa.RecordBatch]) -> ProfilesRef:
+    """Write ``batches`` (profile columns, already sorted by ``user_id``) into ``directory``
+    under their content name; written to a temporary file, synced and renamed, so a reader
+    never sees half a file. Batches are streamed: the population never sits in memory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".profiles-", suffix=".arrow")
+    os.fchmod(fd, 0o644)  # as any file the batch writes (mkstemp makes it owner-only)
+    rows, previous = 0, None
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            sink = pa.PythonFile(stream, mode="w")
+            writer: pa.ipc.RecordBatchFileWriter | None = None
+            for batch in batches:
+                if batch.num_rows == 0:
+                    continue
+                batch = batch.select(list(PROFILE_FIELDS))
+                ids = batch.column("user_id")
+                first = ids[0].as_py()
+                if previous is not None and first <= previous:
+                    raise ValueError("profiles must be written sorted by user_id, without repeats")
+                previous = ids[-1].as_py()
+                if writer is None:
+                    writer = pa.ipc.new_file(sink, batch.schema)
+                writer.write_batch(batch)
+                rows += batch.num_rows
+            if writer is None:
+                writer = pa.ipc.new_file(sink, _empty_schema())
+            writer.close()
+            stream.flush()
+            os.fsync(stream.fileno())
+        digest = file_sha256(Path(temporary))
+        target = directory / profiles_name(digest)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return ProfilesRef(target.name, digest, rows)
+
+
+def _empty_schema() -> pa.Schema:
+    return pa.schema([pa.field(name, pa.string()) for name in PROFILE_FIELDS])
+
+
+def file_sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return stream_sha256(f.fileno())
+
+
+def stream_sha256(fd: int) -> str:
+    """The SHA-256 of an open file, read from its start in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    offset = 0
+    while chunk := os.pread(fd, _CHUNK, offset):
+        digest.update(chunk)
+        offset += len(chunk)
+    return digest.hexdigest()
+
+
+class _Ids:
+    """A batch's ``user_id`` column as a sequence for ``bisect`` (no copy of the column)."""
+
+    def __init__(self, column: pa.StringArray) -> None:
+        self.column = column
+
+    def __len__(self) -> int:
+        return len(self.column)
+
+    def __getitem__(self, i: int) -> str:
+        return str(self.column[i].as_py())
+
+
+class SnapshotProfiles:
+    """Profiles by ``user_id`` over an Arrow IPC buffer (a memory map in the service)."""
+
+    def __init__(self, buffer: Any) -> None:
+        reader = pa.ipc.open_file(pa.py_buffer(buffer))
+        self._batches = [reader.get_batch(i) for i in range(reader.num_record_batches)]
+        self._ids = [_Ids(b.column("user_id")) for b in self._batches]
+        self._firsts = [ids[0] for ids in self._ids]
+        self._buffer = buffer  # the map must outlive the batches that point into it
+        self.rows: int = sum(int(b.num_rows) for b in self._batches)
+
+    def get(self, user_id: str) -> dict[str, Any] | None:
+        """The user's profile (contract types: ``date``, ``Decimal``...), or None."""
+        at = bisect_left(self._firsts, user_id)
+        if at < len(self._firsts) and self._firsts[at] == user_id:
+            return self._row(at, 0)
+        if at == 0:
+            return None
+        ids = self._ids[at - 1]
+        i = bisect_left(ids, user_id)
+        if i < len(ids) and ids[i] == user_id:
+            return self._row(at - 1, i)
+        return None
+
+    def _row(self, batch: int, i: int) -> dict[str, Any]:
+        row: dict[str, Any] = self._batches[batch].slice(i, 1).to_pylist()[0]
+        return row
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for batch in self._batches:
+            yield from batch.to_pylist()
+
+    def __len__(self) -> int:
+        return self.rows
