@@ -186,13 +186,14 @@ def map_profiles(directory: Path, ref: ProfilesRef, db_url: str) -> SnapshotProf
         raise SnapshotRefusedError() from None
     fd = _open_checked(root, [], ref.name, _identities(database_files(db_url)))
     try:
-        if stream_sha256(fd) != ref.sha256:
-            raise SnapshotChangedError(f"profiles {ref.name}: content changed since written")
-        mapped = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+        digest = stream_sha256(fd)
+        mapped = mmap.mmap(fd, 0, access=mmap.ACCESS_READ) if digest == ref.sha256 else None
     except (OSError, ValueError):  # ValueError: an empty file cannot be mapped
         raise SnapshotRefusedError() from None
     finally:
         os.close(fd)
+    if mapped is None:
+        raise SnapshotChangedError(f"profiles {ref.name}: content changed since written")
     try:
         return SnapshotProfiles(mapped)
     except (pa.ArrowInvalid, KeyError) as exc:

@@ -1,0 +1,75 @@
+"""The decided profiles file: a lookup finds exactly the users written, across batches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from creditgate.schema import PROFILE_FIELDS
+from creditgate.service.snapshot_files import (
+    SnapshotChangedError,
+    SnapshotRefusedError,
+    map_profiles,
+)
+from creditgate.snapshot_profiles import ProfilesRef, SnapshotProfiles, file_sha256, write_profiles
+
+IDS = st.text(
+    alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x9FFF, exclude_categories=("Cs",)),
+    min_size=1,
+    max_size=12,
+)
+
+
+def table(ids: list[str]) -> pa.Table:
+    """Profiles with only ``user_id`` meaningful (the other columns are carried as given)."""
+    columns = {name: pa.nulls(len(ids), pa.string()) for name in PROFILE_FIELDS}
+    columns["user_id"] = pa.array(ids, pa.string())
+    return pa.table(columns)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ids=st.sets(IDS, max_size=60), probes=st.lists(IDS, max_size=20), chunk=st.integers(1, 7))
+def test_get_finds_exactly_the_written_users(
+    tmp_path_factory: pytest.TempPathFactory, ids: set[str], probes: list[str], chunk: int
+) -> None:
+    directory = tmp_path_factory.mktemp("profiles")
+    ordered = sorted(ids)  # code point order: the order DuckDB and Spark sort UTF-8 strings in
+    ref = write_profiles(directory, table(ordered).to_batches(max_chunksize=chunk))
+    assert ref.rows == len(ordered) and ref.sha256 == file_sha256(directory / ref.name)
+    found = SnapshotProfiles((directory / ref.name).read_bytes())
+    for user in ordered + probes:
+        row = found.get(user)
+        assert (row is not None) == (user in ids)
+        assert row is None or row["user_id"] == user
+
+
+def test_unsorted_or_repeated_ids_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="sorted"):
+        write_profiles(tmp_path, table(["b", "a"]).to_batches(max_chunksize=1))
+    with pytest.raises(ValueError, match="sorted"):
+        write_profiles(tmp_path, table(["a", "a"]).to_batches(max_chunksize=1))
+    assert not list(tmp_path.glob("*.arrow"))  # nothing half-written is left
+
+
+def test_the_service_maps_only_the_named_intact_file(tmp_path: Path) -> None:
+    ref = write_profiles(tmp_path, table(["a", "b"]).to_batches())
+    mapped = map_profiles(tmp_path, ref, "sqlite://")
+    assert mapped.get("b") is not None and len(mapped) == 2
+    path = tmp_path / ref.name
+    data = bytearray(path.read_bytes())
+    data[-12] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(SnapshotChangedError):
+        map_profiles(tmp_path, ref, "sqlite://")
+    with pytest.raises(SnapshotRefusedError):  # a name that is not the content's
+        map_profiles(tmp_path, ProfilesRef("../x.arrow", ref.sha256, 2), "sqlite://")
+    path.unlink()
+    other = tmp_path / "elsewhere.arrow"
+    other.write_bytes(b"x")
+    path.symlink_to(other)
+    with pytest.raises(SnapshotRefusedError):  # never followed
+        map_profiles(tmp_path, ref, "sqlite://")
