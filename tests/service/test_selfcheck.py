@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from selfcheck_helpers import csrf, link, page, post, sign_in, state, by_testid
+from selfcheck_helpers import by_testid, csrf, link, page, post, sign_in, state
 from test_api import PROFILES, STRONG, decide, services
 
 from conftest import SECRET, auth, make_settings
@@ -73,7 +73,9 @@ def test_expired_forged_and_wrong_kind_links_are_refused(client: TestClient) -> 
         assert "set-cookie" not in r.headers or "cg_session" not in r.headers["set-cookie"]
         assert "Traceback" not in r.text
     # a link is not an API bearer token
-    r = client.get("/v1/users/someone/entry", headers={"Authorization": f"Bearer {link('someone')}"})
+    r = client.get(
+        "/v1/users/someone/entry", headers={"Authorization": f"Bearer {link('someone')}"}
+    )
     assert r.status_code == 401
 
 
@@ -83,7 +85,9 @@ def test_a_revoked_link_neither_opens_nor_keeps_a_session(client: TestClient) ->
     assert sign_in_r.status_code == 303 and state(page(client)) == "none"
     for token in (unused, used):
         link_id = token.split(".")[2]
-        r = client.post("/v1/admin/tokens/revoke", json={"token_id": link_id}, headers=auth("admin"))
+        r = client.post(
+            "/v1/admin/tokens/revoke", json={"token_id": link_id}, headers=auth("admin")
+        )
         assert r.status_code == 200, r.text
     assert client.get("/").status_code == 401  # the session opened by the revoked link ends
     client.cookies.clear()

@@ -19,7 +19,6 @@ from creditgate.cli.render import decision_panel
 from creditgate.examples import EXAMPLES_AS_OF, example_profiles
 from creditgate.profile import validate_profile
 
-
 UNACTIONABLE = frozenset({"FRAUD_SUSPECTED", "REGION_CLOSED", "BLACKLIST"})
 
 
@@ -122,8 +121,8 @@ def demo(
     if serve:
         from creditgate.cli.serve import serve_demo  # uvicorn only when serving
 
-        users = page_users(work / "decisions.parquet") if pipeline else None
-        serve_demo(f"sqlite:///{work / 'creditgate.db'}", snapshot, "127.0.0.1", port, users)
+        shown = page_users(work / "decisions.parquet") if pipeline else None
+        serve_demo(f"sqlite:///{work / 'creditgate.db'}", snapshot, "127.0.0.1", port, shown)
 
 
 def page_users(decisions: Path) -> dict[str, str]:

@@ -41,8 +41,8 @@ from creditgate.service.routes import (
 from creditgate.service.security import Authenticator
 from creditgate.service.settings import Settings
 from creditgate.service.snapshot_files import snapshot_directory
-from creditgate.service.web.routes import install as install_self_check
 from creditgate.service.state import ServiceState
+from creditgate.service.web.routes import install as install_self_check
 from creditgate.store.anchors import anchor, parse_keys
 from creditgate.store.catalog import Catalog
 from creditgate.store.changes import ChangeLog

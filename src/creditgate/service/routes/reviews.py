@@ -30,5 +30,10 @@ def open_review(
     API route and the self-check page both call this."""
     review = services.catalog.add_review(decision_id, user_id, reason)
     subject = pseudonym(services.secret, user_id)
-    audit_log("review.request", actor_name(caller, services.secret), subject, review_id=review["review_id"])
+    audit_log(
+        "review.request",
+        actor_name(caller, services.secret),
+        subject,
+        review_id=review["review_id"],
+    )
     return review

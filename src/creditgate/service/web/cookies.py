@@ -15,7 +15,7 @@ import orjson
 from fastapi import Request, Response
 
 from creditgate.service.web import i18n, sessions
-from creditgate.service.web.signed import BadSeal, b64, seal, unb64, unseal
+from creditgate.service.web.signed import BadSealError, b64, seal, unb64, unseal
 from creditgate.service.web.view import SHOWN
 
 FLASH = "cg_flash"
@@ -67,15 +67,13 @@ def set_whatif(
     _set(request, response, WHATIF, value, WHATIF_TTL_S)
 
 
-def read_whatif(
-    request: Request, keys: Sequence[bytes], session_id: str
-) -> dict[str, Any] | None:
+def read_whatif(request: Request, keys: Sequence[bytes], session_id: str) -> dict[str, Any] | None:
     """The changes last tried in this session (within ``WHATIF_TTL_S``), or None."""
     try:
         sid, body, expires = unseal(keys, WHATIF_KIND, request.cookies.get(WHATIF, ""), 3)
         changes = orjson.loads(unb64(body))
         fresh = int(expires) >= time.time()
-    except (BadSeal, ValueError):
+    except (BadSealError, ValueError):
         return None
     if sid != session_id or not fresh or not isinstance(changes, dict):
         return None

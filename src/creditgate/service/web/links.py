@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from creditgate.identifiers import user_id_problem
-from creditgate.service.web.signed import BadSeal, b64, seal, unb64, unseal
+from creditgate.service.web.signed import BadSealError, b64, seal, unb64, unseal
 
 LINK_KIND = "cgl"
 
@@ -39,15 +39,13 @@ def link_url(base: str, token: str) -> str:
     return f"{base.rstrip('/')}/?t={token}"
 
 
-def check_link(
-    keys: Sequence[bytes], token: str, max_ttl_s: int, now: float | None = None
-) -> Link:
+def check_link(keys: Sequence[bytes], token: str, max_ttl_s: int, now: float | None = None) -> Link:
     """The claims of a link signed by one of ``keys``, unexpired, not valid for longer than
     ``max_ttl_s``; else ``LinkError`` (single use and revocation are checked by the caller)."""
     try:
         link_id, uid, expires = unseal(keys, LINK_KIND, token, 3)
         user_id, deadline = unb64(uid).decode(), int(expires)
-    except (BadSeal, ValueError):
+    except (BadSealError, ValueError):
         raise LinkError("invalid link") from None
     moment = now if now is not None else time.time()
     if user_id_problem(user_id) is not None or len(link_id) != 16:

@@ -125,7 +125,9 @@ def _exchange(request: Request, services: Services, app: SelfCheck, token: str) 
         return _notice(request, "link", 403, both=True)
     if link.link_id in services.revoked() or not app.used.use(link.link_id, link.expires):
         return _notice(request, "link", 403, both=True)
-    value = sessions.open_session(services.secret, link.user_id, link.link_id, settings.session_ttl_s)
+    value = sessions.open_session(
+        services.secret, link.user_id, link.link_id, settings.session_ttl_s
+    )
     response = _back(request)
     cookies.set_session(request, response, value, settings.session_ttl_s)
     cookies.forget(response, cookies.WHATIF)
@@ -283,4 +285,6 @@ async def sign_out(request: Request, services: ServicesDep) -> Response:
 
 @router.get("/static/self-check.css")
 async def stylesheet() -> Response:
-    return Response(STYLESHEET, media_type="text/css", headers={"X-Content-Type-Options": "nosniff"})
+    return Response(
+        STYLESHEET, media_type="text/css", headers={"X-Content-Type-Options": "nosniff"}
+    )

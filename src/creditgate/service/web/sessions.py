@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from creditgate.identifiers import user_id_problem
-from creditgate.service.web.signed import BadSeal, b64, keyed_digest, seal, unb64, unseal
+from creditgate.service.web.signed import BadSealError, b64, keyed_digest, seal, unb64, unseal
 
 SESSION_KIND = "cgs"
 COOKIE = "cg_session"
@@ -45,7 +45,7 @@ def read_session(
     try:
         sid, uid, expires, link_id = unseal(keys, SESSION_KIND, value, 4)
         user_id, deadline = unb64(uid).decode(), int(expires)
-    except (BadSeal, ValueError):
+    except (BadSealError, ValueError):
         return None
     moment = now if now is not None else time.time()
     if deadline < moment or link_id in revoked or user_id_problem(user_id) is not None:

@@ -17,7 +17,7 @@ from creditgate.service.security import key_id
 MAX_LENGTH = 4096
 
 
-class BadSeal(Exception):
+class BadSealError(Exception):
     """Malformed, of another kind, or signed by no known key."""
 
 
@@ -29,7 +29,7 @@ def unb64(text: str) -> bytes:
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except ValueError:
-        raise BadSeal("bad encoding") from None
+        raise BadSealError("bad encoding") from None
 
 
 def _mac(key: bytes, payload: str) -> str:
@@ -43,16 +43,16 @@ def seal(key: bytes, kind: str, fields: Sequence[str]) -> str:
 
 
 def unseal(keys: Sequence[bytes], kind: str, value: str, count: int) -> list[str]:
-    """The ``count`` fields of a ``kind`` value signed by one of ``keys``; else ``BadSeal``."""
+    """The ``count`` fields of a ``kind`` value signed by one of ``keys``; else ``BadSealError``."""
     if len(value) > MAX_LENGTH or not value.isascii():
-        raise BadSeal("malformed")
+        raise BadSealError("malformed")
     payload, _, mac = value.rpartition(".")
     parts = payload.split(".")
     if len(parts) != count + 2 or parts[0] != kind:
-        raise BadSeal("malformed")
+        raise BadSealError("malformed")
     key = next((k for k in keys if hmac.compare_digest(key_id(k), parts[1])), None)
     if key is None or not hmac.compare_digest(_mac(key, payload), mac):
-        raise BadSeal("bad signature")
+        raise BadSealError("bad signature")
     return parts[2:]
 
 
