@@ -19,6 +19,8 @@ from creditgate.cli.render import decision_panel
 from creditgate.examples import EXAMPLES_AS_OF, example_profiles
 from creditgate.profile import validate_profile
 
+UNACTIONABLE = frozenset({"FRAUD_SUSPECTED", "REGION_CLOSED", "BLACKLIST"})
+
 
 def run_step(title: str, args: list[str]) -> None:
     """Run one creditgate command in-process; stop the demo if it fails."""
@@ -119,4 +121,23 @@ def demo(
     if serve:
         from creditgate.cli.serve import serve_demo  # uvicorn only when serving
 
-        serve_demo(f"sqlite:///{work / 'creditgate.db'}", snapshot, "127.0.0.1", port)
+        shown = page_users(work / "decisions.parquet") if pipeline else None
+        serve_demo(f"sqlite:///{work / 'creditgate.db'}", snapshot, "127.0.0.1", port, shown)
+
+
+def page_users(decisions: Path) -> dict[str, str]:
+    """An invited and a refused user of the batch (refused for a reason they can act on) to
+    open the self-check page as."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(decisions, columns=["user_id", "outcome", "reason_codes"])
+    users: dict[str, str] = {}
+    invited = table.filter(pc.equal(table["outcome"], "invited"))["user_id"]
+    if len(invited):
+        users["invited"] = str(invited[0])
+    refused = table.filter(pc.equal(table["outcome"], "not_invited")).to_pylist()
+    helped = [r for r in refused if not UNACTIONABLE & set(r["reason_codes"] or ())]
+    for row in (helped or refused)[:1]:
+        users["refused"] = str(row["user_id"])
+    return users

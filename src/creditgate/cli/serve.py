@@ -32,6 +32,7 @@ from creditgate.service.logs import logging_config
 from creditgate.service.ops import bootstrap
 from creditgate.service.security import issue_user_token
 from creditgate.service.settings import Settings
+from creditgate.service.web.links import issue_link, link_url
 from creditgate.snapshot import SnapshotError
 
 APP = "creditgate.service.app:app_from_env"
@@ -140,8 +141,15 @@ def serve(
     _run(host, port, workers)
 
 
-def serve_demo(db_url: str, snapshot_path: Path | None, host: str, port: int) -> None:
-    """Serve for the demo: fresh tokens, printed URLs, one worker, until Ctrl-C."""
+def serve_demo(
+    db_url: str,
+    snapshot_path: Path | None,
+    host: str,
+    port: int,
+    page_users: dict[str, str] | None = None,
+) -> None:
+    """Serve for the demo: fresh tokens, printed URLs, one worker, until Ctrl-C.
+    ``page_users`` (label -> user id) get a one-time self-check link each (valid an hour)."""
     _environment(db_url, None, snapshot_path)
     admin, operator, service = (secrets.token_urlsafe(16) for _ in range(3))
     os.environ.setdefault(
@@ -152,10 +160,15 @@ def serve_demo(db_url: str, snapshot_path: Path | None, host: str, port: int) ->
     os.environ.setdefault("CREDITGATE_PUBLIC_DOCS", "true")  # the demo prints the docs URLs
     user = issue_user_token(os.environ["CREDITGATE_SECRET"].encode(), "demo-strong", 3600)
     base = f"http://{host}:{port}"
+    secret = os.environ["CREDITGATE_SECRET"].encode()
+    links = "".join(
+        f"  self-check    {label}: {link_url(base, issue_link(secret, uid, 3600))}\n"
+        for label, uid in (page_users or {"demo-strong": "demo-strong"}).items()
+    )
     out.print(
         f"\n[bold]creditgate service[/] on {base}  (database {db_url})\n"
         f"  API docs      {base}/docs\n  OpenAPI       {base}/openapi.json\n"
-        f"  health        {base}/healthz\n"
+        f"  health        {base}/healthz\n{links}"
         f"  admin token   {admin}   (approves what an operator proposes: four eyes)\n"
         f"  operator token {operator}\n  service token {service}\n"
         f"  try: curl -H 'Authorization: Bearer {admin}' {base}/v1/admin/policies\n"

@@ -42,6 +42,7 @@ from creditgate.service.security import Authenticator
 from creditgate.service.settings import Settings
 from creditgate.service.snapshot_files import snapshot_directory
 from creditgate.service.state import ServiceState
+from creditgate.service.web.routes import install as install_self_check
 from creditgate.store.anchors import anchor, parse_keys
 from creditgate.store.catalog import Catalog
 from creditgate.store.changes import ChangeLog
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
         _guarded_docs(app)
     for module in (decisions, entry, reviews, admin, changes, tokens, health):
         app.include_router(module.router)
+    install_self_check(app, services)  # the self-check page at / (service/web)
     bucket = (
         TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst)
         if settings.rate_limit_per_s > 0

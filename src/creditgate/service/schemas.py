@@ -63,6 +63,13 @@ class Review(BaseModel):
     resolved_at: str | None = None
 
 
+class QueuedReview(Review):
+    """A review as the admin queue lists it: with the user's reason (for a dispute from the
+    self-check page, ``dispute: <field> — <note>``)."""
+
+    reason: str
+
+
 class ResolveRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     resolution: Literal["upheld", "overturned"]

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     tokens: str = ""  # "name:role:token,..." (the older "role:token" still parses)
     secret: str = ""  # HMAC keys for user tokens and log pseudonyms: "new,old,..."
     max_token_ttl_s: int = 7 * 24 * 3600  # user tokens valid longer are refused
+    # the self-check page (service/web): one-time sign-in links, sessions, "what if" attempts
+    link_ttl_s: int = Field(default=15 * 60, ge=1)  # `token user --url` default lifetime
+    session_ttl_s: int = Field(default=30 * 60, ge=60)
+    whatif_per_minute: int = Field(default=10, ge=1)  # per user and worker
     public_docs: bool = False  # /docs, /redoc, /openapi.json without a viewer+ token
     policy_path: str | None = None  # registered (and activated if none is) at startup
     snapshot_path: str | None = None  # copied into snapshot_dir, registered, activated at startup

@@ -148,6 +148,17 @@ class Catalog:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query).all()]
 
+    def user_reviews(self, user_id: str, limit: int = 20) -> list[dict[str, Any]]:
+        """``user_id``'s reviews, the latest first (for the self-check page)."""
+        query = (
+            select(reviews)
+            .where(reviews.c.user_id == user_id)
+            .order_by(reviews.c.created_at.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query).all()]
+
     def resolve_review(self, review_id: str, resolution: str, note: str | None) -> bool:
         with self.engine.begin() as conn:
             result = conn.execute(

@@ -149,6 +149,14 @@ revoked_tokens = Table(  # user-token ids refused from now on
     Column("revoked_at", String(32), nullable=False),
 )
 
+used_links = Table(  # self-check sign-in links already exchanged (single use across workers)
+    "used_links",
+    metadata,
+    Column("token_id", String(32), primary_key=True),
+    Column("expires", BigInteger, nullable=False, index=True),  # unix seconds: then forgettable
+    Column("used_at", String(32), nullable=False),
+)
+
 GENESIS = "0" * 64
 
 # The tables of revision 0001, created by name there: later revisions create their own.

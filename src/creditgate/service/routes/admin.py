@@ -24,8 +24,8 @@ from creditgate.service.schemas import (
     PolicyDetail,
     PolicyInfo,
     PolicyText,
+    QueuedReview,
     ResolveRequest,
-    Review,
     SnapshotInfo,
     SnapshotLoad,
 )
@@ -166,8 +166,8 @@ def list_reviews(
     services: ServicesDep,
     status: Annotated[str | None, Query(pattern="^(open|resolved)$")] = "open",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[Review]:
-    return [Review(**r) for r in services.catalog.reviews(status, limit)]
+) -> list[QueuedReview]:
+    return [QueuedReview(**r) for r in services.catalog.reviews(status, limit)]
 
 
 @router.post("/reviews/{review_id}/resolve")

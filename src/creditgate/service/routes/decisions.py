@@ -6,11 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Response
 
+from creditgate.service.consent import withdraw_consent as withdraw
 from creditgate.service.deciding import decide_and_store, decision_json
 from creditgate.service.deps import Decider, Reader, ServicesDep, UserFacing, own_user
-from creditgate.service.logs import actor_name, audit_log
 from creditgate.service.schemas import ConsentWithdrawal, DecisionRequest
-from creditgate.service.security import pseudonym
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
 JSON = "application/json"
@@ -56,9 +55,5 @@ def withdraw_consent(user_id: str, caller: UserFacing, services: ServicesDep) ->
     the stored inputs and personal fields of their decisions and their review texts are erased,
     recorded as an ``erasure`` event (the audit chain still verifies)."""
     own_user(caller, user_id)
-    services.catalog.withdraw_consent(user_id)
-    actor, subject = actor_name(caller, services.secret), pseudonym(services.secret, user_id)
-    erased = services.log.erase_user(user_id, actor, subject)
-    services.state.withdrawn = services.state.withdrawn | {user_id}
-    audit_log("consent.withdraw", actor, subject, erased_decisions=erased)
+    erased = withdraw(services, caller, user_id)
     return ConsentWithdrawal(user_id=user_id, erased_decisions=erased)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, HTTPException
 
-from creditgate.service.deps import ServicesDep, UserFacing
+from creditgate.service.deps import Services, ServicesDep, UserFacing
 from creditgate.service.logs import actor_name, audit_log
 from creditgate.service.schemas import Review, ReviewRequest
-from creditgate.service.security import pseudonym
+from creditgate.service.security import Principal, pseudonym
 
 router = APIRouter(prefix="/v1", tags=["reviews"])
 
@@ -18,8 +20,20 @@ def request_review(body: ReviewRequest, caller: UserFacing, services: ServicesDe
     stored = services.log.get(body.decision_id)
     if stored is None or (caller.role == "user" and caller.user_id != stored.user_id):
         raise HTTPException(404, "no such decision")
-    review = Review(**services.catalog.add_review(stored.decision_id, stored.user_id, body.reason))
-    subject = pseudonym(services.secret, stored.user_id)
-    actor = actor_name(caller, services.secret)
-    audit_log("review.request", actor, subject, review_id=review.review_id)
+    return Review(**open_review(services, caller, stored.decision_id, stored.user_id, body.reason))
+
+
+def open_review(
+    services: Services, caller: Principal, decision_id: str, user_id: str, reason: str
+) -> dict[str, Any]:
+    """Queue ``decision_id`` (of ``user_id``) for a person, on the admin-action trail; the
+    API route and the self-check page both call this."""
+    review = services.catalog.add_review(decision_id, user_id, reason)
+    subject = pseudonym(services.secret, user_id)
+    audit_log(
+        "review.request",
+        actor_name(caller, services.secret),
+        subject,
+        review_id=review["review_id"],
+    )
     return review
