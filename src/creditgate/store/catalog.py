@@ -29,6 +29,14 @@ class ConflictError(ValueError):
     """The request contradicts stored state (e.g. a version reused with a different text)."""
 
 
+_USER_REVIEWS = (  # built once: it runs on every self-check page
+    select(reviews)
+    .where(reviews.c.user_id == bindparam("user"))
+    .order_by(reviews.c.created_at.desc())
+    .limit(bindparam("limit"))
+)
+
+
 class Catalog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -150,14 +158,9 @@ class Catalog:
 
     def user_reviews(self, user_id: str, limit: int = 20) -> list[dict[str, Any]]:
         """``user_id``'s reviews, the latest first (for the self-check page)."""
-        query = (
-            select(reviews)
-            .where(reviews.c.user_id == user_id)
-            .order_by(reviews.c.created_at.desc())
-            .limit(limit)
-        )
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query).all()]
+            found = conn.execute(_USER_REVIEWS, {"user": user_id, "limit": limit}).all()
+        return [dict(r._mapping) for r in found]
 
     def resolve_review(self, review_id: str, resolution: str, note: str | None) -> bool:
         with self.engine.begin() as conn:
