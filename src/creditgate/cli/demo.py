@@ -119,4 +119,4 @@ def demo(
     if serve:
         from creditgate.cli.serve import serve_demo  # uvicorn only when serving
 
-        serve_demo(f"sqlite:///{work / 'creditgate.db'}", snapshot, "127.0.0.1", port)
+        serve_demo(f"sqlite:///{work / 'creditgate.db'}", policy, snapshot, "127.0.0.1", port)
