@@ -10,6 +10,7 @@ capacity, an input fingerprint and the counts. Written by the batch engine, load
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -21,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 METADATA_KEY = b"creditgate.snapshot"
+ID_HEX_DIGITS = 32
 SCHEMA = pa.schema(
     [
         pa.field("user_id", pa.string(), nullable=False),
@@ -122,3 +124,18 @@ def read_invited(source: Path | bytes) -> pa.Table:
         return pq.read_table(where, schema=SCHEMA)
     except (OSError, pa.ArrowInvalid) as exc:
         raise SnapshotError(f"{name}: cannot read snapshot: {exc}") from exc
+
+
+def snapshot_id(digest: str) -> str:
+    """A snapshot's id: the first 32 hex digits of its content's SHA-256 (same bytes, same
+    id), whether the service registered the file or ``decide --snapshot`` read it."""
+    return digest[:ID_HEX_DIGITS]
+
+
+def file_snapshot_id(path: Path) -> str:
+    """The id of the snapshot file at ``path`` (hashed in chunks: a file can be large)."""
+    try:
+        with path.open("rb") as f:
+            return snapshot_id(hashlib.file_digest(f, "sha256").hexdigest())
+    except OSError as exc:
+        raise SnapshotError(f"{path}: cannot read snapshot: {exc.strerror}") from exc

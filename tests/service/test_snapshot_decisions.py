@@ -3,6 +3,7 @@ does, switch with activation, and replay (on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,16 @@ def test_api_decides_like_the_cli_with_the_active_snapshot(
         assert comparable(api) == comparable(by_cli(tmp_path, profile, tight))
         stored = services(client).log.get(api["decision_id"])
         assert stored.inputs["snapshot"] == {"snapshot_id": sid, "cutoffs": TIGHT}
+        assert (
+            stored.decision["cutoffs"]
+            == api["cutoffs"]
+            == {
+                "source": "snapshot",
+                "snapshot_id": sid,  # the CLI names the file by the same id
+                "snapshot_as_of": "2026-11-28",
+                "by_class": TIGHT,
+            }
+        )
         result = runner.invoke(cli, ["replay", api["decision_id"], "--db", db_url])
         assert result.exit_code == 0 and "identical" in result.output, result.output
     assert verify(services(client).log) == (3, None)
@@ -95,17 +106,64 @@ def test_activation_switches_the_decider(client: TestClient, tmp_path: Path) -> 
     assert decide(client, STRONG)["outcome"] == "invited"
     activate(client, snapshot(tmp_path, "tight", TIGHT))
     assert "CAPACITY" in codes(decide(client, STRONG))
-    # a new policy version: the snapshot was made with the old one, so it no longer applies
+    # a new policy version goes live with its own snapshot, in one step
     version = client.get("/v1/admin/policies", headers=auth("viewer")).json()[0]["version"]
     text = client.get(f"/v1/admin/policies/{version}", headers=auth("viewer")).json()["text"]
     new_text = text.replace(version, version + "-b", 1)
     r = client.post("/v1/admin/policies", json={"text": new_text}, headers=auth("operator"))
     assert r.status_code == 201, r.text
+    loose_b = snapshot(tmp_path, "loose-b", {"tier1": 700}, version=version + "-b")
+    r = client.post("/v1/admin/snapshots", json={"path": str(loose_b)}, headers=auth("operator"))
+    assert r.status_code == 201, r.text
+    sid = r.json()["snapshot_id"]
     url = f"/v1/admin/policies/{version}-b/activate"
-    approved(client, client.post(url, headers=auth("operator")))
+    approved(client, client.post(url, json={"snapshot_id": sid}, headers=auth("operator")))
     d = decide(client, STRONG)
     assert d["outcome"] == "invited" and d["policy"]["version"] == version + "-b"
-    assert "snapshot" not in services(client).log.get(d["decision_id"]).inputs
-    # and its own snapshot applies again
+    assert d["cutoffs"]["snapshot_id"] == sid
+    assert services(client).log.get(d["decision_id"]).inputs["snapshot"]["snapshot_id"] == sid
+    # and a later snapshot of it applies as before
     activate(client, snapshot(tmp_path, "tight-b", TIGHT, version=version + "-b"))
     assert "CAPACITY" in codes(decide(client, STRONG))
+
+
+def test_the_cli_says_which_cutoffs_it_used(tmp_path: Path) -> None:
+    tight = snapshot(tmp_path, "tight", TIGHT)
+    file = tmp_path / "profile.json"
+    file.write_bytes(orjson.dumps(STRONG))
+    result = runner.invoke(cli, ["decide", str(file), "--as-of", AS_OF])
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(result.stdout)["cutoffs"] == {"source": "policy"}
+    lines = tmp_path / "profiles.jsonl"
+    lines.write_bytes(orjson.dumps(STRONG) + b"\n" + orjson.dumps(QUOTA_CITY) + b"\n")
+    result = runner.invoke(cli, ["decide", str(lines), "--snapshot", str(tight)])
+    assert result.exit_code == 0, result.output
+    expected = {
+        "source": "snapshot",
+        "snapshot_id": hashlib.sha256(tight.read_bytes()).hexdigest()[:32],
+        "snapshot_as_of": "2026-11-28",
+        "by_class": TIGHT,
+    }
+    decisions = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert [d["cutoffs"] for d in decisions] == [expected, expected]
+
+
+def test_replay_of_a_decision_stored_before_the_cutoffs_field(
+    client: TestClient, db_url: str, tmp_path: Path
+) -> None:
+    """Records written before decisions named their cutoffs replay without the field; a
+    record whose field was changed does not replay identical."""
+    activate(client, snapshot(tmp_path, "tight", TIGHT))
+    api = decide(client, STRONG)
+    stored = services(client).log.get(api["decision_id"])
+    log = services(client).log
+    older = {k: v for k, v in stored.decision.items() if k != "cutoffs"}
+    older["decision_id"] = older["review"]["decision_id"] = "d_" + "0" * 24
+    log.append(older, stored.inputs, None, False)
+    result = runner.invoke(cli, ["replay", older["decision_id"], "--db", db_url])
+    assert result.exit_code == 0 and "identical" in result.output, result.output
+    wrong = stored.decision | {"decision_id": "d_" + "1" * 24, "cutoffs": {"source": "policy"}}
+    wrong["review"] = stored.decision["review"] | {"decision_id": wrong["decision_id"]}
+    log.append(wrong, stored.inputs, None, False)
+    result = runner.invoke(cli, ["replay", wrong["decision_id"], "--db", db_url])
+    assert result.exit_code == 1 and "cutoffs" in result.output, result.output

@@ -23,8 +23,8 @@ from creditgate.cli.common import (
 )
 from creditgate.decider import Decider
 from creditgate.profile import ProfileError, validate_profile
-from creditgate.snapshot import SnapshotError, read_meta
-from creditgate.snapshot_decider import snapshot_decider
+from creditgate.snapshot import SnapshotError, file_snapshot_id, read_meta
+from creditgate.snapshot_decider import cutoffs_used, snapshot_decider
 
 
 class Lang(StrEnum):
@@ -38,17 +38,28 @@ def langs(lang: Lang) -> tuple[str, ...] | None:
 
 
 def decide_one(
-    decider: Decider, doc: bytes, as_of: date, keep: tuple[str, ...] | None, line: int | None = None
+    decider: Decider,
+    doc: bytes,
+    as_of: date,
+    keep: tuple[str, ...] | None,
+    line: int | None = None,
+    cutoffs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """One decision as JSON, with the ``"cutoffs"`` it was cut at (default: the policy's)."""
     row = validate_profile(doc, as_of, decider.policy, decider.regions, line=line)
-    return decider.decide(row, as_of).to_dict(keep)
+    out = decider.decide(row, as_of).to_dict(keep)
+    out["cutoffs"] = cutoffs if cutoffs is not None else cutoffs_used(None)
+    return out
 
 
-def with_snapshot(decider: Decider, path: Path) -> tuple[Decider, date]:
-    """The decider with a snapshot's cutoffs applied; the snapshot must be of this policy."""
+def with_snapshot(decider: Decider, path: Path) -> tuple[Decider, date, dict[str, Any]]:
+    """The decider with a snapshot's cutoffs applied (the snapshot must be of this policy),
+    its as-of date and the decisions' ``"cutoffs"`` field, naming the snapshot by the id the
+    service gives the same file."""
     try:
         meta = read_meta(path)
-        return snapshot_decider(decider, meta, str(path)), meta.as_of
+        cut = snapshot_decider(decider, meta, str(path))
+        return cut, meta.as_of, cutoffs_used(file_snapshot_id(path), meta.as_of, meta.cutoffs)
     except SnapshotError as exc:
         fail(str(exc))
 
@@ -89,8 +100,9 @@ def decide(
     other lines are still decided, and the exit code is 2.
     """
     decider = load_decider(policy)
+    cutoffs = cutoffs_used(None)
     if snapshot is not None:
-        decider, snapshot_as_of = with_snapshot(decider, snapshot)
+        decider, snapshot_as_of, cutoffs = with_snapshot(decider, snapshot)
         as_of = as_of or snapshot_as_of.isoformat()
     when = parse_as_of(as_of)
     keep = langs(lang)
@@ -114,7 +126,7 @@ def decide(
         if not isinstance(data, dict):
             fail(f"{profile}: expected a JSON object (a profile)")
         try:
-            decision = decide_one(decider, text, when, keep)
+            decision = decide_one(decider, text, when, keep, cutoffs=cutoffs)
         except ProfileError as exc:
             fail(f"{profile}: {exc}")
         sys.stdout.buffer.write(orjson.dumps(decision, option=orjson.OPT_INDENT_2))
@@ -125,7 +137,7 @@ def decide(
         if not raw.strip():
             continue
         try:
-            decision = decide_one(decider, raw, when, keep, line=number)
+            decision = decide_one(decider, raw, when, keep, line=number, cutoffs=cutoffs)
         except ProfileError as exc:
             bad += 1
             err.print(f"{profile}: {exc}", soft_wrap=True, markup=False)

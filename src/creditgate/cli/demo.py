@@ -122,7 +122,9 @@ def demo(
         from creditgate.cli.serve import serve_demo  # uvicorn only when serving
 
         shown = page_users(work / "decisions.parquet") if pipeline else None
-        serve_demo(f"sqlite:///{work / 'creditgate.db'}", snapshot, "127.0.0.1", port, shown)
+        serve_demo(
+            f"sqlite:///{work / 'creditgate.db'}", policy, snapshot, "127.0.0.1", port, shown
+        )
 
 
 def page_users(decisions: Path) -> dict[str, str]:

@@ -30,6 +30,7 @@ from uvicorn.supervisors import Multiprocess
 from creditgate.cli.common import err, fail, out
 from creditgate.service.logs import logging_config
 from creditgate.service.ops import bootstrap
+from creditgate.service.pairing import PairingError
 from creditgate.service.security import issue_user_token
 from creditgate.service.settings import Settings
 from creditgate.service.web.links import issue_link, link_url
@@ -50,6 +51,8 @@ def _run(host: str, port: int, workers: int) -> None:
         bootstrap(settings)
     except SnapshotError as exc:  # --snapshot: not a regular snapshot file, or the database
         fail(f"--snapshot {settings.snapshot_path}: {exc}")
+    except PairingError as exc:  # --policy/--snapshot not made for each other
+        fail(str(exc))
     os.environ["CREDITGATE_MIGRATE"] = "false"
     options: dict[str, Any] = {
         "factory": True,
@@ -143,14 +146,16 @@ def serve(
 
 def serve_demo(
     db_url: str,
+    policy_path: Path | None,
     snapshot_path: Path | None,
     host: str,
     port: int,
     page_users: dict[str, str] | None = None,
 ) -> None:
-    """Serve for the demo: fresh tokens, printed URLs, one worker, until Ctrl-C.
+    """Serve for the demo: fresh tokens, printed URLs, one worker, until Ctrl-C. The policy
+    is the one the batch cut the snapshot with (``--policy``, else the default);
     ``page_users`` (label -> user id) get a one-time self-check link each (valid an hour)."""
-    _environment(db_url, None, snapshot_path)
+    _environment(db_url, policy_path, snapshot_path)
     admin, operator, service = (secrets.token_urlsafe(16) for _ in range(3))
     os.environ.setdefault(
         "CREDITGATE_TOKENS",

@@ -32,6 +32,7 @@ from creditgate.profile import validate_profile
 from creditgate.service.deciding import decide_and_store, public
 from creditgate.service.deps import Services
 from creditgate.service.state import ServiceState
+from creditgate.snapshot_decider import cutoffs_used
 
 Source = Literal["withdrawn", "decision", "snapshot", "none"]
 SELF_CHECK = "self-check"  # the caller name of decisions the page stores (``materialise``)
@@ -98,12 +99,13 @@ def answer(services: Services, user_id: str) -> Answer:
         source: Source = "snapshot" if visible else "none"
         return Answer(user_id, visible, source, None, None, None, None, **facts)
     as_of = date.fromisoformat(str(snap.meta["as_of"]))
-    decided = live.decider.decide(row, as_of, decision_id="")
+    decided = live.decider.decide(row, as_of, decision_id="").to_dict()
+    decided["cutoffs"] = in_force(state)
     return Answer(
         user_id,
         visible,
         "snapshot",
-        public(decided.to_dict()),
+        public(decided),
         None,
         jsonable_profile(row),
         as_of,
@@ -125,7 +127,18 @@ def what_if(services: Services, found: Answer, changes: Mapping[str, Any]) -> di
     decider = services.state.live().decider
     profile = {**found.profile, **changes, "user_id": found.user_id}
     row = validate_profile(orjson.dumps(profile), found.as_of, decider.policy, decider.regions)
-    return public(decider.decide(row, found.as_of, decision_id="").to_dict())
+    decided = decider.decide(row, found.as_of, decision_id="").to_dict()
+    decided["cutoffs"] = in_force(services.state)
+    return public(decided)
+
+
+def in_force(state: ServiceState) -> dict[str, Any]:
+    """The ``cutoffs`` field of a decision made now (``snapshot_decider.cutoffs_used``)."""
+    live = state.current
+    if live is None or live.snapshot is None or state.snapshot is None:
+        return cutoffs_used(None)
+    as_of = date.fromisoformat(str(state.snapshot.meta["as_of"]))
+    return cutoffs_used(live.snapshot["snapshot_id"], as_of, live.snapshot["cutoffs"])
 
 
 async def materialise(services: Services, found: Answer) -> str:

@@ -6,6 +6,10 @@ Who may do what:
   ``POST /v1/admin/snapshots/{id}/activate``);
 - an ``admin`` other than the proposer approves; any operator or admin rejects (the proposer
   may withdraw their own proposal that way);
+- a policy goes live together with a snapshot made for it, named in its proposal, or alone
+  when no snapshot of another policy stays active; a snapshot alone only when it was made for
+  the active policy (``service/pairing.py``): checked at proposal and again inside the
+  approving transaction (409 either way);
 - a **routine refresh** needs no second person: a snapshot made with the active policy, while
   a snapshot of that same policy is active, whose invited share moves by at most
   ``CREDITGATE_ROUTINE_REFRESH_TOLERANCE`` (absolute, default 0.01 = one percentage point).
@@ -25,6 +29,7 @@ from fastapi import HTTPException
 from creditgate.policy.lint import Level, lint
 from creditgate.service.deps import Services
 from creditgate.service.logs import actor_name, audit_log
+from creditgate.service.pairing import Activation, refusal, summary
 from creditgate.service.security import Principal
 from creditgate.service.snapshot_files import (
     SnapshotChangedError,
@@ -32,7 +37,7 @@ from creditgate.service.snapshot_files import (
     snapshot_directory,
 )
 from creditgate.snapshot import SnapshotError
-from creditgate.store.changes import Kind
+from creditgate.store.changes import ActivationRefusedError, Kind
 
 ROUTINE_RULE = "rule:routine-refresh"
 
@@ -92,16 +97,26 @@ def snapshot_effect(services: Services, snapshot_id: str) -> dict[str, Any]:
         "invited_share_change": change,
         "routine_refresh": routine,
         "routine_refresh_tolerance": tolerance,
+        "pairing": summary(services.catalog, live, Activation(snapshot=snapshot_id)),
     }
 
 
-def policy_effect(services: Services, version: str) -> dict[str, Any]:
-    """What activating the policy changes: its lint findings, its floor cutoffs against the
-    active policy's, and whether the active snapshot still applies (a snapshot is cut for one
-    policy version; until one for the new version is activated, decisions use its floors)."""
+def policy_effect(
+    services: Services, version: str, snapshot_id: str | None = None
+) -> dict[str, Any]:
+    """What activating the policy (with the snapshot ``snapshot_id`` made for it, if named)
+    changes: its lint findings, its floor cutoffs against the active policy's, the snapshot
+    going live with it, and the pairing in words."""
     stored = services.catalog.policy(version)
     if stored is None:
         raise HTTPException(404, "no such policy version")
+    paired = None
+    if snapshot_id is not None:
+        row = services.catalog.snapshot(snapshot_id)
+        if row is None:
+            raise HTTPException(404, "no such snapshot")
+        check_snapshot_file(services, row)
+        paired = _snapshot_view(row)
     decider = services.state.decider(version)  # compiles: a broken policy is never proposed
     found = lint(decider.policy, decider.regions)
     live = services.catalog.active()
@@ -122,17 +137,29 @@ def policy_effect(services: Services, version: str) -> dict[str, Any]:
             "findings": [f"{f.level.value}: {f.check}: line {f.line}: {f.message}" for f in found],
         },
         "active_snapshot_applies": snap_version == version if snap_row else None,
+        "snapshot": paired,  # goes live with the policy, in the same transaction
+        "pairing": summary(services.catalog, live, Activation(version, snapshot_id)),
     }
 
 
-def propose(services: Services, kind: Kind, target: str, by: Principal) -> dict[str, Any]:
+def propose(
+    services: Services, kind: Kind, target: str, by: Principal, snapshot_id: str | None = None
+) -> dict[str, Any]:
     """Record the proposal with its effect; a routine snapshot refresh is approved (and goes
-    live) at once by the rule. What is already live cannot be proposed (409)."""
-    if services.catalog.active().get(kind) == target:
+    live) at once by the rule. What is already live cannot be proposed, nor a policy beside
+    another policy's snapshot (409). ``snapshot_id``: for a policy, the snapshot of it that
+    goes live with it."""
+    live = services.catalog.active()
+    if live.get(kind) == target:
         raise HTTPException(409, f"that {kind} is already active")
     effect = (
-        policy_effect(services, target) if kind == "policy" else snapshot_effect(services, target)
+        policy_effect(services, target, snapshot_id)
+        if kind == "policy"
+        else snapshot_effect(services, target)
     )
+    problem = refusal(services.catalog, live, activation(kind, target, snapshot_id))
+    if problem is not None:
+        raise HTTPException(409, problem)
     if kind == "policy" and effect["lint"]["errors"]:
         raise HTTPException(422, "the policy has lint errors: it cannot be proposed")
     change = services.changes.propose(kind, target, actor_name(by, services.secret), effect)
@@ -159,20 +186,46 @@ def reject(services: Services, change_id: str, by: Principal, note: str | None) 
     return _stored(services, change_id)
 
 
+def activation(kind: Kind, target: str, snapshot_id: str | None = None) -> Activation:
+    """What a change makes active: a policy (with its paired snapshot) or a snapshot."""
+    return Activation(target, snapshot_id) if kind == "policy" else Activation(snapshot=target)
+
+
+def paired_snapshot(change: dict[str, Any]) -> str | None:
+    """The snapshot proposed with a policy (recorded in its effect, whose hash is in the
+    ``proposed`` event)."""
+    paired = change["effect"].get("snapshot") if change["kind"] == "policy" else None
+    return str(paired["snapshot_id"]) if paired else None
+
+
 def apply(services: Services, change: dict[str, Any], by: str, note: str | None) -> dict[str, Any]:
-    """Check the target again (it may have been tampered with since the proposal), then approve
-    and activate in one transaction, and switch this worker at once (others within
+    """Check the targets again (they may have been tampered with since the proposal), then
+    approve and activate in one transaction that re-checks the pairing against what is active
+    then (409 if it no longer holds), and switch this worker at once (others within
     ``state_refresh_s``)."""
-    if change["kind"] == "policy":
-        services.state.decider(change["target"])
-    else:
-        row = services.catalog.snapshot(change["target"])
+    going = activation(change["kind"], change["target"], paired_snapshot(change))
+    if going.policy is not None:
+        services.state.decider(going.policy)
+    if going.snapshot is not None:
+        row = services.catalog.snapshot(going.snapshot)
         if row is None:
             raise HTTPException(404, "no such snapshot")
         check_snapshot_file(services, row)
-    if not services.changes.decide(change, "approved", by, note):
+    try:
+        decided = services.changes.decide(
+            change,
+            "approved",
+            by,
+            note,
+            activate=going.values(),
+            guard=lambda now: refusal(services.catalog, now, going),
+        )
+    except ActivationRefusedError as exc:
+        raise HTTPException(409, str(exc)) from None
+    if not decided:
         raise HTTPException(409, "the change was decided meanwhile")
-    audit_log(f"{change['kind']}.activate", by, change["target"], change=change["change_id"])
+    for key, value in going.values().items():
+        audit_log(f"{key}.activate", by, value, change=change["change_id"])
     services.state.refresh()
     return _stored(services, change["change_id"])
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from creditgate.decider import refuse_if_lint_errors
 from creditgate.policy.loader import default_policy_path, parse_policy
 from creditgate.population.regions import load_regions
+from creditgate.service.pairing import Activation, PairingError, refusal
 from creditgate.service.settings import Settings
 from creditgate.service.snapshot_files import (
     SnapshotFile,
@@ -113,8 +114,12 @@ def record_activations(events: EventLog, before: dict[str, str], after: dict[str
 
 
 def bootstrap(settings: Settings) -> None:
-    """Migrate, register the configured (or default) policy and snapshot, activate them if
-    nothing is active yet. Run once before workers start."""
+    """Migrate, register the configured (or default) policy and snapshot, activate them (the
+    default policy only if none is active yet). Run once before workers start.
+
+    Raises ``PairingError`` (nothing activated) when the configured policy and snapshot, or
+    the configured policy and the snapshot that would stay active, were not made for each
+    other (``service/pairing.py``)."""
     engine = make_engine(settings.db_url)
     try:
         migrate(engine)
@@ -122,15 +127,22 @@ def bootstrap(settings: Settings) -> None:
         before = catalog.active()
         file = Path(settings.policy_path) if settings.policy_path else default_policy_path()
         version = register_policy(catalog, file.read_text(encoding="utf-8"), str(file), events)
-        if settings.policy_path:
-            catalog.activate("policy", version)
-        else:
-            catalog.set_default("policy", version)
+        snapshot_id = None
         if settings.snapshot_path:
             snapshot_id = load_startup_snapshot(
                 catalog, settings, Path(settings.snapshot_path), events
             )
-            catalog.activate("snapshot", snapshot_id)
+        chosen = version if settings.policy_path else None
+        default = version if chosen is None and "policy" not in before else None
+        going = Activation(chosen or default, snapshot_id)
+        problem = refusal(catalog, before, going, name_it="--snapshot") if going.values() else None
+        if problem is not None:
+            raise PairingError(f"not started: {problem}")
+        if default is not None:
+            catalog.set_default("policy", default)  # first start (two processes may race)
+        together = Activation(chosen, snapshot_id).values()
+        if together:
+            catalog.activate_together(together)
         record_activations(events, before, catalog.active())
     finally:
         engine.dispose()

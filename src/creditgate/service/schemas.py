@@ -116,6 +116,14 @@ class SnapshotLoad(BaseModel):
     path: str = Field(min_length=1, max_length=4096)
 
 
+class PolicyActivation(BaseModel):
+    """Optional body of a policy's activation proposal: the snapshot made for that policy
+    that goes live with it, in the same transaction (required while a snapshot is active)."""
+
+    model_config = ConfigDict(extra="forbid")
+    snapshot_id: str | None = Field(None, min_length=1, max_length=64)
+
+
 class SnapshotInfo(BaseModel):
     snapshot_id: str
     path: str

@@ -32,6 +32,7 @@ from sqlalchemy.engine import make_url
 
 from creditgate.service.settings import Settings
 from creditgate.snapshot import SnapshotError
+from creditgate.snapshot import snapshot_id as id_of_digest
 from creditgate.snapshot_profiles import (
     ProfilesRef,
     SnapshotProfiles,
@@ -64,7 +65,7 @@ class SnapshotFile:
     @property
     def snapshot_id(self) -> str:
         """The id is the content's SHA-256 (its first 32 hex digits): same bytes, same id."""
-        return self.sha256[:32]
+        return id_of_digest(self.sha256)
 
 
 def snapshot_directory(settings: Settings) -> Path:

@@ -85,6 +85,13 @@ class Catalog:
             conn.execute(delete(active).where(active.c.key == key))
             conn.execute(insert(active).values(key=key, value=value))
 
+    def activate_together(self, values: dict[str, str]) -> None:
+        """Activate several settings (a policy and its snapshot) in one transaction."""
+        with self.engine.begin() as conn:
+            for key, value in values.items():
+                conn.execute(delete(active).where(active.c.key == key))
+                conn.execute(insert(active).values(key=key, value=value))
+
     def set_default(self, key: str, value: str) -> None:
         """Activate ``value`` only when nothing is active yet (first start)."""
         if key not in self.active():

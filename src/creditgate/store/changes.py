@@ -4,13 +4,15 @@ going live, who approved or rejected it, and when.
 A change is decided once: the status moves from ``proposed`` to ``approved`` or ``rejected``
 in one conditional UPDATE, so two approvers racing each other cannot both act on it. Each step
 is also an event of the audit chain (``store/events.py``), appended in the same transaction as
-the row it describes: ``proposed``, then ``approved`` with ``activated`` (what ``audit verify``
-compares the ``active`` table with) or ``rejected``.
+the row it describes: ``proposed``, then ``approved`` with one ``activated`` per row of
+``active`` it sets (what ``audit verify`` compares the ``active`` table with; a policy and the
+snapshot paired with it are two) or ``rejected``.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import orjson
@@ -23,6 +25,11 @@ from creditgate.store.repo import now_iso
 
 Kind = Literal["policy", "snapshot"]
 Status = Literal["proposed", "approved", "rejected"]
+Guard = Callable[[dict[str, str]], str | None]  # the active rows -> why not, or None
+
+
+class ActivationRefusedError(Exception):
+    """The approval's guard refused what would be active then; nothing was changed."""
 
 
 def _row(row: Any) -> dict[str, Any]:
@@ -81,12 +88,18 @@ class ChangeLog:
         status: Literal["approved", "rejected"],
         by: str,
         note: str | None,
+        activate: Mapping[str, str] | None = None,
+        guard: Guard | None = None,
     ) -> bool:
-        """Move a proposed change to ``status`` and, when approved, make its target the active
-        one, in one transaction: an approval never stands without its activation or the
-        reverse. False when the change was not (or no longer) open."""
-        key, value, change_id = change["kind"], change["target"], change["change_id"]
-        body = {"change_id": change_id, "kind": key, "target": value}
+        """Move a proposed change to ``status`` and, when approved, make ``activate`` (default:
+        its target) active, in one transaction: an approval never stands without its
+        activation or the reverse. ``guard`` sees the ``active`` rows read in that transaction
+        after the event head is locked (so no other approval can change them before it
+        commits) and may refuse: ``ActivationRefusedError``, nothing changed. False when the
+        change was not (or no longer) open."""
+        kind, target, change_id = change["kind"], change["target"], change["change_id"]
+        body = {"change_id": change_id, "kind": kind, "target": target}
+        going = dict(activate) if activate is not None else {kind: target}
         with self.events.write_lock, self.engine.begin() as conn:
             result = conn.execute(
                 update(changes)
@@ -97,7 +110,13 @@ class ChangeLog:
                 return False
             append_event(conn, status, by, None, body | {"proposed_by": change["proposed_by"]})
             if status == "approved":
-                conn.execute(delete(active).where(active.c.key == key))
-                conn.execute(insert(active).values(key=key, value=value))
-                append_event(conn, "activated", by, None, {"key": key, "value": value} | body)
+                if guard is not None:
+                    now = {r.key: r.value for r in conn.execute(select(active)).all()}
+                    problem = guard(now)
+                    if problem is not None:
+                        raise ActivationRefusedError(problem)  # rolls the transaction back
+                for key, value in going.items():
+                    conn.execute(delete(active).where(active.c.key == key))
+                    conn.execute(insert(active).values(key=key, value=value))
+                    append_event(conn, "activated", by, None, {"key": key, "value": value} | body)
         return True

@@ -2,7 +2,9 @@
 
 A faithful replay needs the exact policy text (stored by version) and the exact inputs, which
 include the whitelist snapshot's id and cutoffs when one was active; the decision id is reused
-so the whole decision document must come out identical.
+so the whole decision document must come out identical, its ``"cutoffs"`` field included (the
+snapshot's as-of date from its catalog row). Records stored before that field existed are
+compared without it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import orjson
 from creditgate.decider import Decider
 from creditgate.policy.loader import parse_policy
 from creditgate.profile import validate_profile
-from creditgate.snapshot_decider import decider_with_cutoffs
+from creditgate.snapshot_decider import cutoffs_used, decider_with_cutoffs
 from creditgate.store.catalog import Catalog
 from creditgate.store.repo import DecisionLog
 
@@ -39,15 +41,23 @@ def replay(log: DecisionLog, catalog: Catalog, decision_id: str) -> ReplayResult
         return ReplayResult(decision_id, "missing", [f"policy {stored.policy_version}"])
     decider = Decider(parse_policy(policy_row["text"], f"<policy {stored.policy_version}>"))
     snapshot = stored.inputs.get("snapshot")  # the service decided with a snapshot's cutoffs
+    cutoffs = cutoffs_used(None)
     if snapshot is not None:
         decider = decider_with_cutoffs(decider, snapshot["cutoffs"])
+        row = catalog.snapshot(snapshot["snapshot_id"])
+        if row is None:
+            return ReplayResult(decision_id, "missing", [f"snapshot {snapshot['snapshot_id']}"])
+        as_of_snapshot = date.fromisoformat(orjson.loads(row["meta"])["as_of"])
+        cutoffs = cutoffs_used(snapshot["snapshot_id"], as_of_snapshot, snapshot["cutoffs"])
     as_of = date.fromisoformat(stored.inputs["as_of"])
     row = validate_profile(
         orjson.dumps(stored.inputs["profile"]), as_of, decider.policy, decider.regions
     )
     again = decider.decide(row, as_of, decision_id=decision_id)
-    fresh: dict[str, Any] = orjson.loads(orjson.dumps(again.to_dict()))
+    fresh: dict[str, Any] = orjson.loads(orjson.dumps(again.to_dict() | {"cutoffs": cutoffs}))
     old = {k: v for k, v in stored.decision.items() if k != "_internal"}
+    if "cutoffs" not in old:  # stored before decisions said which cutoffs they used
+        del fresh["cutoffs"]
     diffs = [
         f"{k}: stored {old.get(k)!r}, replayed {fresh.get(k)!r}"
         for k in sorted(set(old) | set(fresh))

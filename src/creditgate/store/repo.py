@@ -110,7 +110,16 @@ def now_iso() -> str:
 # What a decision keeps after its user withdrew consent: what retention requires (which
 # decision, for whom, under which policy and date, with which outcome and reason codes).
 # Everything derived from the person's data (scores, observed values, recourse, terms) goes.
-RETAINED = ("decision_id", "user_id", "policy", "as_of", "outcome", "entry_visible", "review")
+RETAINED = (
+    "decision_id",
+    "user_id",
+    "policy",
+    "as_of",
+    "outcome",
+    "entry_visible",
+    "review",
+    "cutoffs",  # which cutoffs it was cut at: no personal data
+)
 ERASED_REVIEW_TEXT = "[erased]"
 
 

@@ -21,6 +21,7 @@ from creditgate.service.schemas import (
     ChangeInfo,
     LintFinding,
     LintReport,
+    PolicyActivation,
     PolicyDetail,
     PolicyInfo,
     PolicyText,
@@ -102,12 +103,20 @@ def list_one(services: ServicesDep, version: str) -> PolicyInfo:
 
 
 @router.post("/policies/{version}/activate", status_code=202)
-def activate_policy(version: str, caller: AdminWriter, services: ServicesDep) -> ChangeInfo:
-    """Propose the version for activation; it goes live when another person (an admin)
-    approves it under ``/v1/admin/changes`` (see ``service/approvals.py``)."""
+def activate_policy(
+    version: str,
+    caller: AdminWriter,
+    services: ServicesDep,
+    body: PolicyActivation | None = None,
+) -> ChangeInfo:
+    """Propose the version for activation, with ``snapshot_id`` (a snapshot made for this
+    version) going live with it; it goes live when another person (an admin) approves it
+    under ``/v1/admin/changes`` (see ``service/approvals.py``). While a snapshot is active,
+    a policy without a snapshot of its own is refused (409)."""
     if services.catalog.policy(version) is None:
         raise HTTPException(404, "no such policy version")
-    return ChangeInfo(**approvals.propose(services, "policy", version, caller))
+    snapshot_id = body.snapshot_id if body is not None else None
+    return ChangeInfo(**approvals.propose(services, "policy", version, caller, snapshot_id))
 
 
 def _snapshot_info(row: dict[str, object], live: str | None) -> SnapshotInfo:
@@ -154,7 +163,8 @@ def load_snapshot_file(
 @router.post("/snapshots/{snapshot_id}/activate", status_code=202)
 def activate_snapshot(snapshot_id: str, caller: AdminWriter, services: ServicesDep) -> ChangeInfo:
     """Propose the snapshot for activation; a routine refresh goes live at once, anything
-    else when another person approves it (see ``service/approvals.py``)."""
+    else when another person approves it (see ``service/approvals.py``). A snapshot made for
+    another policy than the active one is refused (409): it goes with its policy's proposal."""
     if services.catalog.snapshot(snapshot_id) is None:
         raise HTTPException(404, "no such snapshot")
     return ChangeInfo(**approvals.propose(services, "snapshot", snapshot_id, caller))
