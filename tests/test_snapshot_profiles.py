@@ -15,7 +15,13 @@ from creditgate.service.snapshot_files import (
     SnapshotRefusedError,
     map_profiles,
 )
-from creditgate.snapshot_profiles import ProfilesRef, SnapshotProfiles, file_sha256, write_profiles
+from creditgate.snapshot_profiles import (
+    ProfilesRef,
+    SnapshotProfiles,
+    column_reader,
+    file_sha256,
+    write_profiles,
+)
 
 IDS = st.text(
     alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x9FFF, exclude_categories=("Cs",)),
@@ -73,3 +79,27 @@ def test_the_service_maps_only_the_named_intact_file(tmp_path: Path) -> None:
     path.symlink_to(other)
     with pytest.raises(SnapshotRefusedError):  # never followed
         map_profiles(tmp_path, ref, "sqlite://")
+
+
+COLUMNS = {  # the Arrow types the batch writes profile columns in, with values to draw
+    pa.string(): st.text(max_size=8),
+    pa.bool_(): st.booleans(),
+    pa.int64(): st.integers(-(2**63), 2**63 - 1),
+    pa.int32(): st.integers(-(2**31), 2**31 - 1),
+    pa.float64(): st.floats(allow_nan=False),
+    pa.date32(): st.dates(),
+    pa.decimal128(14, 2): st.decimals(
+        min_value=-(10**11), max_value=10**11, places=2, allow_nan=False, allow_infinity=False
+    ),
+}
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), kind=st.sampled_from(list(COLUMNS)), start=st.integers(0, 5))
+def test_a_column_read_from_its_buffers_equals_arrows_own_values(
+    data: st.DataObject, kind: pa.DataType, start: int
+) -> None:
+    values = data.draw(st.lists(st.none() | COLUMNS[kind], max_size=40))
+    column = pa.array(values, kind).slice(start)  # an offset into the buffers, as slices have
+    read = column_reader(column)
+    assert [read(i) for i in range(len(column))] == column.to_pylist()

@@ -20,9 +20,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
-from test_api import snapshot_file
 
-from conftest import SECRET, TOKENS, approved, auth, make_settings
+from conftest import SECRET, TOKENS, approved, auth, make_settings, write_snapshot_file
 from creditgate.examples import example_profiles
 from creditgate.service import fastlane
 from creditgate.service.app import create_app
@@ -157,7 +156,8 @@ def test_admin_actions_name_actor_action_and_pseudonymised_subject(
     version = r.json()["version"]
     r = app_client.post(f"/v1/admin/policies/{version}/activate", headers=auth("operator"))
     policy_change = approved(app_client, r)["change_id"]
-    path = str(snapshot_file(tmp_path, ["alice", UID]))
+    snap = tmp_path / "snapshots" / "snap.parquet"  # made for the new version: paired
+    path = str(write_snapshot_file(snap, ["alice", UID], version=version))
     r = app_client.post("/v1/admin/snapshots", json={"path": path}, headers=auth("operator"))
     assert r.status_code == 201, r.text
     snapshot_id = r.json()["snapshot_id"]

@@ -110,7 +110,7 @@ def test_demo_prints_working_links_for_an_invited_and_a_refused_user(
     for name in ("CREDITGATE_DB_URL", "CREDITGATE_PUBLIC_DOCS"):  # serve_demo sets them:
         monkeypatch.setenv(name, "")  # restored (removed) after the test
     monkeypatch.setattr(serve, "_run", lambda *_: None)
-    serve.serve_demo("sqlite://", None, "testserver", 80, users)
+    serve.serve_demo("sqlite://", None, None, "testserver", 80, users)
     printed = capsys.readouterr().out
     urls = dict(re.findall(r"self-check +(\w+): (\S+)", printed))
     assert set(urls) == {"invited", "refused"}

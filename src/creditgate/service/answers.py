@@ -99,8 +99,7 @@ def answer(services: Services, user_id: str) -> Answer:
         source: Source = "snapshot" if visible else "none"
         return Answer(user_id, visible, source, None, None, None, None, **facts)
     as_of = date.fromisoformat(str(snap.meta["as_of"]))
-    decided = live.decider.decide(row, as_of, decision_id="").to_dict()
-    decided["cutoffs"] = in_force(state)
+    decided = unstored(live.decider.decide(row, as_of).to_dict(), state)
     return Answer(
         user_id,
         visible,
@@ -127,9 +126,16 @@ def what_if(services: Services, found: Answer, changes: Mapping[str, Any]) -> di
     decider = services.state.live().decider
     profile = {**found.profile, **changes, "user_id": found.user_id}
     row = validate_profile(orjson.dumps(profile), found.as_of, decider.policy, decider.regions)
-    decided = decider.decide(row, found.as_of, decision_id="").to_dict()
-    decided["cutoffs"] = in_force(services.state)
-    return public(decided)
+    return public(unstored(decider.decide(row, found.as_of).to_dict(), services.state))
+
+
+def unstored(decided: dict[str, Any], state: ServiceState) -> dict[str, Any]:
+    """A decision made to be shown, not stored: it has no id (none was ever recorded, so
+    none may be quoted), and says which cutoffs it used, as a stored one does."""
+    decided["decision_id"] = None
+    decided["review"] = {**decided["review"], "decision_id": None}
+    decided["cutoffs"] = in_force(state)
+    return decided
 
 
 def in_force(state: ServiceState) -> dict[str, Any]:
