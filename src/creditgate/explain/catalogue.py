@@ -17,6 +17,17 @@ import yaml
 from creditgate.codegen import define
 
 LANGS = ("zh-CN", "en")
+SECTIONS = (
+    "fields",
+    "regions",
+    "reasons",
+    "recourse",
+    "alternatives",
+    "in_review",
+    "help",
+    "cutoffs",
+    "review",
+)
 Text = dict[str, str]
 
 
@@ -46,7 +57,7 @@ def renderer(section: str, key: str, label: str | None = None) -> Renderer:
     templates: list[tuple[str, str]] = []
     for lang in LANGS:
         cat = catalogue(lang)
-        template = str(cat[section] if section == "review" else cat[section][key])
+        template = str(cat[section][key])
         if label is not None:
             template = template.replace("{label}", str(cat["fields"].get(label, label)))
         templates.append((lang, template))
@@ -71,6 +82,11 @@ def concatenation(template: str) -> str:
                 value = {"r": "repr", "s": "str", "a": "ascii"}[conversion] + f"({value})"
             parts.append(f"format({value}, {spec!r})")
     return " + ".join(parts) if parts else "''"
+
+
+def joined(*parts: Text) -> Text:
+    """Sentences of several messages as one, per language (Chinese needs no space)."""
+    return {lang: ("" if lang == "zh-CN" else " ").join(p[lang] for p in parts) for lang in LANGS}
 
 
 def text(section: str, key: str, **values: Any) -> Text:
@@ -102,7 +118,7 @@ def check_catalogue() -> list[str]:
     """Keys or placeholders that differ between languages (empty when consistent)."""
     problems: list[str] = []
     zh, en = catalogue("zh-CN"), catalogue("en")
-    for section in ("fields", "regions", "reasons", "recourse", "alternatives"):
+    for section in SECTIONS:
         for key in sorted(set(zh[section]) ^ set(en[section])):
             problems.append(f"{section}.{key} is missing in one language")
         for key in sorted(set(zh[section]) & set(en[section])):

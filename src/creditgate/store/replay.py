@@ -40,7 +40,10 @@ def replay(log: DecisionLog, catalog: Catalog, decision_id: str) -> ReplayResult
     decider = Decider(parse_policy(policy_row["text"], f"<policy {stored.policy_version}>"))
     snapshot = stored.inputs.get("snapshot")  # the service decided with a snapshot's cutoffs
     if snapshot is not None:
-        decider = decider_with_cutoffs(decider, snapshot["cutoffs"])
+        cut_as_of = snapshot.get("as_of")  # absent in records from before it was stored
+        decider = decider_with_cutoffs(
+            decider, snapshot["cutoffs"], date.fromisoformat(cut_as_of) if cut_as_of else None
+        )
     as_of = date.fromisoformat(stored.inputs["as_of"])
     row = validate_profile(
         orjson.dumps(stored.inputs["profile"]), as_of, decider.policy, decider.regions
