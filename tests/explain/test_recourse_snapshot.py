@@ -33,9 +33,7 @@ SCORE_CODES = {"SCORE_BELOW_CUTOFF", "REGION_QUOTA", "CAPACITY"}
 NO_ADVICE_BY_DESIGN = {"FRAUD_SUSPECTED", "BUSINESS_PURPOSE"}
 FACTORS = {f.factor for f in BASE.policy.scorecard.features}
 FLOORS = dict(BASE.policy.scorecard.cutoffs)
-QUOTA_CLASSES = {
-    r.region_class for r in BASE.policy.regions if r.status is not RegionStatus.CLOSED
-}
+QUOTA_CLASSES = {r.region_class for r in BASE.policy.regions if r.status is not RegionStatus.CLOSED}
 QUOTA_CITIES = sorted(
     name for name, city in load_regions().cities.items() if city.region_class in QUOTA_CLASSES
 )

@@ -36,8 +36,8 @@ def reason(d: Decision, code: str) -> dict[str, str]:
 
 def test_the_overdue_window_comes_from_the_gate() -> None:
     decider = decider_with(
-        "field: months_since_last_overdue, op: \">=\", value: 24",
-        "field: months_since_last_overdue, op: \">=\", value: 6",
+        'field: months_since_last_overdue, op: ">=", value: 24',
+        'field: months_since_last_overdue, op: ">=", value: 6',
     )
     last = AS_OF - timedelta(days=90)
     d = decider.decide(strong_profile(last_overdue_on=last, overdue_count_24m=1), AS_OF)
@@ -52,7 +52,7 @@ def test_the_overdue_window_comes_from_the_gate() -> None:
 
 def test_a_gate_threshold_reaches_both_languages() -> None:
     decider = decider_with(
-        "field: pay_score, op: \">=\", value: 600", "field: pay_score, op: \">=\", value: 650"
+        'field: pay_score, op: ">=", value: 600', 'field: pay_score, op: ">=", value: 650'
     )
     d = decider.decide(strong_profile(pay_score=620), AS_OF)
     for lang in LANGS:
@@ -107,7 +107,10 @@ def test_manual_review_reads_as_a_review_in_progress() -> None:
     for d in (fraud, near):
         first = d.reasons[0].message
         assert "review" in first["en"] and "复核" in first["zh-CN"]
-        assert "reviewing" in d.review["message"]["en"] and "正在由人工复核" in d.review["message"]["zh-CN"]
+        assert (
+            "reviewing" in d.review["message"]["en"]
+            and "正在由人工复核" in d.review["message"]["zh-CN"]
+        )
     assert "reviewing" not in declined.review["message"]["en"]
 
 

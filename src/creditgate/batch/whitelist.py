@@ -123,9 +123,7 @@ def derive_cutoffs(
     return Cutoffs(capacity, quotas, final, expected, sum(pooled.values()))
 
 
-def apply_cutoffs(
-    policy: Policy, cutoffs: Mapping[str, int], as_of: date | None = None
-) -> Policy:
+def apply_cutoffs(policy: Policy, cutoffs: Mapping[str, int], as_of: date | None = None) -> Policy:
     """The policy whose lowered program cuts at a snapshot's cutoffs (CAPACITY/REGION_QUOTA);
     ``as_of``, the snapshot's evaluation date, only reaches the user text."""
     card = replace(

@@ -15,13 +15,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from creditgate.decision import jsonable
-from creditgate.explain.catalogue import Text, renderer
 from creditgate.explain.score_recourse import bin_target
 from creditgate.features import DerivedField
 from creditgate.policy.nodes import ScoreFeature
 from creditgate.schema import PROFILE_FIELDS, Direction
 
-Advice = Callable[[Any], Text | None]
+Advice = Callable[[Any], tuple[Any, int] | None]  # observed -> (nearest helpful value, gain)
 
 
 def bin_of(feature: ScoreFeature, value: Any) -> int | None:
@@ -48,11 +47,12 @@ def nearest_better(feature: ScoreFeature, current: int, direction: Direction) ->
     return next((j for j in span if feature.bins[j].points > points), None)
 
 
-def factor_help(feature: ScoreFeature, derived: Mapping[str, DerivedField]) -> Advice:
-    """``observed -> help text`` (or None) for one scored feature; bins are few, so each call
-    is a short scan (the reason maker memoises by observed value)."""
+def factor_help(feature: ScoreFeature, derived: Mapping[str, DerivedField]) -> tuple[str, Advice]:
+    """The help message key ("raise", "lower", "grows"; "" for none) of one scored feature and
+    its advice: ``observed -> (value, points)`` or None. The advice per bin is worked out here,
+    once: a call finds the bin (a short scan)."""
     if any(b.categories for b in feature.bins):
-        return lambda _: None
+        return "", lambda _: None
     spec = PROFILE_FIELDS.get(feature.field)
     if spec is not None and spec.direction in (Direction.UP, Direction.DOWN):
         direction = spec.direction
@@ -68,18 +68,19 @@ def factor_help(feature: ScoreFeature, derived: Mapping[str, DerivedField]) -> A
             return feature.bins[j].lower
 
     else:
-        return lambda _: None
-    render = renderer("help", key, feature.field)
-
-    def advice(observed: Any) -> Text | None:
-        current = bin_of(feature, observed)
-        if current is None:
-            return None
+        return "", lambda _: None
+    helps: list[tuple[Any, int] | None] = []
+    for current in range(len(feature.bins)):
         better = nearest_better(feature, current, direction)
         to = None if better is None else target(better)
         if better is None or to is None:
-            return None
-        gain = feature.bins[better].points - feature.bins[current].points
-        return render(to=jsonable(to), gain=gain, **{"from": jsonable(observed)})
+            helps.append(None)
+        else:
+            gain = feature.bins[better].points - feature.bins[current].points
+            helps.append((jsonable(to), gain))
 
-    return advice
+    def advice(observed: Any) -> tuple[Any, int] | None:
+        current = bin_of(feature, observed)
+        return None if current is None else helps[current]
+
+    return key, advice

@@ -19,7 +19,14 @@ from typing import Any
 
 from creditgate.decision import Reason, jsonable
 from creditgate.engines.row import Source
-from creditgate.explain.catalogue import Text, joined, region_closed_text, renderer, text
+from creditgate.explain.catalogue import (
+    Text,
+    joined,
+    region_closed_text,
+    renderer,
+    sentences,
+    text,
+)
 from creditgate.explain.factor_help import factor_help
 from creditgate.features import DerivedField
 from creditgate.policy.lower import Program
@@ -60,14 +67,21 @@ def factor_maker(feature: ScoreFeature, derived: Mapping[str, DerivedField]) -> 
     nearest helpful value and its points (``explain.factor_help``). A factor is not a
     threshold, so ``required`` is None: no bin edge is ever shown as a requirement."""
     render = renderer("reasons", feature.factor)
-    advice = factor_help(feature, derived)
+    key, advice = factor_help(feature, derived)
+    helped = (
+        sentences((("reasons", feature.factor, None), ("help", key, feature.field)))
+        if key
+        else render
+    )
 
     @lru_cache(maxsize=_CACHE)
     def make(observed: Any, _: Any, principal: bool, __: bool) -> Reason:
-        message = render(observed=jsonable(observed))
-        helping = advice(observed)
-        if helping is not None:
-            message = joined(message, helping)
+        shown = jsonable(observed)
+        found = advice(observed)
+        if found is None:
+            message = render(observed=shown)
+        else:
+            message = helped(observed=shown, to=found[0], gain=found[1], **{"from": shown})
         return Reason(feature.factor, Layer.WHITELIST.value, observed, None, message, principal)
 
     return make

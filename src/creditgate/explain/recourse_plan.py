@@ -22,7 +22,7 @@ from typing import Any
 
 from creditgate.decision import RecourseStep, jsonable
 from creditgate.engines.row import Source, compile_program
-from creditgate.explain.catalogue import Text, joined, text
+from creditgate.explain.catalogue import Text, joined, renderer, sentences, text
 from creditgate.explain.reasons import cutoff_note
 from creditgate.explain.recourse import GateRecourse, region_step
 from creditgate.explain.score_recourse import ScoreRecourse
@@ -62,6 +62,7 @@ class RecoursePlanner:
         # the code of a bar set by a snapshot: the quota in partly open classes, else capacity
         self.cut_code = {c: "REGION_QUOTA" if c in partial else "CAPACITY" for c in self.caps}
         self.note = cutoff_note(policy)
+        self.as_of = card.capacity_as_of
         self.solver = ScoreRecourse(card.features)
         self.score_moves_with_time = any(
             f.field in derived and derived[f.field].time_start is not None for f in card.features
@@ -85,8 +86,9 @@ class RecoursePlanner:
         # followed, so their steps are given now (a consent is never the last word).
         self.consents = frozenset(c.value for c in (Consent.CREDIT, Consent.BEHAVIOUR))
         wanted = [f"fail.{g.id}" for g in policy.gates]
-        for g in self.gates:
-            wanted += [n for n in (g.gate.field, g.time and g.time.time_start) if n in index]
+        for g in self.gates:  # the derived values a gate step reads (field, clock start)
+            start = g.time.time_start if g.time is not None else None
+            wanted += [n for n in (g.gate.field, start) if n is not None and n in index]
         unguarded = slice_program(program, wanted)
         self.gate_check = compile_program(unguarded)
         self.gate_check_at = unguarded.positions
@@ -190,12 +192,16 @@ class RecoursePlanner:
         self, code: str, field: str, original: Any, to: Any, key: str, aimed: int | None
     ) -> RecourseStep:
         """A score move; ``key`` is the recourse message, "raise" or "lower"; ``aimed`` the
-        snapshot's bar the moves reach together (None: the policy's floor)."""
-        message: Text = text(
-            "recourse", key, label=field, to=jsonable(to), **{"from": jsonable(original)}
-        )
-        if aimed is not None:
-            message = joined(message, text("cutoffs", "target", required=aimed), self.note)
+        snapshot's bar the moves reach together (None: the policy's floor), then stated with
+        the snapshot's date in the same message (one compiled template, ``sentences``)."""
+        values = {"to": jsonable(to), "from": jsonable(original)}
+        if aimed is None:
+            message: Text = renderer("recourse", key, field)(**values)
+        else:
+            as_of = self.as_of.isoformat() if self.as_of is not None else None
+            note = ("cutoffs", "dated" if as_of is not None else "undated", None)
+            render = sentences((("recourse", key, field), ("cutoffs", "target", None), note))
+            message = render(required=aimed, as_of=as_of, **values)
         return RecourseStep(code, field, original, to, None, False, message)
 
 
