@@ -110,12 +110,7 @@ class ServiceState:
             )
             return Live(key, base, None)
         cut = snapshot_decider(base, meta, f"<snapshot {snap.snapshot_id}>")
-        inputs = {
-            "snapshot_id": snap.snapshot_id,
-            "cutoffs": dict(meta.cutoffs),
-            "as_of": meta.as_of.isoformat(),  # quoted by the text: replay needs it too
-        }
-        return Live(key, cut, inputs)
+        return Live(key, cut, {"snapshot_id": snap.snapshot_id, "cutoffs": dict(meta.cutoffs)})
 
     def refresh(self) -> None:
         """Re-read what is active; recompile/reload only on change, then switch in one step."""

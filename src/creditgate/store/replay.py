@@ -40,10 +40,12 @@ def replay(log: DecisionLog, catalog: Catalog, decision_id: str) -> ReplayResult
     decider = Decider(parse_policy(policy_row["text"], f"<policy {stored.policy_version}>"))
     snapshot = stored.inputs.get("snapshot")  # the service decided with a snapshot's cutoffs
     if snapshot is not None:
-        cut_as_of = snapshot.get("as_of")  # absent in records from before it was stored
-        decider = decider_with_cutoffs(
-            decider, snapshot["cutoffs"], date.fromisoformat(cut_as_of) if cut_as_of else None
-        )
+        row = catalog.snapshot(snapshot["snapshot_id"])
+        if row is None:
+            return ReplayResult(decision_id, "missing", [f"snapshot {snapshot['snapshot_id']}"])
+        # the text quotes the snapshot's date (as of when its cutoffs hold)
+        as_of_snapshot = date.fromisoformat(orjson.loads(row["meta"])["as_of"])
+        decider = decider_with_cutoffs(decider, snapshot["cutoffs"], as_of_snapshot)
     as_of = date.fromisoformat(stored.inputs["as_of"])
     row = validate_profile(
         orjson.dumps(stored.inputs["profile"]), as_of, decider.policy, decider.regions
