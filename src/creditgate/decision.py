@@ -90,12 +90,14 @@ class Decision(NamedTuple):
 
     @property
     def review(self) -> dict[str, Any]:
-        """How to ask a person to review this automated decision (PIPL Art. 24)."""
+        """How to ask a person to review this automated decision (PIPL Art. 24). The message
+        is for the user (a button on their page, never an API path); ``endpoint`` is for
+        programs. Under ``manual_review`` a person already is: the message says so."""
         return {
             "right": "PIPL Art. 24",
             "endpoint": "POST /v1/reviews",
             "decision_id": self.decision_id,
-            "message": text("review", ""),
+            "message": text("review", "in_progress" if self.outcome == "manual_review" else "ask"),
         }
 
     @property

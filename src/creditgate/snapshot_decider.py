@@ -17,9 +17,12 @@ from creditgate.decider import Decider
 from creditgate.snapshot import SnapshotError, SnapshotMeta
 
 
-def decider_with_cutoffs(decider: Decider, cutoffs: Mapping[str, int]) -> Decider:
-    """``decider`` cutting at ``cutoffs`` (region class -> score) on top of its policy."""
-    return Decider(apply_cutoffs(decider.policy, dict(cutoffs)), decider.regions)
+def decider_with_cutoffs(
+    decider: Decider, cutoffs: Mapping[str, int], as_of: date | None = None
+) -> Decider:
+    """``decider`` cutting at ``cutoffs`` (region class -> score) on top of its policy;
+    ``as_of`` is the snapshot's evaluation date, which the reasons and recourse quote."""
+    return Decider(apply_cutoffs(decider.policy, dict(cutoffs), as_of), decider.regions)
 
 
 def snapshot_decider(decider: Decider, meta: SnapshotMeta, source: str = "snapshot") -> Decider:
@@ -31,7 +34,7 @@ def snapshot_decider(decider: Decider, meta: SnapshotMeta, source: str = "snapsh
             f"{source}: snapshot of policy {meta.policy_name} {meta.policy_version}, "
             f"not of {policy.name} {policy.version}"
         )
-    return decider_with_cutoffs(decider, meta.cutoffs)
+    return decider_with_cutoffs(decider, meta.cutoffs, meta.as_of)
 
 
 def matches(decider: Decider, meta: SnapshotMeta) -> bool:

@@ -35,6 +35,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from datetime import date
 
 from creditgate.policy.nodes import Policy, RegionStatus
 from creditgate.population.regions import RegionTable
@@ -122,7 +123,10 @@ def derive_cutoffs(
     return Cutoffs(capacity, quotas, final, expected, sum(pooled.values()))
 
 
-def apply_cutoffs(policy: Policy, cutoffs: Mapping[str, int]) -> Policy:
-    """The policy whose lowered program cuts at a snapshot's cutoffs (CAPACITY/REGION_QUOTA)."""
-    card = replace(policy.scorecard, capacity_cutoffs=tuple(sorted(cutoffs.items())))
+def apply_cutoffs(policy: Policy, cutoffs: Mapping[str, int], as_of: date | None = None) -> Policy:
+    """The policy whose lowered program cuts at a snapshot's cutoffs (CAPACITY/REGION_QUOTA);
+    ``as_of``, the snapshot's evaluation date, only reaches the user text."""
+    card = replace(
+        policy.scorecard, capacity_cutoffs=tuple(sorted(cutoffs.items())), capacity_as_of=as_of
+    )
     return replace(policy, scorecard=card)

@@ -43,7 +43,9 @@ def decision_panel(title: str, d: Decision, lang: str = "zh-CN") -> Panel:
     if d.recourse:
         steps = plain_table("what to do", "field", "to", "when")
         for s in d.recourse:
-            when = s.eta.isoformat() if s.eta else ("-" if s.immutable else "now")
+            # a date only where time alone clears the rule: a change (raising a pay score)
+            # takes however long it takes, so it gets no "now"
+            when = s.eta.isoformat() if s.eta else "-"
             steps.add_row(
                 escape(s.message[lang]), s.field, "" if s.to is None else escape(str(s.to)), when
             )

@@ -17,7 +17,19 @@ import yaml
 from creditgate.codegen import define
 
 LANGS = ("zh-CN", "en")
+SECTIONS = (
+    "fields",
+    "regions",
+    "reasons",
+    "recourse",
+    "alternatives",
+    "in_review",
+    "help",
+    "cutoffs",
+    "review",
+)
 Text = dict[str, str]
+_SEPARATOR = {"zh-CN": "", "en": " "}  # between sentences: Chinese needs no space
 
 
 @cache
@@ -43,19 +55,30 @@ def renderer(section: str, key: str, label: str | None = None) -> Renderer:
     (spend, volatility) are continuous, so callers' caches miss and rendering is on the hot
     path. Rendered messages may be shared between decisions: treat them as read-only.
     """
+    return sentences(((section, key, label),))
+
+
+@cache
+def sentences(parts: tuple[tuple[str, str, str | None], ...]) -> Renderer:
+    """Several messages (section, key, label) rendered as one, sentence after sentence: one
+    compiled function instead of one per part and a join per call (see ``joined``)."""
     templates: list[tuple[str, str]] = []
     for lang in LANGS:
         cat = catalogue(lang)
-        template = str(cat[section] if section == "review" else cat[section][key])
-        if label is not None:
-            template = template.replace("{label}", str(cat["fields"].get(label, label)))
-        templates.append((lang, template))
+        pieces = []
+        for section, key, label in parts:
+            template = str(cat[section][key])
+            if label is not None:
+                template = template.replace("{label}", str(cat["fields"].get(label, label)))
+            pieces.append(template)
+        templates.append((lang, _SEPARATOR[lang].join(pieces)))
     if not any(placeholders(t) for _, t in templates):
         constant = dict(templates)
         return lambda **_: constant
     body = ", ".join(f"{lang!r}: {concatenation(t)}" for lang, t in templates)
     lines = ["def render(**values):", f"    return {{{body}}}"]
-    render: Renderer = define(lines, {}, f"message {section}.{key}")["render"]
+    name = "+".join(f"{section}.{key}" for section, key, _ in parts)
+    render: Renderer = define(lines, {}, f"message {name}")["render"]
     return render
 
 
@@ -71,6 +94,11 @@ def concatenation(template: str) -> str:
                 value = {"r": "repr", "s": "str", "a": "ascii"}[conversion] + f"({value})"
             parts.append(f"format({value}, {spec!r})")
     return " + ".join(parts) if parts else "''"
+
+
+def joined(*parts: Text) -> Text:
+    """Sentences of several messages as one, per language (Chinese needs no space)."""
+    return {lang: _SEPARATOR[lang].join(p[lang] for p in parts) for lang in LANGS}
 
 
 def text(section: str, key: str, **values: Any) -> Text:
@@ -102,7 +130,7 @@ def check_catalogue() -> list[str]:
     """Keys or placeholders that differ between languages (empty when consistent)."""
     problems: list[str] = []
     zh, en = catalogue("zh-CN"), catalogue("en")
-    for section in ("fields", "regions", "reasons", "recourse", "alternatives"):
+    for section in SECTIONS:
         for key in sorted(set(zh[section]) ^ set(en[section])):
             problems.append(f"{section}.{key} is missing in one language")
         for key in sorted(set(zh[section]) & set(en[section])):

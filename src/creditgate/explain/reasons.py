@@ -3,7 +3,9 @@
 Order (defined once in ``policy.reason_order``): declines, reviews, referrals; then layer order
 (compliance, credit, behaviour, region, fraud, whitelist, segment) and file order. The score's
 principal factors follow the score reason: the scored features with the largest shortfall
-against their best bin (at most 4). Fraud reasons stay generic: which signal fired is internal.
+against their best bin (at most 4), each saying what would help and by how much. Fraud reasons
+stay generic: which signal fired is internal. Under ``manual_review`` the score and fraud
+reasons say that a person is reviewing the case, not that it is refused.
 
 A reason depends only on its rule, the observed value and whether it is principal, so each
 rule's reasons are memoised: a population repeats the same pay scores and day counts.
@@ -11,13 +13,22 @@ rule's reasons are memoised: a population repeats the same pay scores and day co
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
 from creditgate.decision import Reason, jsonable
 from creditgate.engines.row import Source
-from creditgate.explain.catalogue import region_closed_text, renderer, text
+from creditgate.explain.catalogue import (
+    Text,
+    joined,
+    region_closed_text,
+    renderer,
+    sentences,
+    text,
+)
+from creditgate.explain.factor_help import factor_help
+from creditgate.features import DerivedField
 from creditgate.policy.lower import Program
 from creditgate.policy.nodes import CmpOp, Gate, Layer, Policy, RegionStatus, ScoreFeature
 from creditgate.policy.reason_order import ReasonSlot, SlotKind
@@ -25,7 +36,7 @@ from creditgate.policy.reason_order import ReasonSlot, SlotKind
 PRINCIPAL = 4
 _CACHE = 8192
 
-Maker = Callable[[Any, Any, bool], Reason]  # (observed, second observed, principal)
+Maker = Callable[[Any, Any, bool, bool], Reason]  # (observed, second, principal, in review)
 
 
 def required_text(
@@ -38,60 +49,103 @@ def required_text(
     return f"{op.value} {shown}"
 
 
-def factor_required(feature: ScoreFeature) -> str:
-    """The condition for the best bin, e.g. ``>= 3`` or ``< 0.2``."""
-    best = max(range(len(feature.bins)), key=lambda i: feature.bins[i].points)
-    b = feature.bins[best]
-    if b.categories:
-        return required_text(None, None, b.categories)
-    if b.lower is not None and b.upper is not None:
-        return f">= {b.lower:g} and < {b.upper:g}"
-    return f">= {b.lower:g}" if b.lower is not None else f"< {b.upper:g}"
-
-
 def gate_maker(gate: Gate) -> Maker:
     render = renderer("reasons", gate.code, gate.field)
     required = required_text(gate.op, gate.value, gate.values, gate.negate_values)
     shown_required = jsonable(gate.value)
 
     @lru_cache(maxsize=_CACHE)
-    def make(observed: Any, _: Any, principal: bool) -> Reason:
+    def make(observed: Any, _: Any, principal: bool, __: bool) -> Reason:
         message = render(observed=jsonable(observed), required=shown_required)
         return Reason(gate.code, gate.layer.value, observed, required, message, principal)
 
     return make
 
 
-def factor_maker(feature: ScoreFeature) -> Maker:
+def factor_maker(feature: ScoreFeature, derived: Mapping[str, DerivedField]) -> Maker:
+    """A factor says how far it holds the score back and what would help, by how much: the
+    nearest helpful value and its points (``explain.factor_help``). A factor is not a
+    threshold, so ``required`` is None: no bin edge is ever shown as a requirement."""
     render = renderer("reasons", feature.factor)
-    required = factor_required(feature)
+    key, advice = factor_help(feature, derived)
+    helped = (
+        sentences((("reasons", feature.factor, None), ("help", key, feature.field)))
+        if key
+        else render
+    )
 
     @lru_cache(maxsize=_CACHE)
-    def make(observed: Any, _: Any, principal: bool) -> Reason:
-        message = render(observed=jsonable(observed))
-        return Reason(feature.factor, Layer.WHITELIST.value, observed, required, message, principal)
+    def make(observed: Any, _: Any, principal: bool, __: bool) -> Reason:
+        shown = jsonable(observed)
+        found = advice(observed)
+        if found is None:
+            message = render(observed=shown)
+        else:
+            message = helped(observed=shown, to=found[0], gain=found[1], **{"from": shown})
+        return Reason(feature.factor, Layer.WHITELIST.value, observed, None, message, principal)
 
     return make
 
 
-def score_maker(code: str) -> Maker:
-    """Observed: the score, then the cutoff it missed."""
+def cutoff_note(policy: Policy) -> Text:
+    """A snapshot's bar is a population fact: as of which whitelist it holds, and that it is
+    recomputed at each refresh."""
+    as_of = policy.scorecard.capacity_as_of
+    if as_of is None:
+        return text("cutoffs", "undated")
+    return text("cutoffs", "dated", as_of=as_of.isoformat())
+
+
+def score_maker(code: str, policy: Policy) -> Maker:
+    """Observed: the score, then the region class. The text names the bar that binds: the
+    policy's floor, or a snapshot's quota or capacity cutoff when higher (then dated); in the
+    review band, under manual review, the floor and a review in progress."""
     layer = (Layer.REGION if code == "REGION_QUOTA" else Layer.WHITELIST).value
+    floors = dict(policy.scorecard.cutoffs)
+    caps = dict(policy.scorecard.capacity_cutoffs)
+    note = cutoff_note(policy)
 
     @lru_cache(maxsize=_CACHE)
-    def make(score: int, cutoff: int, principal: bool) -> Reason:
-        message = text("reasons", code, observed=score, required=cutoff)
+    def make(score: int, region_class: str, principal: bool, review: bool) -> Reason:
+        floor = floors[region_class]
+        if review:
+            message = text("in_review", code, observed=score, required=floor)
+            return Reason(code, layer, score, f">= {floor}", message, principal)
+        cap = caps.get(region_class)
+        bar = floor if cap is None or cap <= floor else cap
+        message = text("reasons", code, observed=score, required=bar)
+        if bar != floor:
+            message = joined(message, note)
+        return Reason(code, layer, score, f">= {bar}", message, principal)
+
+    return make
+
+
+def capacity_maker(code: str, policy: Policy) -> Maker:
+    """Observed: the score, then the snapshot's cutoff it missed (dated, see ``cutoff_note``)."""
+    layer = (Layer.REGION if code == "REGION_QUOTA" else Layer.WHITELIST).value
+    note = cutoff_note(policy)
+
+    @lru_cache(maxsize=_CACHE)
+    def make(score: int, cutoff: int, principal: bool, _: bool) -> Reason:
+        message = joined(text("reasons", code, observed=score, required=cutoff), note)
         return Reason(code, layer, score, f">= {cutoff}", message, principal)
 
     return make
 
 
 def fixed_maker(code: str, layer: Layer, required: str | None) -> Maker:
-    """A reason whose wording depends on nothing but (for REGION_CLOSED) the region."""
+    """A reason whose wording depends on nothing but (for REGION_CLOSED) the region, and
+    (fraud) on whether a person is reviewing the case or it is refused."""
 
     @lru_cache(maxsize=64)
-    def make(observed: Any, _: Any, principal: bool) -> Reason:
-        message = region_closed_text(observed) if code == "REGION_CLOSED" else text("reasons", code)
+    def make(observed: Any, _: Any, principal: bool, review: bool) -> Reason:
+        if code == "REGION_CLOSED":
+            message = region_closed_text(observed)
+        elif review and code == "FRAUD_SUSPECTED":
+            message = text("in_review", code)
+        else:
+            message = text("reasons", code)
         return Reason(code, layer.value, observed, required, message, principal)
 
     return make
@@ -110,6 +164,7 @@ class ReasonBuilder:
     def __init__(self, program: Program) -> None:
         policy = program.policy
         self.slots = program.reasons
+        self.derived = program.derived
         opened = tuple(
             r.region_class for r in policy.regions if r.status is not RegionStatus.CLOSED
         )
@@ -127,7 +182,8 @@ class ReasonBuilder:
             lines.append(f"if (k := {key}) is not None: f.append((k, {j}, {a}, {b}))")
         lines += [
             "f.sort()",  # keys are unique per slot; ties would fall to the slot number
-            "reasons = tuple([_reason_makers[j](a, b, n < PRINCIPAL)"
+            f"review = {source('outcome')} == 'manual_review'",
+            "reasons = tuple([_reason_makers[j](a, b, n < PRINCIPAL, review)"
             " for n, (_, j, a, b) in enumerate(f)])",
         ]
         makers = tuple(maker for maker, _, _ in self.makers)
@@ -140,7 +196,7 @@ class ReasonBuilder:
             return gate_maker(gate), gate.field, None
         if slot.kind == SlotKind.FACTOR:
             feature = policy.scorecard.features[slot.index]
-            return factor_maker(feature), feature.field, None
+            return factor_maker(feature, self.derived), feature.field, None
         if slot.kind == SlotKind.REGION_CLOSED:
             maker = fixed_maker("REGION_CLOSED", Layer.REGION, self.region_required)
             return maker, "region_class", None
@@ -148,5 +204,6 @@ class ReasonBuilder:
             return fixed_maker(slot.code, Layer.FRAUD, None), None, None
         if slot.kind == SlotKind.REFER:
             return fixed_maker(slot.code, Layer.SEGMENT, None), "occupation", None
-        cutoff = "cutoff.capacity" if slot.kind == SlotKind.CAPACITY else "cutoff"
-        return score_maker(slot.code), "score", cutoff
+        if slot.kind == SlotKind.CAPACITY:
+            return capacity_maker(slot.code, policy), "score", "cutoff.capacity"
+        return score_maker(slot.code, policy), "score", "region_class"

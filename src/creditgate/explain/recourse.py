@@ -8,7 +8,7 @@ immutable with no fake advice. Fraud rules get no steps at all.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -67,7 +67,7 @@ def time_step(gate: Gate, d: DerivedField, observed: Any, start: date, as_of: da
     amount = threshold + (1 if gate.op is CmpOp.GT else 0)
     eta = max(add_units(start, amount, d.unit), as_of)
     key = _MESSAGE_FOR_FIELD.get(gate.field, "wait")
-    message = renderer("recourse", key, gate.field)(eta=eta.isoformat())
+    message = renderer("recourse", key, gate.field)(eta=eta.isoformat(), required=threshold)
     return RecourseStep(gate.code, gate.field, observed, amount, eta, False, message)
 
 
@@ -112,6 +112,13 @@ class GateRecourse:
             start = source(self.time.time_start)
             return f"{name}._time({observed}, {start}, as_of)"
         return f"{name}._change({observed})"
+
+    def step(self, value: Callable[[str], Any], as_of: date) -> RecourseStep:
+        """The step, reading the field and the clock's start through ``value`` (by name)."""
+        if self.time is not None:
+            assert self.time.time_start is not None
+            return self._time(value(self.gate.field), value(self.time.time_start), as_of)
+        return self._change(value(self.gate.field))
 
     def _time_step(self, observed: Any, start: date, as_of: date) -> RecourseStep:
         assert self.time is not None

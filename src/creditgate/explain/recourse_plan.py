@@ -1,9 +1,15 @@
 """A decision's full recourse: gate steps first, then the cheapest score moves.
 
-The score moves are computed where the gate steps lead: the suggested changes applied and the
-clock moved to the latest gate ETA (account age grows, so may tenure points), re-scored with the
-score's slice of the program. Moves never undo a gate step (both go the helpful way); when a
-move and a gate step touch one field, the step goes the further way.
+The score moves aim at the bar that binds for the user's region class: the policy's floor, or
+a whitelist snapshot's quota or capacity cutoff when higher (``Scorecard.capacity_cutoffs``).
+They are computed where the gate steps lead: the suggested changes applied and the clock moved
+to the latest gate ETA (account age grows, so may tenure points), re-scored with the score's
+slice of the program. So a user refused for a gate, whose score would then miss the snapshot's
+bar, is told now, not after doing what the gate steps say. Moves aimed at a snapshot's bar
+carry its code (REGION_QUOTA in partly open classes, CAPACITY in open ones) and say as of which
+whitelist the bar holds; when no set of moves reaches the bar, one immutable step says so.
+Moves never undo a gate step (both go the helpful way); when a move and a gate step touch one
+field, the step goes the further way.
 """
 
 from __future__ import annotations
@@ -16,20 +22,30 @@ from typing import Any
 
 from creditgate.decision import RecourseStep, jsonable
 from creditgate.engines.row import Source, compile_program
-from creditgate.explain.catalogue import text
+from creditgate.explain.catalogue import Text, joined, renderer, sentences, text
+from creditgate.explain.reasons import cutoff_note
 from creditgate.explain.recourse import GateRecourse, region_step
 from creditgate.explain.score_recourse import ScoreRecourse
 from creditgate.policy.lower import Program, slice_program
+from creditgate.policy.nodes import Expr, Field, RegionStatus
+from creditgate.schema import Consent
 
 Row = Mapping[str, Any]
 Values = tuple[Any, ...]  # a program's bindings, in order
 
 
-@lru_cache(maxsize=16384)
-def move_step(code: str, field: str, original: Any, to: Any, key: str) -> RecourseStep:
-    """A score move; ``key`` is the recourse message, "raise" or "lower"."""
-    message = text("recourse", key, label=field, to=jsonable(to), **{"from": jsonable(original)})
-    return RecourseStep(code, field, original, to, None, False, message)
+def fields_read(expr: Expr) -> set[str]:
+    """The input fields an expression reads directly."""
+    if isinstance(expr, Field):
+        return {expr.name}
+    found: set[str] = set()
+    for value in (getattr(expr, f) for f in expr.__dataclass_fields__):  # type: ignore[attr-defined]
+        items = value if isinstance(value, tuple) else (value,)
+        for item in items:
+            for part in item if isinstance(item, tuple) else (item,):
+                if isinstance(part, Expr):
+                    found |= fields_read(part)
+    return found
 
 
 class RecoursePlanner:
@@ -38,27 +54,44 @@ class RecoursePlanner:
         index = program.positions
         derived = program.derived
         self.gates = [GateRecourse(gate, derived) for gate in policy.gates]
-        self.at = {name: index[name] for name in ("fail.score", "quota.score", "score")}
+        self.at = {name: index[name] for name in ("quota.score", "score", "region_class")}
         card = policy.scorecard
+        self.floors = dict(card.cutoffs)
+        self.caps = dict(card.capacity_cutoffs)
+        partial = {r.region_class for r in policy.regions if r.status is RegionStatus.PARTIAL}
+        # the code of a bar set by a snapshot: the quota in partly open classes, else capacity
+        self.cut_code = {c: "REGION_QUOTA" if c in partial else "CAPACITY" for c in self.caps}
+        self.note = cutoff_note(policy)
+        self.as_of = card.capacity_as_of
         self.solver = ScoreRecourse(card.features)
-        self.score_inputs = frozenset(f.field for f in card.features)
         self.score_moves_with_time = any(
             f.field in derived and derived[f.field].time_start is not None for f in card.features
         )
-        rescore = slice_program(
-            program, ["score", "cutoff"] + [f"bin.{f.name}" for f in card.features]
-        )
+        rescore = slice_program(program, ["score"] + [f"bin.{f.name}" for f in card.features])
         self.rescore = compile_program(rescore)
+        # a step changing any input the score reads (a scored field, a consent) re-scores
+        self.rescore_inputs = frozenset(
+            name for b in rescore.bindings for name in fields_read(b.expr)
+        )
         rescore_index = rescore.positions
-        self.rescore_at = (rescore_index["score"], rescore_index["cutoff"])
+        self.rescore_score = rescore_index["score"]
         self.rescore_bins = tuple_getter(
             [rescore_index[f"bin.{m.feature.name}"] for m in self.solver.movables]
         )
         self.program_bins = tuple_getter(
             [index[f"bin.{m.feature.name}"] for m in self.solver.movables]
         )
-        self.cutoff_at = index["cutoff"]
-        self.unreachable = text("recourse", "score_unreachable")
+        self.move = lru_cache(maxsize=16384)(self._move)
+        # Gates on data a missing consent keeps unread: evaluated once the consent steps are
+        # followed, so their steps are given now (a consent is never the last word).
+        self.consents = frozenset(c.value for c in (Consent.CREDIT, Consent.BEHAVIOUR))
+        wanted = [f"fail.{g.id}" for g in policy.gates]
+        for g in self.gates:  # the derived values a gate step reads (field, clock start)
+            start = g.time.time_start if g.time is not None else None
+            wanted += [n for n in (g.gate.field, start) if n is not None and n in index]
+        unguarded = slice_program(program, wanted)
+        self.gate_check = compile_program(unguarded)
+        self.gate_check_at = unguarded.positions
 
     def lines(self, source: Source) -> tuple[list[str], dict[str, Any]]:
         """Generated lines setting the local ``steps`` (a list) to the steps of the failed
@@ -74,53 +107,102 @@ class RecoursePlanner:
         lines.append(f"if {closed}: steps.append(_region_step({region}))")
         return lines, namespace
 
+    def bar(self, region_class: Any) -> tuple[int | None, str | None]:
+        """(the score the user needs, the snapshot's code when its cutoff is what binds)."""
+        floor = self.floors.get(region_class)
+        cap = self.caps.get(region_class)
+        if floor is None or cap is None or cap <= floor:
+            return floor, None
+        return cap, self.cut_code[region_class]
+
     def finish(
         self, steps: list[RecourseStep], row: Row, values: Values, as_of: date
     ) -> list[RecourseStep]:
         """The full recourse, given the gate and region ``steps`` (``lines``) and the
-        program's head values: the cheapest score moves where the steps lead."""
-        if values[self.at["fail.score"]]:
-            return self.with_score_moves(steps, row, values, as_of)
-        return steps
-
-    def where_steps_lead(
-        self, steps: list[RecourseStep], row: Row, values: Values, as_of: date
-    ) -> tuple[Any, Any, tuple[int, ...]]:
-        """(score, cutoff, bins) once the gate steps are applied, at the latest ETA."""
-        changes = {s.field: s.to for s in steps if not s.immutable and s.eta is None}
-        etas = [s.eta for s in steps if s.eta is not None]
-        later = max(etas) if etas else as_of
-        if self.score_inputs & changes.keys() or (later != as_of and self.score_moves_with_time):
-            after = self.rescore({**row, **changes}, later)
-            return after[self.rescore_at[0]], after[self.rescore_at[1]], self.rescore_bins(after)
-        return values[self.at["score"]], values[self.cutoff_at], self.program_bins(values)
-
-    def with_score_moves(
-        self, steps: list[RecourseStep], row: Row, values: Values, as_of: date
-    ) -> list[RecourseStep]:
-        score, cutoff, bins = self.where_steps_lead(steps, row, values, as_of)
-        if score is None or cutoff is None or score >= cutoff:
+        program's head values: the cheapest score moves to the binding bar, where the steps
+        lead."""
+        if self.consents.intersection(s.field for s in steps if not s.immutable):
+            steps = self.with_unread_gates(steps, row, as_of)
+        bar, code = self.bar(values[self.at["region_class"]])
+        if bar is None:  # a closed region: its step says so
             return steps
-        choice = self.solver.solve(bins, cutoff - score)
-        if choice is None:
-            code = "REGION_QUOTA" if values[self.at["quota.score"]] else "SCORE_BELOW_CUTOFF"
+        score, bins = self.where_steps_lead(steps, row, values, as_of)
+        if score is None or score >= bar:
+            return steps
+        choice = self.solver.solve(bins, bar - score)
+        if choice is None:  # honest: nothing the user can do reaches the bar
+            message = text("recourse", "score_unreachable", required=bar)
+            if code is not None:
+                message = joined(message, self.note)
+            else:
+                code = "REGION_QUOTA" if values[self.at["quota.score"]] else "SCORE_BELOW_CUTOFF"
             unreachable = RecourseStep(
-                code, "score", values[self.at["score"]], cutoff, None, True, self.unreachable
+                code, "score", values[self.at["score"]], bar, None, True, message
             )
             return [*steps, unreachable]
+        aimed = bar if code is not None else None
         by_field = {s.field: i for i, s in enumerate(steps)}
         for k, j in choice:
             m = self.solver.movables[k]
             field = m.feature.field
+            to = m.targets[j]
             if field in by_field:  # a gate already moves this field: go the further way
                 gate = steps[by_field[field]]
-                moved = move_step(gate.code, field, row.get(field), m.targets[j], m.message)
+                moved = self.move(gate.code, field, row.get(field), to, m.message, aimed)
                 steps[by_field[field]] = moved
             else:
-                steps.append(
-                    move_step(m.feature.factor, field, row.get(field), m.targets[j], m.message)
-                )
+                move_code = code or m.feature.factor
+                steps.append(self.move(move_code, field, row.get(field), to, m.message, aimed))
         return steps
+
+    def with_unread_gates(
+        self, steps: list[RecourseStep], row: Row, as_of: date
+    ) -> list[RecourseStep]:
+        """``steps`` plus those of gates that fail once the consent steps are followed."""
+        changed = {**row, **{s.field: s.to for s in steps if not s.immutable and s.eta is None}}
+        values = self.gate_check(changed, as_of)
+        at = self.gate_check_at
+
+        def value(name: str) -> Any:
+            return values[at[name]] if name in at else changed.get(name)
+
+        given = {(s.code, s.field) for s in steps}
+        more = [
+            g.step(value, as_of)
+            for g in self.gates
+            if values[at[f"fail.{g.gate.id}"]] and (g.gate.code, g.gate.field) not in given
+        ]
+        return [*steps, *more] if more else steps
+
+    def where_steps_lead(
+        self, steps: list[RecourseStep], row: Row, values: Values, as_of: date
+    ) -> tuple[Any, tuple[int, ...]]:
+        """(score, bins) once the gate steps are applied, at the latest ETA."""
+        changes = {s.field: s.to for s in steps if not s.immutable and s.eta is None}
+        etas = [s.eta for s in steps if s.eta is not None]
+        later = max(etas) if etas else as_of
+        if self.rescore_inputs.intersection(changes) or (
+            later != as_of and self.score_moves_with_time
+        ):
+            after = self.rescore({**row, **changes}, later)
+            return after[self.rescore_score], self.rescore_bins(after)
+        return values[self.at["score"]], self.program_bins(values)
+
+    def _move(
+        self, code: str, field: str, original: Any, to: Any, key: str, aimed: int | None
+    ) -> RecourseStep:
+        """A score move; ``key`` is the recourse message, "raise" or "lower"; ``aimed`` the
+        snapshot's bar the moves reach together (None: the policy's floor), then stated with
+        the snapshot's date in the same message (one compiled template, ``sentences``)."""
+        values = {"to": jsonable(to), "from": jsonable(original)}
+        if aimed is None:
+            message: Text = renderer("recourse", key, field)(**values)
+        else:
+            as_of = self.as_of.isoformat() if self.as_of is not None else None
+            note = ("cutoffs", "dated" if as_of is not None else "undated", None)
+            render = sentences((("recourse", key, field), ("cutoffs", "target", None), note))
+            message = render(required=aimed, as_of=as_of, **values)
+        return RecourseStep(code, field, original, to, None, False, message)
 
 
 def tuple_getter(positions: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:

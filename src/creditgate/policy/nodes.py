@@ -249,6 +249,10 @@ class Scorecard:
     # A whitelist snapshot's cutoffs (region class -> score) that filled capacity and quotas;
     # empty without a snapshot. Users at or above ``cutoffs`` but below these are cut.
     capacity_cutoffs: tuple[tuple[str, int], ...] = ()
+    # The evaluation date of the snapshot those cutoffs come from: user text says as of when
+    # a quota or capacity bar holds (it is recomputed at each whitelist refresh). No engine
+    # reads it, so the batch engines' programs do not depend on it.
+    capacity_as_of: date | None = None
 
     def cutoff(self, region_class: str) -> int:
         return dict(self.cutoffs)[region_class]

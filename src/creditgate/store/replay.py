@@ -43,11 +43,12 @@ def replay(log: DecisionLog, catalog: Catalog, decision_id: str) -> ReplayResult
     snapshot = stored.inputs.get("snapshot")  # the service decided with a snapshot's cutoffs
     cutoffs = cutoffs_used(None)
     if snapshot is not None:
-        decider = decider_with_cutoffs(decider, snapshot["cutoffs"])
         row = catalog.snapshot(snapshot["snapshot_id"])
         if row is None:
             return ReplayResult(decision_id, "missing", [f"snapshot {snapshot['snapshot_id']}"])
+        # the text quotes the snapshot's date (as of when its cutoffs hold)
         as_of_snapshot = date.fromisoformat(orjson.loads(row["meta"])["as_of"])
+        decider = decider_with_cutoffs(decider, snapshot["cutoffs"], as_of_snapshot)
         cutoffs = cutoffs_used(snapshot["snapshot_id"], as_of_snapshot, snapshot["cutoffs"])
     as_of = date.fromisoformat(stored.inputs["as_of"])
     row = validate_profile(
