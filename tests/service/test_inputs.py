@@ -118,7 +118,9 @@ def test_hostile_yaml_is_422_fast_without_traceback(
 ) -> None:
     start = time.perf_counter()
     r = client.post(route, json={"text": text}, headers=auth("admin"))
-    assert time.perf_counter() - start < 1.0
+    # A guard against a parser that expands the text (minutes and gigabytes), not a speed
+    # target: 1 s flaked on the shared 2-core machine under load (1.6 s seen).
+    assert time.perf_counter() - start < 10.0
     assert r.status_code == 422
     assert "Traceback" not in r.text and len(r.text) < 2_000
 
