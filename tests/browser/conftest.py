@@ -9,7 +9,8 @@ Fixtures:
   extra ``Settings`` (e.g. ``access_log=True``), stopped after the test.
 * ``browser`` (session): headless Chromium; ``page`` (function): a fresh context (no cookies
   shared between tests) with a phone viewport and the zh-CN locale.
-* ``save_screenshot(page, name)``: ``docs/screenshots/<name>.png``, the full page.
+* ``save_screenshot(page, name)``: ``docs/screenshots/<name>.png``, the full page at CSS
+  pixels (390 px wide: a quarter of the device pixels, small enough to keep in git).
 
 Without Chromium (or Playwright) the tests are skipped with the reason, except in CI
 (``CI=true``), where that is a failure: the suite must run there.
@@ -23,7 +24,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -287,12 +288,15 @@ def page(browser: Any) -> Iterator[Any]:
         context.close()
 
 
-def write_screenshot(page: Any, name: str, directory: Path = SCREENSHOTS) -> Path:
+def write_screenshot(
+    page: Any, name: str, directory: Path = SCREENSHOTS, mask: Sequence[Any] = ()
+) -> Path:
     """The full page as ``directory/<name>.png``, replaced only when the picture changed (so a
-    test run leaves unchanged screenshots untouched)."""
+    test run leaves unchanged screenshots untouched); the ``mask`` locators (what differs from
+    run to run: dates, random ids) are painted over in grey."""
     if not name or "/" in name or name.startswith("."):
         raise ValueError(f"bad screenshot name {name!r}")
-    png: bytes = page.screenshot(full_page=True)
+    png: bytes = page.screenshot(full_page=True, scale="css", mask=list(mask), mask_color="#d0d0d6")
     target = directory / f"{name}.png"
     if target.exists() and target.read_bytes() == png:
         return target
@@ -307,5 +311,5 @@ def write_screenshot(page: Any, name: str, directory: Path = SCREENSHOTS) -> Pat
 
 @pytest.fixture
 def save_screenshot() -> Callable[..., Path]:
-    """``save_screenshot(page, name)`` -> ``docs/screenshots/<name>.png``."""
+    """``save_screenshot(page, name, mask=())`` -> ``docs/screenshots/<name>.png``."""
     return write_screenshot

@@ -180,6 +180,19 @@ def test_page_headers_and_no_external_urls(client: TestClient) -> None:
     assert "Noto Sans CJK SC" in css.text and "url(" not in css.text
 
 
+def test_every_page_is_laid_out_at_the_phones_width(client: TestClient) -> None:
+    """Without the viewport meta a phone browser lays the page out 980 px wide and shrinks
+    it to a quarter: every top-level page (answer, confirmation, notices) carries it."""
+    decide(client, PAY599)
+    pages = [client.get("/")]  # no session: the sign-in notice
+    sign_in(client, PAY599["user_id"])
+    pages += [client.get("/"), client.get("/self-check/consent"), client.get("/?t=bad")]
+    assert [r.status_code for r in pages] == [401, 200, 200, 403]
+    viewport = '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    for r in pages:
+        assert r.text.split("</head>", 1)[0].count(viewport) == 1, r.text
+
+
 # what if ---------------------------------------------------------------------------------
 
 
