@@ -233,6 +233,8 @@ def test_refused_user_sees_reasons_and_what_to_do(served, page, shoot, name: str
     assert steps + fixed + others > 0, "a refusal says what to do, what cannot change, or else"
     if name == "region-closed":
         assert fixed > 0 and page.get_by_test_id("alternatives").is_visible()
+    if name == "region-quota":  # score moves to the quota's cutoff, or honestly none
+        assert steps + fixed > 0 and page.get_by_test_id("snapshot-as-of").is_visible()
     if name == "credit":
         first_step = page.get_by_test_id("recourse-step").first
         assert first_step.get_attribute("data-field") == "pay_score"
