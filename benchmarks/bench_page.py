@@ -66,6 +66,14 @@ def sessions(port: int, users: list[str]) -> list[str]:
     return cookies
 
 
+def profiler(server: int, out: Path, seconds: float) -> subprocess.Popen[bytes]:
+    """py-spy (``pip install py-spy``) recording the server's processes as collapsed stacks."""
+    return subprocess.Popen(
+        ["py-spy", "record", "--pid", str(server), "--subprocesses", "--format", "raw",
+         "--duration", str(int(seconds)), "--rate", "250", "-o", str(out)]  # fmt: skip
+    )
+
+
 def page(cookie: str) -> bytes:
     return f"GET / HTTP/1.1\r\nHost: b\r\nCookie: {cookie}\r\n\r\n".encode()
 
@@ -77,6 +85,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--conns", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy the server during the load (collapsed stacks)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -97,7 +108,10 @@ def main() -> None:
             )
             with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
                 runner.run(load(port, requests, 2.0, args.conns))  # warm-up
+                spy = profiler(proc.pid, args.profile, args.seconds) if args.profile else None
                 print("GET / (refused)", runner.run(load(port, requests, args.seconds, args.conns)))
+                if spy is not None:
+                    spy.wait()
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)

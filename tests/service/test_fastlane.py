@@ -70,3 +70,23 @@ def test_other_requests_get_the_framework_answers(client: TestClient) -> None:
             slow = client.request(method, url, headers=headers, content=content)
         same(fast, slow)
         assert fast.headers.get("www-authenticate") == slow.headers.get("www-authenticate")
+
+
+def test_the_answer_page_matches_the_framework(client: TestClient) -> None:
+    from selfcheck_helpers import sign_in
+    from test_api import decide
+
+    decide(client, STRONG | {"user_id": "page-user", "pay_score": 580})  # refused: reasons
+    sign_in(client, "page-user")
+    fast = client.get("/")
+    with framework_only(client):
+        slow = client.get("/")
+    assert fast.status_code == slow.status_code == 200
+    csrf = 'name="csrf" value="'
+    assert fast.text.count(csrf) == slow.text.count(csrf) >= 1
+    assert fast.text == slow.text and 'data-testid="reason"' in fast.text
+    for header in ("content-type", "content-security-policy", "referrer-policy"):
+        assert fast.headers.get(header) == slow.headers.get(header), header
+    assert fast.headers["cache-control"] == "no-store"  # (the guards add it to the framework's)
+    client.cookies.clear()  # no session: the framework's sign-in page, not the lane
+    assert client.get("/").status_code == 401

@@ -1,4 +1,5 @@
-"""The two hot routes as plain ASGI: ``POST /v1/decisions`` and ``GET /v1/users/{id}/entry``.
+"""The hot routes as plain ASGI: ``POST /v1/decisions``, ``GET /v1/users/{id}/entry`` and the
+self-check page's ``GET /``.
 
 FastAPI's routing, dependency solving and response plumbing cost several times the decision
 itself (profiled: ~2/3 of the event loop's time per request). This lane serves the *ordinary*
@@ -6,8 +7,10 @@ request of those two routes directly: an authorised caller, a well-formed body. 
 else (no or wrong token, a body the request model would reject, an invalid profile, another
 route) is handed to the FastAPI app untouched, so every error response, status code and the
 OpenAPI document stay exactly FastAPI's. Both paths call the same functions
-(``decide_and_store``, ``decision_json``, ``entry_view``), so there is no second copy of the
-logic. The guards (size, rate limit, NUL) run before this lane (``GuardMiddleware``).
+(``decide_and_store``, ``decision_json``, ``entry_view``, ``web.routes.answer_response``), so
+there is no second copy of the logic. The page's ordinary request is a signed-in ``GET /``
+without a query (a link exchange or a language switch goes to FastAPI). The guards (size,
+rate limit, NUL) run before this lane (``GuardMiddleware``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from datetime import date
 from typing import Any
 
 import orjson
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from creditgate.identifiers import user_id_problem
@@ -28,6 +33,7 @@ from creditgate.service.logs import remember_principal, report_error
 from creditgate.service.middleware import NO_STORE, replay
 from creditgate.service.routes.entry import entry_view
 from creditgate.service.security import AuthError, Principal
+from creditgate.service.web.routes import answer_response, signed_in
 from creditgate.timeutil import as_of_problem
 
 log = logging.getLogger("creditgate.service")
@@ -49,6 +55,11 @@ class FastLane:
                 if body is not None:
                     await send_json(send, body)
                     return
+            if path == "/" and method == "GET" and not scope.get("query_string"):
+                response = self.page(scope)
+                if response is not None:
+                    await response(scope, receive, send)
+                    return
             if path == "/v1/decisions" and method == "POST":
                 rest = await self.decide(scope, receive, send)
                 if rest is not None:
@@ -65,6 +76,19 @@ class FastLane:
             return None
         remember_principal(scope, principal)
         return principal if principal.role in roles else None
+
+    def page(self, scope: Scope) -> Response | None:
+        """The answer page of a signed-in user; None lets FastAPI answer (the sign-in page)."""
+        request = Request(scope)
+        try:
+            session = signed_in(request, self.services)
+            if session is None:
+                return None
+            response = answer_response(request, self.services, session)
+        except Exception as exc:
+            return Response(orjson.dumps(internal_error(exc)), 500, media_type="application/json")
+        response.headers["cache-control"] = "no-store"
+        return response
 
     def entry(self, scope: Scope, user_id: str) -> bytes | None:
         caller = self.principal(scope, USER_FACING)

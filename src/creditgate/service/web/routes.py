@@ -72,7 +72,7 @@ def _notice(request: Request, kind: str, status: int, both: bool = False) -> Res
     return response
 
 
-def _session(request: Request, services: Services) -> sessions.Session | None:
+def signed_in(request: Request, services: Services) -> sessions.Session | None:
     """The signed-in user's session (and the access line's principal), or None."""
     keys = services.settings.secret_keys
     found = sessions.read_session(keys, request.cookies.get(sessions.COOKIE), services.revoked())
@@ -98,9 +98,15 @@ def self_check_page(request: Request, services: ServicesDep, app: SelfCheckDep) 
     token = request.query_params.get("t")
     if token is not None:
         return _exchange(request, services, app, token)
-    session = _session(request, services)
+    session = signed_in(request, services)
     if session is None:
         return _notice(request, "signin", 401, both=True)
+    return answer_response(request, services, session)
+
+
+def answer_response(request: Request, services: Services, session: sessions.Session) -> Response:
+    """The signed-in user's answer page; also what ``fastlane`` serves for an ordinary
+    ``GET /`` (so there is one copy)."""
     lang, chosen = _lang(request)
     found = answer(services, session.user_id)
     tried = cookies.read_whatif(request, services.settings.secret_keys, session.session_id)
@@ -141,7 +147,7 @@ async def _posted(
     request: Request, services: Services
 ) -> tuple[sessions.Session, dict[str, str]] | Response:
     """The session and form of a POST, or the refusal: no session 401, bad CSRF 403."""
-    session = _session(request, services)
+    session = signed_in(request, services)
     if session is None:
         return _notice(request, "signin", 401, both=True)
     try:
@@ -248,7 +254,7 @@ async def dispute(request: Request, services: ServicesDep) -> Response:
 @router.get("/self-check/consent")
 def confirm_withdrawal(request: Request, services: ServicesDep) -> Response:
     """What withdrawal erases, and the button that does it."""
-    session = _session(request, services)
+    session = signed_in(request, services)
     if session is None:
         return _notice(request, "signin", 401, both=True)
     lang, chosen = _lang(request)
