@@ -68,10 +68,8 @@ def sessions(port: int, users: list[str]) -> list[str]:
 
 def profiler(server: int, out: Path, seconds: float) -> subprocess.Popen[bytes]:
     """py-spy (``pip install py-spy``) recording the server's processes as collapsed stacks."""
-    return subprocess.Popen(
-        ["py-spy", "record", "--pid", str(server), "--subprocesses", "--format", "raw",
-         "--duration", str(int(seconds)), "--rate", "250", "-o", str(out)]  # fmt: skip
-    )
+    command = ["py-spy", "record", "--pid", str(server), "--subprocesses", "--format", "raw"]
+    return subprocess.Popen([*command, "--duration", str(int(seconds)), "-o", str(out)])
 
 
 def page(cookie: str) -> bytes:
