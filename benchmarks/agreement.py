@@ -32,8 +32,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +41,6 @@ import pyarrow.parquet as pq
 from fastapi.testclient import TestClient
 
 from creditgate.population.schema import PROFILE_SCHEMA
-from creditgate.schema import PROFILE_FIELDS
 from creditgate.service.answers import answer, entry_visible
 from creditgate.service.app import create_app
 from creditgate.service.ops import bootstrap
@@ -52,6 +49,9 @@ from creditgate.service.settings import Settings
 from creditgate.service.snapshot_files import map_profiles
 from creditgate.snapshot import read_meta
 from creditgate.snapshot_profiles import ProfilesRef
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from agreement_facts import batch_facts, client_json, comparable, facts
 
 SERVICE = "bench-service-token"
 CLI = [sys.executable, "-m", "creditgate.cli.main"]
@@ -66,34 +66,6 @@ def rss_mib() -> str:
         if name in ("RssAnon", "RssFile"):
             fields[name] = int(value.split()[0]) / 1024
     return f"{fields.get('RssAnon', 0):,.0f}+{fields.get('RssFile', 0):,.0f}"
-
-
-def client_json(row: dict[str, Any]) -> dict[str, Any]:
-    """An input row (typed, or all text in a dirty file) as the JSON a client would send."""
-    out: dict[str, Any] = {}
-    for name, spec in PROFILE_FIELDS.items():
-        value = row[name]
-        if isinstance(value, str) and spec.type is bool:
-            value = {"true": True, "false": False}[value]
-        elif isinstance(value, str) and spec.type in (int, float):
-            value = spec.type(value)
-        elif isinstance(value, date | Decimal):
-            value = str(value) if isinstance(value, Decimal) else value.isoformat()
-        out[name] = value
-    return out
-
-
-def facts(decision: dict[str, Any]) -> tuple[Any, ...]:
-    codes = [r["code"] for r in decision["reasons"]]
-    return (decision["outcome"], decision["score"], decision["limit_cny"], decision["apr"], codes)
-
-
-def batch_facts(row: dict[str, Any]) -> tuple[Any, ...]:
-    return (row["outcome"], row["score"], row["limit_cny"], row["apr"], list(row["reason_codes"]))
-
-
-def comparable(decision: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in decision.items() if k not in ("decision_id", "review")}
 
 
 def timed(label: str, command: list[str]) -> float:

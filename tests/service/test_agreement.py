@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
+from agreement_facts import batch_facts, client_json, comparable, facts
 from conftest import approved, auth, make_settings, write_snapshot_file
 from creditgate.batch.backends import duckdb_backend
 from creditgate.batch.run import BatchReport, run_batch
@@ -32,7 +33,6 @@ from creditgate.decider import Decider
 from creditgate.identifiers import user_id_problem
 from creditgate.population.schema import PROFILE_SCHEMA
 from creditgate.population.synth import write_parquet
-from creditgate.schema import PROFILE_FIELDS
 from creditgate.service.answers import Answer, answer, entry_visible
 from creditgate.service.app import create_app
 from creditgate.service.deps import Services
@@ -69,21 +69,6 @@ def with_duplicates(source: Path) -> list[str]:
     picked[1]["pay_score"] = "700" if picked[1]["pay_score"] != "700" else "701"
     pq.write_table(pa.concat_tables([table, pa.Table.from_pylist(picked, table.schema)]), source)
     return [str(row["user_id"]) for row in picked]
-
-
-def client_json(row: dict[str, Any]) -> dict[str, Any]:
-    """An input row of the (all-text) dirty file as the JSON a client would send: booleans and
-    numbers typed, dates and money as text."""
-    out: dict[str, Any] = {}
-    for name, spec in PROFILE_FIELDS.items():
-        text = row[name]
-        if text is None or spec.type not in (bool, int, float):
-            out[name] = text
-        elif spec.type is bool:
-            out[name] = {"true": True, "false": False}[text]
-        else:
-            out[name] = spec.type(text)
-    return out
 
 
 @pytest.fixture(scope="session")
@@ -138,21 +123,6 @@ def agreement_client(
 def services_of(client: TestClient) -> Services:
     services: Services = client.app.state.services  # type: ignore[attr-defined]
     return services
-
-
-def facts(decision: dict[str, Any]) -> tuple[Any, ...]:
-    """What the batch row and a decision must agree on."""
-    codes = [r["code"] for r in decision["reasons"]]
-    return (decision["outcome"], decision["score"], decision["limit_cny"], decision["apr"], codes)
-
-
-def batch_facts(row: dict[str, Any]) -> tuple[Any, ...]:
-    return (row["outcome"], row["score"], row["limit_cny"], row["apr"], list(row["reason_codes"]))
-
-
-def comparable(decision: dict[str, Any]) -> dict[str, Any]:
-    """A decision without what is per decision (its id and the review note naming it)."""
-    return {k: v for k, v in decision.items() if k not in ("decision_id", "review")}
 
 
 def lookup(client: TestClient, user_id: str) -> bool:

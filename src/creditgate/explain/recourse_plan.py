@@ -26,26 +26,12 @@ from creditgate.explain.catalogue import Text, joined, renderer, sentences, text
 from creditgate.explain.reasons import cutoff_note
 from creditgate.explain.recourse import GateRecourse, region_step
 from creditgate.explain.score_recourse import ScoreRecourse
-from creditgate.policy.lower import Program, slice_program
-from creditgate.policy.nodes import Expr, Field, RegionStatus
+from creditgate.policy.lower import Program, fields_read, slice_program
+from creditgate.policy.nodes import RegionStatus
 from creditgate.schema import Consent
 
 Row = Mapping[str, Any]
 Values = tuple[Any, ...]  # a program's bindings, in order
-
-
-def fields_read(expr: Expr) -> set[str]:
-    """The input fields an expression reads directly."""
-    if isinstance(expr, Field):
-        return {expr.name}
-    found: set[str] = set()
-    for value in (getattr(expr, f) for f in expr.__dataclass_fields__):  # type: ignore[attr-defined]
-        items = value if isinstance(value, tuple) else (value,)
-        for item in items:
-            for part in item if isinstance(item, tuple) else (item,):
-                if isinstance(part, Expr):
-                    found |= fields_read(part)
-    return found
 
 
 class RecoursePlanner:

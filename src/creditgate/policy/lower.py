@@ -9,7 +9,7 @@ Names are stable: ``fail.<gate id>``, ``fraud.<rule id>``, ``bin.<feature>``,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from creditgate.features import DerivedField, by_name, consent_of, derived_fields
@@ -291,18 +291,26 @@ def offer_bindings(policy: Policy) -> list[Binding]:
     ]
 
 
-def refs(expr: Expr) -> set[str]:
-    """Names of the bindings an expression reads."""
-    if isinstance(expr, Ref):
-        return {expr.name}
-    found: set[str] = set()
+def walk(expr: Expr) -> Iterator[Expr]:
+    """``expr`` and every expression inside it (in tuples and pairs of tuples, as ``Case``'s
+    ``whens`` hold them)."""
+    yield expr
     for value in (getattr(expr, f) for f in expr.__dataclass_fields__):  # type: ignore[attr-defined]
         items = value if isinstance(value, tuple) else (value,)
         for item in items:
             for part in item if isinstance(item, tuple) else (item,):
                 if isinstance(part, Expr):
-                    found |= refs(part)
-    return found
+                    yield from walk(part)
+
+
+def refs(expr: Expr) -> set[str]:
+    """Names of the bindings an expression reads."""
+    return {e.name for e in walk(expr) if isinstance(e, Ref)}
+
+
+def fields_read(expr: Expr) -> set[str]:
+    """The input fields an expression reads directly."""
+    return {e.name for e in walk(expr) if isinstance(e, Field)}
 
 
 def slice_program(program: Program, outputs: list[str]) -> Program:

@@ -205,17 +205,29 @@ async def _stored_decision(services: Services, found: Answer) -> str | None:
         return None
 
 
-@router.post("/self-check/review")
-async def ask_review(request: Request, services: ServicesDep) -> Response:
-    """Queue the user's decision for a person (PIPL Art. 24), once while one is open."""
+async def _reviewed(
+    request: Request, services: Services, unavailable: str
+) -> tuple[sessions.Session, dict[str, str], Answer, str] | Response:
+    """A posted review form's session, fields, answer and the stored decision a person will
+    review (a snapshot answer is stored first); else the response to give."""
     posted = await _posted(request, services)
     if isinstance(posted, Response):
         return posted
-    session, _ = posted
+    session, form = posted
     found = await _answer(services, session)
     decision_id = await _stored_decision(services, found)
     if decision_id is None:
-        return _back(request, "whatif_unavailable")
+        return _back(request, unavailable)
+    return session, form, found, decision_id
+
+
+@router.post("/self-check/review")
+async def ask_review(request: Request, services: ServicesDep) -> Response:
+    """Queue the user's decision for a person (PIPL Art. 24), once while one is open."""
+    subject = await _reviewed(request, services, "whatif_unavailable")
+    if isinstance(subject, Response):
+        return subject
+    session, _, _, decision_id = subject
     mine = await anyio.to_thread.run_sync(services.catalog.user_reviews, session.user_id)
     pending = any(
         r["decision_id"] == decision_id and r["status"] == "open" and r["reason"] == REVIEW_REASON
@@ -232,16 +244,12 @@ async def ask_review(request: Request, services: ServicesDep) -> Response:
 @router.post("/self-check/dispute")
 async def dispute(request: Request, services: ServicesDep) -> Response:
     """Open a review naming the input the user says is wrong (PIPL Art. 46), with a note."""
-    posted = await _posted(request, services)
-    if isinstance(posted, Response):
-        return posted
-    session, form = posted
-    found = await _answer(services, session)
+    subject = await _reviewed(request, services, "dispute_bad")
+    if isinstance(subject, Response):
+        return subject
+    session, form, found, decision_id = subject
     field = form.get("field", "")
     if field not in {name for name, _ in view.inputs(found)}:
-        return _back(request, "dispute_bad")
-    decision_id = await _stored_decision(services, found)
-    if decision_id is None:
         return _back(request, "dispute_bad")
     reason = view.dispute_reason(field, view.clean_note(form.get("note", "")))
     principal = _principal(services, session)

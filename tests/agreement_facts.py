@@ -1,0 +1,41 @@
+"""What a batch row and a decision must agree on: shared by ``tests/service/test_agreement.py``
+and ``benchmarks/agreement.py`` (the same check at full size)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from creditgate.schema import PROFILE_FIELDS
+
+
+def client_json(row: dict[str, Any]) -> dict[str, Any]:
+    """An input row (typed, or all text in a dirty file) as the JSON a client would send:
+    booleans and numbers typed, dates and money as text."""
+    out: dict[str, Any] = {}
+    for name, spec in PROFILE_FIELDS.items():
+        value = row[name]
+        if isinstance(value, str) and spec.type is bool:
+            value = {"true": True, "false": False}[value]
+        elif isinstance(value, str) and spec.type in (int, float):
+            value = spec.type(value)
+        elif isinstance(value, date | Decimal):
+            value = str(value) if isinstance(value, Decimal) else value.isoformat()
+        out[name] = value
+    return out
+
+
+def facts(decision: dict[str, Any]) -> tuple[Any, ...]:
+    """What the batch row and a decision must agree on."""
+    codes = [r["code"] for r in decision["reasons"]]
+    return (decision["outcome"], decision["score"], decision["limit_cny"], decision["apr"], codes)
+
+
+def batch_facts(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (row["outcome"], row["score"], row["limit_cny"], row["apr"], list(row["reason_codes"]))
+
+
+def comparable(decision: dict[str, Any]) -> dict[str, Any]:
+    """A decision without what is per decision (its id and the review note naming it)."""
+    return {k: v for k, v in decision.items() if k not in ("decision_id", "review")}
