@@ -51,7 +51,7 @@ from creditgate.snapshot import read_meta
 from creditgate.snapshot_profiles import ProfilesRef
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from agreement_facts import batch_facts, client_json, comparable, facts
+from agreement_facts import batch_facts, client_json, comparable, facts, sample
 
 SERVICE = "bench-service-token"
 CLI = [sys.executable, "-m", "creditgate.cli.main"]
@@ -74,22 +74,6 @@ def timed(label: str, command: list[str]) -> float:
     took = time.perf_counter() - start
     print(f"{label:<34} {took:9.1f} s", flush=True)
     return took
-
-
-def realtime_sample(batch: dict[str, dict[str, Any]], size: int, rng: random.Random) -> list[str]:
-    """Users of every outcome and refusal reason (up to 20 each), then random others."""
-    ids = sorted(batch)
-    rng.shuffle(ids)
-    groups: dict[str, list[str]] = {}
-    for uid in ids:
-        row = batch[uid]
-        for key in [f"outcome:{row['outcome']}", *row["reason_codes"]]:
-            found = groups.setdefault(key, [])
-            if len(found) < 20:
-                found.append(uid)
-    chosen = list(dict.fromkeys(u for found in groups.values() for u in found))[:size]
-    taken = set(chosen)
-    return chosen + [u for u in ids if u not in taken][: size - len(chosen)]
 
 
 def main() -> None:
@@ -227,7 +211,7 @@ def main() -> None:
     print(f"entry lookup (entry_view)          {entry_us:9.1f} us/user")
     print(f"answer (lookup + decide + explain) {answer_us:9.1f} us/user")
 
-    chosen = realtime_sample(batch, args.realtime, rng)
+    chosen = sample(batch, args.realtime, rng, 20)
     start = time.perf_counter()
     posted: dict[str, dict[str, Any]] = {}
     with TestClient(app) as client:

@@ -3,6 +3,7 @@ and ``benchmarks/agreement.py`` (the same check at full size)."""
 
 from __future__ import annotations
 
+import random
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -39,3 +40,22 @@ def batch_facts(row: dict[str, Any]) -> tuple[Any, ...]:
 def comparable(decision: dict[str, Any]) -> dict[str, Any]:
     """A decision without what is per decision (its id and the review note naming it)."""
     return {k: v for k, v in decision.items() if k not in ("decision_id", "review")}
+
+
+def sample(
+    batch: dict[str, dict[str, Any]], size: int, rng: random.Random, per_reason: int
+) -> list[str]:
+    """Users of every outcome and every refusal reason (up to ``per_reason`` each), then
+    random others up to ``size``."""
+    ids = sorted(batch)
+    rng.shuffle(ids)
+    groups: dict[str, list[str]] = {}
+    for uid in ids:
+        row = batch[uid]
+        for key in [f"outcome:{row['outcome']}", *row["reason_codes"]]:
+            found = groups.setdefault(key, [])
+            if len(found) < per_reason:
+                found.append(uid)
+    chosen = list(dict.fromkeys(uid for found in groups.values() for uid in found))[:size]
+    taken = set(chosen)
+    return chosen + [uid for uid in ids if uid not in taken][: size - len(chosen)]

@@ -273,14 +273,7 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     """A page in a new context: a 390x844 phone, zh-CN, touch, no state from other tests."""
-    context = browser.new_context(
-        viewport=PHONE,
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-    )
+    context = new_phone(browser)
     context.set_default_timeout(10_000)
     try:
         yield context.new_page()
@@ -313,3 +306,16 @@ def write_screenshot(
 def save_screenshot() -> Callable[..., Path]:
     """``save_screenshot(page, name, mask=())`` -> ``docs/screenshots/<name>.png``."""
     return write_screenshot
+
+
+def new_phone(browser: Any, **options: Any) -> Any:
+    """A context like the ``page`` fixture's (a zh-CN phone), with ``options``."""
+    return browser.new_context(
+        viewport=PHONE,
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        **options,
+    )

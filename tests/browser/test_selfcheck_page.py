@@ -27,7 +27,7 @@ from creditgate.schema import PROFILE_FIELDS, Consent
 from creditgate.service.web.links import issue_link, link_url
 from creditgate.store.repo import verify
 
-from .conftest import PHONE, Served
+from .conftest import PHONE, Served, new_phone
 
 LANGS = ("zh-CN", "en")
 SECURITY_FIELDS = [n for n, spec in PROFILE_FIELDS.items() if spec.consent is Consent.SECURITY]
@@ -135,19 +135,6 @@ def shoot(served: Served, save_screenshot: Shot) -> Callable[[Any, str], None]:
         page.goto(served.url(f"{path}?lang=zh-CN"))
 
     return both
-
-
-def new_phone(browser: Any, **options: Any) -> Any:
-    """A context like the ``page`` fixture's (a zh-CN phone), with ``options``."""
-    return browser.new_context(
-        viewport=PHONE,
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-        **options,
-    )
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
-from agreement_facts import batch_facts, client_json, comparable, facts
+from agreement_facts import batch_facts, client_json, comparable, facts, sample
 from conftest import approved, auth, make_settings, write_snapshot_file
 from creditgate.batch.backends import duckdb_backend
 from creditgate.batch.run import BatchReport, run_batch
@@ -132,24 +132,6 @@ def lookup(client: TestClient, user_id: str) -> bool:
     return visible
 
 
-def sample(batch: dict[str, dict[str, Any]], size: int) -> list[str]:
-    """Users of every outcome and every refusal reason (up to ``PER_REASON`` each), then
-    random others up to ``size``; fixed seed."""
-    rng = random.Random(SEED)
-    ids = sorted(batch)
-    rng.shuffle(ids)
-    groups: dict[str, list[str]] = {}
-    for uid in ids:
-        row = batch[uid]
-        for key in [f"outcome:{row['outcome']}", *row["reason_codes"]]:
-            found = groups.setdefault(key, [])
-            if len(found) < PER_REASON:
-                found.append(uid)
-    chosen = list(dict.fromkeys(uid for found in groups.values() for uid in found))
-    rest = [uid for uid in ids if uid not in set(chosen)]
-    return chosen + rest[: max(0, size - len(chosen))]
-
-
 def test_every_user_gets_the_batch_answer_before_and_after_a_real_time_decision(
     population: Population, agreement_client: TestClient
 ) -> None:
@@ -193,7 +175,7 @@ def test_every_user_gets_the_batch_answer_before_and_after_a_real_time_decision(
             assert lookup(client, uid) is False, uid
 
     # (c) a real-time decision with the same profile and as_of, for a sample
-    chosen = sample(batch, SAMPLE)
+    chosen = sample(batch, SAMPLE, random.Random(SEED), PER_REASON)
     assert len(chosen) == SAMPLE
     for uid in chosen[:100]:  # the lookup over HTTP (the fast lane) says the same
         assert lookup(client, uid) is batch[uid]["entry_visible"], uid
