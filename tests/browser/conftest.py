@@ -70,11 +70,16 @@ SEED = 12
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test under tests/browser is a ``browser`` test (``-m "not browser"`` skips them)."""
+    """Every test under tests/browser is a ``browser`` test (``-m "not browser"`` skips them),
+    and all of them run in one xdist worker, one after another (``--dist loadgroup`` in
+    scripts/test): a live server thread and Playwright's event loop in a worker would meet the
+    tests that look at the process's open files or call ``asyncio.run``. Their fixtures are
+    module-scoped, so nothing of them is left when that worker moves on."""
     here = Path(__file__).parent
     for item in items:
         if here in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 def missing(reason: str) -> None:
@@ -205,6 +210,7 @@ def running(settings: Settings) -> Iterator[tuple[str, Services]]:
         server.should_exit = True
         thread.join(10)
         sock.close()
+        app.state.services.engine.dispose()  # no descriptor of the database outlives it
 
 
 @pytest.fixture(scope="session")
@@ -224,11 +230,11 @@ def serving(
         yield Served(base_url, settings, services, users, directory)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def served(
     tmp_path_factory: pytest.TempPathFactory, seeded: tuple[Path, SeededUsers]
 ) -> Iterator[Served]:
-    """The service for the session: fresh SQLite, the seeded snapshot active, staff tokens."""
+    """The service for a module: fresh SQLite, the seeded snapshot active, staff tokens."""
     with serving(tmp_path_factory.mktemp("served"), seeded) as found:
         yield found
 
@@ -251,7 +257,7 @@ def start_server(
         context.__exit__(None, None, None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless Debian Chromium; Playwright gives each launch a fresh temporary profile."""
     if not CHROMIUM.exists():
