@@ -97,6 +97,10 @@ def test_invited_batch_user_and_the_cli_link(client: TestClient, batch, monkeypa
     assert revoked.exit_code == 0 and "revoked" in revoked.output
 
 
+def auth_header(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 def test_demo_prints_working_links_for_an_invited_and_a_refused_user(
     client: TestClient, batch, monkeypatch, capsys
 ) -> None:
@@ -112,6 +116,10 @@ def test_demo_prints_working_links_for_an_invited_and_a_refused_user(
     monkeypatch.setattr(serve, "_run", lambda *_: None)
     serve.serve_demo("sqlite://", None, None, "testserver", 80, users)
     printed = capsys.readouterr().out
+    token, entry_url = re.findall(r"Bearer (cgu\.\S+)' (\S+/entry)", printed)[0]
+    client.cookies.clear()
+    r = client.get(entry_url.replace("http://testserver:80", ""), headers=auth_header(token))
+    assert r.status_code == 200 and r.json()["entry_visible"]  # the suggested lookup: visible
     urls = dict(re.findall(r"self-check +(\w+): (\S+)", printed))
     assert set(urls) == {"invited", "refused"}
     expected = {"invited": "visible", "refused": "hidden"}

@@ -163,7 +163,10 @@ def serve_demo(
         f"demo-service:service:{service}",
     )
     os.environ.setdefault("CREDITGATE_PUBLIC_DOCS", "true")  # the demo prints the docs URLs
-    user = issue_user_token(os.environ["CREDITGATE_SECRET"].encode(), "demo-strong", 3600)
+    # the entry lookup for a user of the batch (an example profile is not in the population:
+    # its entry stays hidden, "not assessed", until a real-time decision is taken for it)
+    looked_up = (page_users or {}).get("invited", "demo-strong")
+    user = issue_user_token(os.environ["CREDITGATE_SECRET"].encode(), looked_up, 3600)
     base = f"http://{host}:{port}"
     secret = os.environ["CREDITGATE_SECRET"].encode()
     links = "".join(
@@ -177,7 +180,7 @@ def serve_demo(
         f"  admin token   {admin}   (approves what an operator proposes: four eyes)\n"
         f"  operator token {operator}\n  service token {service}\n"
         f"  try: curl -H 'Authorization: Bearer {admin}' {base}/v1/admin/policies\n"
-        f"       curl -H 'Authorization: Bearer {user}' {base}/v1/users/demo-strong/entry\n"
+        f"       curl -H 'Authorization: Bearer {user}' {base}/v1/users/{looked_up}/entry\n"
         "Ctrl-C stops the server.",
         soft_wrap=True,
     )
