@@ -276,15 +276,22 @@ def browser() -> Iterator[Any]:
             launched.close()
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A page in a new context: a 390x844 phone, zh-CN, touch, no state from other tests."""
+@contextmanager
+def phone_page(browser: Any) -> Iterator[Any]:
+    """A page in a new context: a 390x844 phone, zh-CN, touch, no state from other pages."""
     context = new_phone(browser)
     context.set_default_timeout(10_000)
     try:
         yield context.new_page()
     finally:
         context.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A ``phone_page`` for one test."""
+    with phone_page(browser) as found:
+        yield found
 
 
 def write_screenshot(

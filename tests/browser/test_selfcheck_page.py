@@ -27,7 +27,7 @@ from creditgate.schema import PROFILE_FIELDS, Consent
 from creditgate.service.web.links import issue_link, link_url
 from creditgate.store.repo import verify
 
-from .conftest import PHONE, Served, new_phone
+from .conftest import PHONE, Served, new_phone, phone_page
 
 LANGS = ("zh-CN", "en")
 SECURITY_FIELDS = [n for n, spec in PROFILE_FIELDS.items() if spec.consent is Consent.SECURITY]
@@ -140,12 +140,8 @@ def shoot(served: Served, save_screenshot: Shot) -> Callable[[Any, str], None]:
 @pytest.fixture
 def other_page(browser: Any) -> Iterator[Any]:
     """A second, separate phone (its own cookies)."""
-    context = new_phone(browser)
-    context.set_default_timeout(10_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
+    with phone_page(browser) as found:
+        yield found
 
 
 def stored_decisions(served: Served) -> int:

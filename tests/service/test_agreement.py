@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
+from test_answers import entry as lookup  # the entry lookup over HTTP, as a service calls it
 
 from agreement_facts import batch_facts, client_json, comparable, facts, sample
 from conftest import approved, auth, make_settings, write_snapshot_file
@@ -123,13 +124,6 @@ def agreement_client(
 def services_of(client: TestClient) -> Services:
     services: Services = client.app.state.services  # type: ignore[attr-defined]
     return services
-
-
-def lookup(client: TestClient, user_id: str) -> bool:
-    r = client.get(f"/v1/users/{user_id}/entry", headers=auth("service"))
-    assert r.status_code == 200, r.text
-    visible: bool = r.json()["entry_visible"]
-    return visible
 
 
 def test_every_user_gets_the_batch_answer_before_and_after_a_real_time_decision(

@@ -32,7 +32,6 @@ from creditgate.profile import validate_profile
 from creditgate.service.deciding import decide_and_store, public
 from creditgate.service.deps import Services
 from creditgate.service.state import ServiceState
-from creditgate.snapshot_decider import cutoffs_used
 
 Source = Literal["withdrawn", "decision", "snapshot", "none"]
 SELF_CHECK = "self-check"  # the caller name of decisions the page stores (``materialise``)
@@ -99,7 +98,7 @@ def answer(services: Services, user_id: str) -> Answer:
         source: Source = "snapshot" if visible else "none"
         return Answer(user_id, visible, source, None, None, None, None, **facts)
     as_of = date.fromisoformat(str(snap.meta["as_of"]))
-    decided = unstored(live.decider.decide(row, as_of).to_dict(), state)
+    decided = unstored(live.decider.decide(row, as_of).to_dict(), live.cutoffs)
     return Answer(
         user_id,
         visible,
@@ -123,28 +122,20 @@ def what_if(services: Services, found: Answer, changes: Mapping[str, Any]) -> di
     field. Only for answers with a profile."""
     if found.profile is None or found.as_of is None:
         raise LookupError("no profile to try changes on")
-    decider = services.state.live().decider
+    live = services.state.live()
+    decider = live.decider
     profile = {**found.profile, **changes, "user_id": found.user_id}
     row = validate_profile(orjson.dumps(profile), found.as_of, decider.policy, decider.regions)
-    return public(unstored(decider.decide(row, found.as_of).to_dict(), services.state))
+    return public(unstored(decider.decide(row, found.as_of).to_dict(), live.cutoffs))
 
 
-def unstored(decided: dict[str, Any], state: ServiceState) -> dict[str, Any]:
+def unstored(decided: dict[str, Any], cutoffs: dict[str, Any]) -> dict[str, Any]:
     """A decision made to be shown, not stored: it has no id (none was ever recorded, so
     none may be quoted), and says which cutoffs it used, as a stored one does."""
     decided["decision_id"] = None
     decided["review"] = {**decided["review"], "decision_id": None}
-    decided["cutoffs"] = in_force(state)
+    decided["cutoffs"] = cutoffs
     return decided
-
-
-def in_force(state: ServiceState) -> dict[str, Any]:
-    """The ``cutoffs`` field of a decision made now (``snapshot_decider.cutoffs_used``)."""
-    live = state.current
-    if live is None or live.snapshot is None or state.snapshot is None:
-        return cutoffs_used(None)
-    as_of = date.fromisoformat(str(state.snapshot.meta["as_of"]))
-    return cutoffs_used(live.snapshot["snapshot_id"], as_of, live.snapshot["cutoffs"])
 
 
 async def materialise(services: Services, found: Answer) -> str:

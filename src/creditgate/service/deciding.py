@@ -3,13 +3,11 @@
 Runs on the event loop: validation and the decision are microseconds of CPU, and the only I/O
 (the append, with the idempotency and consent checks made under the chain lock) is awaited
 from the group-commit writer thread. The decision's ``"cutoffs"`` field (which cutoffs it was
-cut at) is built once per ``Live`` (one catalog read, in a thread, after each switch) and
-shared by every decision made with it.
+cut at) is built once per ``Live`` by ``state`` and shared by every decision made with it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import secrets
@@ -20,10 +18,7 @@ import orjson
 
 from creditgate.profile import ProfileError, unencodable, validate_profile
 from creditgate.service.deps import Services
-from creditgate.service.state import Live
-from creditgate.snapshot_decider import cutoffs_used
 from creditgate.store.canonical import canonical
-from creditgate.store.catalog import Catalog
 from creditgate.store.repo import Pending, Stored
 from creditgate.timeutil import today_shanghai
 
@@ -70,39 +65,6 @@ def request_hash(profile: dict[str, Any], as_of: date | None) -> str:
     return hashlib.sha256(canonical(body)).hexdigest()
 
 
-class CutoffsInForce:
-    """The ``"cutoffs"`` field of decisions made with a ``Live``: the snapshot it cuts at (id,
-    as-of date, cutoff per region class) or the policy's floors. Remembered for the last
-    ``Live`` seen (compared by identity: a switch builds a new one), so a decision pays one
-    attribute read; the snapshot's as-of date is read from the catalog once per switch."""
-
-    def __init__(self) -> None:
-        self.last: tuple[Live, dict[str, Any]] | None = None
-
-    def cached(self, live: Live) -> dict[str, Any] | None:
-        last = self.last
-        return last[1] if last is not None and last[0] is live else None
-
-    async def build(self, catalog: Catalog, live: Live) -> dict[str, Any]:
-        found = await asyncio.to_thread(cutoffs_of, catalog, live.snapshot)
-        self.last = (live, found)
-        return found
-
-
-def cutoffs_of(catalog: Catalog, snapshot: dict[str, Any] | None) -> dict[str, Any]:
-    """The ``"cutoffs"`` field for a ``Live.snapshot`` (id and cutoffs, or None)."""
-    if snapshot is None:
-        return cutoffs_used(None)
-    row = catalog.snapshot(snapshot["snapshot_id"])
-    if row is None:  # a snapshot is served only from its catalog row, never deleted
-        raise LookupError(f"snapshot {snapshot['snapshot_id']} is not registered")
-    as_of = date.fromisoformat(orjson.loads(row["meta"])["as_of"])
-    return cutoffs_used(snapshot["snapshot_id"], as_of, snapshot["cutoffs"])
-
-
-cutoffs_in_force = CutoffsInForce()
-
-
 def public(decision: dict[str, Any]) -> dict[str, Any]:
     """What a caller may see: the contract, never the operator-only ``_internal`` facts."""
     return {k: v for k, v in decision.items() if k != "_internal"}
@@ -128,7 +90,6 @@ async def decide_and_store(
     when = as_of or today_shanghai()
     live = services.state.live()
     decider = live.decider
-    cutoffs = cutoffs_in_force.cached(live) or await cutoffs_in_force.build(services.catalog, live)
     try:
         encoded = orjson.dumps(profile)
     except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits: 422 naming it, not 500
@@ -145,7 +106,7 @@ async def decide_and_store(
             row.update(dict.fromkeys(CONSENT_FIELDS, False))
         decision = decider.decide(row, when, decision_id=new_decision_id())
         stored_decision = decision.to_dict()
-        stored_decision["cutoffs"] = cutoffs
+        stored_decision["cutoffs"] = live.cutoffs
         if decision.internal:
             stored_decision["_internal"] = decision.internal
         appended = await services.writer.submit(

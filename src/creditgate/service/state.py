@@ -33,7 +33,7 @@ from creditgate.service.snapshot_files import (
     read_registered,
 )
 from creditgate.snapshot import SnapshotError, SnapshotMeta, read_invited, read_meta
-from creditgate.snapshot_decider import matches, snapshot_decider
+from creditgate.snapshot_decider import cutoffs_used, matches, snapshot_decider
 from creditgate.snapshot_profiles import ProfilesRef, SnapshotProfiles
 from creditgate.store.catalog import Catalog
 from creditgate.store.repo import DecisionLog
@@ -58,11 +58,14 @@ class ActiveSnapshot:
 class Live:
     """What a decision is made with, swapped as one object so a request never mixes a policy
     with another policy's snapshot. ``snapshot`` (id and cutoffs, or None) is stored with the
-    decision's inputs so that ``replay`` cuts at the same scores."""
+    decision's inputs so that ``replay`` cuts at the same scores; ``cutoffs`` is the decision's
+    ``"cutoffs"`` field (``snapshot_decider.cutoffs_used``), built once here for every decision
+    made with it, stored or only shown."""
 
     key: tuple[str | None, str | None]  # (policy version, snapshot id) it was built for
     decider: Decider
     snapshot: dict[str, Any] | None
+    cutoffs: dict[str, Any] = field(default_factory=lambda: cutoffs_used(None))
 
 
 @dataclass
@@ -121,7 +124,13 @@ class ServiceState:
             )
             return Live(key, base, None)
         cut = snapshot_decider(base, meta, f"<snapshot {snap.snapshot_id}>")
-        return Live(key, cut, {"snapshot_id": snap.snapshot_id, "cutoffs": dict(meta.cutoffs)})
+        cutoffs = dict(meta.cutoffs)
+        return Live(
+            key,
+            cut,
+            {"snapshot_id": snap.snapshot_id, "cutoffs": cutoffs},
+            cutoffs_used(snap.snapshot_id, meta.as_of, cutoffs),
+        )
 
     def refresh(self) -> None:
         """Re-read what is active; recompile/reload only on change, then switch in one step."""

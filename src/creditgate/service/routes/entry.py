@@ -19,8 +19,8 @@ router = APIRouter(prefix="/v1", tags=["entry"])
 
 def entry_view(services: Services, user_id: str) -> dict[str, Any]:
     """Visible or not by the user's one answer (``answers.entry_visible``: consent, then a
-    real-time decision since the snapshot, then the snapshot). Nobody sees the entry
-    before a policy and a snapshot are active."""
+    real-time decision since the snapshot, then the snapshot). With no snapshot active, only
+    real-time decisions (at the policy's floors) show the entry."""
     snap = services.state.snapshot
     return {
         "user_id": user_id,
