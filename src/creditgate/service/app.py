@@ -101,7 +101,7 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
         engine,
         decision_log,
         catalog,
-        ServiceState(catalog, snapshot_directory(settings), settings.db_url),
+        ServiceState(catalog, snapshot_directory(settings), settings.db_url, decision_log),
         settings.secret_bytes,
         GroupWriter(decision_log),
         decision_log.events,

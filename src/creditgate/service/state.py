@@ -73,6 +73,7 @@ class ServiceState:
     catalog: Catalog
     snapshot_dir: Path  # snapshots are read only from here (``snapshot_files``)
     db_url: str  # whose files are never opened as a snapshot
+    decision_log: DecisionLog  # the service's own: read each refresh for real-time answers
     deciders: dict[str, Decider] = field(default_factory=dict)
     policy_version: str | None = None
     snapshot: ActiveSnapshot | None = None
@@ -149,7 +150,7 @@ class ServiceState:
             if current is not None and self.realtime.key != current.key:
                 since = snap.since_seq if snap is not None else 0
                 self.realtime = RealTimeAnswers(current.key, since)
-        self.realtime.catch_up(DecisionLog(self.catalog.engine))
+        self.realtime.catch_up(self.decision_log)
 
     def _load_snapshot(self, snapshot_id: str) -> ActiveSnapshot | None:
         """The registered snapshot's ids, or None (logged, marked) when its file is refused."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import weakref
 from types import TracebackType
 
 from sqlalchemy import Engine
@@ -24,6 +25,8 @@ class WriteLock:
         database = engine.url.database
         if engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
             self.fd = os.open(database + ".writelock", os.O_RDWR | os.O_CREAT, 0o600)
+            # a short-lived store (a CLI command, an operation) must not leak its descriptor
+            weakref.finalize(self, os.close, self.fd)
 
     def __enter__(self) -> None:
         self.thread_lock.acquire()
