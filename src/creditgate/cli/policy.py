@@ -11,7 +11,7 @@ from rich.table import Table
 from creditgate.cli.common import Exit, err, fail, out
 from creditgate.policy.lint import Level, errors, lint
 from creditgate.policy.loader import PolicyError, load_policy
-from creditgate.policy.nodes import Policy
+from creditgate.policy.nodes import Condition, Policy
 
 app = typer.Typer(help="Check and inspect policy files.", no_args_is_help=True)
 PolicyFile = Annotated[Path, typer.Argument(help="Policy YAML file.", dir_okay=False)]
@@ -47,6 +47,12 @@ def show_command(file: PolicyFile) -> None:
         out.print(table)
 
 
+def condition_text(c: Condition) -> str:
+    if c.op is not None:
+        return f"{c.field} {c.op.value} {c.value}"
+    return f"{c.field} {'not in' if c.negate_values else 'in'} {list(c.values)}"
+
+
 def tables(policy: Policy) -> list[Table]:
     gates = Table(title=f"{policy.name} {policy.version}: gates")
     for col in ("layer", "id", "code", "rule", "if missing", "action"):
@@ -64,9 +70,7 @@ def tables(policy: Policy) -> list[Table]:
     for col in ("id", "when (all)", "action"):
         fraud.add_column(col)
     for r in policy.fraud:
-        when = " and ".join(
-            f"{c.field} {c.op.value if c.op else 'in'} {c.value}" for c in r.conditions
-        )
+        when = " and ".join(condition_text(c) for c in r.conditions)
         fraud.add_row(r.id, when, r.action.value)
     card = Table(title=f"scorecard (base {policy.scorecard.base_points} points)")
     for col in ("feature", "field", "bins -> points", "factor"):
@@ -101,10 +105,14 @@ def tables(policy: Policy) -> list[Table]:
         title=f"offer {policy.offer.min_limit}..{policy.offer.max_limit} yuan, "
         f"terms {list(policy.offer.terms)}"
     )
-    for col in ("segment", "limits (min score: yuan)", "refer"):
+    for col in ("segment", "limit rows (first match wins): when -> yuan", "refer"):
         offer.add_column(col)
     for s in policy.offer.segments:
-        offer.add_row(s.name, ", ".join(f"{m}: {v:,}" for m, v in s.limits), str(s.refer))
+        if not s.limits:
+            offer.add_row(s.name, "-", str(s.refer))
+        for j, row in enumerate(s.limits):
+            when = [f"score >= {row.min_score}", *(condition_text(c) for c in row.when)]
+            offer.add_row(s.name if j == 0 else "", f"{', '.join(when)} -> {row.limit:,}", "")
     for p in policy.offer.prices:
         offer.add_row(
             "price",

@@ -4,7 +4,9 @@ Errors make ``creditgate policy lint`` exit 1 and stop a policy from being serve
 refuses it); warnings are printed. What it checks: APR above the jurisdiction's cap, a line above
 the household cap, data used without a consent gate, gates that can never pass or never fail,
 contradictory gates on one field, cutoffs outside the attainable score range, and invited users
-left without a limit or a price. (Protected attributes are refused by the loader itself.)
+left without a limit or a price. A limit row above the household cap warns on that row's line;
+a limit row's conditions count as data use for the consent check. (Protected attributes and
+limits outside the product range are refused by the loader itself.)
 
 In the ``CN`` jurisdiction the rules the law makes mandatory are errors when missing or not
 declining: adults only (age >= 18), no students, real-name verification, both consents, a
@@ -109,30 +111,19 @@ def _pricing(policy: Policy) -> list[Finding]:
                     f"{law.name} cap of {law.apr_cap}",
                 )
             )
-    top = max(
-        (min(limit, offer.max_limit) for s in offer.segments for _, limit in s.limits), default=0
-    )
-    if top > law.household_line_cap_cny:
-        out.append(
-            Finding(
-                Level.WARNING,
-                "HOUSEHOLD_LINE_CAP",
-                policy.line("offer.segments"),
-                f"a credit line of {top} yuan exceeds the {law.name} household cap "
-                f"of {law.household_line_cap_cny} yuan for bank internet consumer "
-                "loans; check the lender's licence",
-            )
-        )
     for i, s in enumerate(offer.segments):
-        for _, limit in s.limits:
-            if not offer.min_limit <= limit <= offer.max_limit:
+        for j, row in enumerate(s.limits):
+            line = min(row.limit, offer.max_limit)
+            if line > law.household_line_cap_cny:
                 out.append(
                     Finding(
                         Level.WARNING,
-                        "LIMIT_CLIPPED",
-                        policy.line(f"offer.segments.{i}.limits"),
-                        f"segment {s.name}: limit {limit} is outside the product "
-                        f"range {offer.min_limit}..{offer.max_limit} and is clipped",
+                        "HOUSEHOLD_LINE_CAP",
+                        row.line or policy.line(f"offer.segments.{i}.limits.{j}"),
+                        f"segment {s.name}, limit row {j}: a credit line of {line} yuan "
+                        f"exceeds the {law.name} household cap of "
+                        f"{law.household_line_cap_cny} yuan for bank internet consumer "
+                        "loans; check the lender's licence",
                     )
                 )
     lowest_cutoff = min(v for _, v in policy.scorecard.cutoffs)
@@ -147,14 +138,18 @@ def _pricing(policy: Policy) -> list[Finding]:
             )
         )
     for i, s in enumerate(offer.segments):
-        if not s.refer and min(m for m, _ in s.limits) > lowest_cutoff:
+        # only rows without conditions catch everyone: conditional rows may all fail
+        floor = min((r.min_score for r in s.limits if not r.when), default=None)
+        if not s.refer and (floor is None or floor > lowest_cutoff):
             out.append(
                 Finding(
                     Level.ERROR,
                     "NO_LIMIT",
                     policy.line(f"offer.segments.{i}"),
                     f"segment {s.name}: invitable scores below "
-                    f"{min(m for m, _ in s.limits)} get no limit",
+                    f"{floor} get no limit"
+                    if floor is not None
+                    else f"segment {s.name}: no limit row without conditions",
                 )
             )
     return out
@@ -172,6 +167,12 @@ def _consent(policy: Policy, regions: RegionTable) -> list[Finding]:
     uses += [
         (f.field, policy.line(f"scorecard.features.{i}"), f"scorecard feature {f.name}")
         for i, f in enumerate(policy.scorecard.features)
+    ]
+    uses += [
+        (c.field, row.line, f"segment {s.name} limit row {j}")
+        for s in policy.offer.segments
+        for j, row in enumerate(s.limits)
+        for c in row.when
     ]
     for field, line, what in uses:
         consent = consent_of(field, derived)

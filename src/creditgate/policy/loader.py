@@ -31,6 +31,7 @@ from creditgate.policy.nodes import (
     Gate,
     Jurisdiction,
     Layer,
+    LimitRow,
     Offer,
     Policy,
     PriceBand,
@@ -44,7 +45,7 @@ from creditgate.policy.nodes import (
 )
 from creditgate.policy.yamlsrc import Path_, SourceMap, YamlSyntaxError, load_yaml
 from creditgate.population.regions import RegionClass, RegionTable, load_regions
-from creditgate.schema import PROFILE_FIELDS
+from creditgate.schema import PROFILE_FIELDS, Consent
 
 PROTECTED_ATTRIBUTES = frozenset(
     {
@@ -374,9 +375,7 @@ class _Builder:
                 self.error(path, "the last segment must have no `when:` (it catches the rest)")
             if not seg.refer and not seg.limits:
                 self.error(path, "a segment that is not referred needs `limits:`")
-            limits = tuple((lim.min_score, lim.limit) for lim in seg.limits)
-            if [m for m, _ in limits] != sorted((m for m, _ in limits), reverse=True):
-                self.error((*path, "limits"), "limits must be listed highest min_score first")
+            limits = self.limit_rows(seg.limits, (*path, "limits"))
             segments.append(Segment(seg.name, conds, limits, seg.refer))
         prices = tuple(PriceBand(p.min_score, p.daily_rate) for p in o.pricing)
         if [p.min_score for p in prices] != sorted((p.min_score for p in prices), reverse=True):
@@ -389,3 +388,41 @@ class _Builder:
             tuple(o.terms),
             o.days_per_year,
         )
+
+    def limit_rows(self, rows: list[s.LimitSpec], path: Path_) -> tuple[LimitRow, ...]:
+        """A segment's limit matrix: rows in the product range, conditions on known, non
+        anti-fraud fields, a catch-all last row, and no row hidden by an earlier one."""
+        low, high = self.spec.offer.limits_cny.min, self.spec.offer.limits_cny.max
+        out: list[LimitRow] = []
+        for j, row in enumerate(rows):
+            rpath = (*path, j)
+            if not low <= row.limit <= high:
+                self.error(
+                    (*rpath, "limit"), f"limit {row.limit} is outside the product range {low}..{high}"
+                )
+            conds = tuple(self.condition(c, (*rpath, "when", k)) for k, c in enumerate(row.when))
+            for k, c in enumerate(row.when):
+                if c.field in PROFILE_FIELDS and PROFILE_FIELDS[c.field].consent is Consent.SECURITY:
+                    self.error(
+                        (*rpath, "when", k, "field"),
+                        f"{c.field!r} is anti-fraud data and may not set a limit",
+                    )
+            if j == len(rows) - 1 and row.when:
+                self.error(rpath, "the last limit row must have no `when:` (it catches the rest)")
+            out.append(LimitRow(row.min_score, row.limit, conds, self.source.line_of(rpath)))
+        for j, later in enumerate(out):
+            hider = next((i for i, r in enumerate(out[:j]) if hides(r, later)), None)
+            if hider is not None:
+                self.error(
+                    (*path, j),
+                    f"row {j} is never used: row {hider} (min_score {out[hider].min_score}"
+                    f"{' and its conditions' if out[hider].when else ''}) takes everyone it "
+                    "would; list rows for higher scores and narrower conditions first",
+                )
+        return tuple(out)
+
+
+def hides(earlier: LimitRow, later: LimitRow) -> bool:
+    """``earlier`` matches everyone ``later`` matches (a lower bar and fewer conditions), so
+    under first-match ``later`` never applies."""
+    return earlier.min_score <= later.min_score and set(earlier.when) <= set(later.when)

@@ -28,6 +28,7 @@ from creditgate.policy.nodes import (
     Gate,
     InSet,
     IsNull,
+    LimitRow,
     Literal,
     Logistic,
     Not,
@@ -226,7 +227,7 @@ def lower(policy: Policy, regions: RegionTable) -> Program:
         cut = Literal(Outcome.NOT_INVITED.value)
         by_policy = Case(((Ref("cut.capacity"), cut),), Ref("outcome.policy"))
     out.append(Binding("outcome", by_policy))
-    out.extend(offer_bindings(policy))
+    out.extend(offer_bindings(policy, derived, capacity))
     keys, slots = reason_slots(policy, capacity)
     out.extend(Binding(name, expr) for name, expr in keys)
     return Program(policy, tuple(out), derived, tuple(slots))
@@ -266,17 +267,36 @@ def pd_scale(policy: Policy) -> tuple[float, float]:
     return s.base_score - factor * math.log(s.base_odds), factor
 
 
-def offer_bindings(policy: Policy) -> list[Binding]:
-    """Limit and price only for invited users; apr is folded from the daily rate."""
+def limit_row_expr(row: LimitRow, derived: Mapping[str, DerivedField]) -> Expr:
+    """Score at least the row's bar and every condition true; a condition's data is read only
+    under the consent that covers it (unconsented, the row does not match)."""
+    at_least = Compare(CmpOp.GE, Ref("score"), Literal(row.min_score))
+    if not row.when:
+        return at_least
+    guards = consent_guard([c.field for c in row.when], derived)
+    return And((at_least, *guards, *(condition_expr(c, derived) for c in row.when)))
+
+
+def offer_bindings(
+    policy: Policy, derived: Mapping[str, DerivedField], capacity: bool
+) -> list[Binding]:
+    """Limit and price only for invited users; apr is folded from the daily rate.
+
+    A segment's limit rows become one searched CASE in file order (first match wins),
+    ``limit.policy``, computed for users the policy itself invites: it reads profile fields, so
+    it must not depend on a snapshot's cut (the batch computes such bindings in its one scan of
+    the input and stages them; see ``batch.decisions.split``). ``limit_cny`` keeps it for the
+    users finally invited."""
     offer = policy.offer
     invited = Compare(CmpOp.EQ, Ref("outcome"), Literal(Outcome.INVITED.value))
+    by_policy = Ref("outcome.policy" if capacity else "outcome")
+    invited_by_policy = Compare(CmpOp.EQ, by_policy, Literal(Outcome.INVITED.value))
     limit_whens: list[tuple[Expr, Expr]] = []
     for seg in offer.segments:
         is_seg = Compare(CmpOp.EQ, Ref("segment"), Literal(seg.name))
-        for min_score, limit in seg.limits:
-            clipped = max(offer.min_limit, min(offer.max_limit, limit))
-            at_least = Compare(CmpOp.GE, Ref("score"), Literal(min_score))
-            limit_whens.append((And((is_seg, at_least)), Literal(clipped)))
+        for row in seg.limits:
+            clipped = max(offer.min_limit, min(offer.max_limit, row.limit))
+            limit_whens.append((And((is_seg, limit_row_expr(row, derived))), Literal(clipped)))
     rate_whens: list[tuple[Expr, Expr]] = []
     apr_whens: list[tuple[Expr, Expr]] = []
     for band in offer.prices:
@@ -284,8 +304,10 @@ def offer_bindings(policy: Policy) -> list[Binding]:
         rate_whens.append((cond, Literal(band.daily_rate)))
         apr_whens.append((cond, Literal(band.daily_rate * offer.days_per_year)))
     none = Literal(None)
+    matrix = Case(((invited_by_policy, Case(tuple(limit_whens), none)),), none)
     return [
-        Binding("limit_cny", Case(((invited, Case(tuple(limit_whens), none)),), none)),
+        Binding("limit.policy", matrix),
+        Binding("limit_cny", Case(((invited, Ref("limit.policy")),), none)),
         Binding("daily_rate", Case(((invited, Case(tuple(rate_whens), none)),), none)),
         Binding("apr", Case(((invited, Case(tuple(apr_whens), none)),), none)),
     ]

@@ -272,10 +272,22 @@ class RegionRule:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitRow:
+    """One row of a segment's limit matrix: ``limit`` yuan for a score of at least
+    ``min_score`` where every condition holds (a NULL or unconsented field never holds).
+    The first matching row of the segment wins; the last has no conditions."""
+
+    min_score: int
+    limit: int
+    when: tuple[Condition, ...] = ()
+    line: int = 0  # policy-file line, for lint messages
+
+
+@dataclass(frozen=True, slots=True)
 class Segment:
     name: str
     when: tuple[Condition, ...]  # empty: the catch-all segment
-    limits: tuple[tuple[int, int], ...]  # (min score, limit in yuan), highest score first
+    limits: tuple[LimitRow, ...]  # first match wins; the last row is a catch-all
     refer: bool = False  # product does not fit the segment's need: refer elsewhere
 
 

@@ -96,7 +96,10 @@ class ScorecardSpec(Strict):
 
 
 class LimitSpec(Strict):
+    """One row of a segment's limit matrix: score at least ``min_score`` and every ``when``."""
+
     min_score: int
+    when: list[ConditionSpec] = []
     limit: int = Field(gt=0)
 
 
