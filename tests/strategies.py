@@ -1,13 +1,17 @@
-"""Hypothesis strategies for profiles: valid rows, edge values included, and near-misses."""
+"""Hypothesis strategies for profiles (valid rows, edge values included, and near-misses) and
+for policies (the default with generated limit matrices)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from hypothesis import strategies as st
 
+from creditgate.policy.loader import load_policy
+from creditgate.policy.nodes import CmpOp, Condition, LimitRow, Policy, Segment, Value
 from creditgate.population.regions import load_regions
 from creditgate.schema import Occupation
 
@@ -118,3 +122,92 @@ def strong_profile(**overrides: Any) -> dict[str, Any]:
     }
     row.update(overrides)
     return row
+
+
+SPEND_EDGES = [Decimal(v) for v in ("999.99", "1000.00", "1999.99", "2000.00", "4999.99")] + [
+    Decimal(v) for v in ("5000.00", "9999.99", "10000.00", "19999.99", "20000.00")
+]
+
+
+@st.composite
+def invitable_profiles(draw: st.DrawFn, as_of: date = AS_OF) -> dict[str, Any]:
+    """A profile that passes every gate of the default policy, with what limit rows read
+    (age, spend, flow, scores, occupation, an old overdue record) drawn around band edges:
+    most are invited, so limits are exercised rather than NULL."""
+    old_overdue = draw(st.one_of(st.none(), dates_between(date(2018, 1, 1), date(2024, 10, 1))))
+    return strong_profile(
+        birth_date=draw(
+            st.one_of(
+                dates_between(date(1960, 1, 1), date(2008, 11, 28)),
+                st.sampled_from([date(1996, 11, 28), date(1996, 11, 29)]),  # 30 on as_of
+            )
+        ),
+        city=draw(st.sampled_from(CITIES)),
+        occupation=draw(st.sampled_from([o.value for o in Occupation])),
+        pay_score=draw(_edge_ints(600, 850, [600, 650, 700, 750])),
+        ecosystem_repayment_score=draw(_edge_ints(0, 100, [60, 80, 90])),
+        overdue_count_24m=0,
+        last_overdue_on=old_overdue,
+        monthly_spend_cny_6m=draw(
+            st.one_of(
+                st.decimals(0, 60000, places=2, allow_nan=False, allow_infinity=False),
+                st.sampled_from(SPEND_EDGES),
+            )
+        ),
+        monthly_flow_cv_6m=draw(
+            st.one_of(st.floats(0, 0.5, allow_nan=False), st.sampled_from([0.2, 0.25, 0.5]))
+        ),
+    )
+
+
+_LIMIT_CONDITIONS: list[tuple[str, list[CmpOp], list[Value]]] = [
+    ("monthly_spend_cny_6m", [CmpOp.GE, CmpOp.LT], [Decimal(2000), Decimal("5000.5")]),
+    ("monthly_flow_cv_6m", [CmpOp.LE, CmpOp.GT], [0.2, 0.25]),
+    ("pay_score", [CmpOp.GE, CmpOp.NE], [650, 700]),
+    ("ecosystem_repayment_score", [CmpOp.GT, CmpOp.EQ], [80, 90]),
+    ("age", [CmpOp.LT, CmpOp.GE], [30, 45]),  # derived
+    ("months_since_last_overdue", [CmpOp.GE], [36, 60]),  # derived and NULL-able
+]
+
+
+@st.composite
+def limit_conditions(draw: st.DrawFn) -> Condition:
+    """One condition of a limit row, in the policy's ``when:`` syntax's node form."""
+    if draw(st.integers(0, len(_LIMIT_CONDITIONS))) == len(_LIMIT_CONDITIONS):
+        values = tuple(draw(st.sets(st.sampled_from([o.value for o in Occupation]), min_size=1)))
+        return Condition("occupation", None, None, tuple(sorted(values)), draw(st.booleans()))
+    field, ops, values_ = draw(st.sampled_from(_LIMIT_CONDITIONS))
+    return Condition(field, draw(st.sampled_from(ops)), draw(st.sampled_from(values_)))
+
+
+@st.composite
+def limit_matrices(draw: st.DrawFn, low: int = 500, high: int = 300_000) -> tuple[LimitRow, ...]:
+    """A segment's limit rows: conditional rows, then a catch-all, limits in the product range
+    (rows an earlier one hides are allowed: the engines must agree on them too)."""
+    amounts = st.sampled_from([low, 1000, 3000, 20000, 200_000, high])
+    rows = draw(
+        st.lists(
+            st.builds(
+                LimitRow,
+                min_score=st.sampled_from([0, 650, 700, 760, 800]),
+                limit=amounts,
+                when=st.lists(limit_conditions(), min_size=1, max_size=3).map(tuple),
+            ),
+            max_size=6,
+        )
+    )
+    return (*rows, LimitRow(draw(st.sampled_from([0, 600])), draw(amounts)))
+
+
+@st.composite
+def limit_policies(draw: st.DrawFn) -> Policy:
+    """The default policy with every limit-bearing segment's rows drawn by ``limit_matrices``."""
+    policy = DEFAULT_POLICY
+    segments = tuple(
+        s if s.refer else Segment(s.name, s.when, draw(limit_matrices()), s.refer)
+        for s in policy.offer.segments
+    )
+    return replace(policy, offer=replace(policy.offer, segments=segments))
+
+
+DEFAULT_POLICY = load_policy()

@@ -4,13 +4,27 @@ fraud, referral and offer behave as the default policy says."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
+from operator import eq, ge, gt, le, lt, ne
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from creditgate.decider import Decider
-from strategies import AS_OF, strong_profile
+from creditgate.engines.row import compile_program
+from creditgate.features import by_name, consent_of, derived_fields
+from creditgate.policy.loader import load_policy
+from creditgate.policy.lower import lower
+from creditgate.policy.nodes import Condition, Policy
+from creditgate.population.regions import load_regions
+from creditgate.schema import Consent
+from strategies import AS_OF, invitable_profiles, limit_policies, profiles, strong_profile
+
+REGIONS = load_regions()
 
 SINGLE_GATE_FAILURES = [
     ({"consent_credit_data": False}, "CONSENT_MISSING", False),
@@ -36,7 +50,8 @@ def test_strong_profile_in_shenzhen_is_invited_with_offer(decider: Decider) -> N
     d = decider.decide(strong_profile(), AS_OF)
     assert d.outcome == "invited" and d.entry_visible
     assert d.reasons == () and d.recourse == ()
-    assert d.limit_cny is not None and 500 <= d.limit_cny <= 300_000
+    # score >= 760, spend 5,200 (band from 5,000), flow CV 0.16 (stable): 10 x 5,000
+    assert d.limit_cny == 50_000
     assert d.apr is not None and d.apr <= decider.policy.jurisdiction.apr_cap
     assert d.apr == d.daily_rate * 365  # type: ignore[operator]
     assert d.terms == (5, 10, 20)
@@ -189,6 +204,117 @@ def test_gen_z_gets_smaller_limits_than_middle_class(decider: Decider) -> None:
     assert young.outcome == older.outcome == "invited"
     assert young.limit_cny is not None and older.limit_cny is not None
     assert young.limit_cny < older.limit_cny
+
+
+@pytest.mark.parametrize(
+    ("change", "score", "limit"),
+    [
+        # middle class, score >= 760, stable flow: 10 months of the spend band's floor
+        ({"monthly_spend_cny_6m": Decimal("1999.99")}, 770, 5_000),
+        ({"monthly_spend_cny_6m": Decimal("2000.00")}, 770, 20_000),
+        ({"monthly_spend_cny_6m": Decimal("20000.00")}, 791, 200_000),
+        # the same spend with unstable flow: 6 months
+        ({"monthly_spend_cny_6m": Decimal("20000.00"), "monthly_flow_cv_6m": 0.3}, 783, 120_000),
+        # a score from 700 to 759: 4 months
+        ({"pay_score": 650}, 748, 20_000),
+        # Gen-Z: 3 months at >= 760, capped at 20,000; under 1,000 a month, the 500 line
+        ({"birth_date": date(2000, 1, 1)}, 781, 15_000),
+        ({"birth_date": date(2000, 1, 1), "monthly_spend_cny_6m": Decimal("800.00")}, 745, 500),
+    ],
+)
+def test_limit_follows_spend_and_flow_as_the_matrix_says(
+    decider: Decider, change: dict[str, object], score: int, limit: int
+) -> None:
+    d = decider.decide(strong_profile(**change), AS_OF)
+    assert (d.outcome, d.score, d.limit_cny) == ("invited", score, limit)
+
+
+def holds(c: Condition, value: object) -> bool:
+    """A condition read by hand (NULL never holds), independent of the compiled program."""
+    if value is None:
+        return False
+    if c.op is None:
+        return (value in c.values) != c.negate_values
+    compare = {">=": ge, ">": gt, "<=": le, "<": lt, "==": eq, "!=": ne}[c.op.value]
+    return bool(compare(value, c.value))
+
+
+def assert_first_matching_row(decider: Decider, row: dict[str, Any]) -> None:
+    """An invited user's limit is the first row of their segment whose score bar and
+    conditions hold, read by hand from the policy; everyone else has none."""
+    d = decider.decide(row, AS_OF)
+    if d.outcome != "invited":
+        assert d.limit_cny is None
+        return
+    values = decider.evaluate(row, AS_OF)
+    segment = next(s for s in decider.policy.offer.segments if s.name == values["segment"])
+    first = next(
+        r
+        for r in segment.limits
+        if d.score is not None
+        and d.score >= r.min_score
+        and all(holds(c, values.field(c.field)) for c in r.when)
+    )
+    assert d.limit_cny == first.limit
+
+
+@settings(max_examples=300, deadline=None)
+@given(row=st.one_of(profiles(), invitable_profiles()))
+def test_default_limits_are_the_first_matching_row_within_the_cap(
+    decider: Decider, row: dict[str, Any]
+) -> None:
+    assert_first_matching_row(decider, row)
+    limit = decider.decide(row, AS_OF).limit_cny
+    assert limit is None or limit <= decider.policy.jurisdiction.household_line_cap_cny
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    policy=limit_policies(),
+    rows=st.lists(st.one_of(profiles(), invitable_profiles()), min_size=1, max_size=15),
+)
+def test_generated_limit_matrices_give_the_first_matching_row(
+    policy: Policy, rows: list[dict[str, Any]]
+) -> None:
+    decider = Decider(policy, REGIONS)
+    for row in rows:
+        assert_first_matching_row(decider, row)
+
+
+def test_without_behaviour_consent_no_limit_row_reads_spend() -> None:
+    """Limit rows are consent-guarded like gates and the card. Under the default policy a user
+    without behaviour consent is never invited (tested below); here the lint is bypassed on a
+    policy with neither that consent gate nor behaviour data in its card, so such a user is
+    invited, and only rows that read no behaviour data may set the line."""
+    policy = load_policy()
+    derived = by_name(derived_fields(load_regions(), policy.unknown_city))
+    card = replace(
+        policy.scorecard,
+        base_points=470,
+        features=tuple(
+            f
+            for f in policy.scorecard.features
+            if consent_of(f.field, derived) is not Consent.BEHAVIOUR
+        ),
+    )
+    gates = tuple(g for g in policy.gates if g.id != "consent_behaviour")
+    program = lower(replace(policy, gates=gates, scorecard=card), load_regions())
+    run, at = compile_program(program), program.positions
+    spender = {"monthly_spend_cny_6m": Decimal("30000.00"), "monthly_flow_cv_6m": 0.1}
+    consented = run(strong_profile(**spender), AS_OF)
+    assert (consented[at["outcome"]], consented[at["score"]]) == ("invited", 765)
+    assert consented[at["limit_cny"]] == 200_000
+    unconsented = run(strong_profile(**spender, consent_behaviour_data=False), AS_OF)
+    assert unconsented[at["outcome"]] == "invited"
+    assert unconsented[at["limit_cny"]] == 3_000  # the score >= 760 row without conditions
+
+
+@settings(max_examples=100, deadline=None)
+@given(row=st.one_of(profiles(), invitable_profiles()))
+def test_without_behaviour_consent_no_one_is_invited(decider: Decider, row: dict[str, Any]) -> None:
+    d = decider.decide({**row, "consent_behaviour_data": False}, AS_OF)
+    assert d.outcome == "not_invited" and d.limit_cny is None
+    assert "CONSENT_MISSING" in d.reason_codes
 
 
 def test_reasons_are_ordered_declines_first_and_principal_at_most_four(decider: Decider) -> None:

@@ -22,13 +22,15 @@ from creditgate.batch.backends import Backend, duckdb_backend, spark_backend
 from creditgate.batch.decisions import OUTPUT_COLUMNS, decision_columns
 from creditgate.batch.whitelist import apply_cutoffs
 from creditgate.decider import Decider
+from creditgate.policy.nodes import Policy
 from creditgate.population.schema import PROFILE_SCHEMA
-from strategies import AS_OF, profiles
+from strategies import AS_OF, invitable_profiles, limit_policies, profiles
 
 Rows = list[dict[str, Any]]
 Run = Callable[[Rows], Rows]
 CAPACITY_CUTOFFS = {"tier1": 640, "new_tier1": 660, "capital": 670, "prefecture": 680}
 EXAMPLES = {"row": 40, "duckdb": 30, "spark": 3}
+LIMIT_EXAMPLES = {"duckdb": 20, "spark": 2}  # each example compiles a generated policy
 
 
 def expected(decider: Decider, row: dict[str, Any], as_of: date) -> dict[str, Any]:
@@ -95,7 +97,8 @@ def batches() -> st.SearchStrategy[Rows]:
     def numbered(rows: Rows) -> Rows:
         return [{**r, "user_id": f"u{i:05d}"} for i, r in enumerate(rows)]
 
-    return st.lists(profiles(), min_size=1, max_size=120).map(numbered)
+    rows = st.one_of(profiles(), invitable_profiles())  # invited users exercise the limits
+    return st.lists(rows, min_size=1, max_size=120).map(numbered)
 
 
 def test_every_engine_decides_like_the_decider(engine: tuple[str, Decider, Run]) -> None:
@@ -110,6 +113,33 @@ def test_every_engine_decides_like_the_decider(engine: tuple[str, Decider, Run])
     def check(rows: Rows) -> None:
         want = [expected(decider, r, AS_OF) for r in rows]
         got = run(rows)
+        for w, g in zip(want, got, strict=True):
+            assert g == w, f"{name} differs for {w['user_id']}"
+
+    check()
+
+
+@pytest.mark.parametrize("name", LIMIT_EXAMPLES)
+def test_generated_limit_matrices_decide_alike_on_every_engine(
+    name: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Policies with generated limit rows (conditions on raw, derived and NULL-able fields,
+    membership, hidden rows) lower to the same IR: every engine gives the same limits."""
+    backend = duckdb_backend("1GB", 1) if name == "duckdb" else request.getfixturevalue("spark")
+    regions = Decider().regions
+
+    @settings(
+        max_examples=LIMIT_EXAMPLES[name],
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(policy=limit_policies(), rows=batches(), snapshot=st.booleans())
+    def check(policy: Policy, rows: Rows, snapshot: bool) -> None:
+        if snapshot:
+            policy = apply_cutoffs(policy, CAPACITY_CUTOFFS)
+        decider = Decider(policy, regions)
+        want = [expected(decider, r, AS_OF) for r in rows]
+        got = ibis_runner(backend, decider, tmp_path)(rows)
         for w, g in zip(want, got, strict=True):
             assert g == w, f"{name} differs for {w['user_id']}"
 

@@ -18,10 +18,43 @@ def checks(text: str) -> dict[str, Level]:
     return {f.check: f.level for f in lint(parse_policy(text, "p.yaml"))}
 
 
-def test_default_policy_only_warns_about_the_household_cap() -> None:
-    found = lint(parse_policy(DEFAULT))
-    assert [(f.check, f.level) for f in found] == [("HOUSEHOLD_LINE_CAP", Level.WARNING)]
-    assert found[0].line > 0
+def line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def test_default_policy_lints_clean_assigning_within_the_household_cap() -> None:
+    policy = parse_policy(DEFAULT)
+    assert lint(policy) == []
+    rows = [r for s in policy.offer.segments for r in s.limits]
+    assert max(r.limit for r in rows) == policy.jurisdiction.household_line_cap_cny
+    assert policy.offer.max_limit == 300_000  # the product range stays the seed's
+
+
+def test_a_limit_row_above_the_household_cap_warns_on_its_own_line() -> None:
+    text = DEFAULT.replace("limit: 200000}", "limit: 300000}", 1)
+    found = [f for f in lint(parse_policy(text)) if f.check == "HOUSEHOLD_LINE_CAP"]
+    assert [(f.level, f.line) for f in found] == [(Level.WARNING, line_of(text, "limit: 300000"))]
+    assert "middle_class" in found[0].message and "300000 yuan" in found[0].message
+
+
+def test_a_limit_condition_on_unconsented_data_is_a_consent_error() -> None:
+    """Limit rows read profile data: the consent check covers them like gates and features."""
+    text = DEFAULT.replace(
+        "  - {id: consent_behaviour, code: CONSENT_MISSING, layer: compliance, "
+        'field: consent_behaviour_data, op: "==", value: true}\n',
+        "",
+    )
+    found = [f for f in errors(lint(parse_policy(text))) if f.check == "CONSENT"]
+    rows = [f for f in found if "limit row" in f.message]
+    assert rows and all("consent_behaviour_data" in f.message for f in rows)
+    first = line_of(text, '{min_score: 760, when: [{field: monthly_spend_cny_6m, op: ">="')
+    assert any(f.line == first and "segment gen_z limit row 0" in f.message for f in rows)
+
+
+def test_a_segment_whose_unconditional_rows_start_above_the_cutoff_has_no_limit() -> None:
+    """Conditional rows may all fail: only rows without conditions guarantee a limit."""
+    text = DEFAULT.replace("- {min_score: 0, limit: 500}", "- {min_score: 700, limit: 500}", 1)
+    assert checks(text).get("NO_LIMIT") is Level.ERROR
 
 
 @pytest.mark.parametrize(

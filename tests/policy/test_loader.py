@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from creditgate.policy.loader import PolicyError, default_policy_path, load_policy, parse_policy
+from creditgate.policy.nodes import CmpOp
 
 DEFAULT = default_policy_path().read_text(encoding="utf-8")
 # the calibrated floor is data (scorecard.default_card): read it, do not copy it
@@ -73,6 +75,45 @@ def test_default_policy_loads() -> None:
         (f"tier1: {TIER1}, ", "", "no cutoff for 'tier1'"),
         ('apr_cap: "0.24"', 'apr_cap: "abc"', "jurisdiction.apr_cap"),
         ("{id: velocity, action: review,", "{id: blacklist, action: review,", "duplicate id"),
+        # limit rows: the policy's condition syntax, checked like any condition
+        (
+            '{field: monthly_spend_cny_6m, op: ">=", value: 10000}], limit: 20000}',
+            '{field: monthly_spend, op: ">=", value: 10000}], limit: 20000}',
+            "unknown field 'monthly_spend'",
+        ),
+        (
+            '{field: monthly_spend_cny_6m, op: ">=", value: 10000}], limit: 20000}',
+            '{field: monthly_spend_cny_6m, op: ">=", value: "10000"}], limit: 20000}',
+            "expected a Decimal value",
+        ),
+        (
+            '{field: monthly_spend_cny_6m, op: ">=", value: 10000}], limit: 20000}',
+            '{field: monthly_spend_cny_6m, op: in, value: 10000}], limit: 20000}',
+            "needs a list",
+        ),
+        (
+            '{field: monthly_spend_cny_6m, op: ">=", value: 10000}], limit: 20000}',
+            '{field: sex, op: "==", value: "male"}], limit: 20000}',
+            "protected attribute",
+        ),
+        (
+            '{field: monthly_flow_cv_6m, op: "<=", value: 0.25}], limit: 200000}',
+            '{field: accounts_on_device, op: "<=", value: 1}], limit: 200000}',
+            "anti-fraud data and may not set a limit",
+        ),
+        (
+            '{field: monthly_flow_cv_6m, op: "<=", value: 0.25}], limit: 200000}',
+            '{field: monthly_flow_cv_6m, op: "<=", value: 0.25}], limit: 400000}',
+            "limit 400000 is outside the product range 500..300000",
+        ),
+        ("- {min_score: 0, limit: 500}", "- {min_score: 0, limit: 300}", "outside the product"),
+        (
+            "- {min_score: 0, limit: 500}",
+            '- {min_score: 0, when: [{field: monthly_spend_cny_6m, op: "<", value: 1000}], '
+            "limit: 500}",
+            "the last limit row must have no `when:`",
+        ),
+        ("- {min_score: 760, limit: 3000}", "- {min_score: 760, limit: 3000, rows: 2}", "limits.9"),
     ],
 )
 def test_errors_name_line_and_field(old: str, new: str, message: str) -> None:
@@ -85,6 +126,33 @@ def test_errors_name_line_and_field(old: str, new: str, message: str) -> None:
         matching = [i for i in found if message in i]
         lines = {int(i.split(":")[1]) for i in matching}
         assert expected in lines or any(abs(x - expected) <= 1 for x in lines), (found, expected)
+
+
+def test_limit_rows_load_as_a_matrix_in_file_order() -> None:
+    policy = load_policy()
+    gen_z, middle = (s for s in policy.offer.segments if not s.refer)
+    assert gen_z.name == "gen_z" and middle.name == "middle_class"
+    top = middle.limits[0]
+    assert (top.min_score, top.limit) == (760, 200_000)
+    assert [(c.field, c.op, c.value) for c in top.when] == [
+        ("monthly_spend_cny_6m", CmpOp.GE, Decimal(20000)),
+        ("monthly_flow_cv_6m", CmpOp.LE, 0.25),
+    ]
+    assert top.line == line_of(DEFAULT, "limit: 200000}")
+    for segment in (gen_z, middle):
+        assert not segment.limits[-1].when  # the catch-all
+    assert gen_z.limits[-1].limit == policy.offer.min_limit == 500
+
+
+def test_a_row_hidden_by_an_earlier_one_names_both() -> None:
+    """Unconditional rows must still go highest score first (the old rule, now a case of a
+    row that an earlier, broader row always takes first)."""
+    text = DEFAULT.replace("- {min_score: 760, limit: 3000}", "- {min_score: 0, limit: 3000}", 1)
+    found = [i for i in issues(text) if "never used" in i]
+    assert found and all("row 9 (min_score 0)" in i for i in found)
+    lines = {int(i.split(":")[1]) for i in found}
+    first_hidden = '{min_score: 700, when: [{field: monthly_spend_cny_6m, op: ">=", value: 20000}]'
+    assert min(lines) == line_of(text, first_hidden)
 
 
 def test_yaml_syntax_error_names_the_line() -> None:
