@@ -104,7 +104,9 @@ def report(name: str, dist: LimitDistribution, product_max: int, cap: int) -> st
 
 
 def run(args: list[str]) -> None:
-    subprocess.run([*CLI, *args], check=True, stdout=subprocess.DEVNULL)
+    done = subprocess.run([*CLI, *args], capture_output=True, text=True, check=False)
+    if done.returncode:
+        sys.exit(f"creditgate {args[0]} failed:\n{done.stderr}")
 
 
 def main() -> None:
@@ -120,13 +122,13 @@ def main() -> None:
         work = args.workdir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         users = work / "users.parquet"
-        run(["synth", "--users", str(args.users), "--seed", str(args.seed)]
-            + ["--as-of", args.as_of, "--out", str(users)])  # fmt: skip
+        synth = ["synth", "--users", str(args.users), "--seed", str(args.seed)]
+        run([*synth, "--as-of", args.as_of, "--out", str(users)])
         for i, path in enumerate(policies):
             policy = load_policy(path)
             decisions = work / f"decisions_{i}.parquet"
-            run(["batch", str(users), "--out", str(decisions), "--policy", str(path)]
-                + ["--snapshot", str(work / f"snapshot_{i}.parquet"), "--as-of", args.as_of])  # fmt: skip
+            batch = ["batch", str(users), "--out", str(decisions), "--policy", str(path)]
+            run([*batch, "--snapshot", str(work / f"snapshot_{i}.parquet"), "--as-of", args.as_of])
             cap = policy.jurisdiction.household_line_cap_cny
             dist = summarise(decisions, users, cap)
             name = f"{policy.name} {policy.version} ({path.name})"

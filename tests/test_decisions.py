@@ -229,7 +229,7 @@ def test_limit_follows_spend_and_flow_as_the_matrix_says(
     assert (d.outcome, d.score, d.limit_cny) == ("invited", score, limit)
 
 
-def holds(c: Condition, value: object) -> bool:
+def holds(c: Condition, value: Any) -> bool:
     """A condition read by hand (NULL never holds), independent of the compiled program."""
     if value is None:
         return False

@@ -88,7 +88,7 @@ def test_default_policy_loads() -> None:
         ),
         (
             '{field: monthly_spend_cny_6m, op: ">=", value: 10000}], limit: 20000}',
-            '{field: monthly_spend_cny_6m, op: in, value: 10000}], limit: 20000}',
+            "{field: monthly_spend_cny_6m, op: in, value: 10000}], limit: 20000}",
             "needs a list",
         ),
         (

@@ -111,8 +111,8 @@ def tables(policy: Policy) -> list[Table]:
         if not s.limits:
             offer.add_row(s.name, "-", str(s.refer))
         for j, row in enumerate(s.limits):
-            when = [f"score >= {row.min_score}", *(condition_text(c) for c in row.when)]
-            offer.add_row(s.name if j == 0 else "", f"{', '.join(when)} -> {row.limit:,}", "")
+            bars = [f"score >= {row.min_score}", *(condition_text(c) for c in row.when)]
+            offer.add_row(s.name if j == 0 else "", f"{', '.join(bars)} -> {row.limit:,}", "")
     for p in policy.offer.prices:
         offer.add_row(
             "price",

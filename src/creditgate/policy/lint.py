@@ -146,8 +146,7 @@ def _pricing(policy: Policy) -> list[Finding]:
                     Level.ERROR,
                     "NO_LIMIT",
                     policy.line(f"offer.segments.{i}"),
-                    f"segment {s.name}: invitable scores below "
-                    f"{floor} get no limit"
+                    f"segment {s.name}: invitable scores below {floor} get no limit"
                     if floor is not None
                     else f"segment {s.name}: no limit row without conditions",
                 )

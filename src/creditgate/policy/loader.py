@@ -398,11 +398,15 @@ class _Builder:
             rpath = (*path, j)
             if not low <= row.limit <= high:
                 self.error(
-                    (*rpath, "limit"), f"limit {row.limit} is outside the product range {low}..{high}"
+                    (*rpath, "limit"),
+                    f"limit {row.limit} is outside the product range {low}..{high}",
                 )
             conds = tuple(self.condition(c, (*rpath, "when", k)) for k, c in enumerate(row.when))
             for k, c in enumerate(row.when):
-                if c.field in PROFILE_FIELDS and PROFILE_FIELDS[c.field].consent is Consent.SECURITY:
+                if (
+                    c.field in PROFILE_FIELDS
+                    and PROFILE_FIELDS[c.field].consent is Consent.SECURITY
+                ):
                     self.error(
                         (*rpath, "when", k, "field"),
                         f"{c.field!r} is anti-fraud data and may not set a limit",
