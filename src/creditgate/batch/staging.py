@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+import ibis
 import ibis.expr.types as ir
 
 from creditgate.batch.backends import Backend
@@ -46,6 +47,20 @@ class StagedPolicy:
     view: ir.Table
 
 
+def outcome_flag(column: ir.Value) -> ir.IntegerValue:
+    """An observed outcome as 1 (bad), 0 (good) or NULL: a boolean, an integer 0/1, or the
+    text ``true``/``false``/``1``/``0`` (a file written as text); anything else is NULL."""
+    kind = column.type()
+    if kind.is_boolean():
+        return column.cast("int64")
+    if kind.is_integer():
+        return ibis.cases((column == 1, 1), (column == 0, 0), else_=ibis.null("int64"))
+    text = column.cast("string").strip().lower()
+    return ibis.cases(
+        (text.isin(["true", "1"]), 1), (text.isin(["false", "0"]), 0), else_=ibis.null("int64")
+    ).cast("int64")
+
+
 def placeholder_cutoffs(policy: Policy) -> dict[str, int]:
     """Capacity cutoffs for every class a run can derive one for: the program's shape."""
     return {r.region_class: 0 for r in policy.regions if r.status is not RegionStatus.CLOSED}
@@ -72,7 +87,7 @@ def stage_policies(
     merged = merge([sp.part(sp.early.__contains__) for sp in shapes])
     table = profiles(checked_table)
     if outcome_column is not None:  # carried as read (the contract does not check it)
-        carried = {OUTCOME: checked_table[outcome_column]}
+        carried = {OUTCOME: outcome_flag(checked_table[outcome_column])}
         table = checked_table.select(**{
             **{c: checked_table[f"_v_{c}"] for c in PROFILE_FIELDS},
             BAD_COLUMN: checked_table[BAD_COLUMN],

@@ -149,9 +149,10 @@ def evaluate(
         kind = pop.raw.schema().get(outcome_column)
         if kind is None:
             raise LabInputError(f"{source}: no outcome column {outcome_column!r}")
-        if not (kind.is_boolean() or kind.is_integer()):
+        if not (kind.is_boolean() or kind.is_integer() or kind.is_string()):
             raise LabInputError(
-                f"{source}: outcome column {outcome_column!r} is {kind}, not boolean or integer"
+                f"{source}: outcome column {outcome_column!r} is {kind}, "
+                "not boolean, integer or text"
             )
     step("deciding under the policies' own cutoffs" if len(policies) > 1 else "deciding")
     staged, parts = stage_policies(
