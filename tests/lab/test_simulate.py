@@ -54,7 +54,9 @@ def simulated(population: Path) -> dict[str, Any]:
     return reports(population, [Decider().policy])[0]
 
 
-def test_counts_agree_with_batch(batch: tuple[BatchReport, Path], simulated: dict[str, Any]) -> None:
+def test_counts_agree_with_batch(
+    batch: tuple[BatchReport, Path], simulated: dict[str, Any]
+) -> None:
     report, out = batch
     decisions = pq.read_table(out)
     assert simulated["input_rows"] == report.input_rows == USERS
@@ -124,7 +126,9 @@ def test_decided_rows_are_batch_rows(population: Path, batch: tuple[BatchReport,
     for column in ("user_id", "outcome", "score", "pd", "limit_cny", "apr", "region_class"):
         assert got[column].to_pylist() == want[column].to_pylist(), column
     assert got["reason_codes"].to_pylist() == want["reason_codes"].to_pylist()
-    assert set(got["province"].to_pylist()) - {None} <= {c.province for c in d.regions.cities.values()}
+    assert set(got["province"].to_pylist()) - {None} <= {
+        c.province for c in d.regions.cities.values()
+    }
 
 
 def test_realised_bad_rate_is_the_hand_computed_one(
@@ -134,9 +138,7 @@ def test_realised_bad_rate_is_the_hand_computed_one(
     users = pq.read_table(population, columns=["user_id", "defaulted"]).to_pylist()
     counts = Counter(u["user_id"] for u in users)
     flag = {"true": 1, "false": 0, "1": 1, "0": 0, True: 1, False: 0}
-    defaulted = {
-        u["user_id"]: flag.get(u["defaulted"]) for u in users if counts[u["user_id"]] == 1
-    }
+    defaulted = {u["user_id"]: flag.get(u["defaulted"]) for u in users if counts[u["user_id"]] == 1}
     decisions = pq.read_table(out, columns=["user_id", "outcome"]).to_pylist()
     invited = [defaulted[r["user_id"]] for r in decisions if r["outcome"] == "invited"]
     known = [v for v in invited if v is not None]
@@ -172,7 +174,9 @@ def test_unknown_outcome_column_is_bad_input(population: Path, tmp_path: Path) -
         evaluate(duckdb_backend("1GB", 1), clean, [d.policy], d.regions, AS_OF, "birth_date")
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(seed=st.integers(0, 10_000), users=st.integers(0, 400), dirty=st.sampled_from([0.0, 0.1]))
 def test_funnel_conserves_users(tmp_path: Path, seed: int, users: int, dirty: float) -> None:
     source = tmp_path / f"u{seed}_{users}.parquet"

@@ -38,7 +38,7 @@ def test_writes_report_and_page(population: Path, tmp_path: Path) -> None:
     [report] = json.loads((tmp_path / "out" / "report.json").read_text())["reports"]
     assert report["population"] == 600 and report["realised_bad_rate"] is not None
     page = (tmp_path / "out" / "index.html").read_text()
-    assert "<script" not in page and "http" not in page.replace('http://www.w3.org/2000/svg', '')
+    assert "<script" not in page and "http" not in page.replace("http://www.w3.org/2000/svg", "")
     assert "invited" in output
 
 
@@ -60,15 +60,26 @@ def test_broken_policy_names_file_and_line(population: Path, tmp_path: Path) -> 
     bad = tmp_path / "bad.yaml"
     text = default_policy_path().read_text(encoding="utf-8")
     bad.write_text(text.replace("capacity_share: 0.15", "capacity_share: 7", 1), encoding="utf-8")
-    line = bad.read_text().splitlines().index(
-        next(x for x in bad.read_text().splitlines() if x.startswith("capacity_share: 7"))
-    ) + 1
+    line = (
+        bad.read_text()
+        .splitlines()
+        .index(next(x for x in bad.read_text().splitlines() if x.startswith("capacity_share: 7")))
+        + 1
+    )
     result = runner.invoke(
         app, ["simulate", str(bad), "--population", str(population), "--out", str(tmp_path / "o")]
     )
     assert result.exit_code == 2 and f"{bad}:{line}: capacity_share" in result.output
     missing = runner.invoke(
-        app, ["simulate", str(tmp_path / "none.yaml"), "--population", str(population), "--out", str(tmp_path / "o")]
+        app,
+        [
+            "simulate",
+            str(tmp_path / "none.yaml"),
+            "--population",
+            str(population),
+            "--out",
+            str(tmp_path / "o"),
+        ],
     )
     assert missing.exit_code == 2 and "no such policy file" in missing.output
 
@@ -77,7 +88,9 @@ def test_spark_writes_the_same_report(population: Path, tmp_path: Path) -> None:
     pytest.importorskip("pyspark")
     code, output = simulate(population, tmp_path / "duck", "--outcome", "defaulted")
     assert code == 0, output
-    code, output = simulate(population, tmp_path / "spark", "--outcome", "defaulted", "--engine", "spark")
+    code, output = simulate(
+        population, tmp_path / "spark", "--outcome", "defaulted", "--engine", "spark"
+    )
     assert code == 0, output
     duck = json.loads((tmp_path / "duck" / "report.json").read_text())
     spark = json.loads((tmp_path / "spark" / "report.json").read_text())

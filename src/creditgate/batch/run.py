@@ -26,6 +26,7 @@ from creditgate.batch.decisions import (
     split,
     with_reasons,
 )
+from creditgate.batch.staging import OUTCOME, STAGED, stage_policies
 from creditgate.batch.validate import (
     BAD_COLUMN,
     CityRules,
@@ -41,7 +42,6 @@ from creditgate.batch.validate import (
 )
 from creditgate.batch.whitelist import Cutoffs, Eligible, apply_cutoffs, derive_cutoffs
 from creditgate.engines.ibis import reason_lists
-from creditgate.batch.staging import OUTCOME, STAGED, stage_policies
 from creditgate.lab.funnel import FIRST, MASK, FunnelStep, mask_and_first
 from creditgate.lab.report import report_of, with_counts, write_report
 from creditgate.policy.lower import lower, refs
@@ -169,7 +169,7 @@ def run_batch(
     document = with_counts(
         lab_report, input_rows, report.decided, report.quarantined, duplicate_rows
     ) | {"as_of": as_of.isoformat(), "outcome_column": None}
-    write_report(report.report_path, [document])
+    write_report(report_path(out), [document])
     if snapshot is not None:
         step("writing the decided profiles")
         decided_profiles = valid_profiles(checked(raw, as_of, cities, dup_table, not_nfc))

@@ -88,11 +88,13 @@ def stage_policies(
     table = profiles(checked_table)
     if outcome_column is not None:  # carried as read (the contract does not check it)
         carried = {OUTCOME: outcome_flag(checked_table[outcome_column])}
-        table = checked_table.select(**{
-            **{c: checked_table[f"_v_{c}"] for c in PROFILE_FIELDS},
-            BAD_COLUMN: checked_table[BAD_COLUMN],
-            **carried,
-        })
+        table = checked_table.select(
+            **{
+                **{c: checked_table[f"_v_{c}"] for c in PROFILE_FIELDS},
+                BAD_COLUMN: checked_table[BAD_COLUMN],
+                **carried,
+            }
+        )
     compiler = IbisCompiler(merged.program, table, as_of)
     cols = compiler.compile()
     t = compiler.table

@@ -77,7 +77,9 @@ def simulate(
             reports = []
             for k, run in enumerate(ev.runs):
                 step(f"reporting {run.policy.name} ({k + 1}/{len(ev.runs)})")
-                reports.append({"file": str(policies[k]), "as_of": when.isoformat()} | ev.report(run))
+                reports.append(
+                    {"file": str(policies[k]), "as_of": when.isoformat()} | ev.report(run)
+                )
     write_report(output / "report.json", reports)
     write_html(output / "index.html", reports)
     out.print(

@@ -44,7 +44,9 @@ def funnel_steps(program: Program) -> tuple[FunnelStep, ...]:
     """The steps of ``program``'s policy in policy order (module docstring)."""
     policy, names = program.policy, set(program.names)
     steps = [FunnelStep(g.layer.value, g.code, g.id, Ref(f"fail.{g.id}")) for g in policy.gates]
-    steps.append(FunnelStep(Layer.REGION.value, "REGION_CLOSED", "region_closed", _ref("fail.region_closed")))
+    steps.append(
+        FunnelStep(Layer.REGION.value, "REGION_CLOSED", "region_closed", _ref("fail.region_closed"))
+    )
     steps += [
         FunnelStep(Layer.FRAUD.value, "FRAUD_SUSPECTED", r.id, Ref(f"fraud.{r.id}"))
         for r in policy.fraud
@@ -53,13 +55,23 @@ def funnel_steps(program: Program) -> tuple[FunnelStep, ...]:
     below = And((Ref("fail.score"), Not(quota)))
     steps.append(FunnelStep(Layer.WHITELIST.value, "SCORE_BELOW_CUTOFF", "score", below))
     steps.append(FunnelStep(Layer.REGION.value, "REGION_QUOTA", "score_quota", quota))
-    steps.append(FunnelStep(Layer.SEGMENT.value, "BUSINESS_PURPOSE", "refer", _ref("refer.segment")))
+    steps.append(
+        FunnelStep(Layer.SEGMENT.value, "BUSINESS_PURPOSE", "refer", _ref("refer.segment"))
+    )
     if "fail.region_quota" in names:
         steps.append(
-            FunnelStep(Layer.REGION.value, "REGION_QUOTA", "region_quota", _ref("fail.region_quota"), late=True)
+            FunnelStep(
+                Layer.REGION.value,
+                "REGION_QUOTA",
+                "region_quota",
+                _ref("fail.region_quota"),
+                late=True,
+            )
         )
         steps.append(
-            FunnelStep(Layer.WHITELIST.value, "CAPACITY", "capacity", _ref("fail.capacity"), late=True)
+            FunnelStep(
+                Layer.WHITELIST.value, "CAPACITY", "capacity", _ref("fail.capacity"), late=True
+            )
         )
     return tuple(steps)
 
@@ -77,7 +89,9 @@ def mask_and_first(
     whens = []
     for i in sorted(failed):
         hit = failed[i].fill_null(False)
-        mask = mask + ibis.ifelse(hit, ibis.literal(1 << i, type="int64"), ibis.literal(0, type="int64"))
+        mask = mask + ibis.ifelse(
+            hit, ibis.literal(1 << i, type="int64"), ibis.literal(0, type="int64")
+        )
         whens.append((hit, ibis.literal(i, type="int64")))
     first = ibis.cases(*whens, else_=ibis.null("int64")) if whens else ibis.null("int64")
     return mask, first

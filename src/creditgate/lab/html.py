@@ -60,9 +60,11 @@ def bar_chart(
         for i, v in enumerate(values):
             h = (HEIGHT - 20) * v / top
             x = PAD + i * bw + bw * shrink
+            w = max(bw * (0.9 - 2 * shrink), 1)
+            tip = f"{_e(labels[i])}: {_e(name)} {v:,}"
             parts.append(
-                f'<rect x="{x:.1f}" y="{HEIGHT - h:.1f}" width="{max(bw * (0.9 - 2 * shrink), 1):.1f}"'
-                f' height="{h:.1f}" fill="{colour}"><title>{_e(labels[i])}: {_e(name)} {v:,}</title></rect>'
+                f'<rect x="{x:.1f}" y="{HEIGHT - h:.1f}" width="{w:.1f}" height="{h:.1f}"'
+                f' fill="{colour}"><title>{tip}</title></rect>'
             )
     step = max(1, n // 10)
     for i in range(0, n, step):
@@ -99,9 +101,7 @@ def _score_chart(dist: dict[str, Any]) -> str:
     los = list(range(first, bins[-1]["lo"] + width, width))
     users = [by_lo.get(lo, {}).get("users", 0) for lo in los]
     invited = [by_lo.get(lo, {}).get("invited", 0) for lo in los]
-    marks = [
-        ((v - first) / width, f"{c} {v}") for c, v in sorted(dist["marks"]["cutoff"].items())
-    ]
+    marks = [((v - first) / width, f"{c} {v}") for c, v in sorted(dist["marks"]["cutoff"].items())]
     series = [("users", users, "#9db4d6"), ("invited", invited, "#1f6f43")]
     return bar_chart([str(lo) for lo in los], series, marks, "score distribution")
 
@@ -175,10 +175,7 @@ def policy_section(report: dict[str, Any]) -> str:
     cut = report["cutoffs"]
     cutoffs = _table(
         ["class", "policy cutoff", "cutoff", "quota (users)"],
-        [
-            [c, cut["policy"].get(c), v, cut["quotas"].get(c)]
-            for c, v in cut["by_class"].items()
-        ],
+        [[c, cut["policy"].get(c), v, cut["quotas"].get(c)] for c, v in cut["by_class"].items()],
         1,
     )
     dist = report["distributions"]

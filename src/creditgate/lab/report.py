@@ -35,8 +35,23 @@ RATE = Decimal("0.000001")
 FEN = Decimal("0.01")
 MICRO = 1_000_000
 SCORE_BIN = 10  # points per score histogram bin
-LIMIT_EDGES = (500, 1000, 2000, 3000, 5000, 8000, 10_000, 20_000, 30_000, 50_000, 80_000,
-               100_000, 150_000, 200_000, 300_000)  # yuan; the last bin is ">= 300,000"
+LIMIT_EDGES = (
+    500,
+    1000,
+    2000,
+    3000,
+    5000,
+    8000,
+    10_000,
+    20_000,
+    30_000,
+    50_000,
+    80_000,
+    100_000,
+    150_000,
+    200_000,
+    300_000,
+)  # yuan; the last bin is ">= 300,000"
 DIMENSIONS = ("region_class", "province", "city", "segment")
 
 
@@ -101,7 +116,13 @@ def report_of(
         city = regions.lookup(g["city"]) if g["city"] is not None else None
         g["province"] = city.province if city is not None else None
         for k, v in g.items():
-            if v is not None and k not in ("region_class", "city", "segment", "outcome", "province"):
+            if v is not None and k not in (
+                "region_class",
+                "city",
+                "segment",
+                "outcome",
+                "province",
+            ):
                 g[k] = int(v)
     return assemble(groups, scores, offers, steps, policy, cutoffs, has_outcome)
 
@@ -249,9 +270,7 @@ def _by_region(groups: list[dict[str, Any]], cutoffs: Cutoffs) -> list[dict[str,
     ]
 
 
-def _score_bins(
-    scores: list[dict[str, Any]], cutoffs: Cutoffs, policy: Policy
-) -> dict[str, Any]:
+def _score_bins(scores: list[dict[str, Any]], cutoffs: Cutoffs, policy: Policy) -> dict[str, Any]:
     bins: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for r in scores:
         lo = int(r["score"]) // SCORE_BIN * SCORE_BIN
@@ -306,7 +325,8 @@ def _apr_bins(offers: list[dict[str, Any]], policy: Policy) -> dict[str, Any]:
             counts[r["apr"]] += int(r["n"])
     return {
         "bins": [
-            {"apr": apr, "users": n} for apr, n in sorted(counts.items(), key=lambda kv: Decimal(kv[0]))
+            {"apr": apr, "users": n}
+            for apr, n in sorted(counts.items(), key=lambda kv: Decimal(kv[0]))
         ],
         "marks": {"apr_cap": str(policy.jurisdiction.apr_cap)},
     }
