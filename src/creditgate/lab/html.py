@@ -101,7 +101,10 @@ def _score_chart(dist: dict[str, Any]) -> str:
     los = list(range(first, bins[-1]["lo"] + width, width))
     users = [by_lo.get(lo, {}).get("users", 0) for lo in los]
     invited = [by_lo.get(lo, {}).get("invited", 0) for lo in los]
-    marks = [((v - first) / width, f"{c} {v}") for c, v in sorted(dist["marks"]["cutoff"].items())]
+    at: dict[int, list[str]] = {}  # classes sharing a cutoff share one line and label
+    for c, v in sorted(dist["marks"]["cutoff"].items()):
+        at.setdefault(v, []).append(c)
+    marks = [((v - first) / width, f"{', '.join(cs)} {v}") for v, cs in sorted(at.items())]
     series = [("users", users, "#9db4d6"), ("invited", invited, "#1f6f43")]
     return bar_chart([str(lo) for lo in los], series, marks, "score distribution")
 
