@@ -220,3 +220,16 @@ def test_yaml_budgets_refuse_fast_naming_the_line(text: str, line: int, message:
         parse_policy(text, "p.yaml")
     assert time.perf_counter() - start < 1.0
     assert str(exc.value).startswith(f"p.yaml:{line}:") and message in str(exc.value)
+
+
+def test_lgd_out_of_range_names_its_line() -> None:
+    text = DEFAULT.replace("\ngates:", '\nrisk:\n  lgd: "1.5"\ngates:', 1)
+    line = text.splitlines().index('  lgd: "1.5"') + 1
+    found = issues(text)
+    assert any(i.startswith(f"p.yaml:{line}: risk.lgd:") for i in found), found
+
+
+def test_lgd_defaults_and_reads() -> None:
+    assert parse_policy(DEFAULT).lgd == Decimal("0.85")
+    text = DEFAULT.replace("\ngates:", '\nrisk:\n  lgd: "0.6"\ngates:', 1)
+    assert parse_policy(text).lgd == Decimal("0.6")

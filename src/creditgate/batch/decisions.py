@@ -143,18 +143,23 @@ def staged_columns(sp: Split, table: ir.Table, as_of: date, keep: Mapping[str, s
 
 
 def final_columns(
-    sp: Split, staged: ir.Table, as_of: date, extra: tuple[str, ...] = ()
+    sp: Split,
+    staged: ir.Table,
+    as_of: date,
+    extra: tuple[str, ...] = (),
+    keep: tuple[str, ...] = (),
 ) -> ir.Table:
     """The contract's columns from a staged table (``staged_columns`` of ``sp``'s early part),
-    cut at ``sp.program``'s cutoffs. With codes, ``reason_codes`` is not there yet: ``_sig``
-    (every slot's signature) is, for ``with_reasons`` with the distinct signatures."""
+    cut at ``sp.program``'s cutoffs, plus the ``extra`` bindings and the staged ``keep``
+    columns. With codes, ``reason_codes`` is not there yet: ``_sig`` (every slot's signature)
+    is, for ``with_reasons`` with the distinct signatures."""
     given = {name: sp.column(name) for name in sp.staged}
     late = sp.part(lambda name: name in given or name not in sp.early)
     compiler = IbisCompiler(late, staged, as_of, given)
     cols = compiler.compile()
     t = compiler.table
     base = {"user_id": t["user_id"], **_outputs(cols)}
-    ext = {name: cols[name] for name in extra}
+    ext = {name: cols[name] for name in extra} | {column: t[column] for column in keep}
     if sp.codes is None:
         return t.select(**base, reason_codes=compiler.reason_codes(), **ext)
     sig = t[SIGNATURE] + compiler.reason_signature(sp.codes, sp.late_slots)

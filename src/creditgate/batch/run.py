@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -24,9 +24,9 @@ from creditgate.batch.decisions import (
     Split,
     final_columns,
     split,
-    staged_columns,
     with_reasons,
 )
+from creditgate.batch.staging import OUTCOME, STAGED, stage_policies
 from creditgate.batch.validate import (
     BAD_COLUMN,
     CityRules,
@@ -36,23 +36,21 @@ from creditgate.batch.validate import (
     id_candidates,
     missing_columns,
     not_nfc_ids,
-    profiles,
     quarantined,
     typed,
     valid_profiles,
 )
 from creditgate.batch.whitelist import Cutoffs, Eligible, apply_cutoffs, derive_cutoffs
 from creditgate.engines.ibis import reason_lists
-from creditgate.engines.signature import binding_strings
-from creditgate.policy.lower import lower
-from creditgate.policy.nodes import Policy, RegionStatus
+from creditgate.lab.funnel import FIRST, MASK, FunnelStep, mask_and_first
+from creditgate.lab.report import report_of, with_counts, write_report
+from creditgate.policy.lower import lower, refs
+from creditgate.policy.nodes import Policy
 from creditgate.population.regions import RegionTable
 from creditgate.snapshot import SnapshotMeta, write_snapshot
 from creditgate.snapshot_profiles import write_profiles
 
 Step = Callable[[str], None]
-# Early bindings the staged table keeps besides what the late bindings read.
-STAGED = ("outcome.policy", "outcome", "score", "pd", "region_class")
 MAX_LISTS = 1_000_000  # reason lists built from enumerated signatures, at most
 
 
@@ -71,6 +69,7 @@ class BatchReport:
     quarantine_path: Path
     snapshot_path: Path | None = None
     reasons: dict[str, int] = field(default_factory=dict)
+    report_path: Path | None = None  # the strategy lab's report of this run (``lab.report``)
 
     @property
     def reconciles(self) -> bool:
@@ -88,6 +87,11 @@ def summary(exc: Exception) -> str:
 def quarantine_path(out: Path) -> Path:
     """``decisions.parquet`` -> ``decisions.quarantine.parquet`` (next to the output)."""
     return out.with_name(out.name.removesuffix(".parquet") + ".quarantine.parquet")
+
+
+def report_path(out: Path) -> Path:
+    """``decisions.parquet`` -> ``decisions.report.json`` (next to the output)."""
+    return out.with_name(out.name.removesuffix(".parquet") + ".report.json")
 
 
 def fingerprint(path: Path) -> str:
@@ -111,58 +115,40 @@ def run_batch(
     snapshot: Path | None = None,
     step: Step = lambda _: None,
 ) -> BatchReport:
-    if not source.exists():
-        raise BatchInputError(f"{source}: no such file or directory")
-    step("reading input")
-    try:
-        raw = backend.read(source)
-    except Exception as exc:  # the backends raise their own types for unreadable files
-        raise BatchInputError(f"{source}: cannot read as Parquet: {summary(exc)}") from exc
-    missing = missing_columns(raw)
-    if missing:
-        raise BatchInputError(f"{source}: missing profile columns: {', '.join(missing)}")
-    input_rows = int(backend.scalar(raw.count()))
-    # As the rows see them: contract-typed (a number in a city column is a string, unknown).
-    raw_cities = backend.fetch(raw.select(city=typed(raw, "city")).distinct())["city"].to_pylist()
-    cities = city_rules(raw_cities, policy, regions)
-    not_nfc = not_nfc_ids(backend.fetch(id_candidates(raw))["user_id"].to_pylist())
-    table = checked(raw, as_of, cities, not_nfc=not_nfc)
-    # The program's shape with capacity cutoffs (their values only matter to late bindings).
-    shape = split(lower(apply_cutoffs(policy, placeholder_cutoffs(policy)), regions), STAGED)
+    pop = open_population(backend, source, policy, regions, as_of, step)
+    raw, input_rows, cities, not_nfc = pop.raw, pop.input_rows, pop.cities, pop.not_nfc
     step("deciding under the policy's own cutoffs")
-    keep = {"user_id": "user_id", "city": "city", BAD_COLUMN: BAD_COLUMN}
-    staged = backend.stage(
-        staged_columns(shape, profiles(table), as_of, keep),
-        staged_enums(shape, raw_cities, cities),
+    table, [sp] = stage_policies(
+        backend, pop.table, [policy], regions, as_of, pop.raw_cities, cities
     )
+    shape, staged = sp.shape, sp.view
     try:
         step("finding duplicate user ids")
-        dups = backend.fetch(duplicate_ids(staged))
-        duplicate_rows = int(pa.compute.sum(dups["_dup_count"]).as_py() or 0)
-        dup_table = ibis.memtable(dups) if dups.num_rows else None
+        duplicate_rows, dup_table = duplicates(backend, staged)
         step("ranking eligible users")
         counted = ranking(backend, shape, staged, dup_table)
         cutoffs = derive_cutoffs(counted.eligible, input_rows, policy, regions)
         step("deciding")
         final = split(lower(apply_cutoffs(policy, cutoffs.by_class), regions), STAGED)
         check_same_early(shape, final)
-        good = staged.filter(~staged[BAD_COLUMN])
-        if dup_table is not None:
-            good = good.anti_join(dup_table, good["user_id"] == dup_table["_dup_id"])
-        decisions, lists = decided(backend, final, good, as_of, counted.signatures)
+        rows, lists = decided(
+            backend, final, valid_rows(staged, dup_table), as_of, counted.signatures, sp.steps
+        )
         try:
-            backend.write(decisions, out)
+            backend.write(decisions_of(rows, lists), out)
+            step("reporting")
+            lab_report = report_of(backend, rows, sp.steps, policy, cutoffs, regions)
         finally:
             if lists is not None:
                 backend.release(lists)
     finally:
-        backend.release(staged)
+        backend.release(table)
     step("writing quarantine")
     q_path = quarantine_path(out)
     if counted.bad_rows or dup_table is not None:
         backend.write(quarantined(checked(raw, as_of, cities, dup_table, not_nfc)), q_path)
     else:  # the staged pass counted the bad rows: a clean file needs no validating scan
-        backend.write(quarantined(table).limit(0), q_path)
+        backend.write(quarantined(pop.table).limit(0), q_path)
 
     step("counting")
     decided_t = backend.read(out)
@@ -178,7 +164,12 @@ def run_batch(
         outcomes=outcomes,
         cutoffs=cutoffs,
         quarantine_path=q_path,
+        report_path=report_path(out),
     )
+    document = with_counts(
+        lab_report, input_rows, report.decided, report.quarantined, duplicate_rows
+    ) | {"as_of": as_of.isoformat(), "outcome_column": None}
+    write_report(report_path(out), [document])
     if snapshot is not None:
         step("writing the decided profiles")
         decided_profiles = valid_profiles(checked(raw, as_of, cities, dup_table, not_nfc))
@@ -215,6 +206,59 @@ def run_batch(
 
 
 @dataclass
+class Population:
+    """An input read once, its contract checks built: what batch and the strategy lab share.
+
+    ``table`` is the checked expression (``batch.validate.checked``): every input column, each
+    contract column typed (``_v_<name>``) and the ``_cg_bad`` flag; nothing is computed yet.
+    """
+
+    raw: ir.Table
+    input_rows: int
+    raw_cities: list[str | None]
+    cities: CityRules
+    not_nfc: tuple[str, ...]
+    table: ir.Table
+
+
+def open_population(
+    backend: Backend,
+    source: Path,
+    policy: Policy,
+    regions: RegionTable,
+    as_of: date,
+    step: Step = lambda _: None,
+) -> Population:
+    """Read ``source`` and build its validation: the row count, the file's cities (their
+    canonical names and the unknown ones, under ``policy.unknown_city``) and the ids that are
+    not NFC, each read once. Raises ``BatchInputError`` when the input cannot be used."""
+    if not source.exists():
+        raise BatchInputError(f"{source}: no such file or directory")
+    step("reading input")
+    try:
+        raw = backend.read(source)
+    except Exception as exc:  # the backends raise their own types for unreadable files
+        raise BatchInputError(f"{source}: cannot read as Parquet: {summary(exc)}") from exc
+    missing = missing_columns(raw)
+    if missing:
+        raise BatchInputError(f"{source}: missing profile columns: {', '.join(missing)}")
+    input_rows = int(backend.scalar(raw.count()))
+    # As the rows see them: contract-typed (a number in a city column is a string, unknown).
+    raw_cities = backend.fetch(raw.select(city=typed(raw, "city")).distinct())["city"].to_pylist()
+    cities = city_rules(raw_cities, policy, regions)
+    not_nfc = not_nfc_ids(backend.fetch(id_candidates(raw))["user_id"].to_pylist())
+    table = checked(raw, as_of, cities, not_nfc=not_nfc)
+    return Population(raw, input_rows, raw_cities, cities, not_nfc, table)
+
+
+def duplicates(backend: Backend, staged: ir.Table) -> tuple[int, ir.Table | None]:
+    """(rows whose ``user_id`` occurs more than once, those ids as a small table or None)."""
+    dups = backend.fetch(duplicate_ids(staged))
+    duplicate_rows = int(pa.compute.sum(dups["_dup_count"]).as_py() or 0)
+    return duplicate_rows, (ibis.memtable(dups) if dups.num_rows else None)
+
+
+@dataclass
 class Ranking:
     """What one aggregate over the staged rows tells: the eligible users by (class, city,
     score), the bad rows, and the early reason signatures of the valid rows."""
@@ -222,6 +266,7 @@ class Ranking:
     eligible: list[Eligible]
     bad_rows: int
     signatures: list[int]
+    valid_rows: int = 0  # decided: neither bad nor a duplicate id
 
 
 def ranking(backend: Backend, sp: Split, staged: ir.Table, dups: ir.Table | None) -> Ranking:
@@ -238,6 +283,7 @@ def ranking(backend: Backend, sp: Split, staged: ir.Table, dups: ir.Table | None
     sig = ibis.ifelse(valid, t[SIGNATURE], ibis.null("int64")) if sp.codes else ibis.null("int64")
     agg = t.group_by(
         bad=bad,
+        valid=valid,
         sig=sig,
         region_class=ibis.ifelse(invited, t[sp.column("region_class")], ibis.null("string")),
         city=ibis.ifelse(invited, t["city"], ibis.null("string")),
@@ -248,6 +294,8 @@ def ranking(backend: Backend, sp: Split, staged: ir.Table, dups: ir.Table | None
     for r in backend.fetch(agg).to_pylist():
         if r["bad"]:
             out.bad_rows += int(r["n"])
+        if r["valid"]:
+            out.valid_rows += int(r["n"])
         if r["sig"] is not None:
             signatures.add(int(r["sig"]))
         if r["score"] is not None:
@@ -255,26 +303,6 @@ def ranking(backend: Backend, sp: Split, staged: ir.Table, dups: ir.Table | None
             out.eligible.append(e)
     out.signatures = sorted(signatures)
     return out
-
-
-def staged_enums(
-    sp: Split, raw_cities: list[str | None], cities: CityRules
-) -> dict[str, tuple[str, ...]]:
-    """The staged string columns whose every value is known: the program's string bindings
-    (outcome, region class, segment) and the file's cities. DuckDB stages them as ENUMs: a
-    byte a row instead of a string, which matters once a staged table spills (100M rows)."""
-    enums = {
-        sp.column(name): values
-        for name in sp.staged
-        if (values := binding_strings(sp.program, name)) is not None
-    }
-    enums["city"] = tuple(sorted({cities.canonical.get(c, c) for c in raw_cities if c is not None}))
-    return enums
-
-
-def placeholder_cutoffs(policy: Policy) -> dict[str, int]:
-    """Capacity cutoffs for every class a run can derive one for: the program's shape."""
-    return {r.region_class: 0 for r in policy.regions if r.status is not RegionStatus.CLOSED}
 
 
 def check_same_early(shape: Split, final: Split) -> None:
@@ -304,12 +332,39 @@ def all_signatures(sp: Split, early: list[int]) -> list[int] | None:
     return sorted({e + c for e in early for c in combos})
 
 
+def valid_rows(staged: ir.Table, dups: ir.Table | None) -> ir.Table:
+    """The staged rows that are decided: not bad, ``user_id`` not duplicated."""
+    good = staged.filter(~staged[BAD_COLUMN])
+    if dups is not None:
+        good = good.anti_join(dups, good["user_id"] == dups["_dup_id"])
+    return good
+
+
 def decided(
-    backend: Backend, sp: Split, good: ir.Table, as_of: date, early_signatures: list[int]
+    backend: Backend,
+    sp: Split,
+    good: ir.Table,
+    as_of: date,
+    early_signatures: list[int],
+    steps: Sequence[FunnelStep],
 ) -> tuple[ir.Table, ir.Table | None]:
-    """The decisions of the staged valid rows, reason lists joined per signature, and the
-    staged table of reason lists (``Backend.release`` it after writing)."""
-    rows = final_columns(sp, good, as_of, extra=("region_class",))
+    """The decided rows of the staged valid rows and the staged table of reason lists
+    (``Backend.release`` it when done; None when the rows carry ``reason_codes`` already).
+
+    Columns: the contract's (``reason_codes`` only with ``with_reasons(rows, lists)``; the
+    signature ``_sig`` instead), ``region_class``, ``segment``, ``city``, the funnel's
+    ``_fmask`` and ``_ffirst`` with the whitelist's cuts, and ``_outcome`` when staged."""
+    late = {i: s for i, s in enumerate(steps) if s.late}
+    extra = ("region_class", "segment", *(str(refs(s.condition).pop()) for s in late.values()))
+    keep = tuple(c for c in ("city", MASK, FIRST, OUTCOME) if c in good.columns)
+    rows = final_columns(sp, good, as_of, extra=extra, keep=keep)
+    cut = {i: rows[extra[2 + j]] for j, i in enumerate(late)}
+    mask, first = mask_and_first(steps, cut)
+    renamed_rows = {c: c for c in rows.columns if c not in extra[2:] and c not in (MASK, FIRST)}
+    rows = rows.select(
+        **{c: rows[c] for c in renamed_rows},
+        **{MASK: rows[MASK] + mask, FIRST: ibis.coalesce(rows[FIRST], first)},
+    )
     if sp.codes is None:
         return rows, None
     listed = all_signatures(sp, early_signatures)
@@ -319,5 +374,10 @@ def decided(
     lists = reason_lists(sp.program, sp.codes, signatures, SIGNATURE)
     # A few thousand rows; as a DuckDB ENUM list the codes are written as cheaply as integers.
     codes = tuple(sorted({s.code for s in sp.program.reasons}))
-    lists = backend.stage(lists, enums={"reason_codes": codes})
-    return with_reasons(rows, lists).select(*OUTPUT_COLUMNS, "region_class"), lists
+    return rows, backend.stage(lists, enums={"reason_codes": codes})
+
+
+def decisions_of(rows: ir.Table, lists: ir.Table | None) -> ir.Table:
+    """The contract's columns plus ``region_class``, as ``batch`` writes them."""
+    full = rows if lists is None else with_reasons(rows, lists)
+    return full.select(*OUTPUT_COLUMNS, "region_class")

@@ -54,6 +54,8 @@ def print_report(report: BatchReport) -> None:
     out.print(f"quarantine: {report.quarantine_path}")
     if report.snapshot_path:
         out.print(f"snapshot: {report.snapshot_path}")
+    if report.report_path:
+        out.print(f"report: {report.report_path} (creditgate simulate's figures of this run)")
 
 
 def unwritable(path: Path, directory: bool = False) -> str | None:

@@ -127,19 +127,7 @@ class IbisCompiler(Compiler[ir.Value]):
 
     def reason_signature(self, codes: SlotCodes, slots: Iterable[int]) -> ir.IntegerValue:
         """The packed codes (``engines.signature``) of the reason ``slots``' keys."""
-        total: ir.IntegerValue = literal(0)
-        for i in slots:
-            key = self.columns[self.program.reasons[i].binding]
-            radix, values = codes.radix[i], codes.values[i]
-            if len(values) == 1:
-                part = ibis.ifelse(key.notnull(), literal(radix), literal(0))
-            elif values:
-                whens = ((key == v, literal((j + 1) * radix)) for j, v in enumerate(values))
-                part = ibis.cases(*whens, else_=literal(0))
-            else:
-                continue
-            total = total + part
-        return total
+        return packed_signature(self.program, codes, self.columns, slots)
 
     # -- visitors
     def visit_Field(self, node: n.Field) -> ir.Value:
@@ -289,6 +277,26 @@ class IbisCompiler(Compiler[ir.Value]):
         scale = float(node.scale)
         assert math.isfinite(scale) and scale != 0
         return (1.0 / (1.0 + ((x - node.offset) / scale).exp())).round(6)
+
+
+def packed_signature(
+    program: Program, codes: SlotCodes, columns: Mapping[str, ir.Value], slots: Iterable[int]
+) -> ir.IntegerValue:
+    """The packed codes (``engines.signature``) of ``program``'s reason ``slots``, their key
+    bindings read from ``columns`` (binding name -> column)."""
+    total: ir.IntegerValue = literal(0)
+    for i in slots:
+        key = columns[program.reasons[i].binding]
+        radix, values = codes.radix[i], codes.values[i]
+        if len(values) == 1:
+            part = ibis.ifelse(key.notnull(), literal(radix), literal(0))
+        elif values:
+            whens = ((key == v, literal((j + 1) * radix)) for j, v in enumerate(values))
+            part = ibis.cases(*whens, else_=literal(0))
+        else:
+            continue
+        total = total + part
+    return total
 
 
 def sorted_codes(program: Program, keys: list[ir.Value]) -> ir.ArrayValue:

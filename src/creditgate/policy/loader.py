@@ -178,6 +178,7 @@ class _Builder:
                 spec.jurisdiction.apr_cap,
                 spec.jurisdiction.household_line_cap_cny,
             ),
+            lgd=spec.risk.lgd,
             source=self.source.file,
             lines=MappingProxyType({dotted(k): v for k, v in self.source.lines.items()}),
         )

@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from creditgate.timeutil import Unit
 
+DEFAULT_LGD = Decimal("0.85")  # unsecured consumer credit: docs/policy.md, "risk"
 Value = bool | int | float | Decimal | str | date | None
 
 
@@ -329,6 +330,9 @@ class Policy:
     jurisdiction: Jurisdiction
     source: str = "<memory>"
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
+    # Loss given default (share of a defaulted line's exposure lost): expected loss in the
+    # strategy lab's reports is PD x LGD x limit. No decision reads it.
+    lgd: Decimal = DEFAULT_LGD
 
     def line(self, path: str) -> int:
         """The policy-file line of a dotted path such as ``offer.pricing.0`` (0 if unknown)."""

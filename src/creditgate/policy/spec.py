@@ -42,6 +42,12 @@ class JurisdictionSpec(Strict):
     household_line_cap_cny: int = Field(gt=0)
 
 
+class RiskSpec(Strict):
+    # Loss given default of the product's lines (share of the exposure lost when a user
+    # defaults): docs/policy.md, "risk", says why 0.85 by default.
+    lgd: Decimal = Field(default=Decimal("0.85"), gt=0, le=1)
+
+
 class ConditionSpec(Strict):
     field: str
     op: OpName
@@ -133,6 +139,7 @@ class PolicySpec(Strict):
     capacity_share: float = Field(gt=0, le=1)
     regions: RegionsSpec
     jurisdiction: JurisdictionSpec
+    risk: RiskSpec = RiskSpec()
     gates: list[GateSpec]
     fraud: list[FraudSpec] = []
     scorecard: ScorecardSpec

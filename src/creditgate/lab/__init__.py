@@ -1,0 +1,1 @@
+"""The strategy lab: evaluate candidate policies over a population and report on them."""

@@ -1,0 +1,241 @@
+"""``index.html`` of a lab report: one self-contained page (no script, no external file).
+
+Charts are inline SVG drawn here from the report's histograms, the cutoffs marked as lines.
+Every string from a report (policy names, cities, codes) is escaped; the page declares UTF-8
+and a CJK-capable font stack, so zh-CN city names render with Noto CJK where installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+
+STYLE = """
+body{font-family:"Noto Sans CJK SC","Noto Sans SC","PingFang SC","Microsoft YaHei",sans-serif;
+margin:1.5rem;color:#1d2430;max-width:72rem}
+h1{font-size:1.4rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ccd}
+h3{font-size:1rem}table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
+th,td{border:1px solid #d5d9e0;padding:.2rem .45rem;text-align:right}
+th{background:#eef1f6}td.t,th.t{text-align:left}
+.kpi{display:flex;flex-wrap:wrap;gap:.6rem}.kpi div{border:1px solid #d5d9e0;border-radius:6px;
+padding:.45rem .7rem;min-width:9rem}.kpi b{display:block;font-size:1.15rem}
+.scroll{max-height:24rem;overflow:auto;display:inline-block}svg{display:block;margin:.4rem 0}
+"""
+WIDTH, HEIGHT, PAD = 640, 200, 34
+
+
+def _e(value: Any) -> str:
+    return escape("—" if value is None else str(value), quote=True)
+
+
+def _num(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else _e(value)
+
+
+def _pct(value: str | None) -> str:
+    return "—" if value is None else f"{float(value) * 100:.2f}%"
+
+
+def bar_chart(
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[int], str]],
+    marks: Sequence[tuple[float, str]] = (),
+    title: str = "",
+) -> str:
+    """Bars per label (series overlaid, first the widest), vertical lines at fractional bar
+    positions ``marks`` (x in bar units, label)."""
+    n = max(len(labels), 1)
+    top = max((v for _, values, _ in series for v in values), default=0) or 1
+    bw = (WIDTH - 2 * PAD) / n
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT + 40}" '
+        f'role="img" aria-label="{_e(title)}">',
+        f'<line x1="{PAD}" y1="{HEIGHT}" x2="{WIDTH - PAD}" y2="{HEIGHT}" stroke="#889"/>',
+        f'<text x="{PAD}" y="12" font-size="11" fill="#556">max {top:,}</text>',
+    ]
+    for s, (name, values, colour) in enumerate(series):
+        shrink = 0.15 * s
+        for i, v in enumerate(values):
+            h = (HEIGHT - 20) * v / top
+            x = PAD + i * bw + bw * shrink
+            w = max(bw * (0.9 - 2 * shrink), 1)
+            tip = f"{_e(labels[i])}: {_e(name)} {v:,}"
+            parts.append(
+                f'<rect x="{x:.1f}" y="{HEIGHT - h:.1f}" width="{w:.1f}" height="{h:.1f}"'
+                f' fill="{colour}"><title>{tip}</title></rect>'
+            )
+    step = max(1, n // 10)
+    for i in range(0, n, step):
+        x = PAD + i * bw
+        parts.append(
+            f'<text x="{x:.1f}" y="{HEIGHT + 14}" font-size="10" fill="#445">{_e(labels[i])}</text>'
+        )
+    for j, (pos, label) in enumerate(marks):
+        x = PAD + pos * bw
+        y = 24 + 12 * (j % 6)
+        parts.append(
+            f'<line x1="{x:.1f}" y1="16" x2="{x:.1f}" y2="{HEIGHT}" stroke="#c0392b" '
+            f'stroke-dasharray="4 3"/><text x="{x + 3:.1f}" y="{y}" font-size="10" '
+            f'fill="#c0392b">{_e(label)}</text>'
+        )
+    legend_x = PAD
+    for name, _, colour in series:
+        parts.append(
+            f'<rect x="{legend_x}" y="{HEIGHT + 24}" width="10" height="10" fill="{colour}"/>'
+            f'<text x="{legend_x + 14}" y="{HEIGHT + 33}" font-size="11">{_e(name)}</text>'
+        )
+        legend_x += 110
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _score_chart(dist: dict[str, Any]) -> str:
+    bins = dist["bins"]
+    if not bins:
+        return "<p>no scores</p>"
+    width = dist["bin_width"]
+    first = bins[0]["lo"]
+    by_lo = {b["lo"]: b for b in bins}
+    los = list(range(first, bins[-1]["lo"] + width, width))
+    users = [by_lo.get(lo, {}).get("users", 0) for lo in los]
+    invited = [by_lo.get(lo, {}).get("invited", 0) for lo in los]
+    at: dict[int, list[str]] = {}  # classes sharing a cutoff share one line and label
+    for c, v in sorted(dist["marks"]["cutoff"].items()):
+        at.setdefault(v, []).append(c)
+    marks = [((v - first) / width, f"{', '.join(cs)} {v}") for v, cs in sorted(at.items())]
+    series = [("users", users, "#9db4d6"), ("invited", invited, "#1f6f43")]
+    return bar_chart([str(lo) for lo in los], series, marks, "score distribution")
+
+
+def _limit_chart(dist: dict[str, Any]) -> str:
+    bins = dist["bins"]
+    labels = [f"{b['lo']:,}+" if b["hi"] is None else f"{b['lo']:,}" for b in bins]
+    cap = dist["marks"]["household_line_cap"]
+    marks = [(float(i), f"cap {cap:,}") for i, b in enumerate(bins) if b["lo"] == cap]
+    series = [("invited users", [b["users"] for b in bins], "#3f6fb5")]
+    return bar_chart(labels, series, marks, "limit distribution")
+
+
+def _apr_chart(dist: dict[str, Any]) -> str:
+    bins = dist["bins"]
+    if not bins:
+        return "<p>no offers</p>"
+    labels = [_pct(b["apr"]) for b in bins]
+    series = [("invited users", [b["users"] for b in bins], "#8e5ea2")]
+    cap = dist["marks"]["apr_cap"]
+    return bar_chart(labels, series, (), "APR distribution") + f"<p>APR cap {_pct(cap)}</p>"
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[Any]], text_cols: int = 0) -> str:
+    out = ["<table><thead><tr>"]
+    out += [f'<th class="{"t" if i < text_cols else ""}">{_e(h)}</th>' for i, h in enumerate(head)]
+    out.append("</tr></thead><tbody>")
+    for row in rows:
+        out.append("<tr>")
+        out += [
+            f'<td class="{"t" if i < text_cols else ""}">{_num(v)}</td>' for i, v in enumerate(row)
+        ]
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def policy_section(report: dict[str, Any]) -> str:
+    p = report["policy"]
+    kpis = [
+        ("population", _num(report["population"])),
+        ("invited", _num(report["invited"])),
+        ("invited share", _pct(report["invited_share"])),
+        ("expected bad rate", _pct(report["expected_bad_rate"])),
+        ("realised bad rate", _pct(report["realised_bad_rate"])),
+        ("exposure (CNY)", _num(report["exposure_cny"])),
+        (f"expected loss (CNY, LGD {report['lgd']})", _e(report["expected_loss_cny"])),
+        ("quarantined", _num(report["quarantined"])),
+    ]
+    funnel = _table(
+        ["layer", "code", "gate", "stopped first here", "failing here"],
+        [[s["layer"], s["code"], s["gate"], s["first"], s["any"]] for s in report["funnel"]],
+        3,
+    )
+    regions = _table(
+        ["class", "province", "city", "population", "invited", "expected bad rate", "cutoff"],
+        [
+            [
+                r["region_class"],
+                r["province"],
+                r["city"],
+                r["population"],
+                r["invited"],
+                _pct(r["expected_bad_rate"]),
+                r["cutoff"],
+            ]
+            for r in report["by_region"]
+        ],
+        3,
+    )
+    cut = report["cutoffs"]
+    cutoffs = _table(
+        ["class", "policy cutoff", "cutoff", "quota (users)"],
+        [[c, cut["policy"].get(c), v, cut["quotas"].get(c)] for c, v in cut["by_class"].items()],
+        1,
+    )
+    dist = report["distributions"]
+    return "".join(
+        [
+            f"<section><h2>{_e(p['name'])} {_e(p['version'])} "
+            f"<small>({_e(report.get('file', p['source']))})</small></h2>",
+            '<div class="kpi">',
+            *(f"<div>{_e(k)}<b>{v}</b></div>" for k, v in kpis),
+            "</div>",
+            f"<h3>Cutoffs (capacity {cut['capacity']:,} users)</h3>",
+            cutoffs,
+            "<h3>Score distribution (dashed: each class's cutoff)</h3>",
+            _score_chart(dist["score"]),
+            "<h3>Limits of the invited (CNY)</h3>",
+            _limit_chart(dist["limit_cny"]),
+            "<h3>APR of the invited</h3>",
+            _apr_chart(dist["apr"]),
+            "<h3>Funnel</h3>",
+            funnel,
+            "<h3>By region</h3>",
+            f'<div class="scroll">{regions}</div>',
+            "</section>",
+        ]
+    )
+
+
+def render(reports: Sequence[dict[str, Any]]) -> str:
+    summary = _table(
+        ["policy", "invited", "share", "expected bad rate", "realised", "exposure", "exp. loss"],
+        [
+            [
+                f"{r['policy']['name']} {r['policy']['version']}",
+                r["invited"],
+                _pct(r["invited_share"]),
+                _pct(r["expected_bad_rate"]),
+                _pct(r["realised_bad_rate"]),
+                r["exposure_cny"],
+                r["expected_loss_cny"],
+            ]
+            for r in reports
+        ],
+        1,
+    )
+    return "".join(
+        [
+            '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            "<title>creditgate simulate</title>",
+            f"<style>{STYLE}</style></head><body>",
+            "<h1>creditgate simulate</h1>",
+            summary,
+            *(policy_section(r) for r in reports),
+            "</body></html>\n",
+        ]
+    )
+
+
+def write_html(path: Path, reports: Sequence[dict[str, Any]]) -> None:
+    path.write_text(render(reports), encoding="utf-8")

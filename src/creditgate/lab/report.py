@@ -1,0 +1,351 @@
+"""The figures of one policy over one population, as a plain JSON-ready dict.
+
+Computed by three aggregations on the backend over the decided rows (``batch.run.decided``'s
+columns: never the rows themselves in Python): one ``GROUP BY`` of (region class, city,
+segment, outcome, first funnel step) carrying every sum the headline, the funnel and the
+regional tables need, one of the scores and one of the invited users' offers. Everything
+else is summed in Python over those small results.
+
+Units: money in whole yuan as integers (``exposure_cny``) or, where a fraction of a yuan
+arises, a decimal string to the fen (``expected_loss_cny``); rates and shares as decimal
+strings to six places (``"0.004512"``), so both engines print the same text. PD sums are
+exact: each PD is a multiple of 1e-6 (the program rounds it), summed as integers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from creditgate.batch.backends import Backend
+from creditgate.batch.whitelist import Cutoffs
+from creditgate.lab.funnel import FIRST, MASK, FunnelStep, failed_at
+from creditgate.policy.nodes import Policy
+from creditgate.population.regions import RegionTable
+
+OUTCOME = "_outcome"
+RATE = Decimal("0.000001")
+FEN = Decimal("0.01")
+MICRO = 1_000_000
+SCORE_BIN = 10  # points per score histogram bin
+LIMIT_EDGES = (
+    500,
+    1000,
+    2000,
+    3000,
+    5000,
+    8000,
+    10_000,
+    20_000,
+    30_000,
+    50_000,
+    80_000,
+    100_000,
+    150_000,
+    200_000,
+    300_000,
+)  # yuan; the last bin is ">= 300,000"
+DIMENSIONS = ("region_class", "province", "city", "segment")
+
+
+def rate(numerator: int | Decimal, denominator: int | Decimal) -> str | None:
+    """``numerator / denominator`` as a six-place decimal string; None for 0 / 0."""
+    if not denominator:
+        return None
+    value = Decimal(numerator) / Decimal(denominator)
+    return str(value.quantize(RATE, rounding=ROUND_HALF_EVEN))
+
+
+def report_of(
+    backend: Backend,
+    rows: ir.Table,
+    steps: Sequence[FunnelStep],
+    policy: Policy,
+    cutoffs: Cutoffs,
+    regions: RegionTable,
+) -> dict[str, Any]:
+    """The report of ``rows`` (one policy's decided rows); counts of the input (rows read,
+    quarantined) are the caller's to add (``with_counts``)."""
+    has_outcome = OUTCOME in rows.columns
+    invited = rows["outcome"] == "invited"
+    zero = ibis.literal(0, type="int64")
+    pd_micro = (rows["pd"] * MICRO).round().cast("int64")
+    limit = rows["limit_cny"].cast("int64")
+    sums: dict[str, ir.Value] = {
+        "n": rows.count(),
+        "invited": invited.cast("int64").sum(),
+        "pd_micro": ibis.ifelse(invited, pd_micro, zero).sum(),
+        "exposure": ibis.ifelse(invited, limit, zero).sum(),
+        "loss_micro": ibis.ifelse(invited, pd_micro * limit, zero).sum(),
+    }
+    if has_outcome:
+        bad = rows[OUTCOME].cast("int64")
+        known = rows[OUTCOME].notnull().cast("int64")
+        sums |= {"known": known.sum(), "bad": bad.fill_null(0).sum()}
+    sums |= {f"any{i}": failed_at(rows[MASK], i).sum() for i in range(len(steps))}
+    keys = {
+        "region_class": rows["region_class"].cast("string"),
+        "city": rows["city"].cast("string"),
+        "segment": rows["segment"].cast("string"),
+        "outcome": rows["outcome"].cast("string"),
+        "first": rows[FIRST],
+    }
+    groups = backend.fetch(rows.group_by(**keys).agg(**sums)).to_pylist()
+    scored = rows.filter(rows["score"].notnull())
+    scores = backend.fetch(
+        scored.group_by(
+            region_class=scored["region_class"].cast("string"),
+            score=scored["score"],
+            invited=scored["outcome"] == "invited",
+        ).agg(n=scored.count())
+    ).to_pylist()
+    offered = rows.filter(invited)
+    offers = backend.fetch(
+        offered.group_by(limit_cny=offered["limit_cny"], apr=offered["apr"].cast("string")).agg(
+            n=offered.count()
+        )
+    ).to_pylist()
+    for g in groups:
+        city = regions.lookup(g["city"]) if g["city"] is not None else None
+        g["province"] = city.province if city is not None else None
+        for k, v in g.items():
+            if v is not None and k not in (
+                "region_class",
+                "city",
+                "segment",
+                "outcome",
+                "province",
+            ):
+                g[k] = int(v)
+    return assemble(groups, scores, offers, steps, policy, cutoffs, has_outcome)
+
+
+def assemble(
+    groups: list[dict[str, Any]],
+    scores: list[dict[str, Any]],
+    offers: list[dict[str, Any]],
+    steps: Sequence[FunnelStep],
+    policy: Policy,
+    cutoffs: Cutoffs,
+    has_outcome: bool,
+) -> dict[str, Any]:
+    """The report from the aggregated groups (module docstring says what each holds)."""
+    total = _totals(groups, len(steps), has_outcome)
+    invited = total["invited"]
+    lgd = policy.lgd
+    report: dict[str, Any] = {
+        "policy": {"name": policy.name, "version": policy.version, "source": policy.source},
+        "population": total["n"],
+        "invited": invited,
+        "invited_share": rate(invited, total["n"]),
+        "expected_bad_rate": rate(Decimal(total["pd_micro"]) / MICRO, invited),
+        "realised_bad_rate": rate(total["bad_invited"], total["known_invited"])
+        if has_outcome
+        else None,
+        "exposure_cny": total["exposure"],
+        "lgd": str(lgd),
+        "expected_loss_cny": str(
+            (Decimal(total["loss_micro"]) * lgd / MICRO).quantize(FEN, rounding=ROUND_HALF_EVEN)
+        ),
+        "outcomes": dict(sorted(_by(groups, "outcome", "n").items())),
+        "observed": _observed(groups) if has_outcome else None,
+        "cutoffs": {
+            "capacity": cutoffs.capacity,
+            "quotas": dict(sorted(cutoffs.quotas.items())),
+            "by_class": dict(sorted(cutoffs.by_class.items())),
+            "policy": dict(policy.scorecard.cutoffs),
+            "expected_invited": cutoffs.expected_invited,
+            "after_quotas": cutoffs.after_quotas,
+        },
+        "funnel": _funnel(groups, steps),
+        "funnel_by": {dim: _funnel_by(groups, steps, dim) for dim in DIMENSIONS},
+        "by_region": _by_region(groups, cutoffs),
+        "distributions": {
+            "score": _score_bins(scores, cutoffs, policy),
+            "limit_cny": _limit_bins(offers, policy),
+            "apr": _apr_bins(offers, policy),
+        },
+    }
+    return report
+
+
+def _totals(groups: list[dict[str, Any]], n_steps: int, has_outcome: bool) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for g in groups:
+        for k in ("n", "invited", "pd_micro", "exposure", "loss_micro"):
+            out[k] += g[k]
+        if has_outcome and g["outcome"] == "invited":
+            out["known_invited"] += g["known"]
+            out["bad_invited"] += g["bad"]
+    return out
+
+
+def _by(groups: list[dict[str, Any]], key: str, value: str) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for g in groups:
+        out[g[key]] += g[value]
+    return dict(out)
+
+
+def _observed(groups: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Users with a known outcome and the bad ones among them, per decision outcome."""
+    out: dict[str, dict[str, int]] = {}
+    for g in groups:
+        cell = out.setdefault(g["outcome"], {"known": 0, "bad": 0})
+        cell["known"] += g["known"]
+        cell["bad"] += g["bad"]
+    return dict(sorted(out.items()))
+
+
+def _step_counts(groups: list[dict[str, Any]], steps: Sequence[FunnelStep]) -> list[dict[str, Any]]:
+    first = _by(groups, "first", "n")
+    return [
+        {
+            "layer": s.layer,
+            "code": s.code,
+            "gate": s.gate,
+            "first": first.get(i, 0),  # type: ignore[call-overload]
+            "any": sum(g[f"any{i}"] for g in groups),
+        }
+        for i, s in enumerate(steps)
+    ]
+
+
+def _funnel(groups: list[dict[str, Any]], steps: Sequence[FunnelStep]) -> list[dict[str, Any]]:
+    return _step_counts(groups, steps)
+
+
+def _funnel_by(
+    groups: list[dict[str, Any]], steps: Sequence[FunnelStep], dim: str
+) -> list[dict[str, Any]]:
+    """Per value of ``dim``: its population, invited users and the funnel's first/any."""
+    parts: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for g in groups:
+        key = (g[dim], g["region_class"]) if dim == "city" else g[dim]
+        parts[key].append(g)
+    out = []
+    for key in sorted(parts, key=lambda k: str(k)):
+        part = parts[key]
+        entry: dict[str, Any] = (
+            {"city": key[0], "region_class": key[1]} if dim == "city" else {dim: key}
+        )
+        entry |= {
+            "population": sum(g["n"] for g in part),
+            "invited": sum(g["invited"] for g in part),
+            "steps": [
+                {"gate": c["gate"], "first": c["first"], "any": c["any"]}
+                for c in _step_counts(part, steps)
+            ],
+        }
+        out.append(entry)
+    return out
+
+
+def _by_region(groups: list[dict[str, Any]], cutoffs: Cutoffs) -> list[dict[str, Any]]:
+    cells: dict[tuple[Any, Any, Any], dict[str, int]] = {}
+    for g in groups:
+        key = (g["region_class"], g["province"], g["city"])
+        cell = cells.setdefault(key, {"n": 0, "invited": 0, "pd_micro": 0, "exposure": 0})
+        for k in cell:
+            cell[k] += g[k]
+    return [
+        {
+            "region_class": c,
+            "province": p,
+            "city": city,
+            "population": cell["n"],
+            "invited": cell["invited"],
+            "expected_bad_rate": rate(Decimal(cell["pd_micro"]) / MICRO, cell["invited"]),
+            "exposure_cny": cell["exposure"],
+            "cutoff": cutoffs.by_class.get(c) if c is not None else None,
+        }
+        for (c, p, city), cell in sorted(cells.items(), key=lambda kv: tuple(map(str, kv[0])))
+    ]
+
+
+def _score_bins(scores: list[dict[str, Any]], cutoffs: Cutoffs, policy: Policy) -> dict[str, Any]:
+    bins: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for r in scores:
+        lo = int(r["score"]) // SCORE_BIN * SCORE_BIN
+        bins[lo][0] += int(r["n"])
+        if r["invited"]:
+            bins[lo][1] += int(r["n"])
+    return {
+        "bin_width": SCORE_BIN,
+        "bins": [
+            {"lo": lo, "hi": lo + SCORE_BIN, "users": n, "invited": inv}
+            for lo, (n, inv) in sorted(bins.items())
+        ],
+        "marks": {
+            "cutoff": dict(sorted(cutoffs.by_class.items())),
+            "policy_cutoff": dict(policy.scorecard.cutoffs),
+        },
+    }
+
+
+def _limit_bins(offers: list[dict[str, Any]], policy: Policy) -> dict[str, Any]:
+    counts = [0] * len(LIMIT_EDGES)
+    below = 0
+    for r in offers:
+        value = r["limit_cny"]
+        if value is None:
+            continue
+        i = sum(1 for e in LIMIT_EDGES if value >= e) - 1
+        if i < 0:
+            below += int(r["n"])
+        else:
+            counts[i] += int(r["n"])
+    bins = [
+        {"lo": lo, "hi": LIMIT_EDGES[i + 1] if i + 1 < len(LIMIT_EDGES) else None, "users": n}
+        for i, (lo, n) in enumerate(zip(LIMIT_EDGES, counts, strict=True))
+    ]
+    if below:
+        bins.insert(0, {"lo": 0, "hi": LIMIT_EDGES[0], "users": below})
+    return {
+        "bins": bins,
+        "marks": {
+            "min": policy.offer.min_limit,
+            "max": policy.offer.max_limit,
+            "household_line_cap": policy.jurisdiction.household_line_cap_cny,
+        },
+    }
+
+
+def _apr_bins(offers: list[dict[str, Any]], policy: Policy) -> dict[str, Any]:
+    counts: dict[str, int] = defaultdict(int)
+    for r in offers:
+        if r["apr"] is not None:
+            counts[r["apr"]] += int(r["n"])
+    return {
+        "bins": [
+            {"apr": apr, "users": n}
+            for apr, n in sorted(counts.items(), key=lambda kv: Decimal(kv[0]))
+        ],
+        "marks": {"apr_cap": str(policy.jurisdiction.apr_cap)},
+    }
+
+
+def with_counts(
+    report: dict[str, Any], input_rows: int, decided: int, quarantined: int, duplicate_rows: int
+) -> dict[str, Any]:
+    """``report`` with the input's counts first (they are the run's, not the policy's)."""
+    counts = {
+        "input_rows": input_rows,
+        "decided": decided,
+        "quarantined": quarantined,
+        "duplicate_rows": duplicate_rows,
+    }
+    return counts | report
+
+
+def write_report(path: Path, reports: Sequence[dict[str, Any]]) -> None:
+    """``{"reports": [...]}``, one entry per policy in the order given (a ``report.json``)."""
+    document = {"format": "creditgate.lab.report/1", "reports": list(reports)}
+    path.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

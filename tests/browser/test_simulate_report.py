@@ -1,0 +1,43 @@
+"""The ``simulate`` page in Chromium: it renders offline (no request leaves the file), shows
+the headline, the funnel, the regional table and three charts, with zh-CN city names."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from creditgate.batch.backends import duckdb_backend
+from creditgate.decider import Decider
+from creditgate.lab.evaluate import evaluate
+from creditgate.lab.html import write_html
+from creditgate.population.synth import write_parquet
+
+from .conftest import write_screenshot
+
+AS_OF = date(2025, 6, 30)
+
+
+def test_simulate_report_renders_offline(browser: Any, tmp_path: Path) -> None:
+    source = tmp_path / "users.parquet"
+    write_parquet(source, 2_000, seed=5, as_of=AS_OF, chunk_size=5_000)
+    d = Decider()
+    with evaluate(
+        duckdb_backend("1GB", 1), source, [d.policy], d.regions, AS_OF, "defaulted"
+    ) as ev:
+        reports = [ev.report(run) for run in ev.runs]
+    page_file = tmp_path / "index.html"
+    write_html(page_file, reports)
+    context = browser.new_context(viewport={"width": 1000, "height": 900}, locale="zh-CN")
+    try:
+        page = context.new_page()
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(page_file.as_uri())
+        assert requests == [page_file.as_uri()]  # nothing but the file itself
+        assert page.locator("svg").count() == 3
+        assert page.get_by_text("stopped first here").count() == 1
+        assert page.locator("td", has_text="深圳").count() >= 1
+        write_screenshot(page, "simulate-report")
+    finally:
+        context.close()
