@@ -8,7 +8,7 @@ from creditgate.cli import audit, policy, scorecards, token
 from creditgate.cli.batch import batch
 from creditgate.cli.decide import decide
 from creditgate.cli.demo import demo
-from creditgate.cli.lab import simulate
+from creditgate.cli.lab import compare, simulate
 from creditgate.cli.replay import replay
 from creditgate.cli.serve import serve
 from creditgate.cli.synth import synth
@@ -25,6 +25,7 @@ app.command()(decide)
 app.command()(synth)
 app.command()(batch)
 app.command()(simulate)
+app.command()(compare)
 app.add_typer(policy.app, name="policy")
 app.command()(scorecards.train)
 app.command()(scorecards.score)

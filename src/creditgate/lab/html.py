@@ -1,4 +1,5 @@
-"""``index.html`` of a lab report: one self-contained page (no script, no external file).
+"""The lab's pages (simulate's ``index.html``, compare's ``compare.html``): self-contained, no
+script, no external file.
 
 Charts are inline SVG drawn here from the report's histograms, the cutoffs marked as lines.
 Every string from a report (policy names, cities, codes) is escaped; the page declares UTF-8
@@ -239,3 +240,101 @@ def render(reports: Sequence[dict[str, Any]]) -> str:
 
 def write_html(path: Path, reports: Sequence[dict[str, Any]]) -> None:
     path.write_text(render(reports), encoding="utf-8")
+
+
+def _rate(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.3f}%"
+
+
+def render_compare(body: dict[str, Any]) -> str:
+    """``compare.html``: both policies' totals, the swap set, the outcome transitions and the
+    reasons that moved users, from ``compare.json``'s body."""
+    sides = [("champion", body["champion"]), ("challenger", body["challenger"])]
+    totals = _table(
+        ["", "policy", "invited", "share", "expected bad rate", "realised", "exposure", "cutoffs"],
+        [
+            [
+                side,
+                f"{h['policy']['name']} {h['policy']['version']}",
+                h["invited"],
+                _pct(h["invited_share"]),
+                _pct(h["expected_bad_rate"]),
+                _pct(h["realised_bad_rate"]),
+                h["exposure_cny"],
+                ", ".join(f"{c} {v}" for c, v in sorted(h["cutoffs"].items())),
+            ]
+            for side, h in sides
+        ],
+        2,
+    )
+    cells = _table(
+        [
+            "champion",
+            "challenger",
+            "users",
+            "expected bad rate (champion)",
+            "expected bad rate (challenger)",
+            "realised bad rate",
+            "exposure champion (CNY)",
+            "exposure challenger (CNY)",
+        ],
+        [
+            [
+                c["champion"],
+                c["challenger"],
+                c["users"],
+                _rate(c["expected_bad_rate_champion"]),
+                _rate(c["expected_bad_rate_challenger"]),
+                _rate(c["realised_bad_rate"]),
+                c["exposure_champion_cny"],
+                c["exposure_challenger_cny"],
+            ]
+            for c in body["swap_set"]
+        ],
+        2,
+    )
+    transitions = _table(
+        ["champion outcome", "challenger outcome", "users"],
+        [[t["champion"], t["challenger"], t["users"]] for t in body["transitions"]],
+        2,
+    )
+    by_class = _table(
+        ["class", "swapped out", "swapped in"],
+        [
+            [r["region_class"], r["swapped_out"], r["swapped_in"]]
+            for r in body["swaps_by_region_class"]
+        ],
+        1,
+    )
+    moved = [
+        ("Why the challenger refuses users the champion invites", body["reasons_swapped_out"]),
+        ("Why the champion refused users the challenger invites", body["reasons_swapped_in"]),
+    ]
+    return "".join(
+        [
+            '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            "<title>creditgate compare</title>",
+            f"<style>{STYLE}</style></head><body>",
+            "<h1>creditgate compare</h1>",
+            f"<p>{_num(body['users'])} users decided by both (as of {_e(body['as_of'])}): "
+            f"{_num(body['unchanged'])} keep their answer, {_num(body['changed'])} change it.</p>",
+            totals,
+            "<h2>Swap set</h2>",
+            cells,
+            "<h2>Outcome transitions</h2>",
+            transitions,
+            "<h2>Swaps by region class</h2>",
+            by_class,
+            *(
+                f"<h2>{_e(title)}</h2>"
+                + _table(["reason", "users"], [[r["code"], r["users"]] for r in rows], 1)
+                for title, rows in moved
+            ),
+            "</body></html>\n",
+        ]
+    )
+
+
+def write_compare_html(path: Path, body: dict[str, Any]) -> None:
+    path.write_text(render_compare(body), encoding="utf-8")
