@@ -1,0 +1,1 @@
+"""The risk team's strategy lab: population-level tools over the compiled policy."""
