@@ -15,10 +15,10 @@ from creditgate.lab.calibrate import (
     MICRO,
     Binding,
     admissible_floors,
+    build_problem,
     calibrate,
     evaluate,
     optimise,
-    build_problem,
 )
 from creditgate.policy.nodes import Policy, RegionStatus
 
@@ -71,9 +71,9 @@ def brute_force(
     for combo in itertools.product(*candidates):
         floors = dict(zip(classes, combo, strict=True))
         _, invited, pd_sum = evaluate(pool, all_users, policy, REGIONS, floors)
-        if invited and pd_sum * ratio.denominator <= ratio.numerator * invited:
-            if invited > best[0] or (invited == best[0] and pd_sum < best[1]):
-                best = (invited, pd_sum)
+        within = invited and pd_sum * ratio.denominator <= ratio.numerator * invited
+        if within and (invited > best[0] or (invited == best[0] and pd_sum < best[1])):
+            best = (invited, pd_sum)
     return best
 
 

@@ -476,23 +476,29 @@ def calibrate(
     frontier = tuple(
         p
         for f in FRONTIER_FACTORS
-        if 0 < (r := round(ceiling * f, 6)) < 1 and (p := point(r)) is not None
+        if 0 < (r := round(ceiling * f, 6)) < 1
+        and (p := best if r == ceiling else point(r)) is not None
     )
     if best is None:
         return Calibration(
             ceiling, problem.capacity, all_users, None, Binding.INFEASIBLE, None, frontier
         )
     cut, _, _ = evaluate(pool, all_users, policy, regions, best.floors)
-    relaxed = relaxations(pool, all_users, policy, regions, ceiling)
+    relaxed = relaxations(pool, all_users, policy, regions, ceiling, best.invited)
     binding = next((name for name, n in relaxed.items() if n > best.invited), Binding.NONE)
     return Calibration(ceiling, problem.capacity, all_users, best, binding, cut, frontier, relaxed)
 
 
 def relaxations(
-    pool: Sequence[Eligible], all_users: int, policy: Policy, regions: RegionTable, ceiling: float
+    pool: Sequence[Eligible],
+    all_users: int,
+    policy: Policy,
+    regions: RegionTable,
+    ceiling: float,
+    invited: int,
 ) -> dict[str, int]:
     """The optimum with each constraint lifted in turn (the ceiling, the capacity, the
-    quotas): the first that invites more than the optimum is the one that binds."""
+    quotas) until one invites more than ``invited``: that one binds."""
     no_quotas = replace(
         policy,
         regions=tuple(
@@ -509,4 +515,6 @@ def relaxations(
     for name, (relaxed, r) in runs.items():
         found = optimise(build_problem(pool, all_users, relaxed, regions), r)
         out[name] = found[0] if found is not None else 0
+        if out[name] > invited:
+            break
     return out

@@ -34,6 +34,8 @@ def rewrite(text: str, cutoffs: Mapping[str, int], version: str, header: Sequenc
     """``text`` with ``scorecard.cutoffs.<class>`` set to ``cutoffs``, ``policy.version`` to
     ``version`` and ``header`` as comment lines on top."""
     root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is None:
+        raise ValueError("empty policy file")
     edits: list[tuple[int, int, str]] = []
     table = _child(_child(root, "scorecard"), "cutoffs")
     for region_class, value in cutoffs.items():
@@ -41,6 +43,6 @@ def rewrite(text: str, cutoffs: Mapping[str, int], version: str, header: Sequenc
         edits.append((node.start_mark.index, node.end_mark.index, str(int(value))))
     node = _child(_child(root, "policy"), "version")
     edits.append((node.start_mark.index, node.end_mark.index, json.dumps(version)))
-    for start, end, value in sorted(edits, reverse=True):
-        text = text[:start] + value + text[end:]
+    for start, end, new in sorted(edits, reverse=True):
+        text = text[:start] + new + text[end:]
     return "".join(f"# {line}\n".replace("# \n", "#\n") for line in header) + text
