@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from creditgate.batch.backends import duckdb_backend
 from creditgate.decider import Decider
@@ -63,3 +64,23 @@ def test_the_last_class_search_looks_past_a_long_fall() -> None:
     assert _last(o, room=4, budget=-3, need=-1) == 4
     assert _last(o, room=4, budget=-5, need=-1) is None
     assert _last(o, room=10, budget=-50, need=5) is None
+
+
+def test_spark_counts_the_same_pool_as_duckdb(tmp_path: Path) -> None:
+    """The only engine-dependent step of a calibration; the search reads these counts."""
+    pytest.importorskip("pyspark")
+    from creditgate.batch.backends import spark_backend
+
+    source = tmp_path / "users.parquet"
+    write_parquet(source, 800, seed=4, as_of=AS_OF, dirty_fraction=0.05, chunk_size=5_000)
+    decider = Decider()
+    pools = [
+        read_pool(backend, source, decider.policy, decider.regions, AS_OF, tmp_path / name)
+        for name, backend in (("duck", duckdb_backend("1GB", 2)), ("spark", spark_backend()))
+        if (tmp_path / name).mkdir() is None
+    ]
+    duck, spark = (
+        Counter({(e.region_class, e.city, e.score): e.users for e in p.eligible}) for p in pools
+    )
+    assert duck == spark and sum(duck.values()) > 50
+    assert pools[0].all_users == pools[1].all_users == 800
