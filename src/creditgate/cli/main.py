@@ -6,6 +6,7 @@ import typer
 
 from creditgate.cli import audit, policy, scorecards, token
 from creditgate.cli.batch import batch
+from creditgate.cli.calibrate import calibrate_command
 from creditgate.cli.decide import decide
 from creditgate.cli.demo import demo
 from creditgate.cli.lab import compare, simulate
@@ -26,6 +27,7 @@ app.command()(synth)
 app.command()(batch)
 app.command()(simulate)
 app.command()(compare)
+app.command("calibrate")(calibrate_command)
 app.add_typer(policy.app, name="policy")
 app.command()(scorecards.train)
 app.command()(scorecards.score)

@@ -1,1 +1,2 @@
-"""The strategy lab: evaluate candidate policies over a population and report on them."""
+"""The risk team's strategy lab: simulate, compare and calibrate candidate policies over a
+population, on the compiled program (DuckDB by default, Spark for clusters)."""
