@@ -67,7 +67,7 @@ def main() -> None:
     print(f"simulate (4 policies): {simulate_s:7.2f} s")
     print(f"ratio simulate/batch:  {simulate_s / batch_s:7.2f}  (target <= 2)")
     for r in reports:
-        name, bad = r['policy']['name'], r['expected_bad_rate']
+        name, bad = r["policy"]["name"], r["expected_bad_rate"]
         print(f"  {name:<8} invited {r['invited']:>9,}  expected bad rate {bad}")
 
 

@@ -91,9 +91,7 @@ def test_only_the_cutoffs_and_version_change(calibrated: Path) -> None:
     assert new.scorecard.cutoffs != old.scorecard.cutoffs
 
     def unplaced(p: Policy) -> Policy:  # the header moves every line: compare values only
-        gates = tuple(replace(g, line=0) for g in p.gates)
-        fraud = tuple(replace(f, line=0) for f in p.fraud)
-        return replace(p, source="", version="", gates=gates, fraud=fraud)
+        return replace(p, source="", version="")  # source lines do not take part in equality
 
     same = replace(new, scorecard=replace(new.scorecard, cutoffs=old.scorecard.cutoffs))
     assert unplaced(same) == unplaced(old)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -92,11 +91,10 @@ def calibrate_command(
         def step(s: str) -> None:
             progress.update(task, description=s)
 
-        with tempfile.TemporaryDirectory(prefix="creditgate-calibrate-") as work:
-            try:
-                pool = read_pool(backend, population, base, regions, when, Path(work), step)
-            except BatchInputError as exc:
-                fail(str(exc))
+        try:
+            pool = read_pool(backend, population, base, regions, when, step)
+        except BatchInputError as exc:
+            fail(str(exc))
         step("searching the floors")
         result = calibrate(pool.eligible, pool.all_users, base, regions, ceiling, capacity)
     if result.best is None:

@@ -1,11 +1,11 @@
-"""The calibration pool from one ordinary batch run, without touching batch internals.
+"""The calibration pool: the users nothing but the score, the quotas and the capacity could
+stop, counted by (class, city, score).
 
 The pool is every user who passes every gate and fraud rule and is not referred: exactly the
-users a batch invites when no score, capacity or quota stops anyone. So the batch runs on a
-copy of the policy with every class's cutoff at the lowest attainable score, capacity 1.0 and
-quota shares too large to bind, and its invited rows, counted by (class, city, score), are the
-pool (the decisions carry no city: it is joined back from the input by ``user_id``, which is
-unique among decided rows since every copy of a duplicated id is quarantined).
+users a batch invites when no score, capacity or quota stops anyone. So the lab's evaluation
+(``lab.evaluate``, the batch's own code) decides a copy of the policy with every class's
+cutoff at the lowest attainable score, capacity 1.0 and quota shares too large to bind, and
+its invited rows, counted by (class, canonical city, score) on the engine, are the pool.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from datetime import date
 from pathlib import Path
 
 from creditgate.batch.backends import Backend
-from creditgate.batch.run import BatchReport, Step, run_batch
-from creditgate.batch.validate import typed
+from creditgate.batch.run import Step
 from creditgate.batch.whitelist import Eligible
 from creditgate.lab.calibrate import UNLIMITED_QUOTA, lowest_score
+from creditgate.lab.evaluate import evaluate
 from creditgate.policy.nodes import Policy, RegionStatus
 from creditgate.population.regions import RegionTable
 
@@ -27,7 +27,8 @@ from creditgate.population.regions import RegionTable
 class Pool:
     eligible: list[Eligible]
     all_users: int  # input rows, quarantined included: the capacity's base, as in a batch
-    report: BatchReport
+    decided: int
+    quarantined: int
 
 
 def pool_policy(policy: Policy) -> Policy:
@@ -51,27 +52,20 @@ def read_pool(
     policy: Policy,
     regions: RegionTable,
     as_of: date,
-    workdir: Path,
     step: Step = lambda _: None,
 ) -> Pool:
-    """Run the pool batch over ``source`` (decisions written in ``workdir``) and count it."""
-    out = workdir / "pool.parquet"
-    report = run_batch(backend, source, out, pool_policy(policy), regions, as_of, step=step)
-    step("counting the pool by class, city and score")
-    decided = backend.read(out)
-    invited = decided.filter(decided["outcome"] == "invited").select(
-        "user_id", "region_class", "score"
-    )
-    raw = backend.read(source)
-    cities = raw.select(_uid=typed(raw, "user_id"), city=typed(raw, "city"))
-    joined = invited.join(cities, invited["user_id"] == cities["_uid"])
-    counts = joined.group_by(["region_class", "city", "score"]).agg(users=joined.count())
-    rows = backend.fetch(counts.order_by(["region_class", "city", "score"])).to_pylist()
-    names: dict[str, str] = {}
-    merged: dict[tuple[str, str, int], int] = {}
-    for r in rows:  # aliases (深圳 / 深圳市) are one city, as the batch's staged table has it
-        city = names.setdefault(r["city"], regions.require(r["city"]).name)
-        key = (r["region_class"], city, int(r["score"]))
-        merged[key] = merged.get(key, 0) + int(r["users"])
-    eligible = [Eligible(c, city, s, n) for (c, city, s), n in merged.items()]
-    return Pool(eligible, report.input_rows, report)
+    """Decide ``source`` under ``pool_policy(policy)`` and count its invited users."""
+    with evaluate(backend, source, [pool_policy(policy)], regions, as_of, step=step) as ev:
+        step("counting the pool by class, city and score")
+        decided = ev.runs[0].decided
+        invited = decided.filter(decided["outcome"] == "invited")
+        counts = invited.group_by(
+            region_class=invited["region_class"],
+            city=invited["city"].cast("string"),
+            score=invited["score"],
+        ).agg(users=invited.count())
+        rows = backend.fetch(counts.order_by(["region_class", "city", "score"])).to_pylist()
+    eligible = [
+        Eligible(r["region_class"], r["city"], int(r["score"]), int(r["users"])) for r in rows
+    ]
+    return Pool(eligible, ev.input_rows, ev.decided, ev.quarantined)

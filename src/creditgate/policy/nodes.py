@@ -180,7 +180,7 @@ class Gate:
     negate_values: bool = False  # True: field NOT IN values
     when_missing: bool = False
     action: Action = Action.DECLINE
-    line: int = 0  # policy-file line, for lint messages
+    line: int = field(default=0, compare=False)  # policy-file line, for messages only
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +202,7 @@ class FraudRule:
     conditions: tuple[Condition, ...]
     action: Action
     when_missing: bool = False  # a NULL condition counts as fired when True
-    line: int = 0
+    line: int = field(default=0, compare=False)  # policy-file line, for messages only
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +281,7 @@ class LimitRow:
     min_score: int
     limit: int
     when: tuple[Condition, ...] = ()
-    line: int = 0  # policy-file line, for lint messages
+    line: int = field(default=0, compare=False)  # policy-file line, for messages only
 
 
 @dataclass(frozen=True, slots=True)
