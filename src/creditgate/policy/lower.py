@@ -39,6 +39,7 @@ from creditgate.policy.nodes import (
     ScoreFeature,
 )
 from creditgate.policy.reason_order import ReasonSlot, reason_slots
+from creditgate.policy.schedule import open_expr
 from creditgate.population.regions import RegionTable
 from creditgate.schema import PROFILE_FIELDS, Consent
 
@@ -59,6 +60,7 @@ class Program:
     bindings: tuple[Binding, ...]
     derived: Mapping[str, DerivedField]
     reasons: tuple[ReasonSlot, ...] = ()  # reason codes and the bindings holding their order
+    regions: RegionTable | None = None  # the table it was lowered with (schedule wording)
 
     def index(self, name: str) -> int:
         return next(i for i, b in enumerate(self.bindings) if b.name == name)
@@ -147,10 +149,12 @@ def lower(policy: Policy, regions: RegionTable) -> Program:
         (review if gate.action is Action.REVIEW else decline).append(Ref(f"fail.{gate.id}"))
 
     closed = tuple(r.region_class for r in policy.regions if r.status is RegionStatus.CLOSED)
+    shut: Expr = InSet(Ref("region_class"), closed)
+    if policy.schedule:  # outside the provinces the schedule has opened, every class is closed
+        out.append(Binding("region.scheduled", open_expr(policy, regions)))
+        shut = Or((shut, Not(Ref("region.scheduled"))))
     # An unresolved region (possible only if validation was bypassed) counts as closed.
-    out.append(
-        Binding("fail.region_closed", Coalesce((InSet(Ref("region_class"), closed), Literal(True))))
-    )
+    out.append(Binding("fail.region_closed", Coalesce((shut, Literal(True)))))
     decline.append(Ref("fail.region_closed"))
 
     for rule in policy.fraud:
@@ -222,20 +226,37 @@ def lower(policy: Policy, regions: RegionTable) -> Program:
     capacity = bool(card.capacity_cutoffs)
     if capacity:
         out.append(Binding("outcome.policy", by_policy))
-        out.extend(capacity_bindings(policy))
+        out.extend(capacity_bindings(policy, regions))
         cut = Literal(Outcome.NOT_INVITED.value)
         by_policy = Case(((Ref("cut.capacity"), cut),), Ref("outcome.policy"))
     out.append(Binding("outcome", by_policy))
     out.extend(offer_bindings(policy))
     keys, slots = reason_slots(policy, capacity)
     out.extend(Binding(name, expr) for name, expr in keys)
-    return Program(policy, tuple(out), derived, tuple(slots))
+    return Program(policy, tuple(out), derived, tuple(slots), regions)
 
 
-def capacity_bindings(policy: Policy) -> list[Binding]:
+def capacity_bindings(policy: Policy, regions: RegionTable) -> list[Binding]:
     """A snapshot's cut: invited under the policy, but below the cutoff that filled the
-    capacity (open regions: CAPACITY) or the regional quota (partial regions: REGION_QUOTA)."""
-    whens = tuple(
+    capacity (open regions: CAPACITY) or the regional quota (partial regions: REGION_QUOTA).
+    ``cutoff.capacity`` is the user's city's cutoff where the snapshot has one, else the
+    class's; the cities of one class sharing a cutoff are one ``IN`` of all their spellings."""
+    by_value: dict[tuple[str, int], list[str]] = {}
+    for c, city, v in policy.scorecard.capacity_city_cutoffs:
+        by_value.setdefault((c, v), []).append(city)
+    city_whens = tuple(
+        (
+            And(
+                (
+                    Compare(CmpOp.EQ, Ref("region_class"), Literal(c)),
+                    InSet(Field("city"), regions.spellings(cities)),
+                )
+            ),
+            Literal(v),
+        )
+        for (c, v), cities in sorted(by_value.items())
+    )
+    whens = city_whens + tuple(
         (Compare(CmpOp.EQ, Ref("region_class"), Literal(c)), Literal(v))
         for c, v in policy.scorecard.capacity_cutoffs
     )
@@ -320,4 +341,5 @@ def slice_program(program: Program, outputs: list[str]) -> Program:
         if binding.name in needed:
             needed |= refs(binding.expr)
     kept = tuple(b for b in program.bindings if b.name in needed)
-    return Program(program.policy, kept, program.derived)  # no reasons: a slice has no keys
+    # no reasons: a slice has no keys
+    return Program(program.policy, kept, program.derived, regions=program.regions)

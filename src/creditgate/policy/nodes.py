@@ -249,6 +249,9 @@ class Scorecard:
     # A whitelist snapshot's cutoffs (region class -> score) that filled capacity and quotas;
     # empty without a snapshot. Users at or above ``cutoffs`` but below these are cut.
     capacity_cutoffs: tuple[tuple[str, int], ...] = ()
+    # Per city in partly open classes ((class, canonical city, score)): a city's own cutoff
+    # comes first, its class's in ``capacity_cutoffs`` holds cities without one.
+    capacity_city_cutoffs: tuple[tuple[str, str, int], ...] = ()
     # The evaluation date of the snapshot those cutoffs come from: user text says as of when
     # a quota or capacity bar holds (it is recomputed at each whitelist refresh). No engine
     # reads it, so the batch engines' programs do not depend on it.
@@ -269,6 +272,18 @@ class RegionRule:
     region_class: str
     status: RegionStatus
     quota_share: float  # share of the class's eligible users a snapshot may invite
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutStage:
+    """From ``start`` (a date in Asia/Shanghai) the open and partial classes are open in these
+    provinces and cities too, besides those of earlier stages (``every_province``: all)."""
+
+    start: date
+    provinces: tuple[str, ...] = ()
+    cities: tuple[str, ...] = ()  # canonical names, open although their province is not yet
+    every_province: bool = False
+    line: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +330,9 @@ class Policy:
     scorecard: Scorecard
     offer: Offer
     jurisdiction: Jurisdiction
+    # The rollout schedule, earliest stage first; empty: open and partial classes are open
+    # everywhere (no schedule).
+    schedule: tuple[RolloutStage, ...] = ()
     source: str = "<memory>"
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
 
