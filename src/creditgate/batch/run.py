@@ -144,7 +144,8 @@ def run_batch(
         counted = ranking(backend, shape, staged, dup_table)
         cutoffs = derive_cutoffs(counted.eligible, input_rows, policy, regions)
         step("deciding")
-        final = split(lower(apply_cutoffs(policy, cutoffs.by_class), regions), STAGED)
+        cut_policy = apply_cutoffs(policy, cutoffs.by_class, by_city=cutoffs.by_city)
+        final = split(lower(cut_policy, regions), STAGED)
         check_same_early(shape, final)
         good = staged.filter(~staged[BAD_COLUMN])
         if dup_table is not None:
@@ -197,6 +198,7 @@ def run_batch(
             policy_version=policy.version,
             as_of=as_of,
             cutoffs=dict(cutoffs.by_class),
+            city_cutoffs={c: dict(xs) for c, xs in cutoffs.by_city.items() if xs},
             capacity_share=policy.capacity_share,
             input_fingerprint=fingerprint(source),
             created_at=datetime.now(UTC),

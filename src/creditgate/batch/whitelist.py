@@ -147,9 +147,7 @@ class QuotaFloors:
         return replace(cut, expected_invited=expected, after_quotas=sum(self.pooled().values()))
 
 
-def quota_floors(
-    eligible: Iterable[Eligible], policy: Policy, regions: RegionTable
-) -> QuotaFloors:
+def quota_floors(eligible: Iterable[Eligible], policy: Policy, regions: RegionTable) -> QuotaFloors:
     """Group the eligible users by class and canonical city and apply the quotas."""
     counts: dict[str, dict[str | None, Scores]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(int))

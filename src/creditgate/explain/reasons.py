@@ -164,7 +164,8 @@ def schedule_maker(policy: Policy, regions: RegionTable, required: str) -> Maker
             message = region_closed_text(region_class)
         else:
             message = text("schedule", "REGION_NOT_YET_OPEN", province=province)
-        return Reason("REGION_CLOSED", Layer.REGION.value, region_class, required, message, principal)
+        layer = Layer.REGION.value
+        return Reason("REGION_CLOSED", layer, region_class, required, message, principal)
 
     return make
 

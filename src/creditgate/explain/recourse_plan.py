@@ -42,9 +42,7 @@ class RecoursePlanner:
         derived = program.derived
         self.gates = [GateRecourse(gate, derived) for gate in policy.gates]
         self.schedule = (
-            ScheduleRecourse(policy, program.regions or load_regions())
-            if policy.schedule
-            else None
+            ScheduleRecourse(policy, program.regions or load_regions()) if policy.schedule else None
         )
         self.at = {name: index[name] for name in ("quota.score", "score", "region_class")}
         card = policy.scorecard

@@ -323,8 +323,7 @@ class _Builder:
             if stages and st.from_ <= stages[-1].start:
                 self.error(
                     (*path, "from"),
-                    f"stage dates must ascend strictly: {st.from_} is not after "
-                    f"{stages[-1].start}",
+                    f"stage dates must ascend strictly: {st.from_} is not after {stages[-1].start}",
                 )
             every = st.provinces == "all"
             listed = [] if isinstance(st.provinces, str) else st.provinces

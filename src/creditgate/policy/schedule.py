@@ -28,7 +28,9 @@ def stage_at(schedule: Sequence[Stage], as_of: date) -> int | None:
     return started[-1] if started else None
 
 
-def opened_by(schedule: Sequence[Stage], index: int, regions: RegionTable) -> tuple[str, ...] | None:
+def opened_by(
+    schedule: Sequence[Stage], index: int, regions: RegionTable
+) -> tuple[str, ...] | None:
     """The canonical cities stages ``0..index`` open together (None: every province)."""
     stages = schedule[: index + 1]
     if any(s.every_province for s in stages):
