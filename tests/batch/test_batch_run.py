@@ -14,7 +14,6 @@ import pytest
 from creditgate.batch import backends
 from creditgate.batch.backends import duckdb_backend
 from creditgate.batch.run import BatchInputError, BatchReport, run_batch
-from creditgate.batch.whitelist import apply_cutoffs
 from creditgate.decider import Decider
 from creditgate.population.schema import PROFILE_SCHEMA
 from creditgate.population.synth import write_parquet
@@ -22,6 +21,7 @@ from creditgate.population.synth_dirty import DirtyKind
 from creditgate.profile import ProfileError, validate_profile
 from creditgate.schema import PROFILE_FIELDS
 from creditgate.snapshot import read_invited, read_meta
+from creditgate.snapshot_decider import city_cutoff, snapshot_decider
 
 AS_OF = date(2025, 6, 30)
 
@@ -97,7 +97,11 @@ def test_decide_with_the_snapshot_agrees_with_every_batch_row(
 ) -> None:
     source, report, decider = clean
     meta = read_meta(report.snapshot_path)  # type: ignore[arg-type]
-    realtime = Decider(apply_cutoffs(decider.policy, meta.cutoffs), decider.regions)
+    # the cut ``decide --snapshot`` and the service make: class cutoffs and city quotas
+    realtime = snapshot_decider(decider, meta)
+    assert meta.city_cutoffs == {c: dict(xs) for c, xs in report.cutoffs.by_city.items() if xs}
+    capitals = meta.city_cutoffs["capital"]
+    assert len({capitals[c] for c in ("兰州", "济南", "福州", "石家庄")}) > 1
     batch = {
         r["user_id"]: r for r in pq.read_table(source.with_name("decisions.parquet")).to_pylist()
     }
@@ -115,6 +119,9 @@ def test_decide_with_the_snapshot_agrees_with_every_batch_row(
         ), row["user_id"]
         if d.reason_codes in (("CAPACITY",), ("REGION_QUOTA",)):
             seen_cut.add(d.reason_codes[0])
+        if d.reason_codes == ("REGION_QUOTA",):  # the bar named is the user's city's
+            own = city_cutoff(realtime, row)
+            assert own is not None and d.reasons[0].required == f">= {own[1]}"
     assert "REGION_QUOTA" in seen_cut  # the quotas really cut someone
 
 

@@ -169,12 +169,12 @@ def quota_floors(eligible: Iterable[Eligible], policy: Policy, regions: RegionTa
             continue
         cities = counts.get(c, {})
         whole: Scores = defaultdict(int)
-        weight = 0.0
+        weights: list[float] = []
         city_floor[c], city_quotas[c] = {}, {}
         for city, scores in cities.items():
             users = sum(scores.values())
             k = regions.consumption_index(city) if city is not None else 1.0
-            weight += users * k
+            weights.append(users * k)
             for score, n in scores.items():
                 whole[score] += n
             if city is None:
@@ -184,7 +184,7 @@ def quota_floors(eligible: Iterable[Eligible], policy: Policy, regions: RegionTa
             q = _lowest_fitting(scores, quota)
             city_floor[c][city] = policy_cut[c] if q is None else max(policy_cut[c], q)
         users = sum(whole.values())
-        k_class = weight / users if users else 1.0
+        k_class = math.fsum(weights) / users if users else 1.0  # exact: order-free
         class_quota = math.floor(min(1.0, rule.quota_share * k_class) * users)
         quotas[c] = sum(city_quotas[c].values())
         q_class = _lowest_fitting(whole, class_quota)
