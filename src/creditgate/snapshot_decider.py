@@ -11,10 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from creditgate.batch.whitelist import apply_cutoffs
 from creditgate.decider import Decider
 from creditgate.snapshot import SnapshotError, SnapshotMeta
+
+# (class, canonical city) -> cutoff, per decider cut at city cutoffs: built once, not per call
+_CITY_TABLES: WeakKeyDictionary[Decider, dict[tuple[str, str], int]] = WeakKeyDictionary()
 
 
 def decider_with_cutoffs(
@@ -68,16 +72,21 @@ def cutoffs_used(
 def city_cutoff(decider: Decider, row: Mapping[str, Any]) -> tuple[str, int] | None:
     """(canonical city, cutoff) when ``decider`` cuts at a snapshot cutoff of the user's own
     city (a partly open class's city quota), else None: the class's cutoff applies."""
-    cities = decider.policy.scorecard.capacity_city_cutoffs
-    if not cities:
+    if not decider.policy.scorecard.capacity_city_cutoffs:
         return None
+    table = _CITY_TABLES.get(decider)
+    if table is None:
+        cities = decider.policy.scorecard.capacity_city_cutoffs
+        table = _CITY_TABLES[decider] = {(c, city): v for c, city, v in cities}
     regions = decider.regions
     known = regions.lookup(str(row.get("city", "")))
     if known is None:
         return None
     region_class = regions.class_of(known.name, bool(row.get("is_county_area")))
-    wanted = (region_class.value if region_class is not None else None, known.name)
-    return next(((city, v) for c, city, v in cities if (c, city) == wanted), None)
+    if region_class is None:
+        return None
+    found = table.get((region_class.value, known.name))
+    return None if found is None else (known.name, found)
 
 
 def cutoffs_for(

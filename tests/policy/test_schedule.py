@@ -114,8 +114,8 @@ def test_no_stage_ever_opening_a_province_gives_no_date() -> None:
 
 
 def test_city_cutoffs_cut_each_city_at_its_own_score() -> None:
-    """Same profile, score 687 on that date, four capitals: each city's own snapshot cutoff decides, and
-    the reason quotes it."""
+    """Same profile (score 687 on that date), four capitals: each city's own snapshot cutoff
+    decides, and the reason quotes it."""
     caps = {"tier1": 640, "new_tier1": 660, "capital": 670, "prefecture": 680}
     cut = Decider(apply_cutoffs(DECIDER.policy, caps, by_city=CITY_CUTOFFS), DECIDER.regions)
     weaker = {"ecosystem_repayment_score": 60, "pay_score": 640}
