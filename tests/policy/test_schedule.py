@@ -10,6 +10,7 @@ import pytest
 
 from creditgate.batch.whitelist import apply_cutoffs
 from creditgate.decider import Decider
+from creditgate.policy.lint import Level, lint
 from creditgate.policy.loader import PolicyError
 from creditgate.policy.schedule import opens_on, stage_at
 from strategies import AS_OF, CITY_CUTOFFS, scheduled_policy, strong_profile
@@ -144,3 +145,15 @@ def test_the_default_policy_pilots_then_opens_everywhere_before_its_evaluation_d
     pilot = stages[0].start
     assert decide("深圳", pilot, default).outcome == "invited"  # 广东: a pilot province
     assert decide("北京", pilot, default).recourse[0].eta == stages[1].start
+
+
+def test_lint_warns_about_a_stage_opening_nothing_new_and_provinces_never_opened() -> None:
+    policy = scheduled_policy(
+        "  schedule:\n    - {from: 2026-01-01, provinces: [广东]}\n"
+        "    - {from: 2026-02-01, provinces: [广东, 甘肃], cities: [兰州]}\n"
+    )
+    found = [f for f in lint(policy) if f.check == "schedule"]
+    assert [f.level for f in found] == [Level.WARNING, Level.WARNING]
+    assert "广东, 兰州" in found[0].message and found[0].line == policy.schedule[1].line
+    assert "29 provinces are never opened" in found[1].message
+    assert not [f for f in lint(DECIDER.policy) if f.check == "schedule"]
