@@ -240,32 +240,30 @@ def capacity_bindings(policy: Policy, regions: RegionTable) -> list[Binding]:
     """A snapshot's cut: invited under the policy, but below the cutoff that filled the
     capacity (open regions: CAPACITY) or the regional quota (partial regions: REGION_QUOTA).
     ``cutoff.capacity`` is the user's city's cutoff where the snapshot has one, else the
-    class's; the cities of one class sharing a cutoff are one ``IN`` of all their spellings."""
-    by_value: dict[tuple[str, int], list[str]] = {}
+    class's: per class a CASE over the city (each value one ``IN`` of the spellings of the
+    cities sharing it), which the row engine turns into one dict lookup."""
+    by_value: dict[str, dict[int, list[str]]] = {}
     for c, city, v in policy.scorecard.capacity_city_cutoffs:
-        by_value.setdefault((c, v), []).append(city)
-    city_whens = tuple(
-        (
-            And(
-                (
-                    Compare(CmpOp.EQ, Ref("region_class"), Literal(c)),
-                    InSet(Field("city"), regions.spellings(cities)),
-                )
-            ),
-            Literal(v),
-        )
-        for (c, v), cities in sorted(by_value.items())
-    )
-    whens = city_whens + tuple(
-        (Compare(CmpOp.EQ, Ref("region_class"), Literal(c)), Literal(v))
-        for c, v in policy.scorecard.capacity_cutoffs
-    )
+        by_value.setdefault(c, {}).setdefault(v, []).append(city)
+    whens: list[tuple[Expr, Expr]] = []
+    by_class: dict[str, int | None] = dict(policy.scorecard.capacity_cutoffs)
+    for c in sorted(by_value.keys() - by_class.keys()):
+        by_class[c] = None  # city cutoffs alone: the class's other cities are not cut
+    for c, class_cut in sorted(by_class.items()):
+        result: Expr = Literal(class_cut)
+        if c in by_value:
+            cities = tuple(
+                (InSet(Field("city"), regions.spellings(names)), Literal(cut))
+                for cut, names in sorted(by_value[c].items())
+            )
+            result = Case(cities, Literal(class_cut))
+        whens.append((Compare(CmpOp.EQ, Ref("region_class"), Literal(c)), result))
     invited = Compare(CmpOp.EQ, Ref("outcome.policy"), Literal(Outcome.INVITED.value))
     below = Coalesce((Compare(CmpOp.LT, Ref("score"), Ref("cutoff.capacity")), FALSE))
     partial = tuple(r.region_class for r in policy.regions if r.status is RegionStatus.PARTIAL)
     in_partial = Coalesce((InSet(Ref("region_class"), partial), FALSE))
     return [
-        Binding("cutoff.capacity", Case(whens, Literal(None))),
+        Binding("cutoff.capacity", Case(tuple(whens), Literal(None))),
         Binding("cut.capacity", And((invited, below))),
         Binding("fail.region_quota", And((Ref("cut.capacity"), in_partial))),
         Binding("fail.capacity", And((Ref("cut.capacity"), Not(in_partial)))),
