@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -237,3 +238,37 @@ def test_spark_runs_the_same_batch_as_duckdb(tmp_path: Path) -> None:
     want = pq.read_table(source.with_name("decisions.parquet")).sort_by("user_id")
     got = pq.read_table(spark_out / "decisions.parquet").select(want.column_names)
     assert got.sort_by("user_id").cast(want.schema).to_pylist() == want.to_pylist()
+
+
+def test_an_official_city_name_is_decided_as_its_city(tmp_path: Path) -> None:
+    """The batch keeps an alias as written (大理白族自治州, canonicalised only like
+    ``canonical_city``) where ``validate_profile`` gives the short name (大理): the program
+    matches every spelling, so both decide the same region, quota and outcome."""
+    source = tmp_path / "dali.parquet"
+    write_parquet(source, 400, seed=5, as_of=AS_OF, dirty_fraction=0.0)
+    table = pq.read_table(source)
+    spelled = ["大理白族自治州" if i % 2 else "大理" for i in range(table.num_rows)]
+    table = table.set_column(table.schema.get_field_index("city"), "city", pa.array(spelled))
+    pq.write_table(table, source)
+    decider = Decider()
+    report = run_batch(
+        duckdb_backend("1GB", 1),
+        source,
+        tmp_path / "decisions.parquet",
+        decider.policy,
+        decider.regions,
+        AS_OF,
+        snapshot=tmp_path / "snapshot.parquet",
+    )
+    assert report.outcomes.get("invited", 0) > 0
+    assert set(report.cutoffs.by_city["prefecture"]) == {"大理"}  # one city, one quota
+    realtime = snapshot_decider(decider, read_meta(tmp_path / "snapshot.parquet"))
+    batch = {r["user_id"]: r for r in pq.read_table(tmp_path / "decisions.parquet").to_pylist()}
+    for row in table.select(PROFILE_SCHEMA.names).to_pylist():
+        d = realtime.decide(validate_profile(row, AS_OF, decider.policy, decider.regions), AS_OF)
+        b = batch[row["user_id"]]
+        assert (b["region_class"], b["outcome"], b["reason_codes"]) == (
+            "county" if row["is_county_area"] else "prefecture",
+            d.outcome,
+            list(d.reason_codes),
+        ), row["city"]
