@@ -32,8 +32,10 @@ The exact rules (all counts over eligible users unless said otherwise):
   lacks when the policy maps unknown cities to a class). Cities come first, else the class.
 
 The policy cutoff is the risk floor (the lowest acceptable score), not the selection: the
-default policy's floors are calibrated (``scorecard.default_card.calibrate``) so that the pool
-left after the quotas (``Cutoffs.after_quotas``) exceeds the capacity, and ``g`` binds. ``g``
+default policy's floors were calibrated (``scorecard.default_card.calibrate``) so that the
+pool left after class-wide quotas (``Cutoffs.after_quotas``) exceeded the capacity and ``g``
+bound; under per-city quotas they leave slightly less, and the quotas bind (docs/scorecard.md).
+``g``
 is taken over the pooled post-quota counts, so room a binding quota leaves in one city goes to
 the next-best eligible users everywhere else. Given the quota floors, every cutoff is a
 function of (floor, ``g``) alone: ``with_bar``.
