@@ -118,7 +118,7 @@ def test_city_cutoffs_cut_each_city_at_its_own_score() -> None:
     """Same profile (score 687 on that date), four capitals: each city's own snapshot cutoff
     decides, and the reason quotes it."""
     caps = {"tier1": 640, "new_tier1": 660, "capital": 670, "prefecture": 680}
-    cut = Decider(apply_cutoffs(DECIDER.policy, caps, by_city=CITY_CUTOFFS), DECIDER.regions)
+    cut = Decider(apply_cutoffs(DECIDER.policy, caps, AS_OF, by_city=CITY_CUTOFFS), DECIDER.regions)
     weaker = {"ecosystem_repayment_score": 60, "pay_score": 640}
     outcomes = {}
     for city in ("兰州", "济南", "福州", "石家庄", "大理白族自治州", "广州"):
@@ -133,6 +133,11 @@ def test_city_cutoffs_cut_each_city_at_its_own_score() -> None:
         "大理白族自治州": (("REGION_QUOTA",), ">= 720"),
         "广州": ((), None),  # a tier-1 city: its class's cutoff
     }
+    # the recourse aims at the city's bar, dated by the snapshot
+    (step,) = decide("兰州", EVERYWHERE, cut, **weaker).recourse
+    assert step.code == "REGION_QUOTA"
+    for lang in ("zh-CN", "en"):
+        assert "700" in step.message[lang] and AS_OF.isoformat() in step.message[lang]
 
 
 def test_the_default_policy_pilots_then_opens_everywhere_before_its_evaluation_dates() -> None:
