@@ -28,7 +28,9 @@ def main() -> None:
     args = parser.parse_args()
     meta = read_meta(args.snapshot)
     base = Decider()
-    decider = Decider(apply_cutoffs(base.policy, meta.cutoffs), base.regions)
+    decider = Decider(
+        apply_cutoffs(base.policy, meta.cutoffs, by_city=meta.city_cutoffs), base.regions
+    )
     users = pq.read_table(args.input, columns=PROFILE_SCHEMA.names)
     step = max(1, users.num_rows // args.sample)
     sample = users.take(list(range(0, users.num_rows, step))[: args.sample])

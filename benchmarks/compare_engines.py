@@ -49,7 +49,8 @@ def main() -> None:
     print(f"duckdb batch: {report.input_rows:,} users in {time.perf_counter() - start:.1f}s")
     duck = pq.read_table(out).sort_by("user_id")
 
-    program = lower(apply_cutoffs(d.policy, report.cutoffs.by_class), d.regions)
+    cut = apply_cutoffs(d.policy, report.cutoffs.by_class, by_city=report.cutoffs.by_city)
+    program = lower(cut, d.regions)
     spark = spark_backend()
     start = time.perf_counter()
     table = spark.read(source).select(*PROFILE_FIELDS)

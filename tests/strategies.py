@@ -3,6 +3,7 @@ for policies (the default with generated limit matrices)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -10,7 +11,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from creditgate.policy.loader import load_policy
+from creditgate.policy.loader import default_policy_path, load_policy, parse_policy
 from creditgate.policy.nodes import CmpOp, Condition, LimitRow, Policy, Segment, Value
 from creditgate.population.regions import load_regions
 from creditgate.schema import Occupation
@@ -211,3 +212,24 @@ def limit_policies(draw: st.DrawFn) -> Policy:
 
 
 DEFAULT_POLICY = load_policy()
+
+
+# A pilot, then a second stage on AS_OF itself (a date edge), then everywhere.
+SCHEDULE = """  schedule:
+    - {from: 2026-01-01, provinces: [广东, 甘肃, 山东], cities: [大理白族自治州]}
+    - {from: 2026-11-28, provinces: [福建]}
+    - {from: 2027-01-01, provinces: all}
+"""
+# Snapshot cutoffs by city for partial classes' cities (capitals apart, a prefecture alias).
+CITY_CUTOFFS = {
+    "capital": {"兰州": 700, "济南": 650, "福州": 690, "石家庄": 640},
+    "prefecture": {"大理": 720, "苏州": 660},
+}
+
+
+def scheduled_policy(schedule: str = SCHEDULE) -> Policy:
+    """The default policy with ``schedule`` under ``regions:`` instead of its own."""
+    text = default_policy_path().read_text(encoding="utf-8")
+    own = re.search(r"^  schedule:.*\n(?:    - .*\n)+", text, re.MULTILINE)
+    assert own is not None
+    return parse_policy(text[: own.start()] + schedule + text[own.end() :], "<scheduled policy>")

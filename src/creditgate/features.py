@@ -48,7 +48,7 @@ def derived_fields(regions: RegionTable, unknown_city: str | None) -> tuple[Deri
         names = by_class.get(region_class.value)
         if names:
             region_whens.append(
-                (InSet(Field("city"), tuple(sorted(names))), Literal(region_class.value))
+                (InSet(Field("city"), regions.spellings(names)), Literal(region_class.value))
             )
     return (
         DerivedField(

@@ -3,9 +3,11 @@
 A snapshot is one Parquet file: a row per *invited* user (``user_id``, ``region_class``,
 ``score``, ``limit_cny``, ``apr``) and, in the file's key-value metadata under
 ``creditgate.snapshot``, the facts that make it reproducible: policy name and version, the
-evaluation date, the score cutoff per region class that filled the capacity and quotas, the
-capacity, an input fingerprint and the counts. Written by the batch engine, loaded by
-``decide --snapshot`` and by the service (entry lookups, snapshot activation).
+evaluation date, the score cutoff per region class that filled the capacity and quotas (and,
+in partly open classes, per city: ``city_cutoffs``, absent from older snapshots, which then
+read as none), the capacity, an input fingerprint and the counts. Written by the batch
+engine, loaded by ``decide --snapshot`` and by the service (entry lookups, snapshot
+activation).
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ class SnapshotMeta:
     # The decided profiles (``snapshot_profiles``): file name, SHA-256, rows; None before they
     # were written (a refused user then has no explanation, only the invitation state).
     profiles: Mapping[str, Any] | None = None
+    # Partly open classes' per-city cutoffs (class -> canonical city -> score): a city's own
+    # comes first, ``cutoffs`` holds the rest. Empty in snapshots written before city quotas.
+    city_cutoffs: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         data = asdict(self)
@@ -58,6 +63,7 @@ class SnapshotMeta:
         data["created_at"] = self.created_at.isoformat()
         data["cutoffs"] = dict(self.cutoffs)
         data["counts"] = dict(self.counts)
+        data["city_cutoffs"] = {c: dict(xs) for c, xs in self.city_cutoffs.items()}
         if self.profiles is None:
             del data["profiles"]
         else:
@@ -77,6 +83,7 @@ class SnapshotMeta:
             created_at=datetime.fromisoformat(data["created_at"]),
             counts=dict(data.get("counts", {})),
             profiles=data.get("profiles"),
+            city_cutoffs={c: dict(xs) for c, xs in data.get("city_cutoffs", {}).items()},
         )
 
 

@@ -11,18 +11,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from creditgate.batch.whitelist import apply_cutoffs
 from creditgate.decider import Decider
 from creditgate.snapshot import SnapshotError, SnapshotMeta
 
+# (class, canonical city) -> cutoff, per decider cut at city cutoffs: built once, not per call
+_CITY_TABLES: WeakKeyDictionary[Decider, dict[tuple[str, str], int]] = WeakKeyDictionary()
+
 
 def decider_with_cutoffs(
-    decider: Decider, cutoffs: Mapping[str, int], as_of: date | None = None
+    decider: Decider,
+    cutoffs: Mapping[str, int],
+    as_of: date | None = None,
+    city_cutoffs: Mapping[str, Mapping[str, int]] | None = None,
 ) -> Decider:
-    """``decider`` cutting at ``cutoffs`` (region class -> score) on top of its policy;
+    """``decider`` cutting at ``cutoffs`` (region class -> score) and ``city_cutoffs``
+    (partial class -> canonical city -> score, first where one applies) on top of its policy;
     ``as_of`` is the snapshot's evaluation date, which the reasons and recourse quote."""
-    return Decider(apply_cutoffs(decider.policy, dict(cutoffs), as_of), decider.regions)
+    policy = apply_cutoffs(decider.policy, dict(cutoffs), as_of, city_cutoffs)
+    return Decider(policy, decider.regions)
 
 
 def snapshot_decider(decider: Decider, meta: SnapshotMeta, source: str = "snapshot") -> Decider:
@@ -34,7 +43,7 @@ def snapshot_decider(decider: Decider, meta: SnapshotMeta, source: str = "snapsh
             f"{source}: snapshot of policy {meta.policy_name} {meta.policy_version}, "
             f"not of {policy.name} {policy.version}"
         )
-    return decider_with_cutoffs(decider, meta.cutoffs, meta.as_of)
+    return decider_with_cutoffs(decider, meta.cutoffs, meta.as_of, meta.city_cutoffs)
 
 
 def matches(decider: Decider, meta: SnapshotMeta) -> bool:
@@ -58,3 +67,34 @@ def cutoffs_used(
         "snapshot_as_of": as_of.isoformat(),
         "by_class": dict(cutoffs),
     }
+
+
+def city_cutoff(decider: Decider, row: Mapping[str, Any]) -> tuple[str, int] | None:
+    """(canonical city, cutoff) when ``decider`` cuts at a snapshot cutoff of the user's own
+    city (a partly open class's city quota), else None: the class's cutoff applies."""
+    if not decider.policy.scorecard.capacity_city_cutoffs:
+        return None
+    table = _CITY_TABLES.get(decider)
+    if table is None:
+        cities = decider.policy.scorecard.capacity_city_cutoffs
+        table = _CITY_TABLES[decider] = {(c, city): v for c, city, v in cities}
+    regions = decider.regions
+    known = regions.lookup(str(row.get("city", "")))
+    if known is None:
+        return None
+    region_class = regions.class_of(known.name, bool(row.get("is_county_area")))
+    if region_class is None:
+        return None
+    found = table.get((region_class.value, known.name))
+    return None if found is None else (known.name, found)
+
+
+def cutoffs_for(
+    cutoffs: dict[str, Any], decider: Decider, row: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The decision's ``"cutoffs"`` field for one user: ``cutoffs`` (``cutoffs_used``, shared)
+    plus ``"city": {"name", "cutoff"}`` when the user's city has a cutoff of its own."""
+    own = city_cutoff(decider, row) if cutoffs.get("source") == "snapshot" else None
+    if own is None:
+        return cutoffs
+    return {**cutoffs, "city": {"name": own[0], "cutoff": own[1]}}

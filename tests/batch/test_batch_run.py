@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -14,7 +15,6 @@ import pytest
 from creditgate.batch import backends
 from creditgate.batch.backends import duckdb_backend
 from creditgate.batch.run import BatchInputError, BatchReport, run_batch
-from creditgate.batch.whitelist import apply_cutoffs
 from creditgate.decider import Decider
 from creditgate.population.schema import PROFILE_SCHEMA
 from creditgate.population.synth import write_parquet
@@ -22,6 +22,7 @@ from creditgate.population.synth_dirty import DirtyKind
 from creditgate.profile import ProfileError, validate_profile
 from creditgate.schema import PROFILE_FIELDS
 from creditgate.snapshot import read_invited, read_meta
+from creditgate.snapshot_decider import city_cutoff, snapshot_decider
 
 AS_OF = date(2025, 6, 30)
 
@@ -97,7 +98,11 @@ def test_decide_with_the_snapshot_agrees_with_every_batch_row(
 ) -> None:
     source, report, decider = clean
     meta = read_meta(report.snapshot_path)  # type: ignore[arg-type]
-    realtime = Decider(apply_cutoffs(decider.policy, meta.cutoffs), decider.regions)
+    # the cut ``decide --snapshot`` and the service make: class cutoffs and city quotas
+    realtime = snapshot_decider(decider, meta)
+    assert meta.city_cutoffs == {c: dict(xs) for c, xs in report.cutoffs.by_city.items() if xs}
+    capitals = meta.city_cutoffs["capital"]
+    assert len({capitals[c] for c in ("兰州", "济南", "福州", "石家庄")}) > 1
     batch = {
         r["user_id"]: r for r in pq.read_table(source.with_name("decisions.parquet")).to_pylist()
     }
@@ -115,6 +120,9 @@ def test_decide_with_the_snapshot_agrees_with_every_batch_row(
         ), row["user_id"]
         if d.reason_codes in (("CAPACITY",), ("REGION_QUOTA",)):
             seen_cut.add(d.reason_codes[0])
+        if d.reason_codes == ("REGION_QUOTA",):  # the bar named is the user's city's
+            own = city_cutoff(realtime, row)
+            assert own is not None and d.reasons[0].required == f">= {own[1]}"
     assert "REGION_QUOTA" in seen_cut  # the quotas really cut someone
 
 
@@ -230,3 +238,37 @@ def test_spark_runs_the_same_batch_as_duckdb(tmp_path: Path) -> None:
     want = pq.read_table(source.with_name("decisions.parquet")).sort_by("user_id")
     got = pq.read_table(spark_out / "decisions.parquet").select(want.column_names)
     assert got.sort_by("user_id").cast(want.schema).to_pylist() == want.to_pylist()
+
+
+def test_an_official_city_name_is_decided_as_its_city(tmp_path: Path) -> None:
+    """The batch keeps an alias as written (大理白族自治州, canonicalised only like
+    ``canonical_city``) where ``validate_profile`` gives the short name (大理): the program
+    matches every spelling, so both decide the same region, quota and outcome."""
+    source = tmp_path / "dali.parquet"
+    write_parquet(source, 400, seed=5, as_of=AS_OF, dirty_fraction=0.0)
+    table = pq.read_table(source)
+    spelled = ["大理白族自治州" if i % 2 else "大理" for i in range(table.num_rows)]
+    table = table.set_column(table.schema.get_field_index("city"), "city", pa.array(spelled))
+    pq.write_table(table, source)
+    decider = Decider()
+    report = run_batch(
+        duckdb_backend("1GB", 1),
+        source,
+        tmp_path / "decisions.parquet",
+        decider.policy,
+        decider.regions,
+        AS_OF,
+        snapshot=tmp_path / "snapshot.parquet",
+    )
+    assert report.outcomes.get("invited", 0) > 0
+    assert set(report.cutoffs.by_city["prefecture"]) == {"大理"}  # one city, one quota
+    realtime = snapshot_decider(decider, read_meta(tmp_path / "snapshot.parquet"))
+    batch = {r["user_id"]: r for r in pq.read_table(tmp_path / "decisions.parquet").to_pylist()}
+    for row in table.select(PROFILE_SCHEMA.names).to_pylist():
+        d = realtime.decide(validate_profile(row, AS_OF, decider.policy, decider.regions), AS_OF)
+        b = batch[row["user_id"]]
+        assert (b["region_class"], b["outcome"], b["reason_codes"]) == (
+            "county" if row["is_county_area"] else "prefecture",
+            d.outcome,
+            list(d.reason_codes),
+        ), row["city"]

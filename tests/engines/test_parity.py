@@ -2,7 +2,8 @@
 
 Hypothesis draws batches of profiles (NULLs and threshold edges included, see
 ``strategies.profiles``); each batch is one table, so an example costs one query per engine.
-Run with and without a snapshot's capacity cutoffs, so CAPACITY and REGION_QUOTA are covered.
+Run with and without a snapshot's capacity cutoffs, so CAPACITY and REGION_QUOTA are covered,
+and with a rollout schedule and per-city cutoffs (``cities``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ from creditgate.batch.whitelist import apply_cutoffs
 from creditgate.decider import Decider
 from creditgate.policy.nodes import Policy
 from creditgate.population.schema import PROFILE_SCHEMA
-from strategies import AS_OF, invitable_profiles, limit_policies, profiles
+from strategies import (
+    AS_OF,
+    CITY_CUTOFFS,
+    invitable_profiles,
+    limit_policies,
+    profiles,
+    scheduled_policy,
+)
 
 Rows = list[dict[str, Any]]
 Run = Callable[[Rows], Rows]
@@ -66,7 +74,10 @@ def ibis_runner(backend: Backend, decider: Decider, tmp: Path) -> Run:
 
 
 VARIANTS = [("row", "plain"), ("row", "snapshot"), ("duckdb", "plain"), ("duckdb", "snapshot")]
-VARIANTS.append(("spark", "snapshot"))  # slow to start: the snapshot program covers the plain one
+VARIANTS += [("row", "cities"), ("duckdb", "cities")]
+# slow to start: the cities program (a schedule on the evaluation date, class and city
+# cutoffs) covers the snapshot and plain ones
+VARIANTS.append(("spark", "cities"))
 
 
 @pytest.fixture(scope="module")
@@ -78,11 +89,18 @@ def spark() -> Backend:
 @pytest.fixture(params=VARIANTS, ids=["-".join(v) for v in VARIANTS])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Decider, Run]]:
     name, variant = request.param
-    base = Decider()
+    base = Decider(scheduled_policy()) if variant == "cities" else Decider()
     decider = (
         base
         if variant == "plain"
-        else Decider(apply_cutoffs(base.policy, CAPACITY_CUTOFFS), base.regions)
+        else Decider(
+            apply_cutoffs(
+                base.policy,
+                CAPACITY_CUTOFFS,
+                by_city=CITY_CUTOFFS if variant == "cities" else None,
+            ),
+            base.regions,
+        )
     )
     if name == "row":
         yield name, decider, lambda rows: [expected(decider, r, AS_OF) for r in rows]

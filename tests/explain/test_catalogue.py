@@ -47,8 +47,9 @@ def test_every_message_formats() -> None:
         "to": 3,
         "eta": "2027-01-01",
         "from": 0,
+        "province": "甘肃",
     }
-    for section in ("reasons", "recourse", "alternatives"):
+    for section in ("reasons", "recourse", "alternatives", "schedule"):
         for key, template in catalogue("en")[section].items():
             assert placeholders(template) <= set(values)
             message = text(section, key, **values)

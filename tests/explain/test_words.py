@@ -114,7 +114,9 @@ def test_manual_review_reads_as_a_review_in_progress() -> None:
     assert "reviewing" not in declined.review["message"]["en"]
 
 
-@pytest.mark.parametrize("section", ["reasons", "recourse", "in_review", "help", "cutoffs"])
+@pytest.mark.parametrize(
+    "section", ["reasons", "recourse", "in_review", "help", "cutoffs", "schedule"]
+)
 def test_no_number_is_written_into_a_message(section: str) -> None:
     """Every number a user reads comes from the policy or the data, through a placeholder."""
     for lang in LANGS:

@@ -36,11 +36,13 @@ def test_default_floor_lets_the_whitelist_invite_15_percent_and_separates_defaul
         bad.append(defaulted)
     users = table.num_rows
     cut = whitelist(grouped(eligible), users, decider.policy, decider.regions)
-    invited, invited_bad = bad_rate(eligible, cut.by_class)
+    invited, invited_bad = bad_rate(eligible, cut)
     floor = dict(decider.policy.scorecard.cutoffs)
-    # the floor leaves the capacity bar something to choose from, so the batch fills it
-    assert cut.after_quotas >= 0.97 * cut.capacity
-    assert 0.14 <= invited / users <= 0.16
+    # Per-city quotas admit less than the old class-wide one at the same floors (a poorer
+    # city's share is no longer lifted by its class's richer cities; each city rounds down):
+    # on 20,000 users the pool after the quotas is about 0.9 x capacity (docs/scorecard.md)
+    assert cut.after_quotas >= 0.88 * cut.capacity
+    assert 0.13 <= invited / users <= 0.16
     assert invited == cut.expected_invited < len(eligible)
     assert invited_bad < bad_rate(eligible, floor)[1]  # the capacity bar takes the best
     assert auc(np.array(bad), np.array(scores)) > 0.8

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.parquet as pq
 from fastapi.testclient import TestClient
 from test_api import AS_OF, STRONG, decide, services
 from typer.testing import CliRunner
@@ -25,10 +26,22 @@ TIGHT = {"tier1": 782, "new_tier1": 782, "capital": 782, "prefecture": 782}  # S
 
 
 def snapshot(
-    tmp_path: Path, name: str, cutoffs: dict[str, int], version: str = "2026.11.0"
+    tmp_path: Path,
+    name: str,
+    cutoffs: dict[str, int],
+    version: str = "2026.11.0",
+    city_cutoffs: dict[str, dict[str, int]] | None = None,
 ) -> Path:
     meta = SnapshotMeta(
-        "default", version, date(2026, 11, 28), cutoffs, 0.15, "fp", datetime.now(UTC), {}
+        "default",
+        version,
+        date(2026, 11, 28),
+        cutoffs,
+        0.15,
+        "fp",
+        datetime.now(UTC),
+        {},
+        city_cutoffs=city_cutoffs or {},
     )
     users = ["someone"]
     table = pa.table(
@@ -167,3 +180,53 @@ def test_replay_of_a_decision_stored_before_the_cutoffs_field(
     log.append(wrong, stored.inputs, None, False)
     result = runner.invoke(cli, ["replay", wrong["decision_id"], "--db", db_url])
     assert result.exit_code == 1 and "cutoffs" in result.output, result.output
+
+
+def test_a_city_cutoff_cuts_its_users_and_the_decision_names_it(
+    client: TestClient, db_url: str, tmp_path: Path
+) -> None:
+    """A snapshot's city quota cutoff: 兰州 is cut at its own score, 济南 (no cutoff of its own)
+    at its class's; the API, the CLI and replay agree, and the field names the city's bar."""
+    loose = {"tier1": 700, "new_tier1": 700, "capital": 700, "prefecture": 700}
+    cities = {"capital": {"兰州": 790, "福州": 700}}
+    snap = snapshot(tmp_path, "cities", loose, city_cutoffs=cities)
+    sid = activate(client, snap)
+    lanzhou = STRONG | {"city": "兰州市", "user_id": "u-lanzhou"}
+    jinan = STRONG | {"city": "济南", "user_id": "u-jinan"}
+    api = decide(client, lanzhou)
+    assert api["outcome"] == "not_invited" and codes(api) == ["REGION_QUOTA"], api
+    assert api["reasons"][0]["required"] == ">= 790"
+    assert comparable(api) == comparable(by_cli(tmp_path, lanzhou, snap))
+    base = {"source": "snapshot", "snapshot_id": sid, "snapshot_as_of": "2026-11-28"}
+    city = {"name": "兰州", "cutoff": 790}
+    assert api["cutoffs"] == base | {"by_class": loose, "city": city}
+    assert services(client).log.get(api["decision_id"]).decision["cutoffs"] == api["cutoffs"]
+    result = runner.invoke(cli, ["replay", api["decision_id"], "--db", db_url])
+    assert result.exit_code == 0 and "identical" in result.output, result.output
+    other = decide(client, jinan)
+    assert other["outcome"] == "invited" and other["cutoffs"] == base | {"by_class": loose}
+
+
+def test_a_snapshot_written_before_city_cutoffs_still_loads(tmp_path: Path) -> None:
+    """Old metadata has no ``city_cutoffs``: it reads as none, and decisions cut by class."""
+    meta = SnapshotMeta(
+        "default", "2026.11.0", date(2026, 11, 28), TIGHT, 0.15, "fp", datetime.now(UTC), {}
+    )
+    old = orjson.loads(meta.to_json())
+    del old["city_cutoffs"]
+    assert SnapshotMeta.from_json(orjson.dumps(old)) == meta
+    assert SnapshotMeta.from_json(orjson.dumps(old)).city_cutoffs == {}
+    path = tmp_path / "old.parquet"
+    table = pa.table(
+        {
+            "user_id": ["x"],
+            "region_class": ["tier1"],
+            "score": [800],
+            "limit_cny": [1],
+            "apr": ["0"],
+        }
+    )
+    schema = table.schema.with_metadata({b"creditgate.snapshot": orjson.dumps(old)})
+    pq.write_table(table.replace_schema_metadata(schema.metadata), path)
+    decision = by_cli(tmp_path, QUOTA_CITY, path)
+    assert "REGION_QUOTA" in codes(decision) and "city" not in decision["cutoffs"]

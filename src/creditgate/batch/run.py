@@ -129,7 +129,8 @@ def run_batch(
         counted = ranking(backend, shape, staged, dup_table)
         cutoffs = derive_cutoffs(counted.eligible, input_rows, policy, regions)
         step("deciding")
-        final = split(lower(apply_cutoffs(policy, cutoffs.by_class), regions), STAGED)
+        cut_policy = apply_cutoffs(policy, cutoffs.by_class, by_city=cutoffs.by_city)
+        final = split(lower(cut_policy, regions), STAGED)
         check_same_early(shape, final)
         rows, lists = decided(
             backend, final, valid_rows(staged, dup_table), as_of, counted.signatures, sp.steps
@@ -137,7 +138,7 @@ def run_batch(
         try:
             backend.write(decisions_of(rows, lists), out)
             step("reporting")
-            lab_report = report_of(backend, rows, sp.steps, policy, cutoffs, regions)
+            lab_report = report_of(backend, rows, sp.steps, policy, cutoffs, regions, as_of)
         finally:
             if lists is not None:
                 backend.release(lists)
@@ -188,6 +189,7 @@ def run_batch(
             policy_version=policy.version,
             as_of=as_of,
             cutoffs=dict(cutoffs.by_class),
+            city_cutoffs={c: dict(xs) for c, xs in cutoffs.by_city.items() if xs},
             capacity_share=policy.capacity_share,
             input_fingerprint=fingerprint(source),
             created_at=datetime.now(UTC),

@@ -51,6 +51,13 @@ def print_report(report: BatchReport) -> None:
     out.print(f"invited share {share:.2%} (capacity {report.cutoffs.capacity:,})")
     cuts = ", ".join(f"{c} {v}" for c, v in sorted(report.cutoffs.by_class.items()))
     out.print(f"cutoffs: {cuts}")
+    cities = [
+        f"{c} {min(xs.values())}..{max(xs.values())} ({len(xs)} cities)"
+        for c, xs in sorted(report.cutoffs.by_city.items())
+        if xs
+    ]
+    if cities:  # partly open classes: each city's own quota cutoff
+        out.print(f"city cutoffs: {', '.join(cities)}")
     out.print(f"quarantine: {report.quarantine_path}")
     if report.snapshot_path:
         out.print(f"snapshot: {report.snapshot_path}")

@@ -24,7 +24,7 @@ from creditgate.cli.common import (
 from creditgate.decider import Decider
 from creditgate.profile import ProfileError, validate_profile
 from creditgate.snapshot import SnapshotError, file_snapshot_id, read_meta
-from creditgate.snapshot_decider import cutoffs_used, snapshot_decider
+from creditgate.snapshot_decider import cutoffs_for, cutoffs_used, snapshot_decider
 
 
 class Lang(StrEnum):
@@ -48,7 +48,7 @@ def decide_one(
     """One decision as JSON, with the ``"cutoffs"`` it was cut at (default: the policy's)."""
     row = validate_profile(doc, as_of, decider.policy, decider.regions, line=line)
     out = decider.decide(row, as_of).to_dict(keep)
-    out["cutoffs"] = cutoffs if cutoffs is not None else cutoffs_used(None)
+    out["cutoffs"] = cutoffs_for(cutoffs or cutoffs_used(None), decider, row)
     return out
 
 

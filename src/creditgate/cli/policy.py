@@ -120,4 +120,12 @@ def tables(policy: Policy) -> list[Table]:
             f"APR {p.daily_rate * policy.offer.days_per_year}",
             "",
         )
-    return [gates, fraud, card, rollout, offer]
+    if not policy.schedule:
+        return [gates, fraud, card, rollout, offer]
+    schedule = Table(title="rollout schedule (Asia/Shanghai; each stage adds to the earlier)")
+    for col in ("from", "provinces", "cities"):
+        schedule.add_column(col)
+    for stage in policy.schedule:
+        provinces = "all" if stage.every_province else ", ".join(stage.provinces)
+        schedule.add_row(stage.start.isoformat(), provinces, ", ".join(stage.cities))
+    return [gates, fraud, card, rollout, schedule, offer]

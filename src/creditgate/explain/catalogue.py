@@ -27,6 +27,7 @@ SECTIONS = (
     "help",
     "cutoffs",
     "review",
+    "schedule",
 )
 Text = dict[str, str]
 _SEPARATOR = {"zh-CN": "", "en": " "}  # between sentences: Chinese needs no space

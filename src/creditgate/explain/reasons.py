@@ -32,6 +32,8 @@ from creditgate.features import DerivedField
 from creditgate.policy.lower import Program
 from creditgate.policy.nodes import CmpOp, Gate, Layer, Policy, RegionStatus, ScoreFeature
 from creditgate.policy.reason_order import ReasonSlot, SlotKind
+from creditgate.policy.schedule import province_of
+from creditgate.population.regions import RegionTable, load_regions
 
 PRINCIPAL = 4
 _CACHE = 8192
@@ -97,21 +99,20 @@ def cutoff_note(policy: Policy) -> Text:
 
 
 def score_maker(code: str, policy: Policy) -> Maker:
-    """Observed: the score, then the region class. The text names the bar that binds: the
-    policy's floor, or a snapshot's quota or capacity cutoff when higher (then dated); in the
-    review band, under manual review, the floor and a review in progress."""
+    """Observed: the score, then (the policy's floor, the snapshot's cutoff for the user's
+    city or class, if any). The text names the bar that binds: the floor, or the snapshot's
+    quota or capacity cutoff when higher (then dated); in the review band, under manual
+    review, the floor and a review in progress."""
     layer = (Layer.REGION if code == "REGION_QUOTA" else Layer.WHITELIST).value
-    floors = dict(policy.scorecard.cutoffs)
-    caps = dict(policy.scorecard.capacity_cutoffs)
     note = cutoff_note(policy)
 
     @lru_cache(maxsize=_CACHE)
-    def make(score: int, region_class: str, principal: bool, review: bool) -> Reason:
-        floor = floors[region_class]
+    def make(score: int, bars: tuple[int, ...], principal: bool, review: bool) -> Reason:
+        floor = bars[0]
         if review:
             message = text("in_review", code, observed=score, required=floor)
             return Reason(code, layer, score, f">= {floor}", message, principal)
-        cap = caps.get(region_class)
+        cap = bars[1] if len(bars) > 1 else None
         bar = floor if cap is None or cap <= floor else cap
         message = text("reasons", code, observed=score, required=bar)
         if bar != floor:
@@ -151,6 +152,24 @@ def fixed_maker(code: str, layer: Layer, required: str | None) -> Maker:
     return make
 
 
+def schedule_maker(policy: Policy, regions: RegionTable, required: str) -> Maker:
+    """REGION_CLOSED under a rollout schedule: a closed class names the class as always; an
+    open or partly open one is closed where the user lives, so the text names the province."""
+    closed = {r.region_class for r in policy.regions if r.status is RegionStatus.CLOSED}
+
+    @lru_cache(maxsize=_CACHE)
+    def make(region_class: Any, city: Any, principal: bool, _: bool) -> Reason:
+        province = province_of(regions, city) if isinstance(city, str) else None
+        if region_class is None or region_class in closed or province is None:
+            message = region_closed_text(region_class)
+        else:
+            message = text("schedule", "REGION_NOT_YET_OPEN", province=province)
+        layer = Layer.REGION.value
+        return Reason("REGION_CLOSED", layer, region_class, required, message, principal)
+
+    return make
+
+
 class ReasonBuilder:
     """Words the reasons whose key bindings fired, in key order (``policy.reason_order``).
 
@@ -164,11 +183,13 @@ class ReasonBuilder:
     def __init__(self, program: Program) -> None:
         policy = program.policy
         self.slots = program.reasons
+        self.capacity = "cutoff.capacity" in program.positions
         self.derived = program.derived
         opened = tuple(
             r.region_class for r in policy.regions if r.status is not RegionStatus.CLOSED
         )
         self.region_required = required_text(None, None, opened)
+        self.regions = program.regions or load_regions()
         self.makers = tuple(self.wording(slot, policy) for slot in self.slots)
 
     def lines(self, source: Source) -> tuple[list[str], dict[str, Any]]:
@@ -177,7 +198,10 @@ class ReasonBuilder:
         lines = ["f = []"]
         for j, (slot, (_, first, second)) in enumerate(zip(self.slots, self.makers, strict=True)):
             a = source(first) if first else "None"
-            b = source(second) if second else "None"
+            if isinstance(second, tuple):  # several values: one tuple argument
+                b = "(" + "".join(f"{source(n)}, " for n in second) + ")"
+            else:
+                b = source(second) if second else "None"
             key = source(slot.binding)
             lines.append(f"if (k := {key}) is not None: f.append((k, {j}, {a}, {b}))")
         lines += [
@@ -189,7 +213,9 @@ class ReasonBuilder:
         makers = tuple(maker for maker, _, _ in self.makers)
         return lines, {"_reason_makers": makers, "PRINCIPAL": PRINCIPAL}
 
-    def wording(self, slot: ReasonSlot, policy: Policy) -> tuple[Maker, str | None, str | None]:
+    def wording(
+        self, slot: ReasonSlot, policy: Policy
+    ) -> tuple[Maker, str | None, str | tuple[str, ...] | None]:
         """How to word a fired slot: its maker and the names of its two observed values."""
         if slot.kind == SlotKind.GATE:
             gate = policy.gates[slot.index]
@@ -198,6 +224,9 @@ class ReasonBuilder:
             feature = policy.scorecard.features[slot.index]
             return factor_maker(feature, self.derived), feature.field, None
         if slot.kind == SlotKind.REGION_CLOSED:
+            if policy.schedule:  # closed by the schedule: the province, read from the city
+                maker = schedule_maker(policy, self.regions, self.region_required)
+                return maker, "region_class", "city"
             maker = fixed_maker("REGION_CLOSED", Layer.REGION, self.region_required)
             return maker, "region_class", None
         if slot.kind == SlotKind.FRAUD:
@@ -206,4 +235,5 @@ class ReasonBuilder:
             return fixed_maker(slot.code, Layer.SEGMENT, None), "occupation", None
         if slot.kind == SlotKind.CAPACITY:
             return capacity_maker(slot.code, policy), "score", "cutoff.capacity"
-        return score_maker(slot.code, policy), "score", "region_class"
+        bars = ("cutoff", "cutoff.capacity") if self.capacity else ("cutoff",)
+        return score_maker(slot.code, policy), "score", bars

@@ -18,7 +18,9 @@ from creditgate.decision import RecourseStep, jsonable
 from creditgate.engines.row import Source
 from creditgate.explain.catalogue import renderer, text
 from creditgate.features import DerivedField
-from creditgate.policy.nodes import CmpOp, Gate
+from creditgate.policy.nodes import CmpOp, Gate, Policy, RegionStatus
+from creditgate.policy.schedule import opens_on, province_of
+from creditgate.population.regions import RegionTable
 from creditgate.schema import PROFILE_FIELDS, Direction, FieldSpec
 from creditgate.timeutil import add_units
 
@@ -134,3 +136,26 @@ class GateRecourse:
 def region_step(region_class: str) -> RecourseStep:
     message = text("recourse", "region_closed")
     return RecourseStep("REGION_CLOSED", "region_class", region_class, None, None, True, message)
+
+
+class ScheduleRecourse:
+    """A user closed out by the rollout schedule (not by a closed class) is told the date of
+    the stage that opens their city, from the policy's schedule; otherwise the region step."""
+
+    def __init__(self, policy: Policy, regions: RegionTable) -> None:
+        self.schedule = policy.schedule
+        self.regions = regions
+        self.closed = frozenset(
+            r.region_class for r in policy.regions if r.status is RegionStatus.CLOSED
+        )
+        self.step = lru_cache(maxsize=4096)(self._step)
+
+    def _step(self, region_class: Any, city: str, as_of: date) -> RecourseStep:
+        if region_class is None or region_class in self.closed:
+            return region_step(region_class)
+        stage = opens_on(self.schedule, self.regions, city, as_of)
+        province = province_of(self.regions, city)
+        if stage is None or province is None:
+            return region_step(region_class)
+        message = text("recourse", "region_opens", province=province, eta=stage.start.isoformat())
+        return RecourseStep("REGION_CLOSED", "city", city, None, stage.start, False, message)

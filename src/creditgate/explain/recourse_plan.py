@@ -24,10 +24,11 @@ from creditgate.decision import RecourseStep, jsonable
 from creditgate.engines.row import Source, compile_program
 from creditgate.explain.catalogue import Text, joined, renderer, sentences, text
 from creditgate.explain.reasons import cutoff_note
-from creditgate.explain.recourse import GateRecourse, region_step
+from creditgate.explain.recourse import GateRecourse, ScheduleRecourse, region_step
 from creditgate.explain.score_recourse import ScoreRecourse
 from creditgate.policy.lower import Program, fields_read, slice_program
 from creditgate.policy.nodes import RegionStatus
+from creditgate.population.regions import load_regions
 from creditgate.schema import Consent
 
 Row = Mapping[str, Any]
@@ -40,13 +41,16 @@ class RecoursePlanner:
         index = program.positions
         derived = program.derived
         self.gates = [GateRecourse(gate, derived) for gate in policy.gates]
+        self.schedule = (
+            ScheduleRecourse(policy, program.regions or load_regions()) if policy.schedule else None
+        )
         self.at = {name: index[name] for name in ("quota.score", "score", "region_class")}
         card = policy.scorecard
         self.floors = dict(card.cutoffs)
-        self.caps = dict(card.capacity_cutoffs)
+        self.cap_at = index.get("cutoff.capacity")
         partial = {r.region_class for r in policy.regions if r.status is RegionStatus.PARTIAL}
         # the code of a bar set by a snapshot: the quota in partly open classes, else capacity
-        self.cut_code = {c: "REGION_QUOTA" if c in partial else "CAPACITY" for c in self.caps}
+        self.partial = frozenset(partial)
         self.note = cutoff_note(policy)
         self.as_of = card.capacity_as_of
         self.solver = ScoreRecourse(card.features)
@@ -90,16 +94,21 @@ class RecoursePlanner:
             call = recourse.call_source(source, f"_gate{k}")
             lines.append(f"if {source(f'fail.{recourse.gate.id}')}: steps.append({call})")
         closed, region = source("fail.region_closed"), source("region_class")
-        lines.append(f"if {closed}: steps.append(_region_step({region}))")
+        if self.schedule is not None:  # the stage that opens the user's city, dated
+            namespace["_schedule"] = self.schedule
+            call = f"_schedule.step({region}, {source('city')}, as_of)"
+            lines.append(f"if {closed}: steps.append({call})")
+        else:
+            lines.append(f"if {closed}: steps.append(_region_step({region}))")
         return lines, namespace
 
-    def bar(self, region_class: Any) -> tuple[int | None, str | None]:
-        """(the score the user needs, the snapshot's code when its cutoff is what binds)."""
+    def bar(self, region_class: Any, cap: Any = None) -> tuple[int | None, str | None]:
+        """(the score the user needs, the snapshot's code when its cutoff is what binds);
+        ``cap`` is the snapshot's cutoff for the user (``cutoff.capacity``: city, else class)."""
         floor = self.floors.get(region_class)
-        cap = self.caps.get(region_class)
         if floor is None or cap is None or cap <= floor:
             return floor, None
-        return cap, self.cut_code[region_class]
+        return cap, "REGION_QUOTA" if region_class in self.partial else "CAPACITY"
 
     def finish(
         self, steps: list[RecourseStep], row: Row, values: Values, as_of: date
@@ -109,7 +118,8 @@ class RecoursePlanner:
         lead."""
         if self.consents.intersection(s.field for s in steps if not s.immutable):
             steps = self.with_unread_gates(steps, row, as_of)
-        bar, code = self.bar(values[self.at["region_class"]])
+        cap = values[self.cap_at] if self.cap_at is not None else None
+        bar, code = self.bar(values[self.at["region_class"]], cap)
         if bar is None:  # a closed region: its step says so
             return steps
         score, bins = self.where_steps_lead(steps, row, values, as_of)

@@ -92,11 +92,15 @@ class Evaluation:
     backend: Backend | None = field(default=None, repr=False)
     regions: RegionTable | None = field(default=None, repr=False)
     staged: list[ir.Table] = field(default_factory=list, repr=False)
+    as_of: date | None = None
 
     def report(self, run: PolicyRun) -> dict[str, Any]:
         """``run``'s report (``lab.report``) with this population's counts."""
         assert self.backend is not None and self.regions is not None and run.rows is not None
-        body = report_of(self.backend, run.rows, run.steps, run.policy, run.cutoffs, self.regions)
+        assert self.as_of is not None
+        body = report_of(
+            self.backend, run.rows, run.steps, run.policy, run.cutoffs, self.regions, self.as_of
+        )
         return with_counts(
             body, self.input_rows, self.decided, self.quarantined, self.duplicate_rows
         ) | {"outcome_column": self.outcome_column}
@@ -158,7 +162,7 @@ def evaluate(
     staged, parts = stage_policies(
         backend, pop.table, policies, regions, as_of, pop.raw_cities, pop.cities, outcome_column
     )
-    ev = Evaluation(pop.input_rows, 0, 0, 0, [], outcome_column, backend, regions, [staged])
+    ev = Evaluation(pop.input_rows, 0, 0, 0, [], outcome_column, backend, regions, [staged], as_of)
     try:
         step("finding duplicate user ids")
         ev.duplicate_rows, dups = duplicates(backend, parts[0].view)
@@ -166,7 +170,8 @@ def evaluate(
             step(f"ranking eligible users ({k + 1}/{len(parts)})")
             counted = ranking(backend, part.shape, part.view, dups)
             cutoffs = derive_cutoffs(counted.eligible, pop.input_rows, part.policy, regions)
-            final = split(lower(apply_cutoffs(part.policy, cutoffs.by_class), regions), STAGED)
+            cut = apply_cutoffs(part.policy, cutoffs.by_class, by_city=cutoffs.by_city)
+            final = split(lower(cut, regions), STAGED)
             check_same_early(part.shape, final)
             good = valid_rows(part.view, dups)
             rows, lists = decided(backend, final, good, as_of, counted.signatures, part.steps)

@@ -182,6 +182,17 @@ def policy_section(report: dict[str, Any]) -> str:
         [[c, cut["policy"].get(c), v, cut["quotas"].get(c)] for c, v in cut["by_class"].items()],
         1,
     )
+    city_rows = [
+        [c, city, v, cut.get("city_quotas", {}).get(c, {}).get(city)]
+        for c, xs in cut.get("by_city", {}).items()
+        for city, v in xs.items()
+    ]
+    cities = (
+        f'<div class="scroll">{_table(["class", "city", "cutoff", "quota (users)"], city_rows, 2)}'
+        "</div>"
+        if city_rows
+        else ""
+    )
     dist = report["distributions"]
     return "".join(
         [
@@ -192,6 +203,10 @@ def policy_section(report: dict[str, Any]) -> str:
             "</div>",
             f"<h3>Cutoffs (capacity {cut['capacity']:,} users)</h3>",
             cutoffs,
+            "<h3>City cutoffs (partly open classes: each city's own quota)</h3>" + cities
+            if cities
+            else "",
+            _rollout(report.get("rollout")),
             "<h3>Score distribution (dashed: each class's cutoff)</h3>",
             _score_chart(dist["score"]),
             "<h3>Limits of the invited (CNY)</h3>",
@@ -204,6 +219,23 @@ def policy_section(report: dict[str, Any]) -> str:
             f'<div class="scroll">{regions}</div>',
             "</section>",
         ]
+    )
+
+
+def _rollout(rollout: dict[str, Any] | None) -> str:
+    if rollout is None:
+        return "<h3>Rollout</h3><p>no schedule: every province of an open class is open</p>"
+    rows = [
+        [
+            ("▶ " if s["in_force"] else "") + s["from"],
+            "all" if s["provinces"] == "all" else "、".join(s["provinces"]),
+            "、".join(s["cities"]),
+        ]
+        for s in rollout["stages"]
+    ]
+    note = "" if rollout["stage"] is not None else "<p>before the first stage: all closed</p>"
+    return f"<h3>Rollout at {_e(rollout['as_of'])}</h3>{note}" + _table(
+        ["from", "provinces", "cities"], rows, 3
     )
 
 

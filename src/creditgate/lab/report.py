@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from creditgate.batch.backends import Backend
 from creditgate.batch.whitelist import Cutoffs
 from creditgate.lab.funnel import FIRST, MASK, FunnelStep, failed_at
 from creditgate.policy.nodes import Policy
+from creditgate.policy.schedule import stage_at
 from creditgate.population.regions import RegionTable
 
 OUTCOME = "_outcome"
@@ -70,9 +72,10 @@ def report_of(
     policy: Policy,
     cutoffs: Cutoffs,
     regions: RegionTable,
+    as_of: date,
 ) -> dict[str, Any]:
-    """The report of ``rows`` (one policy's decided rows); counts of the input (rows read,
-    quarantined) are the caller's to add (``with_counts``)."""
+    """The report of ``rows`` (one policy's decided rows at ``as_of``); counts of the input
+    (rows read, quarantined) are the caller's to add (``with_counts``)."""
     has_outcome = OUTCOME in rows.columns
     invited = rows["outcome"] == "invited"
     zero = ibis.literal(0, type="int64")
@@ -124,7 +127,8 @@ def report_of(
                 "province",
             ):
                 g[k] = int(v)
-    return assemble(groups, scores, offers, steps, policy, cutoffs, has_outcome)
+    report = assemble(groups, scores, offers, steps, policy, cutoffs, has_outcome)
+    return report | {"rollout": rollout(policy, regions, as_of)}
 
 
 def assemble(
@@ -163,6 +167,10 @@ def assemble(
             "policy": dict(policy.scorecard.cutoffs),
             "expected_invited": cutoffs.expected_invited,
             "after_quotas": cutoffs.after_quotas,
+            "by_city": {c: dict(sorted(xs.items())) for c, xs in sorted(cutoffs.by_city.items())},
+            "city_quotas": {
+                c: dict(sorted(xs.items())) for c, xs in sorted(cutoffs.city_quotas.items())
+            },
         },
         "funnel": _funnel(groups, steps),
         "funnel_by": {dim: _funnel_by(groups, steps, dim) for dim in DIMENSIONS},
@@ -264,7 +272,7 @@ def _by_region(groups: list[dict[str, Any]], cutoffs: Cutoffs) -> list[dict[str,
             "invited": cell["invited"],
             "expected_bad_rate": rate(Decimal(cell["pd_micro"]) / MICRO, cell["invited"]),
             "exposure_cny": cell["exposure"],
-            "cutoff": cutoffs.by_class.get(c) if c is not None else None,
+            "cutoff": cutoffs.cutoff(c, city) if c is not None else None,
         }
         for (c, p, city), cell in sorted(cells.items(), key=lambda kv: tuple(map(str, kv[0])))
     ]
@@ -349,3 +357,24 @@ def write_report(path: Path, reports: Sequence[dict[str, Any]]) -> None:
     """``{"reports": [...]}``, one entry per policy in the order given (a ``report.json``)."""
     document = {"format": "creditgate.lab.report/1", "reports": list(reports)}
     path.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+def rollout(policy: Policy, regions: RegionTable, as_of: date) -> dict[str, Any] | None:
+    """The rollout stage in force at ``as_of`` and the stages of the schedule (None: the policy
+    has no schedule, every province of an open or partial class is open)."""
+    if not policy.schedule:
+        return None
+    index = stage_at(policy.schedule, as_of)
+    return {
+        "as_of": as_of.isoformat(),
+        "stage": index,  # None: before the first stage, every class closed
+        "stages": [
+            {
+                "from": stage.start.isoformat(),
+                "provinces": "all" if stage.every_province else list(stage.provinces),
+                "cities": list(stage.cities),
+                "in_force": i == index,
+            }
+            for i, stage in enumerate(policy.schedule)
+        ],
+    }

@@ -86,10 +86,48 @@ def lint(policy: Policy, regions: RegionTable | None = None) -> list[Finding]:
     findings += _consent(policy, regions)
     findings += _gates(policy)
     findings += _scorecard(policy)
+    findings += _schedule(policy, regions)
     if policy.jurisdiction.name == "CN":
         findings += _cn_mandatory(policy)
         findings += _cn_cutoffs(policy)
     return findings
+
+
+def _schedule(policy: Policy, regions: RegionTable) -> list[Finding]:
+    """A stage that opens nothing new is a slip (a province listed twice, a city whose
+    province is already open); provinces no stage ever opens are worth a look."""
+    out: list[Finding] = []
+    opened: set[str] = set()
+    everywhere = False
+    for stage in policy.schedule:
+        again = [p for p in stage.provinces if p in opened or everywhere]
+        covered = set(stage.provinces) | opened
+        inside = [c for c in stage.cities if everywhere or regions.cities[c].province in covered]
+        if again or inside:
+            listed = ", ".join([*again, *inside])
+            out.append(
+                Finding(
+                    Level.WARNING,
+                    "schedule",
+                    stage.line,
+                    f"stage from {stage.start} lists places already open: {listed}",
+                )
+            )
+        opened |= set(stage.provinces)
+        everywhere = everywhere or stage.every_province
+    if policy.schedule and not everywhere:
+        never = sorted(regions.provinces - opened)
+        if never:
+            out.append(
+                Finding(
+                    Level.WARNING,
+                    "schedule",
+                    policy.schedule[-1].line,
+                    f"{len(never)} provinces are never opened by the schedule "
+                    f"(e.g. {', '.join(never[:3])})",
+                )
+            )
+    return out
 
 
 def errors(findings: list[Finding]) -> list[Finding]:

@@ -7,6 +7,7 @@ reason codes have messages, bins ascend, every region class has a status and a c
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -37,6 +38,7 @@ from creditgate.policy.nodes import (
     PriceBand,
     RegionRule,
     RegionStatus,
+    RolloutStage,
     Scaling,
     Scorecard,
     ScoreFeature,
@@ -44,7 +46,12 @@ from creditgate.policy.nodes import (
     Value,
 )
 from creditgate.policy.yamlsrc import Path_, SourceMap, YamlSyntaxError, load_yaml
-from creditgate.population.regions import RegionClass, RegionTable, load_regions
+from creditgate.population.regions import (
+    RegionClass,
+    RegionTable,
+    UnknownCityError,
+    load_regions,
+)
 from creditgate.schema import PROFILE_FIELDS, Consent
 
 PROTECTED_ATTRIBUTES = frozenset(
@@ -158,6 +165,7 @@ class _Builder:
         fraud = tuple(self.fraud(f, ("fraud", i)) for i, f in enumerate(spec.fraud))
         self.unique([f.id for f in spec.fraud], "fraud")
         regions = self.rollout(classes)
+        schedule = self.schedule()
         scorecard = self.scorecard(regions)
         offer = self.offer()
         if self.issues:
@@ -173,6 +181,7 @@ class _Builder:
             regions=regions,
             scorecard=scorecard,
             offer=offer,
+            schedule=schedule,
             jurisdiction=Jurisdiction(
                 spec.jurisdiction.name,
                 spec.jurisdiction.apr_cap,
@@ -305,6 +314,44 @@ class _Builder:
         if not any(r.status is RegionStatus.OPEN for r in rules):
             self.error(("regions", "rollout"), "at least one region class must be open")
         return rules
+
+    def schedule(self) -> tuple[RolloutStage, ...]:
+        """Stages in strictly ascending date order, naming provinces and cities the region
+        table knows (cities by any spelling; kept by their canonical name)."""
+        stages: list[RolloutStage] = []
+        provinces = self.regions.provinces
+        for i, st in enumerate(self.spec.regions.schedule):
+            path: Path_ = ("regions", "schedule", i)
+            if stages and st.from_ <= stages[-1].start:
+                self.error(
+                    (*path, "from"),
+                    f"stage dates must ascend strictly: {st.from_} is not after {stages[-1].start}",
+                )
+            every = st.provinces == "all"
+            listed = [] if isinstance(st.provinces, str) else st.provinces
+            if not every and not listed and not st.cities:
+                self.error(path, "a stage opens `provinces:` (a list or all) or `cities:`")
+            for j, name in enumerate(listed):
+                if name not in provinces:
+                    close = difflib.get_close_matches(name, sorted(provinces), n=3, cutoff=0.5)
+                    hint = f"; did you mean {' / '.join(close)}?" if close else ""
+                    self.error((*path, "provinces", j), f"unknown province {name!r}{hint}")
+            cities: list[str] = []
+            for j, name in enumerate(st.cities):
+                try:
+                    cities.append(self.regions.require(name).name)
+                except UnknownCityError as exc:
+                    self.error((*path, "cities", j), str(exc).split(" (known", 1)[0])
+            stages.append(
+                RolloutStage(
+                    st.from_,
+                    tuple(listed),
+                    tuple(cities),
+                    every,
+                    self.source.line_of(path),
+                )
+            )
+        return tuple(stages)
 
     def scorecard(self, regions: tuple[RegionRule, ...]) -> Scorecard:
         card = self.spec.scorecard

@@ -40,6 +40,7 @@ from creditgate.policy.nodes import (
     ScoreFeature,
 )
 from creditgate.policy.reason_order import ReasonSlot, reason_slots
+from creditgate.policy.schedule import open_expr
 from creditgate.population.regions import RegionTable
 from creditgate.schema import PROFILE_FIELDS, Consent
 
@@ -60,6 +61,7 @@ class Program:
     bindings: tuple[Binding, ...]
     derived: Mapping[str, DerivedField]
     reasons: tuple[ReasonSlot, ...] = ()  # reason codes and the bindings holding their order
+    regions: RegionTable | None = None  # the table it was lowered with (schedule wording)
 
     def index(self, name: str) -> int:
         return next(i for i, b in enumerate(self.bindings) if b.name == name)
@@ -148,10 +150,12 @@ def lower(policy: Policy, regions: RegionTable) -> Program:
         (review if gate.action is Action.REVIEW else decline).append(Ref(f"fail.{gate.id}"))
 
     closed = tuple(r.region_class for r in policy.regions if r.status is RegionStatus.CLOSED)
+    shut: Expr = InSet(Ref("region_class"), closed)
+    if policy.schedule:  # outside the provinces the schedule has opened, every class is closed
+        out.append(Binding("region.scheduled", open_expr(policy, regions)))
+        shut = Or((shut, Not(Ref("region.scheduled"))))
     # An unresolved region (possible only if validation was bypassed) counts as closed.
-    out.append(
-        Binding("fail.region_closed", Coalesce((InSet(Ref("region_class"), closed), Literal(True))))
-    )
+    out.append(Binding("fail.region_closed", Coalesce((shut, Literal(True)))))
     decline.append(Ref("fail.region_closed"))
 
     for rule in policy.fraud:
@@ -223,29 +227,44 @@ def lower(policy: Policy, regions: RegionTable) -> Program:
     capacity = bool(card.capacity_cutoffs)
     if capacity:
         out.append(Binding("outcome.policy", by_policy))
-        out.extend(capacity_bindings(policy))
+        out.extend(capacity_bindings(policy, regions))
         cut = Literal(Outcome.NOT_INVITED.value)
         by_policy = Case(((Ref("cut.capacity"), cut),), Ref("outcome.policy"))
     out.append(Binding("outcome", by_policy))
     out.extend(offer_bindings(policy, derived, capacity))
     keys, slots = reason_slots(policy, capacity)
     out.extend(Binding(name, expr) for name, expr in keys)
-    return Program(policy, tuple(out), derived, tuple(slots))
+    return Program(policy, tuple(out), derived, tuple(slots), regions)
 
 
-def capacity_bindings(policy: Policy) -> list[Binding]:
+def capacity_bindings(policy: Policy, regions: RegionTable) -> list[Binding]:
     """A snapshot's cut: invited under the policy, but below the cutoff that filled the
-    capacity (open regions: CAPACITY) or the regional quota (partial regions: REGION_QUOTA)."""
-    whens = tuple(
-        (Compare(CmpOp.EQ, Ref("region_class"), Literal(c)), Literal(v))
-        for c, v in policy.scorecard.capacity_cutoffs
-    )
+    capacity (open regions: CAPACITY) or the regional quota (partial regions: REGION_QUOTA).
+    ``cutoff.capacity`` is the user's city's cutoff where the snapshot has one, else the
+    class's: per class a CASE over the city (each value one ``IN`` of the spellings of the
+    cities sharing it), which the row engine turns into one dict lookup."""
+    by_value: dict[str, dict[int, list[str]]] = {}
+    for c, city, v in policy.scorecard.capacity_city_cutoffs:
+        by_value.setdefault(c, {}).setdefault(v, []).append(city)
+    whens: list[tuple[Expr, Expr]] = []
+    by_class: dict[str, int | None] = dict(policy.scorecard.capacity_cutoffs)
+    for c in sorted(by_value.keys() - by_class.keys()):
+        by_class[c] = None  # city cutoffs alone: the class's other cities are not cut
+    for c, class_cut in sorted(by_class.items()):
+        result: Expr = Literal(class_cut)
+        if c in by_value:
+            cities = tuple(
+                (InSet(Field("city"), regions.spellings(names)), Literal(cut))
+                for cut, names in sorted(by_value[c].items())
+            )
+            result = Case(cities, Literal(class_cut))
+        whens.append((Compare(CmpOp.EQ, Ref("region_class"), Literal(c)), result))
     invited = Compare(CmpOp.EQ, Ref("outcome.policy"), Literal(Outcome.INVITED.value))
     below = Coalesce((Compare(CmpOp.LT, Ref("score"), Ref("cutoff.capacity")), FALSE))
     partial = tuple(r.region_class for r in policy.regions if r.status is RegionStatus.PARTIAL)
     in_partial = Coalesce((InSet(Ref("region_class"), partial), FALSE))
     return [
-        Binding("cutoff.capacity", Case(whens, Literal(None))),
+        Binding("cutoff.capacity", Case(tuple(whens), Literal(None))),
         Binding("cut.capacity", And((invited, below))),
         Binding("fail.region_quota", And((Ref("cut.capacity"), in_partial))),
         Binding("fail.capacity", And((Ref("cut.capacity"), Not(in_partial)))),
@@ -342,4 +361,5 @@ def slice_program(program: Program, outputs: list[str]) -> Program:
         if binding.name in needed:
             needed |= refs(binding.expr)
     kept = tuple(b for b in program.bindings if b.name in needed)
-    return Program(program.policy, kept, program.derived)  # no reasons: a slice has no keys
+    # no reasons: a slice has no keys
+    return Program(program.policy, kept, program.derived, regions=program.regions)

@@ -14,11 +14,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from creditgate.timeutil import Unit
 
 DEFAULT_LGD = Decimal("0.85")  # unsecured consumer credit: docs/policy.md, "risk"
 Value = bool | int | float | Decimal | str | date | None
+
+
+def source_line() -> Any:
+    """A node's policy-file line: for messages only, no part of its meaning (or equality: a
+    comment added above a rule changes no decision)."""
+    return field(default=0, compare=False)
 
 
 class Node:
@@ -180,7 +187,7 @@ class Gate:
     negate_values: bool = False  # True: field NOT IN values
     when_missing: bool = False
     action: Action = Action.DECLINE
-    line: int = field(default=0, compare=False)  # policy-file line, for messages only
+    line: int = source_line()
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +209,7 @@ class FraudRule:
     conditions: tuple[Condition, ...]
     action: Action
     when_missing: bool = False  # a NULL condition counts as fired when True
-    line: int = field(default=0, compare=False)  # policy-file line, for messages only
+    line: int = source_line()
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +257,9 @@ class Scorecard:
     # A whitelist snapshot's cutoffs (region class -> score) that filled capacity and quotas;
     # empty without a snapshot. Users at or above ``cutoffs`` but below these are cut.
     capacity_cutoffs: tuple[tuple[str, int], ...] = ()
+    # Per city in partly open classes ((class, canonical city, score)): a city's own cutoff
+    # comes first, its class's in ``capacity_cutoffs`` holds cities without one.
+    capacity_city_cutoffs: tuple[tuple[str, str, int], ...] = ()
     # The evaluation date of the snapshot those cutoffs come from: user text says as of when
     # a quota or capacity bar holds (it is recomputed at each whitelist refresh). No engine
     # reads it, so the batch engines' programs do not depend on it.
@@ -281,7 +291,19 @@ class LimitRow:
     min_score: int
     limit: int
     when: tuple[Condition, ...] = ()
-    line: int = field(default=0, compare=False)  # policy-file line, for messages only
+    line: int = source_line()
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutStage:
+    """From ``start`` (a date in Asia/Shanghai) the open and partial classes are open in these
+    provinces and cities too, besides those of earlier stages (``every_province``: all)."""
+
+    start: date
+    provinces: tuple[str, ...] = ()
+    cities: tuple[str, ...] = ()  # canonical names, open although their province is not yet
+    every_province: bool = False
+    line: int = source_line()
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,6 +350,9 @@ class Policy:
     scorecard: Scorecard
     offer: Offer
     jurisdiction: Jurisdiction
+    # The rollout schedule, earliest stage first; empty: open and partial classes are open
+    # everywhere (no schedule).
+    schedule: tuple[RolloutStage, ...] = ()
     source: str = "<memory>"
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
     # Loss given default (share of a defaulted line's exposure lost): expected loss in the

@@ -6,6 +6,7 @@ Meaning (do fields exist, do bins ascend, does every region have a cutoff) is ch
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Literal
 
@@ -30,10 +31,19 @@ class RolloutSpec(Strict):
     quota_share: float = Field(default=1.0, ge=0, le=1)
 
 
+class StageSpec(Strict):
+    """One rollout stage: from this date (Asia/Shanghai) these places open too."""
+
+    from_: date = Field(alias="from")
+    provinces: list[str] | Literal["all"] = []
+    cities: list[str] = []
+
+
 class RegionsSpec(Strict):
     version: str
     unknown_city: str | None = None
     rollout: dict[str, RolloutSpec]
+    schedule: list[StageSpec] = []
 
 
 class JurisdictionSpec(Strict):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import difflib
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib import resources
@@ -42,7 +42,7 @@ _PACKAGED_NAME = "creditgate/population/data/regions.yaml"
 _PROVINCE_LEVEL_UNITS = 31  # 22 provinces, 5 autonomous regions, 4 municipalities (mainland)
 _TOP_LEVEL_KEYS = frozenset({"version", "source", "provinces", "cities"})
 _PROVINCE_KEYS = frozenset({"capital", "consumption_per_capita_cny"})
-_CITY_KEYS = frozenset({"province", "class", "aliases"})
+_CITY_KEYS = frozenset({"province", "class", "aliases", "consumption_per_capita_cny"})
 
 
 class RegionClass(StrEnum):
@@ -69,12 +69,19 @@ _CITY_CLASSES = (
 
 @dataclass(frozen=True, slots=True)
 class City:
-    """One prefecture-level unit; consumption is its province's figure (no city-level data)."""
+    """One prefecture-level unit. ``consumption_per_capita_cny`` is its province's figure;
+    ``city_consumption_cny`` the city's own where the table carries one (optional per city)."""
 
     name: str
     province: str
     region_class: RegionClass
     consumption_per_capita_cny: int
+    city_consumption_cny: int | None = None
+
+    @property
+    def local_consumption_cny(self) -> int:
+        """The city's figure where known, else its province's: what sizes its quota."""
+        return self.city_consumption_cny or self.consumption_per_capita_cny
 
 
 class UnknownCityError(ValueError):
@@ -154,8 +161,21 @@ class RegionTable:
         return RegionClass.COUNTY if is_county_area else found.region_class
 
     def consumption_index(self, city: str) -> float:
-        """Province consumption / mean over provinces (1.0 = average); scales regional quotas."""
-        return self.require(city).consumption_per_capita_cny / self._mean_consumption
+        """Local consumption (the city's figure, else its province's) / mean over provinces
+        (1.0 = an average province); scales regional quotas."""
+        return self.require(city).local_consumption_cny / self._mean_consumption
+
+    @property
+    def provinces(self) -> frozenset[str]:
+        return frozenset(c.province for c in self.cities.values())
+
+    def spellings(self, names: Iterable[str]) -> tuple[str, ...]:
+        """Every name a profile's ``city`` may hold for these cities once canonicalised (the
+        short name, and the aliases the batch keeps as written), sorted: a program matches
+        the city with ``IN`` in every engine, whichever spelling the engine sees."""
+        wanted = set(names)
+        found = wanted | {a for a, c in self.aliases.items() if c in wanted}
+        return tuple(sorted(found))
 
     def in_class(self, region_class: RegionClass) -> tuple[City, ...]:
         """Cities of one class in file order (stable, so seeded sampling is reproducible)."""
@@ -298,7 +318,11 @@ def _parse_cities(
             errors.append(f"{where}.class: {entry.get('class')!r} is not one of {allowed_classes}")
             continue
         consumption = provinces[province].consumption_per_capita_cny
-        cities[name] = City(name, province, RegionClass(entry["class"]), consumption)
+        own = entry.get("consumption_per_capita_cny")
+        if own is not None and (isinstance(own, bool) or not isinstance(own, int) or own <= 0):
+            errors.append(f"{where}.consumption_per_capita_cny: a positive integer (CNY)")
+            own = None
+        cities[name] = City(name, province, RegionClass(entry["class"]), consumption, own)
         for alias in _parse_aliases(entry.get("aliases", []), where, errors):
             if alias in aliases:
                 errors.append(f"{where}.aliases: {alias!r} is already an alias of {aliases[alias]}")

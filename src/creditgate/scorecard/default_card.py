@@ -214,9 +214,17 @@ def calibrate(
     )
 
 
-def bad_rate(scored: list[Scored], cutoffs: Mapping[str, int]) -> tuple[int, float]:
-    """Users at or above their class's cutoff, and the share of them that defaulted."""
-    picked = [s.defaulted for s in scored if s.score >= cutoffs.get(s.region_class, 10**9)]
+def bad_rate(scored: list[Scored], cutoffs: Mapping[str, int] | Cutoffs) -> tuple[int, float]:
+    """Users at or above their cutoff (a class's, or a batch's city-first ``Cutoffs``), and
+    the share of them that defaulted."""
+
+    def bar(s: Scored) -> int:
+        if isinstance(cutoffs, Cutoffs):
+            found = cutoffs.cutoff(s.region_class, s.city)
+            return 10**9 if found is None else found
+        return cutoffs.get(s.region_class, 10**9)
+
+    picked = [s.defaulted for s in scored if s.score >= bar(s)]
     return len(picked), (sum(picked) / len(picked) if picked else 0.0)
 
 
@@ -267,7 +275,7 @@ def main() -> None:
     check, _ = eligible_scores(final, table)
     batch = whitelist(grouped(check), users, final, regions)
     floor_n, floor_bad = bad_rate(check, cutoffs)
-    invited_n, invited_bad = bad_rate(check, batch.by_class)
+    invited_n, invited_bad = bad_rate(check, batch)
     print(f"cutoffs (risk floor): {cutoffs}")
     print(
         f"above the floor {floor_n / users:.2%}, after quotas {batch.after_quotas / users:.2%} "

@@ -32,6 +32,7 @@ from creditgate.profile import validate_profile
 from creditgate.service.deciding import decide_and_store, public
 from creditgate.service.deps import Services
 from creditgate.service.state import ServiceState
+from creditgate.snapshot_decider import cutoffs_for
 
 Source = Literal["withdrawn", "decision", "snapshot", "none"]
 SELF_CHECK = "self-check"  # the caller name of decisions the page stores (``materialise``)
@@ -98,7 +99,8 @@ def answer(services: Services, user_id: str) -> Answer:
         source: Source = "snapshot" if visible else "none"
         return Answer(user_id, visible, source, None, None, None, None, **facts)
     as_of = date.fromisoformat(str(snap.meta["as_of"]))
-    decided = unstored(live.decider.decide(row, as_of).to_dict(), live.cutoffs)
+    cutoffs = cutoffs_for(live.cutoffs, live.decider, row)
+    decided = unstored(live.decider.decide(row, as_of).to_dict(), cutoffs)
     return Answer(
         user_id,
         visible,
@@ -126,7 +128,8 @@ def what_if(services: Services, found: Answer, changes: Mapping[str, Any]) -> di
     decider = live.decider
     profile = {**found.profile, **changes, "user_id": found.user_id}
     row = validate_profile(orjson.dumps(profile), found.as_of, decider.policy, decider.regions)
-    return public(unstored(decider.decide(row, found.as_of).to_dict(), live.cutoffs))
+    cutoffs = cutoffs_for(live.cutoffs, decider, row)
+    return public(unstored(decider.decide(row, found.as_of).to_dict(), cutoffs))
 
 
 def unstored(decided: dict[str, Any], cutoffs: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import orjson
 
 from creditgate.profile import ProfileError, unencodable, validate_profile
 from creditgate.service.deps import Services
+from creditgate.snapshot_decider import cutoffs_for
 from creditgate.store.canonical import canonical
 from creditgate.store.repo import Pending, Stored
 from creditgate.timeutil import today_shanghai
@@ -106,7 +107,7 @@ async def decide_and_store(
             row.update(dict.fromkeys(CONSENT_FIELDS, False))
         decision = decider.decide(row, when, decision_id=new_decision_id())
         stored_decision = decision.to_dict()
-        stored_decision["cutoffs"] = live.cutoffs
+        stored_decision["cutoffs"] = cutoffs_for(live.cutoffs, decider, row)
         if decision.internal:
             stored_decision["_internal"] = decision.internal
         appended = await services.writer.submit(

@@ -18,7 +18,7 @@ import orjson
 from creditgate.decider import Decider
 from creditgate.policy.loader import parse_policy
 from creditgate.profile import validate_profile
-from creditgate.snapshot_decider import cutoffs_used, decider_with_cutoffs
+from creditgate.snapshot_decider import cutoffs_for, cutoffs_used, decider_with_cutoffs
 from creditgate.store.catalog import Catalog
 from creditgate.store.repo import DecisionLog
 
@@ -47,14 +47,19 @@ def replay(log: DecisionLog, catalog: Catalog, decision_id: str) -> ReplayResult
         if row is None:
             return ReplayResult(decision_id, "missing", [f"snapshot {snapshot['snapshot_id']}"])
         # the text quotes the snapshot's date (as of when its cutoffs hold)
-        as_of_snapshot = date.fromisoformat(orjson.loads(row["meta"])["as_of"])
-        decider = decider_with_cutoffs(decider, snapshot["cutoffs"], as_of_snapshot)
+        meta = orjson.loads(row["meta"])
+        as_of_snapshot = date.fromisoformat(meta["as_of"])
+        # a city's own cutoffs come from the registered snapshot (content-hashed), not the
+        # record's inputs: they are many, and the same for every decision cut at them
+        cities = meta.get("city_cutoffs", {})
+        decider = decider_with_cutoffs(decider, snapshot["cutoffs"], as_of_snapshot, cities)
         cutoffs = cutoffs_used(snapshot["snapshot_id"], as_of_snapshot, snapshot["cutoffs"])
     as_of = date.fromisoformat(stored.inputs["as_of"])
     row = validate_profile(
         orjson.dumps(stored.inputs["profile"]), as_of, decider.policy, decider.regions
     )
     again = decider.decide(row, as_of, decision_id=decision_id)
+    cutoffs = cutoffs_for(cutoffs, decider, row)
     fresh: dict[str, Any] = orjson.loads(orjson.dumps(again.to_dict() | {"cutoffs": cutoffs}))
     old = {k: v for k, v in stored.decision.items() if k != "_internal"}
     if "cutoffs" not in old:  # stored before decisions said which cutoffs they used
