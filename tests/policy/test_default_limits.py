@@ -45,7 +45,8 @@ def test_no_invited_user_gets_more_than_the_household_cap(
     invited: list[tuple[int, Decimal]],
 ) -> None:
     policy = load_policy()
-    assert len(invited) == 3000  # the population: capacity 15%
+    # capacity 15% (3,000); per-city quotas bind a little below it (docs/scorecard.md)
+    assert 2_600 <= len(invited) <= 3_000
     assert max(limit for limit, _ in invited) <= policy.jurisdiction.household_line_cap_cny
 
 
