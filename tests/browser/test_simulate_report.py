@@ -51,7 +51,8 @@ def test_compare_page_renders_offline(browser: Any, tmp_path: Path) -> None:
     source = tmp_path / "users.parquet"
     write_parquet(source, 2_000, seed=5, as_of=AS_OF, chunk_size=5_000)
     d = Decider()
-    wider = replace(d.policy, capacity_share=0.25, version="wider")
+    floors = (("capital", 600), ("new_tier1", 600), ("prefecture", 600), ("tier1", 660))
+    wider = replace(d.policy, scorecard=replace(d.policy.scorecard, cutoffs=floors), version="b")
     backend = duckdb_backend("1GB", 1)
     with evaluate(backend, source, [d.policy, wider], d.regions, AS_OF, "defaulted") as ev:
         reports = [ev.report(run) for run in ev.runs]
@@ -72,6 +73,7 @@ def test_compare_page_renders_offline(browser: Any, tmp_path: Path) -> None:
         assert requests == [page_file.as_uri()]
         assert page.get_by_role("heading", name="Swap set").count() == 1
         assert page.locator("table").count() == 6
+        assert "0 change it" not in page.locator("p").first.inner_text()  # users did move
         write_screenshot(page, "compare-report")
     finally:
         context.close()
