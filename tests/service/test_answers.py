@@ -126,7 +126,7 @@ def snapshot_with_profiles(tmp_path: Path, profiles: list[dict[str, Any]]) -> Pa
     n = len(invited)
     meta = SnapshotMeta(
         "default",
-        "2026.11.0",
+        "2026.12.0",
         date.fromisoformat(AS_OF),
         {"tier1": 600},
         0.15,

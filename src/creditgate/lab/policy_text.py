@@ -17,7 +17,7 @@ CALIBRATED = re.compile(r"-cal\d{12}$")
 
 
 def calibrated_version(old: str, stamp: str) -> str:
-    """``2026.11.0`` -> ``2026.11.0-cal202611301430`` (a recalibration replaces the stamp)."""
+    """``2026.12.0`` -> ``2026.12.0-cal202611301430`` (a recalibration replaces the stamp)."""
     return CALIBRATED.sub("", old) + f"-cal{stamp}"
 
 
