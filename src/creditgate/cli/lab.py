@@ -16,10 +16,12 @@ from creditgate.batch.backends import DEFAULT_MEMORY_LIMIT
 from creditgate.batch.run import BatchInputError
 from creditgate.cli.batch import Engine, connect, unwritable
 from creditgate.cli.common import AsOfOption, Exit, err, fail, load_decider, out, parse_as_of
+from creditgate.lab.churn import churn
 from creditgate.lab.compare import CompareError, compare_tables
 from creditgate.lab.evaluate import Evaluation, evaluate
 from creditgate.lab.html import write_compare_html, write_html
 from creditgate.lab.report import write_report
+from creditgate.snapshot import SnapshotError, read_meta
 
 PopulationOption = Annotated[Path, typer.Option("--population", help="Profiles as Parquet.")]
 EngineOption = Annotated[Engine, typer.Option(help="Where to run.")]
@@ -44,16 +46,48 @@ def simulate(
     outcome: OutcomeOption = None,
     memory_limit: MemoryOption = DEFAULT_MEMORY_LIMIT,
     threads: ThreadsOption = None,
+    previous: Annotated[
+        Path | None,
+        typer.Option(
+            "--previous",
+            help="The snapshot in force: report each policy's churn against it.",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Evaluate POLICIES over one population (read and validated once) and write
     OUT/report.json (one entry per policy, in the order given) and OUT/index.html.
 
-    Exit 2 on bad input: a missing file, a policy with errors, an unknown outcome column.
+    Exit 2 on bad input: a missing file, a policy with errors, an unknown outcome column, a
+    previous snapshot that cannot be read.
     """
     when = parse_as_of(as_of)
-    reports = run_policies(
-        policies, population, engine, when, outcome, memory_limit, threads, (output, "report.json")
-    )[1]
+    if previous is not None:
+        try:
+            read_meta(previous)
+        except SnapshotError as exc:
+            fail(f"--previous: {exc}")
+
+    def churns(ev: Evaluation, step: Callable[[str], None]) -> list[dict[str, Any] | None]:
+        if previous is None:
+            return [None] * len(ev.runs)
+        assert ev.backend is not None
+        step("churn against the previous snapshot")
+        return [churn(ev.backend, run.decided, previous) for run in ev.runs]
+
+    found, reports = run_policies(
+        policies,
+        population,
+        engine,
+        when,
+        outcome,
+        memory_limit,
+        threads,
+        (output, "report.json"),
+        churns,
+    )
+    for report, moved in zip(reports, found, strict=True):
+        report["churn"] = moved
     write_report(output / "report.json", reports)
     write_html(output / "index.html", reports)
     for r in reports:
@@ -62,6 +96,11 @@ def simulate(
             f"{r['file']}: invited {r['invited']:,} ({r['invited_share']}), expected bad rate "
             f"{r['expected_bad_rate']}{realised}, exposure {r['exposure_cny']:,} CNY"
         )
+        if (moved := r["churn"]) is not None:
+            out.print(
+                f"  against {moved['previous']['snapshot']}: kept {moved['kept']:,}, lost "
+                f"{moved['lost']:,}, gained {moved['gained']:,}, lines cut {moved['limit_cut']:,}"
+            )
     out.print(f"report: {output / 'report.json'}, {output / 'index.html'}")
 
 

@@ -207,6 +207,7 @@ def policy_section(report: dict[str, Any]) -> str:
             if cities
             else "",
             _rollout(report.get("rollout")),
+            _churn(report.get("churn")),
             "<h3>Score distribution (dashed: each class's cutoff)</h3>",
             _score_chart(dist["score"]),
             "<h3>Limits of the invited (CNY)</h3>",
@@ -237,6 +238,36 @@ def _rollout(rollout: dict[str, Any] | None) -> str:
     return f"<h3>Rollout at {_e(rollout['as_of'])}</h3>{note}" + _table(
         ["from", "provinces", "cities"], rows, 3
     )
+
+
+def _churn(churn: dict[str, Any] | None) -> str:
+    if churn is None:
+        return ""
+    prev = churn["previous"]
+    head = (
+        f"<h3>Churn against {_e(prev['snapshot'])} ({_e(prev['policy_version'])}, as of "
+        f"{_e(prev['as_of'])}: {_num(prev['invited'])} invited)</h3>"
+    )
+    counts = _table(
+        ["kept", "lost", "gained", "not decided now", "churn rate", "lines cut", "lines raised"],
+        [
+            [
+                churn["kept"],
+                churn["lost"],
+                churn["gained"],
+                churn["not_decided"],
+                _rate(churn["churn_rate"]),
+                churn["limit_cut"],
+                churn["limit_raised"],
+            ]
+        ],
+    )
+    reasons = _table(
+        ["why the lost would be refused now", "users"],
+        [[r["code"], r["users"]] for r in churn["lost_reasons"]],
+        1,
+    )
+    return head + counts + (reasons if churn["lost_reasons"] else "")
 
 
 def render(reports: Sequence[dict[str, Any]]) -> str:
