@@ -215,8 +215,10 @@ def evaluate(
     floored = with_floors(policy, floors)
     cut = derive_cutoffs(eligible_under(pool, floors), all_users, floored, regions)
     invited = pd_sum = 0
+    keys: dict[str, str | None] = {}
     for e in eligible_under(pool, floors):
-        final = cut.cutoff(e.region_class, city_key(regions, e.city))
+        key = keys[e.city] if e.city in keys else keys.setdefault(e.city, city_key(regions, e.city))
+        final = cut.cutoff(e.region_class, key)
         if final is not None and e.score >= final:
             invited += e.users
             pd_sum += e.users * pd_micro(policy, e.score)
