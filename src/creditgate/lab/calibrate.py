@@ -617,14 +617,17 @@ def calibrate(
     policy = with_capacity(policy, capacity_share)
     problem = build_problem(pool, all_users, policy, regions)
 
+    cuts: dict[float, Cutoffs] = {}
+
     def point(r: float) -> Point | None:
         found = optimise(problem, r)
         if found is None or found[0] == 0:
             return None
         invited, pd_sum, floors = found
-        _, check_invited, check_pd = evaluate(pool, all_users, policy, regions, floors)
+        cut, check_invited, check_pd = evaluate(pool, all_users, policy, regions, floors)
         if (check_invited, check_pd) != (invited, pd_sum):  # the search's own guarantee
             raise AssertionError("calibrated floors do not give the invited set they promise")
+        cuts[r] = cut
         return Point(r, floors, invited, pd_sum)
 
     best = point(ceiling)
@@ -638,7 +641,7 @@ def calibrate(
         return Calibration(
             ceiling, problem.capacity, all_users, None, Binding.INFEASIBLE, None, frontier
         )
-    cut, _, _ = evaluate(pool, all_users, policy, regions, best.floors)
+    cut = cuts[ceiling]
     relaxed = relaxations(pool, all_users, policy, regions, ceiling, best.invited, problem)
     binding = next((name for name, n in relaxed.items() if n > best.invited), Binding.NONE)
     return Calibration(ceiling, problem.capacity, all_users, best, binding, cut, frontier, relaxed)
