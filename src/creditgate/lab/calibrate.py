@@ -1,35 +1,43 @@
 """Risk floors that invite the most users while the expected bad rate stays under a ceiling.
 
 The *pool* is every user who passes every gate and fraud rule and is not referred, as
-``Eligible(region_class, city, score, users)`` counts. Under floors ``F`` (one score per
-non-closed class) the eligible users are the pool's users scoring at least their class's floor,
-and the invited set is what ``batch.whitelist.derive_cutoffs`` selects from them: each partial
-class's quota (sized from its eligible count and consumption index, so it depends on ``F``),
-then one capacity bar ``g`` across classes. PD depends on the score only, so the expected bad
-rate of the invited (their mean PD) is a function of the counts. We maximise the invited count
-subject to ``mean PD <= R`` (ties broken by the lower bad rate).
+``Eligible(region_class, city, score, users)`` counts. The decision variables are the policy's
+floors ``F`` (one score per non-closed class; cities get no floors of their own). Under ``F``
+the eligible users are the pool's users scoring at least their class's floor, and the invited
+set is what ``batch.whitelist.derive_cutoffs`` selects from them: in a partial class each city
+``x`` keeps its quota ``Q_x = floor(min(1, share * k_x) * E_x)`` of its ``E_x`` eligible users
+(so the quota depends on ``F``), held at the quota cutoff ``q_x``; then one capacity bar ``g``
+is pooled over everything. PD depends on the score only, so the expected bad rate of the
+invited (their mean PD) is a function of the counts. We maximise the invited count subject to
+``mean PD <= R`` (ties broken by the lower bad rate).
 
 Why the search is exact (``docs/lab.md`` has the long form):
 
-* A class's floor matters only through the *set* it leaves after its quota: the top ``j`` of
-  the class's distinct scores (a quota never splits equal scores). ``reach`` maps every ``j``
-  some floor achieves to the highest such floor; trying every candidate floor (each pool score
-  of the class, and "nobody") finds them all.
-* With sets ``j_c`` chosen, ``derive_cutoffs`` puts the bar at ``g`` exactly when
+* A class's floor matters only through the eligible set it leaves, so the candidate floors
+  are each pool score of the class and "nobody". For each, the set after the quotas is a
+  threshold per city, ``max(F, q_x(F))`` (open classes: ``F``), computed for every floor and
+  city at once with the quota rules of ``whitelist`` (``quota_sizes``, ``class_index``). A
+  lower floor never shrinks a city's set (more eligible users, a quota at least as large), so
+  each class's sets are nested; counts per floor and score column follow from one step per
+  (city, score).
+* With a set per class, ``derive_cutoffs`` puts the bar at ``g`` exactly when
   ``N(g) <= C < N(g - 1)`` with ``N(x) = sum_c #(set_c, score >= x)``, and invites ``N(g)``;
   without a bar (``N(-inf) <= C``) it invites every set. Both sides of the condition are sums
-  of per-class terms. So for each candidate bar (``g - 1`` a pool score, or none) a class's
-  choice reduces to a few numbers: users at or above ``g`` in its set (``a``), those at
-  ``g - 1`` (``m``) and the expected-bad excess ``sum(PD - R)`` over its ``a`` users (``e``):
-  constraints ``sum a <= C < sum a + m`` and ``sum e <= 0``, objective ``sum a``.
-* Sets ``j`` of one class above the bar are prefixes by score; adding lower scores adds users
-  of higher PD, so ``e`` along them first falls, then rises (unimodal). The last class is
-  therefore solved by binary search; the other classes are enumerated depth-first with bounds
-  that only drop branches that cannot be feasible or cannot beat the best found (branch and
-  bound), so nothing that could be optimal is skipped.
+  of per-class terms. So for each candidate bar (``g - 1`` a pool score, or none) a floor
+  reduces to three numbers: its set's users at or above ``g`` (``a``), at or above ``g - 1``
+  (``b``) and the expected-bad excess ``sum(PD - R)`` over the ``a`` users (``e``):
+  constraints ``sum a <= C < sum b`` and ``sum e <= 0``, objective ``sum a``. Floors equal in
+  ``a`` and ``e`` are one option (the one with the most ``b``: it only helps).
+* The options are enumerated depth-first (branch and bound). A branch is dropped only when a
+  lower bound shows it cannot be feasible or cannot beat the best found: the lower convex
+  hulls of the remaining classes' ``(a, e)`` options merged by slope give the least excess
+  any choice of them can have for a number of users. The excess along a class's options has
+  no shape to rely on (a lower floor can add a city's *best* users when its quota grows), so
+  the last class is scanned over the options within its ``a`` and ``b`` bounds.
 
 Excess is integer arithmetic: PD is rounded to 6 places by every engine, so the ceiling test
-``sum(PD) <= R * n`` is exact in millionths with ``R`` as a fraction.
+``sum(PD) <= R * n`` is exact in millionths with ``R`` as a fraction. Every optimum is
+re-evaluated with ``derive_cutoffs`` itself before it is returned.
 """
 
 from __future__ import annotations
