@@ -1,4 +1,9 @@
-"""The calibrated floors are optimal: brute force over every floor combination agrees."""
+"""The calibrated floors are optimal: brute force over every floor combination agrees.
+
+Partial classes size a quota per city (``whitelist.quota_floors``), so the cases draw three
+spellings per class: cities with different consumption indexes, an alias of one of them
+(counted with its city) and, in one class, a city the region table lacks (held to the
+class-wide quota). The events show per-city quotas binding in several cities and classes."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from fractions import Fraction
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from creditgate.batch.whitelist import Eligible
+from creditgate.batch.whitelist import Eligible, quota_floors
 from creditgate.decider import Decider
 from creditgate.lab.calibrate import (
     MICRO,
@@ -17,20 +22,24 @@ from creditgate.lab.calibrate import (
     admissible_floors,
     build_problem,
     calibrate,
+    eligible_under,
     evaluate,
     optimise,
+    with_floors,
 )
 from creditgate.policy.nodes import Policy, RegionStatus
 
 DECIDER = Decider()
 POLICY, REGIONS = DECIDER.policy, DECIDER.regions
 LOW, HIGH = admissible_floors(POLICY)
-# Two cities per class with different consumption indexes (tier1: 上海 2.02, 深圳 1.35...).
+# Per class three spellings: cities with different consumption indexes (上海 2.02, 深圳 1.35;
+# 杭州 1.62, 合肥 0.93; 福州 1.19, 太原 0.73; 无锡 1.27, 唐山 0.85, 三亚 0.94), an alias
+# (杭州市 is 杭州) and a city the region table lacks (火星: the class-wide quota holds it).
 CITIES = {
-    "tier1": ("上海", "深圳"),
-    "new_tier1": ("杭州", "合肥"),
-    "capital": ("福州", "太原"),
-    "prefecture": ("唐山", "苏州"),
+    "tier1": ("上海", "深圳", "深圳市"),
+    "new_tier1": ("杭州", "合肥", "杭州市"),
+    "capital": ("福州", "太原", "火星"),
+    "prefecture": ("唐山", "无锡", "三亚"),
 }
 # Around the lint's lowest floor (511), far above it, and the best attainable score (844,
 # where "nobody" cannot be written as a floor).
@@ -39,12 +48,12 @@ SCORES = (505, LOW, 530, 560, 600, 640, 700, 790, HIGH)
 entries = st.lists(
     st.tuples(
         st.sampled_from(sorted(CITIES)),
-        st.integers(0, 1),
+        st.integers(0, 2),
         st.sampled_from(SCORES),
         st.integers(1, 30),
     ),
     min_size=1,
-    max_size=12,
+    max_size=14,
 )
 shares = st.floats(0.0, 1.0).map(lambda x: round(x, 2))
 
@@ -77,6 +86,25 @@ def brute_force(
     return best
 
 
+def label_city_quotas(
+    pool: list[Eligible], policy: Policy, floors: dict[str, int], where: str
+) -> None:
+    """Events: in how many cities, and of how many classes, a city quota binds (the city's
+    quota cutoff lies above its class's floor)."""
+    quotas = quota_floors(eligible_under(pool, floors), with_floors(policy, floors), REGIONS)
+    bound = {
+        (c, city)
+        for c, cities in quotas.city_floor.items()
+        for city, v in cities.items()
+        if v > floors[c]
+    }
+    cities = "3+" if len(bound) >= 3 else str(len(bound))
+    event(f"{where}: city quotas bind in {cities} cities")
+    event(f"{where}: city quotas bind in {len({c for c, _ in bound})} classes")
+    split = any(len(set(v.values())) > 1 for v in quotas.city_floor.values())
+    event(f"{where}: cities of one class {'differ' if split else 'agree'} in quota cutoff")
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     raw=entries,
@@ -101,6 +129,9 @@ def test_the_search_matches_brute_force(
     assert got == expected
     result = calibrate(pool, all_users, policy, REGIONS, ceiling)
     event(result.binding)
+    label_city_quotas(pool, policy, {c: LOW for c in CITIES}, "lowest floors")
+    if result.best is not None:
+        label_city_quotas(pool, policy, result.best.floors, "optimum")
     if result.cutoffs is not None:
         event(
             "capacity bar set"
@@ -113,6 +144,7 @@ def test_the_search_matches_brute_force(
     assert result.best is not None
     floors = result.best.floors
     assert all(LOW <= f <= HIGH for f in floors.values())
-    _, invited, pd_sum = evaluate(pool, all_users, policy, REGIONS, floors)
+    cut, invited, pd_sum = evaluate(pool, all_users, policy, REGIONS, floors)
     assert (invited, pd_sum) == expected
+    assert invited == cut.expected_invited  # the oracle counts at the batch's city cutoffs
     assert pd_sum <= Fraction(str(ceiling)) * MICRO * invited

@@ -1,5 +1,6 @@
-"""The pool one batch run yields is exactly the users the definition names, and the last
-class's binary search finds the best option where the excess first falls, then rises."""
+"""The pool one batch run yields is exactly the users the definition names; the last class's
+search finds the best option whatever the shape of its excess curve; the per-floor counts
+after per-city quotas agree with counting user by user."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from creditgate.batch.backends import duckdb_backend
 from creditgate.decider import Decider
-from creditgate.lab.calibrate import _last, _Options
+from creditgate.lab.calibrate import _after_quotas, _last, _Options
 from creditgate.lab.pool import read_pool
 from creditgate.population.schema import PROFILE_SCHEMA
 from creditgate.population.synth import write_parquet
@@ -46,20 +50,65 @@ def test_the_pool_is_every_user_passing_all_but_the_score(tmp_path: Path) -> Non
     assert pool.all_users == 1500
 
 
-def options(a: list[int], e: list[int]) -> _Options:
-    argmin: list[int] = []
-    for i in range(len(e)):
-        argmin.append(i if not argmin or e[i] < e[argmin[-1]] else argmin[-1])
-    return _Options(a, e, [0] * len(a), list(range(len(a))), len(a), argmin)
+def options(a: list[int], e: list[int], nested: bool = True) -> _Options:
+    ids = list(range(len(a)))
+    return _Options("c", a, e, a, ids, nested, np.array(e, dtype=np.int64))
 
 
-def test_the_last_class_search_looks_past_a_long_fall() -> None:
-    # excess falls slowly, then drops: a bisection over the whole list would miss index 5
-    o = options([0, 1, 2, 3, 4, 5, 6], [0, -1, -2, -3, -4, -100, 100])
-    assert _last(o, room=10, budget=-50, need=-1) == 5
+@pytest.mark.parametrize("nested", [True, False])
+def test_the_last_class_search_finds_the_best_option_on_any_curve(nested: bool) -> None:
+    # The excess falls slowly, drops, rises and falls again: a lower floor can add a city's
+    # best users (its quota grows with its eligible count), so no shape can be assumed.
+    o = options([0, 1, 2, 3, 4, 5, 6, 7], [0, -1, -2, -3, -4, -100, 100, -60], nested)
+    assert _last(o, room=10, budget=-50, need=-1) == 7
+    assert _last(o, room=6, budget=-50, need=-1) == 5
     assert _last(o, room=4, budget=-3, need=-1) == 4
     assert _last(o, room=4, budget=-5, need=-1) is None
-    assert _last(o, room=10, budget=-50, need=5) is None
+    assert _last(o, room=10, budget=-50, need=7) is None  # b (= a here) must exceed need
+    assert _last(o, room=10, budget=-50, need=5) == 7
+
+
+@given(
+    st.integers(1, 6).flatmap(
+        lambda floors: st.tuples(
+            st.lists(
+                st.lists(st.integers(0, 5), min_size=floors, max_size=floors),
+                min_size=1,
+                max_size=4,
+            ),
+            st.booleans(),
+        )
+    ),
+    st.data(),
+)
+def test_counts_after_quotas_agree_with_counting_each_city(
+    case: tuple[list[list[int]], bool], data: st.DataObject
+) -> None:
+    """Monotone threshold columns take the step path, others the direct one; both count a
+    city's users at column i for floor o exactly when i >= threshold."""
+    columns, monotone = case
+    if monotone:  # a lower floor (a later row) never raises a city's threshold
+        columns = [sorted(c, reverse=True) for c in columns]
+    thresholds = np.array(columns, dtype=np.intp).T
+    per_score = np.array(
+        data.draw(
+            st.lists(
+                st.lists(st.integers(0, 9), min_size=5, max_size=5),
+                min_size=len(columns),
+                max_size=len(columns),
+            )
+        ),
+        dtype=np.int64,
+    )
+    floors, groups = thresholds.shape
+    expected = [
+        [
+            sum(int(per_score[g, i]) for g in range(groups) if i >= thresholds[o, g])
+            for i in range(5)
+        ]
+        for o in range(floors)
+    ]
+    assert _after_quotas(thresholds, per_score).tolist() == expected
 
 
 def test_spark_counts_the_same_pool_as_duckdb(tmp_path: Path) -> None:

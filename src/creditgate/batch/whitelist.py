@@ -49,6 +49,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 
+import numpy as np
+from numpy.typing import NDArray
+
 from creditgate.policy.nodes import Policy, RegionStatus
 from creditgate.population.regions import RegionTable
 
@@ -98,6 +101,27 @@ def _lowest_fitting(counts: Mapping[int, int], room: int) -> int | None:
 
 
 Scores = dict[int, int]  # score -> eligible users
+
+
+def quota_sizes(
+    share: float, index: NDArray[np.float64], eligible: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    """``Q = floor(min(1, share * k) * E)`` element-wise: the quotas of groups with
+    consumption indexes ``k`` and ``E`` eligible users. One definition for the batch and for
+    the calibration, which evaluates it for every candidate floor at once."""
+    return np.floor(np.minimum(1.0, share * index) * eligible).astype(np.int64)
+
+
+def class_index(weights: Iterable[float], users: int) -> float:
+    """A partial class's consumption index: the mean of its eligible users' (``weights``:
+    users x index per city, unknown cities at 1.0), exact and order-free."""
+    return math.fsum(weights) / users if users else 1.0
+
+
+def city_key(regions: RegionTable, city: str | None) -> str | None:
+    """The canonical city a quota is kept for; None for a city the region table lacks."""
+    known = regions.lookup(city) if city is not None else None
+    return known.name if known is not None else None
 
 
 @dataclass(frozen=True)
@@ -155,8 +179,7 @@ def quota_floors(eligible: Iterable[Eligible], policy: Policy, regions: RegionTa
         lambda: defaultdict(lambda: defaultdict(int))
     )
     for e in eligible:
-        known = regions.lookup(e.city) if e.city is not None else None
-        counts[e.region_class][known.name if known is not None else None][e.score] += e.users
+        counts[e.region_class][city_key(regions, e.city)][e.score] += e.users
     policy_cut = dict(policy.scorecard.cutoffs)
     floor: dict[str, int] = {}
     city_floor: dict[str, dict[str, int]] = {}
@@ -172,22 +195,30 @@ def quota_floors(eligible: Iterable[Eligible], policy: Policy, regions: RegionTa
         cities = counts.get(c, {})
         whole: Scores = defaultdict(int)
         weights: list[float] = []
-        city_floor[c], city_quotas[c] = {}, {}
         for city, scores in cities.items():
             users = sum(scores.values())
-            k = regions.consumption_index(city) if city is not None else 1.0
-            weights.append(users * k)
+            weights.append(users * (regions.consumption_index(city) if city is not None else 1.0))
             for score, n in scores.items():
                 whole[score] += n
-            if city is None:
-                continue
-            quota = math.floor(min(1.0, rule.quota_share * k) * users)
+        named = [(city, scores) for city, scores in cities.items() if city is not None]
+        sizes = quota_sizes(
+            rule.quota_share,
+            np.array([regions.consumption_index(city) for city, _ in named], dtype=np.float64),
+            np.array([sum(scores.values()) for _, scores in named], dtype=np.int64),
+        )
+        city_floor[c], city_quotas[c] = {}, {}
+        for (city, scores), quota in zip(named, sizes.tolist(), strict=True):
             city_quotas[c][city] = quota
             q = _lowest_fitting(scores, quota)
             city_floor[c][city] = policy_cut[c] if q is None else max(policy_cut[c], q)
         users = sum(whole.values())
-        k_class = math.fsum(weights) / users if users else 1.0  # exact: order-free
-        class_quota = math.floor(min(1.0, rule.quota_share * k_class) * users)
+        class_quota = int(
+            quota_sizes(
+                rule.quota_share,
+                np.array([class_index(weights, users)]),
+                np.array([users], dtype=np.int64),
+            )[0]
+        )
         quotas[c] = sum(city_quotas[c].values())
         q_class = _lowest_fitting(whole, class_quota)
         if q_class is not None:
