@@ -28,18 +28,25 @@ from creditgate.lab.evaluate import evaluate
 AS_OF = date(2025, 6, 30)
 
 
+def synthetic(users: int, prefix: str) -> tuple[Path, Path]:
+    """A fresh directory holding ``users.parquet``: ``users`` synthetic users (seed 7, as of
+    ``AS_OF``), generated in a subprocess so that its memory is not the benchmark's."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    source = work / "users.parquet"
+    subprocess.run(
+        [sys.executable, "-m", "creditgate.cli.main", "synth", "--users", str(users),
+         "--seed", "7", "--as-of", AS_OF.isoformat(), "--out", str(source)],
+        check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    return work, source
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=200_000)
     parser.add_argument("--memory-limit", default="3GB")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-simulate-"))
-    source = work / "users.parquet"
-    subprocess.run(
-        [sys.executable, "-m", "creditgate.cli.main", "synth", "--users", str(args.users),
-         "--seed", "7", "--as-of", AS_OF.isoformat(), "--out", str(source)],
-        check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    work, source = synthetic(args.users, "bench-simulate-")
     d = Decider()
     card = d.policy.scorecard
     stricter = replace(

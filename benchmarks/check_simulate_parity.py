@@ -12,23 +12,19 @@ on any. The tests hold the same on small populations (tests/lab); this is the is
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
+from bench_simulate import AS_OF, synthetic  # this directory's (run as a script)
 from creditgate.batch.backends import duckdb_backend, spark_backend
 from creditgate.batch.run import run_batch
 from creditgate.decider import Decider
 from creditgate.lab.evaluate import evaluate
-
-AS_OF = date(2025, 6, 30)
 
 
 def simulated(backend: Any, source: Path, d: Decider) -> tuple[dict[str, Any], float]:
@@ -43,13 +39,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--spark", action="store_true")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="check-simulate-"))
-    source = work / "users.parquet"
-    subprocess.run(
-        [sys.executable, "-m", "creditgate.cli.main", "synth", "--users", str(args.users),
-         "--seed", "7", "--as-of", AS_OF.isoformat(), "--out", str(source)],
-        check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    work, source = synthetic(args.users, "check-simulate-")
     d = Decider()
     start = time.perf_counter()
     out = work / "decisions.parquet"

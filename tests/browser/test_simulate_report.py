@@ -4,6 +4,8 @@ headline, the funnel, the regional table and three charts, with zh-CN city names
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -22,6 +24,21 @@ from .conftest import write_screenshot
 AS_OF = date(2025, 6, 30)
 
 
+@contextmanager
+def offline_page(browser: Any, file: Path) -> Iterator[Any]:
+    """``file`` open in a desktop-sized page; nothing but the file itself may be requested."""
+    context = browser.new_context(viewport={"width": 1000, "height": 900}, locale="zh-CN")
+    try:
+        page = context.new_page()
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(file.as_uri())
+        assert requests == [file.as_uri()]
+        yield page
+    finally:
+        context.close()
+
+
 def test_simulate_report_renders_offline(browser: Any, tmp_path: Path) -> None:
     source = tmp_path / "users.parquet"
     write_parquet(source, 2_000, seed=5, as_of=AS_OF, chunk_size=5_000)
@@ -32,19 +49,11 @@ def test_simulate_report_renders_offline(browser: Any, tmp_path: Path) -> None:
         reports = [ev.report(run) for run in ev.runs]
     page_file = tmp_path / "index.html"
     write_html(page_file, reports)
-    context = browser.new_context(viewport={"width": 1000, "height": 900}, locale="zh-CN")
-    try:
-        page = context.new_page()
-        requests: list[str] = []
-        page.on("request", lambda r: requests.append(r.url))
-        page.goto(page_file.as_uri())
-        assert requests == [page_file.as_uri()]  # nothing but the file itself
+    with offline_page(browser, page_file) as page:
         assert page.locator("svg").count() == 3
         assert page.get_by_text("stopped first here").count() == 1
         assert page.locator("td", has_text="深圳").count() >= 1
         write_screenshot(page, "simulate-report")
-    finally:
-        context.close()
 
 
 def test_compare_page_renders_offline(browser: Any, tmp_path: Path) -> None:
@@ -64,16 +73,8 @@ def test_compare_page_renders_offline(browser: Any, tmp_path: Path) -> None:
     } | swap
     page_file = tmp_path / "compare.html"
     write_compare_html(page_file, body)
-    context = browser.new_context(viewport={"width": 1000, "height": 900}, locale="zh-CN")
-    try:
-        page = context.new_page()
-        requests: list[str] = []
-        page.on("request", lambda r: requests.append(r.url))
-        page.goto(page_file.as_uri())
-        assert requests == [page_file.as_uri()]
+    with offline_page(browser, page_file) as page:
         assert page.get_by_role("heading", name="Swap set").count() == 1
         assert page.locator("table").count() == 6
         assert "0 change it" not in page.locator("p").first.inner_text()  # users did move
         write_screenshot(page, "compare-report")
-    finally:
-        context.close()
