@@ -233,11 +233,13 @@ def headline(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def print_swap_set(body: dict[str, Any]) -> None:
-    table = Table(title="swap set (champion / challenger)")
-    for name in ("champion", "challenger", "users", "exp. bad (champ.)", "exp. bad (chall.)"):
-        table.add_column(name, justify="right")
-    table.add_column("realised bad", justify="right")
-    table.add_column("exposure (champ. / chall.)", justify="right")
+    table = Table(
+        title="swap set: champion (A) against challenger (B)",
+        caption="E bad: expected bad rate (mean PD) under A and B; bad: realised; exposure in CNY",
+        padding=(0, 1, 0, 0),
+    )
+    for name in ("A", "B", "users", "E bad A", "E bad B", "bad", "exposure A", "exposure B"):
+        table.add_column(name, justify="right", no_wrap=True)
     for c in body["swap_set"]:
         table.add_row(
             c["champion"],
@@ -246,7 +248,8 @@ def print_swap_set(body: dict[str, Any]) -> None:
             _rate(c["expected_bad_rate_champion"]),
             _rate(c["expected_bad_rate_challenger"]),
             _rate(c["realised_bad_rate"]),
-            f"{c['exposure_champion_cny']:,} / {c['exposure_challenger_cny']:,}",
+            f"{c['exposure_champion_cny']:,}",
+            f"{c['exposure_challenger_cny']:,}",
         )
     out.print(table)
     for key, label in (
