@@ -79,6 +79,9 @@ def test_a_batch_of_the_written_file_gives_the_reported_figures(calibrated: Path
     assert got["expected"] == pytest.approx(report["after"]["expected_bad_rate"], abs=1e-12)
     assert report["after"]["expected_bad_rate"] <= CEILING
     assert report["after"]["invited"] < report["before"]["invited"]
+    for when in ("before", "after"):  # each user held to their city's cutoff, counted once
+        per_class = sum(c[f"invited_{when}"] for c in report["classes"])
+        assert per_class == report[when]["invited"]
     assert [p["ceiling"] for p in report["frontier"]] == sorted(
         p["ceiling"] for p in report["frontier"]
     )

@@ -17,12 +17,20 @@ from creditgate.batch.run import BatchInputError, fingerprint
 from creditgate.batch.whitelist import Cutoffs, Eligible
 from creditgate.cli.batch import Engine, connect, unwritable
 from creditgate.cli.common import AsOfOption, Exit, err, fail, load_decider, out, parse_as_of
-from creditgate.lab.calibrate import MICRO, Calibration, calibrate, evaluate, with_capacity
+from creditgate.lab.calibrate import (
+    MICRO,
+    Calibration,
+    calibrate,
+    evaluate,
+    invited_by_class,
+    with_capacity,
+)
 from creditgate.lab.policy_text import calibrated_version, rewrite
 from creditgate.lab.pool import read_pool
 from creditgate.policy.lint import errors, lint
 from creditgate.policy.loader import PolicyError, parse_policy
-from creditgate.policy.nodes import RegionStatus
+from creditgate.policy.nodes import Policy, RegionStatus
+from creditgate.population.regions import RegionTable
 from creditgate.timeutil import SHANGHAI
 
 
@@ -31,13 +39,17 @@ def report_path(policy_out: Path) -> Path:
     return policy_out.with_name(policy_out.stem + ".calibration.json")
 
 
-def by_class(pool: Sequence[Eligible], cut: Cutoffs, floors: Mapping[str, int]) -> dict[str, int]:
-    counts = dict.fromkeys(cut.by_class, 0)
-    for e in pool:
-        final = cut.by_class.get(e.region_class)
-        if final is not None and e.score >= max(final, floors[e.region_class]):
-            counts[e.region_class] += e.users
-    return counts
+def by_class(
+    pool: Sequence[Eligible],
+    policy: Policy,
+    regions: RegionTable,
+    cut: Cutoffs,
+    floors: Mapping[str, int],
+) -> dict[str, int]:
+    """Invited users per class, each held to their city's cutoff where it has one."""
+    return {
+        c: users for c, (users, _) in invited_by_class(pool, policy, regions, cut, floors).items()
+    }
 
 
 def figures(invited: int, pd_sum: int, all_users: int) -> dict[str, Any]:
@@ -158,8 +170,8 @@ def build_report(
         pool, result.all_users, sized, regions, floors_before
     )
     assert result.cutoffs is not None
-    after = by_class(pool, result.cutoffs, result.best.floors)
-    before = by_class(pool, cut_before, floors_before)
+    after = by_class(pool, sized, regions, result.cutoffs, result.best.floors)
+    before = by_class(pool, sized, regions, cut_before, floors_before)
     return {
         "ceiling": result.ceiling,
         "capacity_share": sized.capacity_share,

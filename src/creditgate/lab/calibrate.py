@@ -222,15 +222,32 @@ def evaluate(
     PD in millionths (``derive_cutoffs`` itself, the definition the search must match)."""
     floored = with_floors(policy, floors)
     cut = derive_cutoffs(eligible_under(pool, floors), all_users, floored, regions)
-    invited = pd_sum = 0
+    per_class = invited_by_class(pool, policy, regions, cut, floors)
+    return (
+        cut,
+        sum(users for users, _ in per_class.values()),
+        sum(pd for _, pd in per_class.values()),
+    )
+
+
+def invited_by_class(
+    pool: Sequence[Eligible],
+    policy: Policy,
+    regions: RegionTable,
+    cut: Cutoffs,
+    floors: Mapping[str, int],
+) -> dict[str, tuple[int, int]]:
+    """Per class of ``cut``: the pool's users at or above their city's cutoff (or their
+    class's) under ``floors``, and their summed PD in millionths."""
+    out = dict.fromkeys(cut.by_class, (0, 0))
     keys: dict[str, str | None] = {}
     for e in eligible_under(pool, floors):
         key = keys[e.city] if e.city in keys else keys.setdefault(e.city, city_key(regions, e.city))
         final = cut.cutoff(e.region_class, key)
         if final is not None and e.score >= final:
-            invited += e.users
-            pd_sum += e.users * pd_micro(policy, e.score)
-    return cut, invited, pd_sum
+            users, pd = out.get(e.region_class, (0, 0))
+            out[e.region_class] = (users + e.users, pd + e.users * pd_micro(policy, e.score))
+    return out
 
 
 def class_choices(
