@@ -19,7 +19,7 @@ import ibis
 import ibis.expr.types as ir
 
 from creditgate.batch.backends import Backend
-from creditgate.lab.compare import TOP_REASONS
+from creditgate.lab.compare import reason_counts
 from creditgate.snapshot import read_invited, read_meta
 
 
@@ -28,8 +28,9 @@ def churn(backend: Backend, decided: ir.Table, previous: Path) -> dict[str, Any]
     Users of the snapshot absent from this run's decided rows (quarantined now, or not in the
     population any more) are counted apart as ``not_decided``, never as lost or kept."""
     meta = read_meta(previous)
+    invited_before = read_invited(previous)
     before = ibis.memtable(
-        read_invited(previous).select(["user_id", "limit_cny"]).rename_columns(["_uid", "_lim"])
+        invited_before.select(["user_id", "limit_cny"]).rename_columns(["_uid", "_lim"])
     )
     now = decided.select(
         "user_id", "outcome", "reason_codes", "limit_cny", _in=decided["outcome"] == "invited"
@@ -47,15 +48,8 @@ def churn(backend: Backend, decided: ir.Table, previous: Path) -> dict[str, Any]
         )
     ).to_pylist()[0]
     counts = {k: int(v or 0) for k, v in row.items()}
-    previous_invited = read_invited(previous).num_rows
+    previous_invited = invited_before.num_rows
     lost = joined.filter(was & ~joined["_in"])
-    codes = lost.select(code=lost["reason_codes"].unnest())
-    reasons = backend.fetch(
-        codes.group_by("code")
-        .aggregate(users=codes.count())
-        .order_by([ibis.desc("users"), "code"])
-        .limit(TOP_REASONS)
-    ).to_pylist()
     outcomes = backend.fetch(
         lost.group_by("outcome").aggregate(users=lost.count()).order_by("outcome")
     ).to_pylist()
@@ -75,5 +69,5 @@ def churn(backend: Backend, decided: ir.Table, previous: Path) -> dict[str, Any]
         "limit_cut": counts["limit_cut"],
         "limit_raised": counts["limit_raised"],
         "lost_outcomes": {r["outcome"]: int(r["users"]) for r in outcomes},
-        "lost_reasons": [{"code": r["code"], "users": int(r["users"])} for r in reasons],
+        "lost_reasons": reason_counts(backend.fetch, lost, "reason_codes"),
     }

@@ -138,12 +138,12 @@ def compare_tables(
             }
             for r in by_class
         ],
-        "reasons_swapped_out": _reasons(fetch, t.filter(t["a_in"] & ~t["b_in"]), "b_reasons"),
-        "reasons_swapped_in": _reasons(fetch, t.filter(~t["a_in"] & t["b_in"]), "a_reasons"),
+        "reasons_swapped_out": reason_counts(fetch, t.filter(t["a_in"] & ~t["b_in"]), "b_reasons"),
+        "reasons_swapped_in": reason_counts(fetch, t.filter(~t["a_in"] & t["b_in"]), "a_reasons"),
     }
 
 
-def _reasons(
+def reason_counts(
     fetch: Callable[[ir.Expr], pa.Table], moved: ir.Table, column: str
 ) -> list[dict[str, Any]]:
     """How many moved users carry each reason code (a user with several counts once per
