@@ -33,6 +33,25 @@ def _edge_ints(lo: int, hi: int, edges: list[int]) -> st.SearchStrategy[int]:
     return st.one_of(st.integers(lo, hi), st.sampled_from([e for e in edges if lo <= e <= hi]))
 
 
+def held_facts(draw: st.DrawFn, as_of: date = AS_OF) -> dict[str, Any]:
+    """What the lender knows (``schema`` optional fields): often nothing, else an outstanding
+    loan and an invitation held since a date around the stability window's edge (89, 90 days
+    with the default policy's ``min_days: 90``), with the line held."""
+    since = draw(
+        st.one_of(
+            st.none(),
+            dates_between(as_of - timedelta(days=700), as_of),
+            st.sampled_from([as_of - timedelta(days=d) for d in (0, 89, 90, 91)]),
+        )
+    )
+    line = draw(st.sampled_from([500, 1000, 5000, 20000, 200000])) if since is not None else None
+    return {
+        "has_outstanding_loan": draw(st.one_of(st.none(), st.booleans())),
+        "invited_since": since,
+        "invited_limit_cny": line,
+    }
+
+
 @st.composite
 def profiles(draw: st.DrawFn, as_of: date = AS_OF) -> dict[str, Any]:
     """A valid, typed profile row (as ``validate_profile`` returns), biased to thresholds."""
@@ -90,6 +109,7 @@ def profiles(draw: st.DrawFn, as_of: date = AS_OF) -> dict[str, Any]:
         "accounts_on_device": draw(_edge_ints(1, 8, [1, 2, 3, 6])),
         "sim_changed_days_ago": draw(st.one_of(st.none(), st.integers(0, 400))),
         "applications_7d": draw(_edge_ints(0, 8, [0, 1, 5])),
+        **held_facts(draw, as_of),
     }
 
 
@@ -158,6 +178,7 @@ def invitable_profiles(draw: st.DrawFn, as_of: date = AS_OF) -> dict[str, Any]:
         monthly_flow_cv_6m=draw(
             st.one_of(st.floats(0, 0.5, allow_nan=False), st.sampled_from([0.2, 0.25, 0.5]))
         ),
+        **held_facts(draw, as_of),
     )
 
 

@@ -249,13 +249,19 @@ def assert_first_matching_row(decider: Decider, row: dict[str, Any]) -> None:
     values = decider.evaluate(row, AS_OF)
     segment = next(s for s in decider.policy.offer.segments if s.name == values["segment"])
     first = next(
-        r
-        for r in segment.limits
-        if d.score is not None
-        and d.score >= r.min_score
-        and all(holds(c, values.field(c.field)) for c in r.when)
+        (
+            r
+            for r in segment.limits
+            if d.score is not None
+            and d.score >= r.min_score
+            and all(holds(c, values.field(c.field)) for c in r.when)
+        ),
+        None,
     )
-    assert d.limit_cny == first.limit
+    if first is None:  # only a user kept under the floor by the hysteresis: the smallest line
+        assert d.retained and d.limit_cny == decider.policy.offer.min_limit
+    else:
+        assert d.limit_cny == first.limit
 
 
 @settings(max_examples=300, deadline=None)

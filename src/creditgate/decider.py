@@ -14,9 +14,10 @@ from itertools import count
 from operator import itemgetter
 from typing import Any
 
-from creditgate.decision import Decision, Reason, RecourseStep
+from creditgate.decision import Decision, Notice, Reason, RecourseStep
 from creditgate.engines.row import RowCompiler, Source, compile_program
 from creditgate.explain.alternatives import alternatives
+from creditgate.explain.catalogue import text
 from creditgate.explain.evaluation import Evaluation
 from creditgate.explain.reasons import ReasonBuilder
 from creditgate.explain.recourse_plan import RecoursePlanner
@@ -77,20 +78,13 @@ class Decider:
             split, self.explanation
         )
         self.index = self.program.positions
-        self.output_at = tuple(
-            self.index[name]
-            for name in (
-                "outcome",
-                "score",
-                "pd",
-                "limit_cny",
-                "daily_rate",
-                "apr",
-                "refer.segment",
-            )
-        )
+        outputs = ("outcome", "score", "pd", "limit_cny", "daily_rate", "apr", "refer.segment")
+        # what the app shows and must tell (docs/policy.md, "Stable entries")
+        stable = ("entry", "retained", "limit.reduced", "withdrawn", "held.limit", "invited_since")
+        self.output_at = tuple(self.index[name] for name in (*outputs, *stable))
         assert max(self.output_at) < split, "decision outputs must precede the reason keys"
-        self.outputs = itemgetter(*self.output_at)
+        self.outputs = itemgetter(*self.output_at[: len(outputs)])
+        self.stable = itemgetter(*self.output_at[len(outputs) :])
 
     def explanation(self, source: Source) -> tuple[list[str], dict[str, Any]]:
         """The end of ``explain``: the reasons and the gate and region recourse, worded
@@ -121,6 +115,7 @@ class Decider:
         """Decide one validated profile (see ``profile.validate_profile``)."""
         values = self.run_head(row, as_of)
         outcome, score, pd, limit, rate, apr, referred = self.outputs(values)
+        entry, retained, reduced, withdrawn, held, since = self.stable(values)
         decision_id = decision_id or new_decision_id()
         if outcome == "invited":  # nothing fired: no reasons, no recourse
             reasons: tuple[Reason, ...] = ()
@@ -149,5 +144,36 @@ class Decider:
                 steps,
                 alternatives(outcome, bool(referred)),
                 internal,
+                entry,
+                bool(retained),
+                notices(as_of, entry, limit, held, reduced, withdrawn)
+                if reduced or withdrawn or entry == "servicing"
+                else (),
+                since,
             ),
         )
+
+
+def notices(
+    as_of: date,
+    entry: str,
+    limit: int | None,
+    held: int | None,
+    reduced: bool,
+    withdrawn: bool,
+) -> tuple[Notice, ...]:
+    """The changes a decision makes to what the user had, in the words they are told."""
+    day = as_of.isoformat()
+    out: list[Notice] = []
+    if reduced and held is not None and limit is not None:
+        message = text(
+            "notices", "LIMIT_REDUCED", previous=f"{held:,}", limit=f"{limit:,}", as_of=day
+        )
+        out.append(Notice("LIMIT_REDUCED", message, held))
+    if withdrawn:
+        out.append(
+            Notice("INVITATION_WITHDRAWN", text("notices", "INVITATION_WITHDRAWN", as_of=day))
+        )
+    if entry == "servicing":
+        out.append(Notice("SERVICING", text("notices", "SERVICING")))
+    return tuple(out)

@@ -67,6 +67,21 @@ class Alternative(NamedTuple):
         return {"kind": self.kind, "message": self.message}
 
 
+class Notice(NamedTuple):
+    """A change to what the user already had, told to them (docs/policy.md, "stability"):
+    ``LIMIT_REDUCED`` (with the line held before), ``INVITATION_WITHDRAWN``, ``SERVICING``."""
+
+    code: str
+    message: Text
+    previous_limit_cny: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.previous_limit_cny is not None:
+            out["previous_limit_cny"] = self.previous_limit_cny
+        return out
+
+
 class Decision(NamedTuple):
     """One decision, immutable. A NamedTuple because it is built on the hot path:
     ``Decider.decide`` makes it with ``tuple.__new__``, no Python-level constructor."""
@@ -87,6 +102,12 @@ class Decision(NamedTuple):
     recourse: tuple[RecourseStep, ...]
     alternatives: tuple[Alternative, ...]
     internal: dict[str, Any]  # operators only (which fraud rule fired), never to users
+    # What the app shows: "offer" (invited), "servicing" (a loan is outstanding: repaying
+    # stays reachable, no new drawing) or "hidden".
+    entry: str = "hidden"
+    retained: bool = False  # invited only because the hysteresis kept an invitation
+    notices: tuple[Notice, ...] = ()
+    invited_since: date | None = None  # when the invitation an invited user holds began
 
     @property
     def review(self) -> dict[str, Any]:
@@ -102,7 +123,7 @@ class Decision(NamedTuple):
 
     @property
     def entry_visible(self) -> bool:
-        return self.outcome == "invited"
+        return self.entry != "hidden"
 
     @property
     def reason_codes(self) -> tuple[str, ...]:
@@ -117,6 +138,10 @@ class Decision(NamedTuple):
             "as_of": self.as_of.isoformat(),
             "outcome": self.outcome,
             "entry_visible": self.entry_visible,
+            "entry": self.entry,
+            "retained": self.retained,
+            "notices": [n.to_dict() for n in self.notices],
+            "invited_since": self.invited_since.isoformat() if self.invited_since else None,
             "score": self.score,
             "pd": self.pd,
             "limit_cny": self.limit_cny,

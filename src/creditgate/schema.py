@@ -58,6 +58,8 @@ class FieldSpec:
     direction: Direction = Direction.NONE
     resolution: int | float | Decimal = 1  # the smallest meaningful step, for strict thresholds
     choices: tuple[str, ...] = ()
+    # Kept by the platform, not asked of the user: a file or request may leave it out (NULL).
+    optional: bool = False
 
 
 _FIELDS: Final = (
@@ -115,10 +117,27 @@ _FIELDS: Final = (
     FieldSpec("accounts_on_device", int, Consent.SECURITY, ge=1, le=1000),
     FieldSpec("sim_changed_days_ago", int, Consent.SECURITY, nullable=True, ge=0, le=36500),
     FieldSpec("applications_7d", int, Consent.SECURITY, ge=0, le=10000),
+    # What the lender already knows about the user (docs/policy.md, "stability"): whether a
+    # loan is outstanding (servicing must stay reachable), and the invitation the whitelist in
+    # force holds for them: since when, with which line. ``batch --previous`` and the service
+    # fill the last two from the snapshot in force.
+    FieldSpec("has_outstanding_loan", bool, Consent.NONE, nullable=True, optional=True),
+    FieldSpec("invited_since", date, Consent.NONE, nullable=True, optional=True),
+    FieldSpec(
+        "invited_limit_cny", int, Consent.NONE, nullable=True, ge=0, le=10_000_000, optional=True
+    ),
 )
 
 PROFILE_FIELDS: Final = MappingProxyType({f.name: f for f in _FIELDS})
 """The contract's fields by name, in contract order."""
 
-DATE_FIELDS_NOT_AFTER_AS_OF: Final = ("birth_date", "registered_at", "last_overdue_on")
+DATE_FIELDS_NOT_AFTER_AS_OF: Final = (
+    "birth_date",
+    "registered_at",
+    "last_overdue_on",
+    "invited_since",
+)
 """Dates that cannot lie after the evaluation date: such a row is bad input, not a decision."""
+
+OPTIONAL_FIELDS: Final = tuple(f.name for f in _FIELDS if f.optional)
+"""Fields an input may leave out: read as NULL (``engines`` and batch validation add them)."""

@@ -1,19 +1,24 @@
 """Whitelist snapshots: the population decision that real-time lookups and decisions read.
 
-A snapshot is one Parquet file: a row per *invited* user (``user_id``, ``region_class``,
-``score``, ``limit_cny``, ``apr``) and, in the file's key-value metadata under
-``creditgate.snapshot``, the facts that make it reproducible: policy name and version, the
-evaluation date, the score cutoff per region class that filled the capacity and quotas (and,
-in partly open classes, per city: ``city_cutoffs``, absent from older snapshots, which then
-read as none), the capacity, an input fingerprint and the counts. Written by the batch
-engine, loaded by ``decide --snapshot`` and by the service (entry lookups, snapshot
-activation).
+A snapshot is one Parquet file: a row per user who sees the entry (``user_id``,
+``region_class``, ``score``, ``limit_cny``, ``apr``, ``entry`` and ``invited_since``): invited
+users (``entry`` ``offer``, with the date their invitation began) and users kept on a
+servicing-only entry because a loan is outstanding (``servicing``); snapshots written before
+stable entries have neither column and hold invited users only, as from their ``as_of``.
+
+The file's key-value metadata (``creditgate.snapshot``) holds the facts that make it
+reproducible: policy name and version, the evaluation date, the score cutoff per region class
+that filled the capacity and quotas (and, in partly open classes, per city: ``city_cutoffs``,
+absent from older snapshots, which then read as none), the capacity, an input fingerprint and
+the counts. Written by the batch engine, loaded by ``decide --snapshot`` and by the service
+(entry lookups, snapshot activation).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -21,7 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute
 import pyarrow.parquet as pq
+
+from creditgate.snapshot_profiles import SortedIds
 
 METADATA_KEY = b"creditgate.snapshot"
 ID_HEX_DIGITS = 32
@@ -29,11 +37,14 @@ SCHEMA = pa.schema(
     [
         pa.field("user_id", pa.string(), nullable=False),
         pa.field("region_class", pa.string(), nullable=False),
-        pa.field("score", pa.int32(), nullable=False),
+        pa.field("score", pa.int32(), nullable=True),
         pa.field("limit_cny", pa.int64(), nullable=True),
         pa.field("apr", pa.string(), nullable=True),
+        pa.field("entry", pa.string(), nullable=True),
+        pa.field("invited_since", pa.date32(), nullable=True),
     ]
 )
+OFFER, SERVICING = "offer", "servicing"
 
 
 class SnapshotError(ValueError):
@@ -92,7 +103,8 @@ def write_snapshot(
 ) -> None:
     """Write ``invited`` (columns as ``SCHEMA``, already in snapshot order) with ``meta`` into
     one Parquet file. Record batches are written as they come, so a population's tens of
-    millions of invited users never sit in memory at once."""
+    millions of invited users never sit in memory at once. Rows without ``entry`` and
+    ``invited_since`` are invitations beginning at ``meta.as_of`` (``with_entry_columns``)."""
     schema = SCHEMA.with_metadata({METADATA_KEY: meta.to_json()})
     parts = (
         [invited]
@@ -101,9 +113,21 @@ def write_snapshot(
     )
     with pq.ParquetWriter(path, schema) as writer:
         for part in parts:
+            part = with_entry_columns(part, meta.as_of)
             writer.write_table(
                 part.select(SCHEMA.names).cast(SCHEMA).replace_schema_metadata(schema.metadata)
             )
+
+
+def with_entry_columns(table: pa.Table, as_of: date) -> pa.Table:
+    """``table`` with ``entry`` and ``invited_since`` where it lacks them: rows of a list of
+    invited users (``offer``) whose invitations begin on ``as_of``."""
+    if "entry" not in table.column_names:
+        table = table.append_column("entry", pa.array([OFFER] * table.num_rows, pa.string()))
+    if "invited_since" not in table.column_names:
+        since = pa.array([as_of] * table.num_rows, pa.date32())
+        table = table.append_column("invited_since", since)
+    return table
 
 
 def _opened(source: Path | bytes) -> tuple[Path | pa.BufferReader, str]:
@@ -125,12 +149,55 @@ def read_meta(source: Path | bytes) -> SnapshotMeta:
     return SnapshotMeta.from_json(metadata[METADATA_KEY])
 
 
-def read_invited(source: Path | bytes) -> pa.Table:
+def read_entries(source: Path | bytes) -> pa.Table:
+    """Every row, as ``SCHEMA``: an older snapshot's rows read as invited (``offer``) since
+    its ``as_of``."""
     where, name = _opened(source)
     try:
-        return pq.read_table(where, schema=SCHEMA)
+        table = pq.read_table(where)
     except (OSError, pa.ArrowInvalid) as exc:
         raise SnapshotError(f"{name}: cannot read snapshot: {exc}") from exc
+    if "entry" not in table.column_names or "invited_since" not in table.column_names:
+        table = with_entry_columns(table, read_meta(source).as_of)
+    try:
+        return table.select(SCHEMA.names).cast(SCHEMA)
+    except (KeyError, pa.ArrowInvalid) as exc:
+        raise SnapshotError(f"{name}: not a snapshot's columns: {exc}") from exc
+
+
+def read_invited(source: Path | bytes) -> pa.Table:
+    """The invited users' rows (``entry`` ``offer``)."""
+    table = read_entries(source)
+    return table.filter(pa.compute.equal(table["entry"], OFFER))
+
+
+def read_servicing(source: Path | bytes) -> pa.Table:
+    """The rows kept on a servicing-only entry (a loan outstanding, not invited)."""
+    table = read_entries(source)
+    return table.filter(pa.compute.equal(table["entry"], SERVICING))
+
+
+class HeldInvitations:
+    """The invitations a snapshot holds, by ``user_id``: (``invited_since``, ``limit_cny``).
+    What a real-time decision reads as the user's held invitation (the service fills the
+    profile's optional fields from it); a binary search over the sorted id column, so a
+    worker keeps Arrow buffers, not a dict of millions of entries."""
+
+    def __init__(self, invited: pa.Table) -> None:
+        table = invited.select(["user_id", "invited_since", "limit_cny"]).sort_by("user_id")
+        table = table.combine_chunks()
+        self._ids = SortedIds(table.column("user_id").chunk(0)) if table.num_rows else None
+        self._since = table.column("invited_since")
+        self._limit = table.column("limit_cny")
+
+    def get(self, user_id: str) -> tuple[date, int | None] | None:
+        ids = self._ids
+        if ids is None:
+            return None
+        i = bisect_left(ids, user_id)
+        if i == len(ids) or ids[i] != user_id:
+            return None
+        return self._since[i].as_py(), self._limit[i].as_py()
 
 
 def snapshot_id(digest: str) -> str:

@@ -175,7 +175,7 @@ def column_reader(column: pa.Array) -> Reader:
     return lambda i: read(i) if valid(i) else None
 
 
-class _Ids:
+class SortedIds:
     """A batch's ``user_id`` column as a sequence for ``bisect`` (no copy of the column)."""
 
     def __init__(self, column: pa.Array) -> None:
@@ -198,7 +198,7 @@ class SnapshotProfiles:
             [(name, column_reader(b.column(name))) for name in b.schema.names]
             for b in self._batches
         ]
-        self._ids = [_Ids(b.column("user_id")) for b in self._batches]
+        self._ids = [SortedIds(b.column("user_id")) for b in self._batches]
         self._firsts = [ids[0] for ids in self._ids]
         self._buffer = buffer  # the map must outlive the batches that point into it
         self.rows: int = sum(int(b.num_rows) for b in self._batches)

@@ -85,8 +85,11 @@ def test_snapshot_streams_every_invited_row_in_score_then_id_order(
     _, report, _ = run(tmp_path, 4_000)
     decided = pq.read_table(tmp_path / "decisions.parquet")
     invited = decided.filter(pc.equal(decided["outcome"], "invited"))
-    expected = invited.select(["user_id", "region_class", "score", "limit_cny", "apr"])
+    expected = invited.select(
+        ["user_id", "region_class", "score", "limit_cny", "apr", "entry", "invited_since"]
+    )
     expected = expected.sort_by([("score", "descending"), ("user_id", "ascending")])
+    assert set(expected["invited_since"].to_pylist()) == {AS_OF}  # no --previous: all new
     snap = read_invited(report.snapshot_path)  # type: ignore[arg-type]
     assert expected.num_rows > 3 * 97
     assert snap.to_pydict() == expected.cast(snap.schema).to_pydict()

@@ -31,6 +31,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import uvicorn
@@ -98,6 +99,7 @@ class SeededUsers:
     by_outcome: dict[str, str]  # outcome -> a user with it
     by_reason: dict[str, str]  # reason code -> a refused user with it (the only one if possible)
     quarantined: str  # a user of the input the batch quarantined (unknown to the service)
+    servicing: str = ""  # a refused user who owes money: the entry stays for servicing
 
 
 @dataclass
@@ -134,6 +136,7 @@ def seed_batch(directory: Path) -> tuple[Path, SeededUsers]:
     directory.mkdir(parents=True, exist_ok=True)
     source = directory / "users.parquet"
     write_parquet(source, SEED_USERS, seed=SEED, as_of=AS_OF, dirty_fraction=0.003)
+    owing(source)
     decider = Decider()
     snapshot = directory / "batch" / "snapshot.parquet"
     run_batch(
@@ -150,6 +153,8 @@ def seed_batch(directory: Path) -> tuple[Path, SeededUsers]:
     by_outcome: dict[str, str] = {}
     by_reason: dict[str, str] = {}
     for row in sorted(rows, key=lambda r: (len(r["reason_codes"]), r["user_id"])):
+        if row["entry"] == "servicing":  # other tests pick users without a loan
+            continue
         by_outcome.setdefault(row["outcome"], row["user_id"])
         if row["outcome"] != "invited":
             for code in row["reason_codes"]:
@@ -157,8 +162,20 @@ def seed_batch(directory: Path) -> tuple[Path, SeededUsers]:
     quarantine = pq.read_table(directory / "decisions.quarantine.parquet", columns=["user_id"])
     bad = sorted(u for u in quarantine["user_id"].to_pylist() if u and u not in batch)
     assert bad and {"invited", "not_invited"} <= set(by_outcome), "seed a population with both"
-    users = SeededUsers(batch, by_outcome["invited"], by_outcome, by_reason, bad[0])
+    servicing = sorted(u for u, r in batch.items() if r["entry"] == "servicing")
+    assert servicing, "seed a population with a refused user who owes money"
+    users = SeededUsers(batch, by_outcome["invited"], by_outcome, by_reason, bad[0], servicing[0])
     return snapshot, users
+
+
+def owing(source: Path) -> None:
+    """Every user whose id ends in 3 has a loan outstanding (``has_outstanding_loan``)."""
+    table = pq.read_table(source)
+    column = table.schema.get_field_index("has_outstanding_loan")
+    kind = table.schema.field(column).type
+    yes = "true" if pa.types.is_string(kind) else True
+    flags = [yes if u and u.endswith("3") else None for u in table["user_id"].to_pylist()]
+    pq.write_table(table.set_column(column, "has_outstanding_loan", pa.array(flags, kind)), source)
 
 
 def settings_for(directory: Path, snapshot: Path, **overrides: Any) -> Settings:

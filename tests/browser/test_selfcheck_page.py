@@ -42,7 +42,9 @@ def only(served: Served, outcome: str, *codes: str, index: int = 0) -> str:
     found = sorted(
         uid
         for uid, row in served.users.batch.items()
-        if row["outcome"] == outcome and list(row["reason_codes"]) == list(codes)
+        if row["outcome"] == outcome
+        and list(row["reason_codes"]) == list(codes)
+        and row["entry"] != "servicing"
     )
     assert len(found) > index, f"the batch has no {outcome} user with only {codes}"
     return found[index]
@@ -189,6 +191,18 @@ def test_invited_user_sees_the_entry_and_where_to_find_it(served, page, shoot) -
     assert page.get_by_test_id("alternatives").count() == 0
     assert page.get_by_test_id("snapshot-as-of").is_visible()
     shoot(page, "invited")
+
+
+def test_a_refused_user_who_owes_money_keeps_the_entry_for_servicing(served, page, shoot) -> None:
+    user = served.users.servicing
+    assert served.users.batch[user]["outcome"] == "not_invited"
+    sign_in(page, served, user)
+    assert state(page) == "servicing"
+    notice = page.get_by_test_id("notice")
+    assert notice.count() == 1 and notice.get_attribute("data-code") == "SERVICING"
+    assert page.get_by_test_id("entry-where").count() == 0  # nothing new to borrow
+    assert page.get_by_test_id("reasons").is_visible()  # why no new borrowing, still
+    shoot(page, "servicing")
 
 
 REFUSALS = {  # screenshot name -> (outcome, reason codes, the principal reason shown)

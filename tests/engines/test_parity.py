@@ -53,6 +53,11 @@ def expected(decider: Decider, row: dict[str, Any], as_of: date) -> dict[str, An
         "daily_rate": None if d.daily_rate is None else str(d.daily_rate),
         "apr": None if d.apr is None else str(d.apr),
         "reason_codes": list(d.reason_codes),
+        "entry": d.entry,
+        "retained": d.retained,
+        "limit_reduced": any(n.code == "LIMIT_REDUCED" for n in d.notices),
+        "withdrawn": any(n.code == "INVITATION_WITHDRAWN" for n in d.notices),
+        "invited_since": d.invited_since,
     }
 
 

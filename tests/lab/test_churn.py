@@ -17,12 +17,14 @@ from creditgate.population.synth import write_parquet
 
 runner = CliRunner()
 AS_OF = "2025-06-30"
+LATER = "2025-10-28"  # 120 days on: past the default policy's min_days, the band applies
 
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A population, its batch under the default policy (with a snapshot) and a challenger
-    policy with other floors, decided by batch too."""
+    policy with other floors, decided by batch too, 120 days later, holding the champion
+    snapshot's invitations (``--previous``)."""
     tmp = tmp_path_factory.mktemp("churn")
     write_parquet(tmp / "users.parquet", 3_000, seed=21, as_of=date(2025, 6, 30), chunk_size=5_000)
     text = default_policy_path().read_text(encoding="utf-8")
@@ -36,15 +38,19 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ):
         args = ["batch", str(tmp / "users.parquet"), "--out", str(tmp / f"{name}.parquet")]
         args += ["--snapshot", str(tmp / f"{name}-snapshot.parquet"), "--policy", str(policy)]
-        done = runner.invoke(app, [*args, "--as-of", AS_OF])
+        if name == "challenger":
+            args += ["--as-of", LATER, "--previous", str(tmp / "champion-snapshot.parquet")]
+        else:
+            args += ["--as-of", AS_OF]
+        done = runner.invoke(app, args)
         assert done.exit_code == 0, done.output
     return tmp
 
 
-def simulate(base: Path, policy: Path, *extra: str) -> dict[str, object]:
+def simulate(base: Path, policy: Path, *extra: str, as_of: str = AS_OF) -> dict[str, object]:
     args = ["simulate", str(policy), "--population", str(base / "users.parquet")]
     out = base / f"sim-{policy.stem}"
-    done = runner.invoke(app, [*args, "--out", str(out), "--as-of", AS_OF, *extra])
+    done = runner.invoke(app, [*args, "--out", str(out), "--as-of", as_of, *extra])
     assert done.exit_code == 0, done.output
     [report] = json.loads((out / "report.json").read_text(encoding="utf-8"))["reports"]
     return dict(report)
@@ -63,7 +69,11 @@ def test_the_same_policy_over_the_same_users_keeps_everyone(base: Path) -> None:
 
 def test_another_policy_churns_as_a_hand_join_of_two_batches(base: Path) -> None:
     report = simulate(
-        base, base / "challenger.yaml", "--previous", str(base / "champion-snapshot.parquet")
+        base,
+        base / "challenger.yaml",
+        "--previous",
+        str(base / "champion-snapshot.parquet"),
+        as_of=LATER,
     )
     churn = report["churn"]
     assert isinstance(churn, dict)
@@ -87,8 +97,11 @@ def test_another_policy_churns_as_a_hand_join_of_two_batches(base: Path) -> None
     assert {r["code"]: r["users"] for r in churn["lost_reasons"]} == dict(
         sorted(codes.items(), key=lambda kv: (-kv[1], kv[0]))[:20]
     )
+    retained = sum(1 for r in now.values() if r["retained"])
+    assert report["stability"]["retained"] == retained > 0  # the band kept some of them
     page = (base / "sim-challenger" / "index.html").read_text(encoding="utf-8")
     assert "Churn against champion-snapshot.parquet" in page
+    assert "Stable entries (invitations stand 90 days" in page
 
 
 def test_a_previous_file_that_is_not_a_snapshot_exits_2(base: Path) -> None:

@@ -53,8 +53,15 @@ def test_a_user_decided_after_the_snapshot_sees_what_the_decision_said(
 def test_a_real_time_refusal_hides_an_invited_user(client: TestClient, tmp_path: Path) -> None:
     activate(client, snapshot(tmp_path, "tight", TIGHT))  # invites "someone" only
     assert entry(client, "someone")
-    refused = decide(client, STRONG | {"user_id": "someone"})
-    assert refused["outcome"] == "not_invited" and refused["reasons"][0]["code"] == "CAPACITY"
+    # under TIGHT anyone new is cut for CAPACITY; the invitation "someone" holds stands
+    kept = decide(client, STRONG | {"user_id": "someone"})
+    assert (kept["outcome"], kept["retained"]) == ("invited", True)
+    assert entry(client, "someone")
+    refused = decide(client, STRONG | {"user_id": "someone", "blacklist_hit": True})
+    assert (
+        refused["outcome"] == "not_invited" and refused["reasons"][0]["code"] == "FRAUD_SUSPECTED"
+    )
+    assert [n["code"] for n in refused["notices"]] == ["INVITATION_WITHDRAWN"]
     assert not entry(client, "someone")
     assert answer(services(client), "someone").decision == refused
 
@@ -126,7 +133,7 @@ def snapshot_with_profiles(tmp_path: Path, profiles: list[dict[str, Any]]) -> Pa
     n = len(invited)
     meta = SnapshotMeta(
         "default",
-        "2026.12.0",
+        "2026.12.1",
         date.fromisoformat(AS_OF),
         {"tier1": 600},
         0.15,

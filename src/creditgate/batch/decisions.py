@@ -1,7 +1,10 @@
 """The decision contract as columns: one Ibis table expression per input table.
 
 Columns: ``user_id, outcome, entry_visible, score, pd, limit_cny, daily_rate, apr,
-reason_codes`` (daily rate and APR as decimal strings, reason codes in ``Decider`` order).
+reason_codes, entry, retained, limit_reduced, withdrawn, invited_since`` (daily rate and APR
+as decimal strings, reason codes in ``Decider`` order; then the decision's ``entry``,
+``retained``, notices ``LIMIT_REDUCED`` / ``INVITATION_WITHDRAWN`` (whom to notify) and when
+the invitation began, which the next refresh reads back from the snapshot).
 
 Reason lists are built once per distinct reason *signature* (``engines.signature``: every
 slot's key packed into one integer) and joined back, instead of sorted in every row.
@@ -34,21 +37,32 @@ OUTPUT_COLUMNS = (
     "daily_rate",
     "apr",
     "reason_codes",
+    "entry",
+    "retained",
+    "limit_reduced",
+    "withdrawn",
+    "invited_since",
 )
 SIGNATURE = "_sig"  # the reason signature column (early slots only, in a staged table)
 CUT_ROOT = "cutoff.capacity"  # the one binding that reads a snapshot's cutoffs
 
 
 def _outputs(cols: Mapping[str, ir.Value]) -> dict[str, ir.Value]:
-    """The contract's typed columns except ``user_id`` and ``reason_codes``."""
+    """The contract's typed columns except ``user_id`` and ``reason_codes`` (the ``NOTIFIED``
+    ones too: ``decision_columns`` and ``decisions_of`` put them after ``reason_codes``)."""
     return {
         "outcome": cols["outcome"],
-        "entry_visible": cols["outcome"] == "invited",
+        "entry_visible": cols["entry"] != "hidden",
         "score": cols["score"].cast("int64"),
         "pd": cols["pd"].cast("float64"),
         "limit_cny": cols["limit_cny"].cast("int64"),
         "daily_rate": cols["daily_rate"].cast("string"),
         "apr": cols["apr"].cast("string"),
+        "entry": cols["entry"],
+        "retained": cols["retained"],
+        "limit_reduced": cols["limit.reduced"],
+        "withdrawn": cols["withdrawn"],
+        "invited_since": cols["invited_since"].cast("date"),
     }
 
 
@@ -75,12 +89,13 @@ def decision_columns(
     base = {"user_id": compiler.table["user_id"], **_outputs(cols)}
     ext = {name: cols[name] for name in extra}
     if codes is None:
-        return compiler.table.select(**base, reason_codes=compiler.reason_codes(), **ext)
-    sig = compiler.reason_signature(codes, range(len(program.reasons)))
-    rows = compiler.table.select(**base, **ext, **{SIGNATURE: sig})
-    lists = reason_lists(program, codes, rows.select(SIGNATURE).distinct(), SIGNATURE)
-    out = with_reasons(rows, lists)
-    return out.select(*base, "reason_codes", *ext)
+        out = compiler.table.select(**base, reason_codes=compiler.reason_codes(), **ext)
+    else:
+        sig = compiler.reason_signature(codes, range(len(program.reasons)))
+        rows = compiler.table.select(**base, **ext, **{SIGNATURE: sig})
+        lists = reason_lists(program, codes, rows.select(SIGNATURE).distinct(), SIGNATURE)
+        out = with_reasons(rows, lists)
+    return out.select(*OUTPUT_COLUMNS, *ext)
 
 
 @dataclass(frozen=True)

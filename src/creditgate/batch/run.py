@@ -41,13 +41,14 @@ from creditgate.batch.validate import (
     valid_profiles,
 )
 from creditgate.batch.whitelist import Cutoffs, Eligible, apply_cutoffs, derive_cutoffs
-from creditgate.engines.ibis import reason_lists
+from creditgate.engines.ibis import reason_lists, with_optional_fields
 from creditgate.lab.funnel import FIRST, MASK, FunnelStep, mask_and_first
 from creditgate.lab.report import report_of, with_counts, write_report
 from creditgate.policy.lower import lower, refs
 from creditgate.policy.nodes import Policy
 from creditgate.population.regions import RegionTable
-from creditgate.snapshot import SnapshotMeta, write_snapshot
+from creditgate.snapshot import SCHEMA as SNAPSHOT_SCHEMA
+from creditgate.snapshot import SnapshotError, SnapshotMeta, read_invited, read_meta, write_snapshot
 from creditgate.snapshot_profiles import write_profiles
 
 Step = Callable[[str], None]
@@ -114,8 +115,11 @@ def run_batch(
     as_of: date,
     snapshot: Path | None = None,
     step: Step = lambda _: None,
+    previous: Path | None = None,
 ) -> BatchReport:
-    pop = open_population(backend, source, policy, regions, as_of, step)
+    """Decide ``source``; with ``previous`` (the snapshot in force), each user's invitation
+    held there (since when, which line) is what the policy's stability rules read."""
+    pop = open_population(backend, source, policy, regions, as_of, step, previous)
     raw, input_rows, cities, not_nfc = pop.raw, pop.input_rows, pop.cities, pop.not_nfc
     step("deciding under the policy's own cutoffs")
     table, [sp] = stage_policies(
@@ -178,10 +182,10 @@ def run_batch(
             snapshot.parent, backend.batches(decided_profiles.order_by("user_id"))
         )
         step("writing snapshot")
-        invited = decided_t.filter(decided_t["outcome"] == "invited")
+        shown = decided_t.filter(decided_t["entry"] != "hidden")
         rows = backend.batches(
-            invited.select("user_id", "region_class", "score", "limit_cny", "apr").order_by(
-                [ibis.desc("score"), ibis.asc("user_id")]
+            shown.select(*SNAPSHOT_SCHEMA.names).order_by(
+                [ibis.asc("entry"), ibis.desc("score"), ibis.asc("user_id")]
             )
         )
         meta = SnapshotMeta(
@@ -230,10 +234,13 @@ def open_population(
     regions: RegionTable,
     as_of: date,
     step: Step = lambda _: None,
+    previous: Path | None = None,
 ) -> Population:
     """Read ``source`` and build its validation: the row count, the file's cities (their
     canonical names and the unknown ones, under ``policy.unknown_city``) and the ids that are
-    not NFC, each read once. Raises ``BatchInputError`` when the input cannot be used."""
+    not NFC, each read once. With ``previous`` (a snapshot), the invitations it holds replace
+    the input's ``invited_since`` and ``invited_limit_cny`` (``with_held``). Raises
+    ``BatchInputError`` when the input cannot be used."""
     if not source.exists():
         raise BatchInputError(f"{source}: no such file or directory")
     step("reading input")
@@ -244,6 +251,9 @@ def open_population(
     missing = missing_columns(raw)
     if missing:
         raise BatchInputError(f"{source}: missing profile columns: {', '.join(missing)}")
+    raw = with_optional_fields(raw)
+    if previous is not None:
+        raw = with_held(raw, previous, as_of)
     input_rows = int(backend.scalar(raw.count()))
     # As the rows see them: contract-typed (a number in a city column is a string, unknown).
     raw_cities = backend.fetch(raw.select(city=typed(raw, "city")).distinct())["city"].to_pylist()
@@ -251,6 +261,34 @@ def open_population(
     not_nfc = not_nfc_ids(backend.fetch(id_candidates(raw))["user_id"].to_pylist())
     table = checked(raw, as_of, cities, not_nfc=not_nfc)
     return Population(raw, input_rows, raw_cities, cities, not_nfc, table)
+
+
+def with_held(raw: ir.Table, previous: Path, as_of: date) -> ir.Table:
+    """``raw`` with each user's invitation in the snapshot ``previous`` (the whitelist in
+    force): ``invited_since`` (from snapshots before stable entries: their ``as_of``) and
+    ``invited_limit_cny``, NULL for users it does not invite. One left join on the id, so
+    every input row stays one row (duplicates included, quarantined later)."""
+    try:
+        meta = read_meta(previous)
+        held = read_invited(previous)
+    except SnapshotError as exc:
+        raise BatchInputError(f"--previous: {exc}") from exc
+    if meta.as_of > as_of:
+        raise BatchInputError(
+            f"--previous: snapshot as of {meta.as_of}, after this run's as_of {as_of}"
+        )
+    table = pa.table(
+        {
+            "_held_id": held["user_id"],
+            "_held_since": held["invited_since"],
+            "_held_limit": held["limit_cny"],
+        }
+    )
+    h = ibis.memtable(table)
+    joined = raw.left_join(h, typed(raw, "user_id") == h["_held_id"])
+    return joined.mutate(
+        invited_since=joined["_held_since"], invited_limit_cny=joined["_held_limit"]
+    ).drop("_held_id", "_held_since", "_held_limit")
 
 
 def duplicates(backend: Backend, staged: ir.Table) -> tuple[int, ir.Table | None]:
@@ -289,7 +327,7 @@ def ranking(backend: Backend, sp: Split, staged: ir.Table, dups: ir.Table | None
         sig=sig,
         region_class=ibis.ifelse(invited, t[sp.column("region_class")], ibis.null("string")),
         city=ibis.ifelse(invited, t["city"], ibis.null("string")),
-        score=ibis.ifelse(invited, t[sp.column("score")].cast("int64"), ibis.null("int64")),
+        score=ibis.ifelse(invited, rank_score(sp, t), ibis.null("int64")),
     ).agg(n=t.count())
     out = Ranking([], 0, [])
     signatures: set[int] = set()
@@ -305,6 +343,30 @@ def ranking(backend: Backend, sp: Split, staged: ir.Table, dups: ir.Table | None
             out.eligible.append(e)
     out.signatures = sorted(signatures)
     return out
+
+
+HELD_RECENTLY = 1_000_000  # the rank of an invitation within its minimum period: above all
+
+
+def rank_score(sp: Split, t: ir.Table) -> ir.IntegerValue:
+    """The score a user is ranked at when the cutoffs fill the quotas and the capacity.
+
+    Held invitations come first (docs/policy.md, "Stable entries"): one within its
+    minimum period always stays, so it ranks above every score; one past it stays while
+    ``score + band`` reaches the cutoff, so it ranks at ``score + band``. Then a cutoff ``c``
+    derived from these ranks invites exactly the users the program keeps at ``c`` (new users
+    at ``score >= c``, held ones by the hysteresis), and the capacity counts the held first."""
+    score = t[sp.column("score")].cast("int64")
+    names = sp.program.names
+    if "stable.held" not in names:
+        return score
+    held, recent = t[sp.column("stable.held")], t[sp.column("stable.recent")]
+    band = sp.program.policy.stability.band
+    return ibis.cases(
+        (held & recent, ibis.literal(HELD_RECENTLY, "int64")),
+        (held, score + band),
+        else_=score,
+    )
 
 
 def check_same_early(shape: Split, final: Split) -> None:

@@ -31,8 +31,24 @@ from creditgate.policy.nodes import Policy, RegionStatus
 from creditgate.population.regions import RegionTable
 from creditgate.schema import PROFILE_FIELDS
 
-# Early bindings the staged table keeps besides what the late bindings read.
-STAGED = ("outcome.policy", "outcome", "score", "pd", "region_class", "segment")
+# Early bindings the staged table keeps besides what the late bindings read (outputs that do
+# not depend on a snapshot's cut, e.g. ``retained`` under a policy without stability rules,
+# are early and staged; those that do are late and computed after the cut).
+STAGED = (
+    "outcome.policy",
+    "outcome",
+    "score",
+    "pd",
+    "region_class",
+    "segment",
+    "entry",
+    "retained",
+    "limit.reduced",
+    "withdrawn",
+    "invited_since",
+    "stable.held",  # the ranking's held invitations (``batch.run.rank_score``)
+    "stable.recent",
+)
 OUTCOME = "_outcome"  # the carried outcome column (e.g. ``defaulted``), as read
 
 

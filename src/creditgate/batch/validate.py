@@ -117,7 +117,13 @@ def _user_id_problems(value: ir.StringValue, not_nfc: Sequence[str]) -> list[Pro
 
 
 def missing_columns(table: ir.Table) -> list[str]:
-    return [name for name in PROFILE_FIELDS if name not in table.columns]
+    """Contract columns the input lacks (an optional one, ``schema.OPTIONAL_FIELDS``, may be
+    left out: ``engines.ibis.with_optional_fields`` adds it as NULL)."""
+    return [
+        name
+        for name, spec in PROFILE_FIELDS.items()
+        if not spec.optional and name not in table.columns
+    ]
 
 
 def _typed(raw: ir.Value, spec: FieldSpec) -> ir.Value | None:

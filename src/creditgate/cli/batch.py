@@ -96,12 +96,25 @@ def batch(
     threads: Annotated[
         int | None, typer.Option(min=1, help="DuckDB threads (default: all cores).")
     ] = None,
+    previous: Annotated[
+        Path | None,
+        typer.Option(
+            "--previous",
+            dir_okay=False,
+            help=(
+                "The snapshot in force: the invitations it holds (since when, which line) "
+                "are what the policy's stability rules keep; omitted, the input's own "
+                "invited_since / invited_limit_cny columns are read, if any."
+            ),
+        ),
+    ] = None,
 ) -> None:
     """Decide every row; bad rows go to OUTPUT.quarantine.parquet with their reason.
 
     Exit 0 when the run completes (quarantined rows are counted, not an error), 2 when the
-    input cannot be used (missing file, missing profile columns) or an output cannot be
-    written (no such directory, no permission).
+    input cannot be used (missing file, missing profile columns, a previous snapshot that
+    cannot be read or is dated after AS_OF) or an output cannot be written (no such
+    directory, no permission).
     """
     when = parse_as_of(as_of)
     outputs = (("--out", output, engine is Engine.SPARK), ("--snapshot", snapshot, False))
@@ -123,6 +136,7 @@ def batch(
                 when,
                 snapshot,
                 step=lambda s: progress.update(task, description=s),
+                previous=previous,
             )
         except BatchInputError as exc:
             fail(str(exc))

@@ -50,7 +50,10 @@ def simulate(
         Path | None,
         typer.Option(
             "--previous",
-            help="The snapshot in force: report each policy's churn against it.",
+            help=(
+                "The snapshot in force: its invitations are held (the policies' stability "
+                "rules read them) and each policy's churn is reported against it."
+            ),
             dir_okay=False,
         ),
     ] = None,
@@ -85,6 +88,7 @@ def simulate(
         threads,
         (output, "report.json"),
         churns,
+        previous,
     )
     for report, moved in zip(reports, found, strict=True):
         report["churn"] = moved
@@ -124,6 +128,7 @@ def run_policies(
     threads: int | None,
     out_probe: tuple[Path, str] | None,
     then: Callable[[Evaluation, Callable[[str], None]], Any] | None = None,
+    previous: Path | None = None,
 ) -> tuple[Any, list[dict[str, Any]]]:
     """Evaluate ``policies`` over ``population`` in one scan, with a progress display: each
     policy's report, and ``then(evaluation, step)`` while the staged rows live. Checks the
@@ -153,6 +158,7 @@ def run_policies(
                 when,
                 outcome_column=outcome,
                 step=step,
+                previous=previous,
             )
         except BatchInputError as exc:
             fail(str(exc))

@@ -88,8 +88,15 @@ def tables(policy: Policy) -> list[Table]:
             for b in f.bins
         )
         card.add_row(f.name, f.field, bins, f.factor)
+    stab = policy.stability
+    held = (
+        f"; a held invitation stands {stab.min_days} days, then within {stab.band} points"
+        if stab.active
+        else "; no hysteresis (stability)"
+    )
     rollout = Table(
         title=f"regions (table {policy.regions_version}), capacity {policy.capacity_share:.0%}"
+        + held
     )
     for col in ("class", "status", "quota share", "cutoff"):
         rollout.add_column(col)

@@ -27,6 +27,7 @@ from creditgate.engines.rewrites import case_as_table
 from creditgate.engines.signature import SlotCodes
 from creditgate.policy import nodes as n
 from creditgate.policy.lower import Program, refs
+from creditgate.schema import OPTIONAL_FIELDS, PROFILE_FIELDS
 from creditgate.timeutil import Unit
 
 SLOT_BASE = 100  # reason keys are multiplied by this and carry the slot index below it
@@ -71,6 +72,21 @@ def is_indicator(node: n.Case) -> bool:
     )
 
 
+_OPTIONAL_TYPES = {bool: "boolean", int: "int64", date: "date"}
+
+
+def with_optional_fields(table: ir.Table) -> ir.Table:
+    """``table`` with a typed NULL column for each optional profile field it leaves out
+    (``schema.OPTIONAL_FIELDS``: facts the platform may not keep), as the row engine reads
+    a missing key as None."""
+    missing = {
+        name: ibis.null(_OPTIONAL_TYPES[PROFILE_FIELDS[name].type])
+        for name in OPTIONAL_FIELDS
+        if name not in table.columns
+    }
+    return table.mutate(**missing) if missing else table
+
+
 class IbisCompiler(Compiler[ir.Value]):
     """Compiles expressions over ``table`` (profile columns, contract types) at ``as_of``."""
 
@@ -82,7 +98,7 @@ class IbisCompiler(Compiler[ir.Value]):
         given: Mapping[str, str] | None = None,
     ) -> None:
         """``given``: bindings already computed, as columns of ``table`` (binding -> column)."""
-        self.program, self.table, self.as_of = program, table, as_of
+        self.program, self.table, self.as_of = program, with_optional_fields(table), as_of
         self.given = dict(given or {})
         self.columns: dict[str, ir.Value] = {}
         self.as_text = False

@@ -20,6 +20,7 @@ from creditgate.engines.nullability import Nullability
 from creditgate.engines.rewrites import case_as_table
 from creditgate.policy import nodes as n
 from creditgate.policy.lower import Binding
+from creditgate.schema import OPTIONAL_FIELDS
 from creditgate.timeutil import Unit, elapsed_months
 
 RowFunction = Callable[[Mapping[str, Any], date], tuple[Any, ...]]
@@ -138,7 +139,13 @@ class RowCompiler(Compiler[str]):
         return head_fn, tail_fn
 
     def loads(self, fields: Mapping[str, None]) -> list[str]:
-        return [f"    {self.fields[name]} = r[{name!r}]" for name in fields]
+        """Read each field once; a field the platform may leave out reads as None."""
+        return [
+            f"    {self.fields[name]} = r.get({name!r})"
+            if name in OPTIONAL_FIELDS
+            else f"    {self.fields[name]} = r[{name!r}]"
+            for name in fields
+        ]
 
     # -- helpers
     def temp(self) -> str:

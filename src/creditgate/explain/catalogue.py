@@ -28,6 +28,7 @@ SECTIONS = (
     "cutoffs",
     "review",
     "schedule",
+    "notices",
 )
 Text = dict[str, str]
 _SEPARATOR = {"zh-CN": "", "en": " "}  # between sentences: Chinese needs no space

@@ -136,10 +136,13 @@ def evaluate(
     as_of: date,
     outcome_column: str | None = None,
     step: Step = _noop,
+    previous: Path | None = None,
 ) -> Evaluation:
-    """Every policy over ``source`` (module docstring). Raises ``LabInputError`` (a
-    ``BatchInputError``) for an unusable input, an unknown outcome column or policies that
-    disagree on what a valid row is (``regions.unknown_city``)."""
+    """Every policy over ``source`` (module docstring); with ``previous`` (the snapshot in
+    force) each user's held invitation is read from it, as ``batch --previous`` does.
+    Raises ``LabInputError`` (a ``BatchInputError``) for an unusable input, an unknown
+    outcome column or policies that disagree on what a valid row is
+    (``regions.unknown_city``)."""
     if not policies:
         raise LabInputError("no policy to evaluate")
     first = policies[0]
@@ -148,7 +151,7 @@ def evaluate(
             "the policies validate cities differently (regions.unknown_city): "
             "evaluate them in separate runs"
         )
-    pop = open_population(backend, source, first, regions, as_of, step)
+    pop = open_population(backend, source, first, regions, as_of, step, previous)
     if outcome_column is not None:
         kind = pop.raw.schema().get(outcome_column)
         if kind is None:

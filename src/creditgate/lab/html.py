@@ -207,6 +207,7 @@ def policy_section(report: dict[str, Any]) -> str:
             if cities
             else "",
             _rollout(report.get("rollout")),
+            _stability(report.get("stability")),
             _churn(report.get("churn")),
             "<h3>Score distribution (dashed: each class's cutoff)</h3>",
             _score_chart(dist["score"]),
@@ -237,6 +238,27 @@ def _rollout(rollout: dict[str, Any] | None) -> str:
     note = "" if rollout["stage"] is not None else "<p>before the first stage: all closed</p>"
     return f"<h3>Rollout at {_e(rollout['as_of'])}</h3>{note}" + _table(
         ["from", "provinces", "cities"], rows, 3
+    )
+
+
+def _stability(stab: dict[str, Any] | None) -> str:
+    if stab is None:
+        return ""
+    rules = (
+        f"invitations stand {stab['min_days']} days, then within {stab['band']} points of "
+        "the cutoff"
+        if stab["min_days"] or stab["band"]
+        else "no hysteresis"
+    )
+    head = f"<h3>Stable entries ({_e(rules)})</h3>"
+    return head + _table(
+        [
+            "kept by the rules (within capacity)",
+            "servicing only",
+            "lines cut (notified)",
+            "withdrawn (notified)",
+        ],
+        [[stab[k] for k in ("retained", "servicing", "limit_reduced", "withdrawn")]],
     )
 
 

@@ -88,6 +88,7 @@ def report_of(
         "exposure": ibis.ifelse(invited, limit, zero).sum(),
         "loss_micro": ibis.ifelse(invited, pd_micro * limit, zero).sum(),
     }
+    sums |= stability_sums(rows)
     if has_outcome:
         bad = rows[OUTCOME].cast("int64")
         known = rows[OUTCOME].notnull().cast("int64")
@@ -131,6 +132,23 @@ def report_of(
     return report | {"rollout": rollout(policy, regions, as_of)}
 
 
+STABILITY = ("retained", "servicing", "limit_reduced", "withdrawn")
+
+
+def stability_sums(rows: ir.Table) -> dict[str, ir.Value]:
+    """Counts of the stable-entry rules (docs/policy.md, "Stable entries"): ``retained``
+    (invited only by the hysteresis; within the capacity and quotas, which rank held
+    invitations first), ``servicing``, and the notified changes ``limit_reduced`` and
+    ``withdrawn``."""
+    flags = {
+        "retained": rows["retained"],
+        "servicing": rows["entry"] == "servicing",
+        "limit_reduced": rows["limit_reduced"],
+        "withdrawn": rows["withdrawn"],
+    }
+    return {k: v.cast("int64").sum() for k, v in flags.items()}
+
+
 def assemble(
     groups: list[dict[str, Any]],
     scores: list[dict[str, Any]],
@@ -159,6 +177,11 @@ def assemble(
             (Decimal(total["loss_micro"]) * lgd / MICRO).quantize(FEN, rounding=ROUND_HALF_EVEN)
         ),
         "outcomes": dict(sorted(_by(groups, "outcome", "n").items())),
+        "stability": {
+            "min_days": policy.stability.min_days,
+            "band": policy.stability.band,
+            **{k: total[k] for k in STABILITY},
+        },
         "observed": _observed(groups) if has_outcome else None,
         "cutoffs": {
             "capacity": cutoffs.capacity,
@@ -187,7 +210,7 @@ def assemble(
 def _totals(groups: list[dict[str, Any]], n_steps: int, has_outcome: bool) -> dict[str, int]:
     out: dict[str, int] = defaultdict(int)
     for g in groups:
-        for k in ("n", "invited", "pd_micro", "exposure", "loss_micro"):
+        for k in ("n", "invited", "pd_micro", "exposure", "loss_micro", *STABILITY):
             out[k] += g[k]
         if has_outcome and g["outcome"] == "invited":
             out["known_invited"] += g["known"]

@@ -43,6 +43,7 @@ from creditgate.policy.nodes import (
     Scorecard,
     ScoreFeature,
     Segment,
+    Stability,
     Value,
 )
 from creditgate.policy.yamlsrc import Path_, SourceMap, YamlSyntaxError, load_yaml
@@ -188,6 +189,7 @@ class _Builder:
                 spec.jurisdiction.household_line_cap_cny,
             ),
             lgd=spec.risk.lgd,
+            stability=Stability(spec.stability.min_days, spec.stability.band),
             source=self.source.file,
             lines=MappingProxyType({dotted(k): v for k, v in self.source.lines.items()}),
         )

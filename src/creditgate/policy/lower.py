@@ -18,11 +18,13 @@ from creditgate.policy.nodes import (
     Action,
     Add,
     And,
+    AsOf,
     Case,
     CmpOp,
     Coalesce,
     Compare,
     Condition,
+    Elapsed,
     Expr,
     Field,
     Gate,
@@ -43,6 +45,7 @@ from creditgate.policy.reason_order import ReasonSlot, reason_slots
 from creditgate.policy.schedule import open_expr
 from creditgate.population.regions import RegionTable
 from creditgate.schema import PROFILE_FIELDS, Consent
+from creditgate.timeutil import Unit
 
 FALSE = Literal(False)
 
@@ -144,6 +147,7 @@ def lower(policy: Policy, regions: RegionTable) -> Program:
     out: list[Binding] = [Binding(f.name, f.expr) for f in fields]
     decline: list[Expr] = []
     review: list[Expr] = []
+    out.extend(held_bindings())
 
     for gate in policy.gates:
         out.append(Binding(f"fail.{gate.id}", gate_failed(gate, derived)))
@@ -183,7 +187,11 @@ def lower(policy: Policy, regions: RegionTable) -> Program:
         (Compare(CmpOp.EQ, Ref("region_class"), Literal(c)), Literal(v)) for c, v in card.cutoffs
     )
     out.append(Binding("cutoff", Case(cutoff_whens, Literal(None))))
-    below = Coalesce((Compare(CmpOp.LT, Ref("score"), Ref("cutoff")), FALSE))
+    below: Expr = Coalesce((Compare(CmpOp.LT, Ref("score"), Ref("cutoff")), FALSE))
+    if policy.stability.active:
+        # Every gate, the region and every fraud rule so far: what ends an invitation at once.
+        out.extend(stability_bindings(policy, Or((*decline, *review))))
+        below = And((below, Not(Ref("retain.floor"))))
     out.append(Binding("fail.score", below))
     near = Compare(CmpOp.GE, Add((Ref("score"), Literal(card.review_band))), Ref("cutoff"))
     out.append(Binding("review.score", And((Ref("fail.score"), Coalesce((near, FALSE))))))
@@ -232,6 +240,7 @@ def lower(policy: Policy, regions: RegionTable) -> Program:
         by_policy = Case(((Ref("cut.capacity"), cut),), Ref("outcome.policy"))
     out.append(Binding("outcome", by_policy))
     out.extend(offer_bindings(policy, derived, capacity))
+    out.extend(entry_bindings(policy, capacity))
     keys, slots = reason_slots(policy, capacity)
     out.extend(Binding(name, expr) for name, expr in keys)
     return Program(policy, tuple(out), derived, tuple(slots), regions)
@@ -260,7 +269,9 @@ def capacity_bindings(policy: Policy, regions: RegionTable) -> list[Binding]:
             result = Case(cities, Literal(class_cut))
         whens.append((Compare(CmpOp.EQ, Ref("region_class"), Literal(c)), result))
     invited = Compare(CmpOp.EQ, Ref("outcome.policy"), Literal(Outcome.INVITED.value))
-    below = Coalesce((Compare(CmpOp.LT, Ref("score"), Ref("cutoff.capacity")), FALSE))
+    below: Expr = Coalesce((Compare(CmpOp.LT, Ref("score"), Ref("cutoff.capacity")), FALSE))
+    if policy.stability.active:
+        below = And((below, Not(retained_at(policy, Ref("cutoff.capacity")))))
     partial = tuple(r.region_class for r in policy.regions if r.status is RegionStatus.PARTIAL)
     in_partial = Coalesce((InSet(Ref("region_class"), partial), FALSE))
     return [
@@ -268,6 +279,74 @@ def capacity_bindings(policy: Policy, regions: RegionTable) -> list[Binding]:
         Binding("cut.capacity", And((invited, below))),
         Binding("fail.region_quota", And((Ref("cut.capacity"), in_partial))),
         Binding("fail.capacity", And((Ref("cut.capacity"), Not(in_partial)))),
+    ]
+
+
+def held_bindings() -> list[Binding]:
+    """What the lender already knows, read once from the profile's optional fields (so the
+    bindings a snapshot's cutoffs change read bindings, never a field a staged table may not
+    carry): an outstanding loan, and the invitation the whitelist in force holds."""
+    since = Field("invited_since")
+    return [
+        Binding("held.loan", Coalesce((Field("has_outstanding_loan"), FALSE))),
+        Binding("held.invited", Not(IsNull(since))),
+        Binding("held.days", Elapsed(since, Unit.DAYS)),
+        Binding("held.limit", Field("invited_limit_cny")),
+        Binding("held.since", since),
+    ]
+
+
+def stability_bindings(policy: Policy, hard: Expr) -> list[Binding]:
+    """``retain.floor``: an invitation the policy's floor would end, kept by the hysteresis
+    (``nodes.Stability``). ``stable.held``: invited by the whitelist in force and no gate,
+    region or fraud rule fails now (``hard``); ``stable.recent``: within ``min_days`` of the
+    invitation."""
+    days = Literal(policy.stability.min_days)
+    return [
+        Binding("stable.held", And((Ref("held.invited"), Not(Coalesce((hard, FALSE)))))),
+        Binding("stable.recent", Coalesce((Compare(CmpOp.LT, Ref("held.days"), days), FALSE))),
+        Binding("retain.floor", retained_at(policy, Ref("cutoff"))),
+    ]
+
+
+def retained_at(policy: Policy, cutoff: Expr) -> Expr:
+    """Held, and recent or at most ``band`` points under ``cutoff`` (the floor, or the
+    snapshot's capacity or quota cutoff): enter at the cutoff, leave ``band`` points under."""
+    near = Compare(CmpOp.GE, Add((Ref("score"), Literal(policy.stability.band))), cutoff)
+    kept = Or((Ref("stable.recent"), Coalesce((near, FALSE))))
+    return And((Ref("stable.held"), kept))
+
+
+def entry_bindings(policy: Policy, capacity: bool) -> list[Binding]:
+    """What the user's app shows and what must be notified (docs/policy.md, "stability"):
+
+    - ``entry``: ``offer`` (invited), ``servicing`` (not invited but a loan is outstanding:
+      repayment and servicing stay reachable, no new drawing) or ``hidden``;
+    - ``retained``: invited only because the hysteresis kept an earlier invitation;
+    - ``limit.reduced``: invited with a smaller line than the one held (a notified change);
+    - ``withdrawn``: held an invitation and is not invited now (a notified change);
+    - ``invited_since``: when the invitation an invited user holds began (the one held, or
+      today's evaluation date for a new one); what the next refresh reads back."""
+    invited = Compare(CmpOp.EQ, Ref("outcome"), Literal(Outcome.INVITED.value))
+    entry = Case(
+        ((invited, Literal("offer")), (Ref("held.loan"), Literal("servicing"))), Literal("hidden")
+    )
+    if policy.stability.active:
+        cut: list[Expr] = [Coalesce((Compare(CmpOp.LT, Ref("score"), Ref("cutoff")), FALSE))]
+        if capacity:
+            below = Compare(CmpOp.LT, Ref("score"), Ref("cutoff.capacity"))
+            cut.append(Coalesce((below, FALSE)))
+        retained: Expr = And((invited, Or(tuple(cut))))
+    else:
+        retained = FALSE
+    smaller = Coalesce((Compare(CmpOp.LT, Ref("limit_cny"), Ref("held.limit")), FALSE))
+    none = Literal(None)
+    return [
+        Binding("entry", entry),
+        Binding("retained", retained),
+        Binding("limit.reduced", And((invited, Ref("held.invited"), smaller))),
+        Binding("withdrawn", And((Ref("held.invited"), Not(invited)))),
+        Binding("invited_since", Case(((invited, Coalesce((Ref("held.since"), AsOf()))),), none)),
     ]
 
 
@@ -305,7 +384,8 @@ def offer_bindings(
     ``limit.policy``, computed for users the policy itself invites: it reads profile fields, so
     it must not depend on a snapshot's cut (the batch computes such bindings in its one scan of
     the input and stages them; see ``batch.decisions.split``). ``limit_cny`` keeps it for the
-    users finally invited."""
+    users finally invited. A user the hysteresis keeps under the floor, whom no row reaches,
+    gets the smallest line (``offer.min_limit``)."""
     offer = policy.offer
     invited = Compare(CmpOp.EQ, Ref("outcome"), Literal(Outcome.INVITED.value))
     by_policy = Ref("outcome.policy" if capacity else "outcome")
@@ -323,7 +403,10 @@ def offer_bindings(
         rate_whens.append((cond, Literal(band.daily_rate)))
         apr_whens.append((cond, Literal(band.daily_rate * offer.days_per_year)))
     none = Literal(None)
-    matrix = Case(((invited_by_policy, Case(tuple(limit_whens), none)),), none)
+    by_row: Expr = Case(tuple(limit_whens), none)
+    if policy.stability.active:  # kept under the floor, no row may reach: the smallest line
+        by_row = Coalesce((by_row, Case(((Ref("retain.floor"), Literal(offer.min_limit)),), none)))
+    matrix = Case(((invited_by_policy, by_row),), none)
     return [
         Binding("limit.policy", matrix),
         Binding("limit_cny", Case(((invited, Ref("limit.policy")),), none)),

@@ -338,6 +338,20 @@ class Jurisdiction:
 
 
 @dataclass(frozen=True, slots=True)
+class Stability:
+    """Hysteresis for invitations (docs/policy.md, "stability"): an invited user stays
+    invited for ``min_days`` from their invitation, then while their score is at most
+    ``band`` points under the cutoff that binds, unless a gate or fraud rule fails."""
+
+    min_days: int = 0
+    band: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.min_days > 0 or self.band > 0
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     name: str
     version: str
@@ -358,6 +372,7 @@ class Policy:
     # Loss given default (share of a defaulted line's exposure lost): expected loss in the
     # strategy lab's reports is PD x LGD x limit. No decision reads it.
     lgd: Decimal = DEFAULT_LGD
+    stability: Stability = Stability()
 
     def line(self, path: str) -> int:
         """The policy-file line of a dotted path such as ``offer.pricing.0`` (0 if unknown)."""

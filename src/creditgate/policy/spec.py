@@ -58,6 +58,13 @@ class RiskSpec(Strict):
     lgd: Decimal = Field(default=Decimal("0.85"), gt=0, le=1)
 
 
+class StabilitySpec(Strict):
+    # How long an invitation stands and how far under the cutoff it may fall before a refresh
+    # takes it back (docs/policy.md, "stability"); both 0: no hysteresis.
+    min_days: int = Field(default=0, ge=0, le=730)
+    band: int = Field(default=0, ge=0, le=200)
+
+
 class ConditionSpec(Strict):
     field: str
     op: OpName
@@ -150,6 +157,7 @@ class PolicySpec(Strict):
     regions: RegionsSpec
     jurisdiction: JurisdictionSpec
     risk: RiskSpec = RiskSpec()
+    stability: StabilitySpec = StabilitySpec()
     gates: list[GateSpec]
     fraud: list[FraudSpec] = []
     scorecard: ScorecardSpec

@@ -61,6 +61,7 @@ from creditgate.population.synth_model import (
     default_probability,
     draw_columns,
 )
+from creditgate.schema import OPTIONAL_FIELDS
 
 __all__ = ["DEFAULT_MODEL", "PLATFORM_LAUNCH", "default_probability", "generate", "write_parquet"]
 
@@ -176,7 +177,9 @@ def _to_table(cols: Mapping[str, Any], start: int, n: int) -> pa.Table:
     }
     arrays = []
     for field in SYNTH_SCHEMA:
-        if field.name in special:
+        if field.name in OPTIONAL_FIELDS:  # a new programme: no loans, no invitations held yet
+            arrays.append(pa.nulls(n, field.type))
+        elif field.name in special:
             arrays.append(special[field.name])
         elif pa.types.is_date32(field.type):
             arrays.append(pa.array(cols[field.name].astype(np.int32), pa.date32()))

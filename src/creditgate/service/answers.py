@@ -6,7 +6,8 @@ In order, the first that applies:
 2. **A real-time decision** taken under what is live (the active policy, cut at the active
    snapshot's cutoffs) since that snapshot was registered: its answer, the latest one
    (``realtime.RealTimeAnswers``).
-3. **The active snapshot**: invited users see the entry; a refused user's reasons and recourse
+3. **The active snapshot**: invited users see the entry (and users it keeps on a
+   servicing-only entry because a loan is outstanding); a refused user's reasons and recourse
    come from deciding their profile, as the batch read it (``snapshot_profiles``), again with
    the snapshot's cutoffs at the snapshot's ``as_of``: the batch's own decision (the parity
    suite and ``benchmarks/agreement.py`` check it).
@@ -63,7 +64,7 @@ def entry_visible(state: ServiceState, user_id: str) -> bool:
     if latest is not None:
         return latest.entry_visible
     snap = state.snapshot
-    return snap is not None and user_id in snap.invited
+    return snap is not None and snap.shows_entry(user_id)
 
 
 def answer(services: Services, user_id: str) -> Answer:
@@ -93,7 +94,7 @@ def answer(services: Services, user_id: str) -> Answer:
             date.fromisoformat(stored.decision["as_of"]),
             **facts,
         )
-    visible = snap is not None and user_id in snap.invited
+    visible = snap is not None and snap.shows_entry(user_id)
     row = snap.profiles.get(user_id) if snap is not None and snap.profiles is not None else None
     if snap is None or live is None or row is None:
         source: Source = "snapshot" if visible else "none"
@@ -149,5 +150,7 @@ async def materialise(services: Services, found: Answer) -> str:
     if found.profile is None or found.as_of is None:
         raise LookupError("nothing decided to store")
     key = f"{found.snapshot_id}:{found.user_id}"
-    stored, _ = await decide_and_store(services, found.profile, found.as_of, key, SELF_CHECK)
+    stored, _ = await decide_and_store(
+        services, found.profile, found.as_of, key, SELF_CHECK, hold=False
+    )
     return stored.decision_id

@@ -18,6 +18,7 @@ import orjson
 
 from creditgate.profile import ProfileError, unencodable, validate_profile
 from creditgate.service.deps import Services
+from creditgate.service.state import Live
 from creditgate.snapshot_decider import cutoffs_for
 from creditgate.store.canonical import canonical
 from creditgate.store.repo import Pending, Stored
@@ -76,18 +77,45 @@ def decision_json(stored: Stored) -> bytes:
     return orjson.dumps(public(stored.decision))
 
 
+def held_invitation(services: Services, live: Live, user_id: Any, when: date) -> dict[str, Any]:
+    """``invited_since`` and ``invited_limit_cny`` as the active snapshot holds them for
+    ``user_id`` (both None when it does not invite them, or when no snapshot is live, or
+    when the invitation would begin after ``when``)."""
+    none: dict[str, Any] = {"invited_since": None, "invited_limit_cny": None}
+    snap = services.state.snapshot
+    if (
+        live.snapshot is None
+        or snap is None
+        or snap.held is None
+        or snap.snapshot_id != live.snapshot["snapshot_id"]
+        or not isinstance(user_id, str)
+    ):
+        return none
+    found = snap.held.get(user_id)
+    if found is None or found[0] > when:
+        return none
+    return {"invited_since": found[0].isoformat(), "invited_limit_cny": found[1]}
+
+
 async def decide_and_store(
     services: Services,
     profile: dict[str, Any],
     as_of: date | None,
     key: str | None,
     caller: str,
+    hold: bool = True,
 ) -> tuple[Stored, bool]:
     """Validate (``ProfileError`` on bad input), decide with the active policy and snapshot
     cutoffs, append to the log. An idempotency ``key`` is scoped to the ``caller`` (a
     principal's name) and bound to the request: reused for another, ``IdempotencyConflictError``.
     A user who withdrew consent is decided as without consent and their inputs are not kept
-    (the record stores a tombstone and the redacted decision, see ``Pending.of``)."""
+    (the record stores a tombstone and the redacted decision, see ``Pending.of``).
+
+    With ``hold`` the profile's held invitation (``invited_since``, ``invited_limit_cny``) is
+    the active snapshot's, whatever the caller sent: the whitelist in force is the authority
+    on who holds an invitation (``held_invitation``); the stored inputs carry those values,
+    so ``replay`` decides alike. A snapshot answer being stored (``answers.materialise``)
+    keeps the batch's own values instead (``hold=False``)."""
     when = as_of or today_shanghai()
     live = services.state.live()
     decider = live.decider
@@ -95,13 +123,16 @@ async def decide_and_store(
         encoded = orjson.dumps(profile)
     except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits: 422 naming it, not 500
         raise ProfileError(unencodable(profile)) from None
+    bound = request_hash(profile, as_of) if key is not None else None
+    if hold:
+        profile = {**profile, **held_invitation(services, live, profile.get("user_id"), when)}
+        encoded = orjson.dumps(profile)
     row = validate_profile(encoded, when, decider.policy, decider.regions)
     withdrawn = row["user_id"] in services.state.withdrawn  # the writer re-checks under lock
     inputs: dict[str, Any] = {"profile": profile, "as_of": when.isoformat()}
     if live.snapshot is not None:  # replay cuts at the same scores
         inputs["snapshot"] = live.snapshot
     stored_key = scoped_key(caller, key) if key is not None else None
-    bound = request_hash(profile, as_of) if key is not None else None
     while True:
         if withdrawn:
             row.update(dict.fromkeys(CONSENT_FIELDS, False))

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow.compute as pc
 
 from creditgate.decider import Decider
 from creditgate.policy.loader import parse_policy
@@ -32,7 +33,15 @@ from creditgate.service.snapshot_files import (
     map_profiles,
     read_registered,
 )
-from creditgate.snapshot import SnapshotError, SnapshotMeta, read_invited, read_meta
+from creditgate.snapshot import (
+    OFFER,
+    SERVICING,
+    HeldInvitations,
+    SnapshotError,
+    SnapshotMeta,
+    read_entries,
+    read_meta,
+)
 from creditgate.snapshot_decider import cutoffs_used, matches, snapshot_decider
 from creditgate.snapshot_profiles import ProfilesRef, SnapshotProfiles
 from creditgate.store.catalog import Catalog
@@ -48,6 +57,11 @@ class ActiveSnapshot:
     invited: frozenset[str]
     profiles: SnapshotProfiles | None = None  # the decided profiles, memory-mapped
     since_seq: int = 0  # decisions with its cutoffs come after this seq of the log
+    servicing: frozenset[str] = frozenset()  # not invited, entry kept for a loan outstanding
+    held: HeldInvitations | None = None  # invited users' (invited_since, limit_cny)
+
+    def shows_entry(self, user_id: str) -> bool:
+        return user_id in self.invited or user_id in self.servicing
 
     @property
     def parsed(self) -> SnapshotMeta:
@@ -162,7 +176,7 @@ class ServiceState:
             return None  # refused before and unchanged since: do not read it every second
         try:
             file = read_registered(self.snapshot_dir, stored, self.db_url)
-            table = read_invited(file.data)
+            table = read_entries(file.data)
             meta = read_meta(file.data)
             profiles = (
                 map_profiles(
@@ -183,10 +197,14 @@ class ServiceState:
             )
             return None
         self.snapshot_refused = self._refused_file = None
+        offer = table.filter(pc.equal(table["entry"], OFFER))
+        servicing = table.filter(pc.equal(table["entry"], SERVICING))
         return ActiveSnapshot(
             snapshot_id,
             orjson.loads(stored["meta"]),
-            frozenset(table.column("user_id").to_pylist()),
+            frozenset(offer.column("user_id").to_pylist()),
             profiles,
             int(stored.get("since_seq") or 0),
+            frozenset(servicing.column("user_id").to_pylist()),
+            HeldInvitations(offer),
         )

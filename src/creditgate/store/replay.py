@@ -3,8 +3,8 @@
 A faithful replay needs the exact policy text (stored by version) and the exact inputs, which
 include the whitelist snapshot's id and cutoffs when one was active; the decision id is reused
 so the whole decision document must come out identical, its ``"cutoffs"`` field included (the
-snapshot's as-of date from its catalog row). Records stored before that field existed are
-compared without it.
+snapshot's as-of date from its catalog row). Records stored before a field existed
+(``cutoffs``; the stable-entry fields ``LATER_FIELDS``) are compared without it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,10 @@ from creditgate.profile import validate_profile
 from creditgate.snapshot_decider import cutoffs_for, cutoffs_used, decider_with_cutoffs
 from creditgate.store.catalog import Catalog
 from creditgate.store.repo import DecisionLog
+
+LATER_FIELDS = ("cutoffs", "entry", "retained", "notices", "invited_since")
+"""Decision fields added after records were first stored: absent from an old record, they
+are left out of the comparison (the fields both have must still agree)."""
 
 
 @dataclass(frozen=True)
@@ -62,8 +66,9 @@ def replay(log: DecisionLog, catalog: Catalog, decision_id: str) -> ReplayResult
     cutoffs = cutoffs_for(cutoffs, decider, row)
     fresh: dict[str, Any] = orjson.loads(orjson.dumps(again.to_dict() | {"cutoffs": cutoffs}))
     old = {k: v for k, v in stored.decision.items() if k != "_internal"}
-    if "cutoffs" not in old:  # stored before decisions said which cutoffs they used
-        del fresh["cutoffs"]
+    for later in LATER_FIELDS:  # stored before the decision contract had the field
+        if later not in old:
+            fresh.pop(later, None)
     diffs = [
         f"{k}: stored {old.get(k)!r}, replayed {fresh.get(k)!r}"
         for k in sorted(set(old) | set(fresh))

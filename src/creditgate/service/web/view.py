@@ -42,11 +42,13 @@ class FieldValueError(ValueError):
 
 
 def state(found: Answer) -> str:
-    """``visible``, ``hidden`` (with an explanation), ``none`` or ``withdrawn``."""
+    """``visible``, ``servicing`` (the entry stays open for a loan outstanding, nothing new
+    offered), ``hidden`` (with an explanation), ``none`` or ``withdrawn``."""
     if found.source == "withdrawn":
         return "withdrawn"
     if found.entry_visible:
-        return "visible"
+        offered = found.decision is None or found.decision.get("entry", "offer") == "offer"
+        return "visible" if offered else "servicing"
     return "hidden" if found.decision is not None else "none"
 
 
