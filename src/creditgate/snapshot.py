@@ -67,6 +67,9 @@ class SnapshotMeta:
     # Partly open classes' per-city cutoffs (class -> canonical city -> score): a city's own
     # comes first, ``cutoffs`` holds the rest. Empty in snapshots written before city quotas.
     city_cutoffs: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    # The batch run's report beside it (``snapshot_report``): name and SHA-256; None before
+    # reports were kept with snapshots.
+    report: Mapping[str, Any] | None = None
 
     def to_json(self) -> bytes:
         data = asdict(self)
@@ -79,6 +82,10 @@ class SnapshotMeta:
             del data["profiles"]
         else:
             data["profiles"] = dict(self.profiles)
+        if self.report is None:
+            del data["report"]
+        else:
+            data["report"] = dict(self.report)
         return json.dumps(data, ensure_ascii=False, sort_keys=True).encode()
 
     @classmethod
@@ -95,6 +102,7 @@ class SnapshotMeta:
             counts=dict(data.get("counts", {})),
             profiles=data.get("profiles"),
             city_cutoffs={c: dict(xs) for c, xs in data.get("city_cutoffs", {}).items()},
+            report=data.get("report"),
         )
 
 

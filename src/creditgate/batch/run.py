@@ -50,6 +50,7 @@ from creditgate.population.regions import RegionTable
 from creditgate.snapshot import SCHEMA as SNAPSHOT_SCHEMA
 from creditgate.snapshot import SnapshotError, SnapshotMeta, read_invited, read_meta, write_snapshot
 from creditgate.snapshot_profiles import write_profiles
+from creditgate.snapshot_report import write_run_report
 
 Step = Callable[[str], None]
 MAX_LISTS = 1_000_000  # reason lists built from enumerated signatures, at most
@@ -181,6 +182,7 @@ def run_batch(
         profiles_ref = write_profiles(
             snapshot.parent, backend.batches(decided_profiles.order_by("user_id"))
         )
+        report_ref = write_run_report(snapshot.parent, document)
         step("writing snapshot")
         shown = decided_t.filter(decided_t["entry"] != "hidden")
         rows = backend.batches(
@@ -198,6 +200,7 @@ def run_batch(
             input_fingerprint=fingerprint(source),
             created_at=datetime.now(UTC),
             profiles=profiles_ref.to_json(),
+            report=report_ref.to_json(),
             counts={
                 "input": report.input_rows,
                 "decided": report.decided,

@@ -92,7 +92,7 @@ def bar_chart(
     return "".join(parts)
 
 
-def _score_chart(dist: dict[str, Any]) -> str:
+def score_chart(dist: dict[str, Any]) -> str:
     bins = dist["bins"]
     if not bins:
         return "<p>no scores</p>"
@@ -110,7 +110,7 @@ def _score_chart(dist: dict[str, Any]) -> str:
     return bar_chart([str(lo) for lo in los], series, marks, "score distribution")
 
 
-def _limit_chart(dist: dict[str, Any]) -> str:
+def limit_chart(dist: dict[str, Any]) -> str:
     bins = dist["bins"]
     labels = [f"{b['lo']:,}+" if b["hi"] is None else f"{b['lo']:,}" for b in bins]
     cap = dist["marks"]["household_line_cap"]
@@ -119,7 +119,7 @@ def _limit_chart(dist: dict[str, Any]) -> str:
     return bar_chart(labels, series, marks, "limit distribution")
 
 
-def _apr_chart(dist: dict[str, Any]) -> str:
+def apr_chart(dist: dict[str, Any]) -> str:
     bins = dist["bins"]
     if not bins:
         return "<p>no offers</p>"
@@ -210,11 +210,11 @@ def policy_section(report: dict[str, Any]) -> str:
             _stability(report.get("stability")),
             _churn(report.get("churn")),
             "<h3>Score distribution (dashed: each class's cutoff)</h3>",
-            _score_chart(dist["score"]),
+            score_chart(dist["score"]),
             "<h3>Limits of the invited (CNY)</h3>",
-            _limit_chart(dist["limit_cny"]),
+            limit_chart(dist["limit_cny"]),
             "<h3>APR of the invited</h3>",
-            _apr_chart(dist["apr"]),
+            apr_chart(dist["apr"]),
             "<h3>Funnel</h3>",
             funnel,
             "<h3>By region</h3>",

@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from creditgate.profile import ProfileError
+from creditgate.service.console.routes import install as install_console
 from creditgate.service.deciding import IdempotencyConflictError
 from creditgate.service.deps import AdminReader, Services
 from creditgate.service.fastlane import FastLane, internal_error, send_json
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
     for module in (decisions, entry, reviews, admin, changes, tokens, health):
         app.include_router(module.router)
     install_self_check(app, services)  # the self-check page at / (service/web)
+    install_console(app)  # the operator console at /console (service/console)
     bucket = (
         TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst)
         if settings.rate_limit_per_s > 0

@@ -14,13 +14,16 @@ from creditgate.service.snapshot_files import (
     SnapshotFile,
     copy_into,
     copy_profiles,
+    copy_report,
     map_profiles,
     read_anywhere,
     read_in_directory,
+    read_report,
     snapshot_directory,
 )
 from creditgate.snapshot import read_invited, read_meta
 from creditgate.snapshot_profiles import ProfilesRef
+from creditgate.snapshot_report import ReportRef
 from creditgate.store.canonical import sha256
 from creditgate.store.catalog import Catalog
 from creditgate.store.db import make_engine, migrate
@@ -59,11 +62,14 @@ def register_snapshot(
     """Check a snapshot's metadata and ids (parsed from the bytes that were hashed) and record
     it with its content's SHA-256, event first as for policies; returns its id (the same file
     twice is the same snapshot). A snapshot that names its decided profiles
-    (``snapshot_profiles``) is refused unless that file lies beside it with that content."""
+    (``snapshot_profiles``) or its run report (``snapshot_report``) is refused unless that
+    file lies beside it with that content."""
     meta = read_meta(file.data)
     invited = read_invited(file.data).num_rows
     if meta.profiles is not None:  # its refused users' answers: present and intact, or refused
         map_profiles(file.path.parent, ProfilesRef.from_json(dict(meta.profiles)), db_url)
+    if meta.report is not None:  # the console's figures: present and intact, or refused
+        read_report(file.path.parent, ReportRef.from_json(dict(meta.report)), db_url)
     meta_json = meta.to_json().decode()
     body = {
         "snapshot_id": file.snapshot_id,
@@ -102,6 +108,8 @@ def load_startup_snapshot(
     meta = read_meta(file.data)
     if meta.profiles is not None:
         copy_profiles(path.parent, directory, ProfilesRef.from_json(dict(meta.profiles)))
+    if meta.report is not None:
+        copy_report(path.parent, directory, ReportRef.from_json(dict(meta.report)))
     copied = copy_into(directory, file)
     return register_snapshot(catalog, copied, settings.db_url, events)
 

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     link_ttl_s: int = Field(default=15 * 60, ge=1)  # `token user --url` default lifetime
     session_ttl_s: int = Field(default=30 * 60, ge=60)
     whatif_per_minute: int = Field(default=10, ge=1)  # per user and worker
+    # the operator console (service/console): idle timeout and absolute session lifetime
+    console_idle_s: int = Field(default=15 * 60, ge=60)
+    console_ttl_s: int = Field(default=8 * 3600, ge=60)
     public_docs: bool = False  # /docs, /redoc, /openapi.json without a viewer+ token
     policy_path: str | None = None  # registered (and activated if none is) at startup
     snapshot_path: str | None = None  # copied into snapshot_dir, registered, activated at startup

@@ -17,6 +17,7 @@ activated is exactly what was hashed (``verify`` compares with the registered ha
 from __future__ import annotations
 
 import hashlib
+import json
 import mmap
 import os
 import shutil
@@ -39,6 +40,7 @@ from creditgate.snapshot_profiles import (
     profiles_name,
     stream_sha256,
 )
+from creditgate.snapshot_report import ReportRef, report_name
 
 REFUSED = "no regular snapshot file by that name in the snapshot directory"
 _DATABASE_SUFFIXES = ("", "-wal", "-shm", "-journal", ".writelock")
@@ -236,13 +238,25 @@ def copy_profiles(source_dir: Path, directory: Path, ref: ProfilesRef) -> None:
     directory (streamed: it holds the whole population), unless it is there already."""
     if "/" in ref.name or ref.name != profiles_name(ref.sha256):
         raise SnapshotRefusedError()
+    _copy_beside(source_dir, directory, ref.name)
+
+
+def copy_report(source_dir: Path, directory: Path, ref: ReportRef) -> None:
+    """Copy a snapshot's run report from beside the host owner's snapshot likewise."""
+    if "/" in ref.name or ref.name != report_name(ref.sha256):
+        raise SnapshotRefusedError()
+    _copy_beside(source_dir, directory, ref.name)
+
+
+def _copy_beside(source_dir: Path, directory: Path, name: str) -> None:
+    """Copy ``source_dir/name`` into ``directory`` (content-named: present means done)."""
     directory.mkdir(mode=0o750, parents=True, exist_ok=True)
-    target = Path(os.path.realpath(directory)) / ref.name
+    target = Path(os.path.realpath(directory)) / name
     if target.exists():
         return
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-", suffix=".arrow")
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as out, (source_dir / ref.name).open("rb") as src:
+        with os.fdopen(fd, "wb") as out, (source_dir / name).open("rb") as src:
             shutil.copyfileobj(src, out, 1 << 20)
             out.flush()
             os.fsync(out.fileno())
@@ -254,6 +268,26 @@ def copy_profiles(source_dir: Path, directory: Path, ref: ProfilesRef) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def read_report(directory: Path, ref: ReportRef, db_url: str) -> dict[str, Any]:
+    """A snapshot's run report (``snapshot_report``) from the snapshot directory, after the
+    same checks as a snapshot; ``SnapshotChangedError`` when its content is not the one the
+    snapshot names."""
+    if "/" in ref.name or ref.name != report_name(ref.sha256):
+        raise SnapshotRefusedError()
+    try:
+        root = Path(os.path.realpath(directory, strict=True))
+    except (OSError, ValueError):
+        raise SnapshotRefusedError() from None
+    file = _read_checked(root, [], ref.name, _identities(database_files(db_url)), root / ref.name)
+    if file.sha256 != ref.sha256:
+        raise SnapshotChangedError(f"report {ref.name}: content changed since written")
+    try:
+        document: dict[str, Any] = json.loads(file.data)
+    except ValueError as exc:
+        raise SnapshotChangedError(f"report {ref.name}: not a report") from exc
+    return document
 
 
 def read_registered(directory: Path, registered: Mapping[str, Any], db_url: str) -> SnapshotFile:
