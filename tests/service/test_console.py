@@ -219,3 +219,90 @@ def test_the_audit_page_walks_the_chain(console: TestClient) -> None:
     sign_in(console)
     page = console.get("/console/audit")
     assert 'data-ok="true"' in page.text and 'data-checked="1"' in page.text
+
+
+def upload_variant(client: TestClient, suffix: str, change: tuple[str, str]) -> str:
+    """Store a new version of the active policy with one line changed; returns its version."""
+    version = client.get("/v1/admin/policies", headers=auth("viewer")).json()[0]["version"]
+    text = client.get(f"/v1/admin/policies/{version}", headers=auth("viewer")).json()["text"]
+    assert change[0] in text
+    new_text = text.replace(version, version + suffix, 1).replace(change[0], change[1], 1)
+    r = client.post("/v1/admin/policies", json={"text": new_text}, headers=auth("operator"))
+    assert r.status_code == 201, r.text
+    return version + suffix
+
+
+def test_a_viewer_sees_no_action_and_is_refused_one(console: TestClient) -> None:
+    new = upload_variant(console, "-b", ("capacity_share: 0.15", "capacity_share: 0.14"))
+    sign_in(console, "viewer")
+    page = console.get("/console/policies")
+    assert f'data-version="{new}"' in page.text and 'data-testid="propose"' not in page.text
+    r = console.post(f"/console/policies/{new}/propose", data={"csrf": csrf_of(page.text)})
+    assert r.status_code == 403 and 'data-kind="role"' in r.text
+    assert console.app.state.services.changes.list("proposed", 10) == []  # type: ignore[attr-defined]
+
+
+def test_propose_then_another_admin_approves_and_it_goes_live(console: TestClient) -> None:
+    new = upload_variant(console, "-c", ("capacity_share: 0.15", "capacity_share: 0.14"))
+    sign_in(console, "operator")
+    page = console.get("/console/policies")
+    assert 'data-testid="propose"' in page.text
+    r = console.post(
+        f"/console/policies/{new}/propose",
+        data={"csrf": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/console/changes?flash=proposed"
+    changes = console.get("/console/changes")
+    assert f'data-target="{new}"' in changes.text
+    assert 'data-testid="reject"' in changes.text and 'data-testid="approve"' not in changes.text
+    change_id = re.search(r'data-change="([^"]+)"', changes.text).group(1)  # type: ignore[union-attr]
+    r = console.post(
+        f"/console/changes/{change_id}/approve",
+        data={"csrf": csrf_of(changes.text)},
+    )
+    assert r.status_code == 403 and 'data-kind="role"' in r.text  # an operator cannot approve
+    console.cookies.clear()
+    sign_in(console, "admin")
+    changes = console.get("/console/changes")
+    assert 'data-testid="approve"' in changes.text
+    r = console.post(
+        f"/console/changes/{change_id}/approve",
+        data={"csrf": csrf_of(changes.text), "note": "checked the capacity"},
+        follow_redirects=False,
+    )
+    assert r.headers["location"] == "/console/changes?flash=approved"
+    assert console.get("/v1/admin/policies", headers=auth("viewer")).json()[-1]["active"] is True
+    assert f'data-testid="policy-version">{new}<' in console.get("/console").text
+
+
+def test_an_admin_cannot_approve_their_own_proposal(console: TestClient) -> None:
+    new = upload_variant(console, "-d", ("capacity_share: 0.15", "capacity_share: 0.13"))
+    sign_in(console, "admin")
+    page = console.get("/console/policies")
+    console.post(f"/console/policies/{new}/propose", data={"csrf": csrf_of(page.text)})
+    changes = console.get("/console/changes")
+    assert (
+        'data-testid="own-change"' in changes.text and 'data-testid="approve"' not in changes.text
+    )
+    change_id = re.search(r'data-change="([^"]+)"', changes.text).group(1)  # type: ignore[union-attr]
+    r = console.post(
+        f"/console/changes/{change_id}/approve",
+        data={"csrf": csrf_of(changes.text)},
+        follow_redirects=False,
+    )
+    assert r.headers["location"] == "/console/changes?flash=own"
+    assert console.app.state.services.changes.get(change_id)["status"] == "proposed"  # type: ignore[attr-defined]
+
+
+def test_the_diff_of_two_versions(console: TestClient) -> None:
+    new = upload_variant(console, "-e", ("capacity_share: 0.15", "capacity_share: 0.12"))
+    old = new.removesuffix("-e")
+    sign_in(console)
+    page = console.get("/console/policies/diff", params={"a": old, "b": new})
+    assert page.status_code == 200
+    assert '<span class="del" data-testid="diff-line">-capacity_share: 0.15' in page.text
+    assert '<span class="add" data-testid="diff-line">+capacity_share: 0.12' in page.text
+    assert console.get("/console/policies/diff", params={"a": old, "b": "nope"}).status_code == 404
+    lint = console.get(f"/console/policies/{new}")
+    assert 'data-testid="lint" data-errors="0"' in lint.text

@@ -16,14 +16,11 @@ import anyio
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 
-from creditgate.service.console import overview, session
+from creditgate.service.console import changes, overview, pages, session
 from creditgate.service.deps import Services, ServicesDep
-from creditgate.service.logs import audit_log, remember_principal
-from creditgate.service.security import AuthError, Principal, staff_principal
-from creditgate.service.web import i18n
+from creditgate.service.logs import audit_log
+from creditgate.service.security import AuthError, staff_principal
 from creditgate.service.web.forms import FormError, read_form
-from creditgate.service.web.render import page
-from creditgate.service.web.signed import keyed_digest
 from creditgate.store.replay import replay
 from creditgate.store.repo import verify
 
@@ -35,6 +32,7 @@ PRE_TTL_S = 10 * 60
 def install(app: FastAPI) -> None:
     app.state.console_reports = overview.ReportCache()
     app.include_router(router)
+    app.include_router(changes.router)
 
 
 def _reports(request: Request) -> overview.ReportCache:
@@ -45,91 +43,20 @@ def _reports(request: Request) -> overview.ReportCache:
 Reports = Annotated[overview.ReportCache, Depends(_reports)]
 
 
-def _lang(request: Request) -> tuple[str, bool]:
-    return i18n.pick(request.query_params.get("lang"), request.cookies.get(i18n.COOKIE))
-
-
-def _cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
-    response.set_cookie(
-        name,
-        value,
-        max_age=max_age,
-        path=session.PATH,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
-
-
-def _forget(response: Response, *names: str) -> None:
-    for name in names:
-        response.delete_cookie(name, path=session.PATH)
-
-
-def _render(
-    request: Request,
-    template: str,
-    status: int = 200,
-    staff: tuple[session.StaffSession, Principal] | None = None,
-    services: Services | None = None,
-    **context: Any,
-) -> Response:
-    """A console page; with a session, its CSRF token and who is signed in, and the cookie
-    renewed (the idle clock restarts on every page)."""
-    lang, chosen = _lang(request)
-    csrf = None
-    if staff is not None and services is not None:
-        csrf = session.csrf_token(services.secret, staff[0].session_id)
-    response = page(
-        f"console/{template}", lang, status, here=request.url.path, csrf=csrf,
-        staff=staff[1] if staff is not None else None, **context,
-    )  # fmt: skip
-    if chosen:
-        response.set_cookie(i18n.COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)
-    if staff is not None and services is not None:
-        value = session.renewed(services.secret, staff[0])
-        _cookie(request, response, session.COOKIE, value, services.settings.console_ttl_s)
-    return response
-
-
-def signed_in(
-    request: Request, services: Services
-) -> tuple[session.StaffSession, Principal] | None:
-    settings = services.settings
-    found = session.read_session(
-        settings.secret_keys,
-        request.cookies.get(session.COOKIE),
-        settings.principals,
-        settings.console_idle_s,
-        settings.console_ttl_s,
-    )
-    if found is not None:
-        remember_principal(request.scope, found[1])  # for the access line
-    return found
-
-
-def _to_sign_in() -> Response:
-    return RedirectResponse("/console/sign-in", status_code=303)
-
-
-def _pre_token(services: Services, value: str) -> str:
-    return keyed_digest(services.secret, "console-pre", value)
-
-
 @router.get("/sign-in")
 def sign_in_page(request: Request, services: ServicesDep) -> Response:
     """The sign-in form (a role token, typed, never in a URL)."""
-    if signed_in(request, services) is not None:
+    if pages.signed_in(request, services) is not None:
         return RedirectResponse("/console", status_code=303)
     return _sign_in_form(request, services, 200, None)
 
 
 def _sign_in_form(request: Request, services: Services, status: int, error: str | None) -> Response:
     value = session.new_pre_value()
-    response = _render(
-        request, "sign_in.html", status, pre=_pre_token(services, value), error=error
+    response = pages.render(
+        request, "sign_in.html", status, pre=pages.pre_token(services, value), error=error
     )
-    _cookie(request, response, session.PRE_COOKIE, value, PRE_TTL_S)
+    pages.set_cookie(request, response, session.PRE_COOKIE, value, PRE_TTL_S)
     return response
 
 
@@ -142,7 +69,7 @@ async def sign_in(request: Request, services: ServicesDep) -> Response:
     except FormError:
         return _sign_in_form(request, services, 400, "bad_form")
     pre = request.cookies.get(session.PRE_COOKIE)
-    expected = _pre_token(services, pre) if pre else None
+    expected = pages.pre_token(services, pre) if pre else None
     sent = form.get("csrf") or ""
     if expected is None or not hmac.compare_digest(expected.encode(), sent.encode()):
         return _sign_in_form(request, services, 403, "csrf")
@@ -156,37 +83,20 @@ async def sign_in(request: Request, services: ServicesDep) -> Response:
         return _sign_in_form(request, services, 401, "refused")
     response = RedirectResponse("/console", status_code=303)
     value = session.open_session(services.secret, principal)
-    _cookie(request, response, session.COOKIE, value, services.settings.console_ttl_s)
-    _forget(response, session.PRE_COOKIE)
+    pages.set_cookie(request, response, session.COOKIE, value, services.settings.console_ttl_s)
+    pages.forget(response, session.PRE_COOKIE)
     audit_log("console.sign_in", principal.name, None, role=principal.role)
     return response
 
 
-async def _posted(
-    request: Request, services: Services
-) -> tuple[tuple[session.StaffSession, Principal], dict[str, str]] | Response:
-    """The session and form of a POST, or the refusal: no session 303 to sign-in, a bad or
-    missing CSRF token 403."""
-    staff = signed_in(request, services)
-    if staff is None:
-        return _to_sign_in()
-    try:
-        form = await read_form(request)
-    except FormError:
-        return _render(request, "refused.html", 400, staff, services, kind="csrf")
-    if not session.csrf_ok(services.settings.secret_keys, staff[0].session_id, form.get("csrf")):
-        return _render(request, "refused.html", 403, staff, services, kind="csrf")
-    return staff, form
-
-
 @router.post("/sign-out")
 async def sign_out(request: Request, services: ServicesDep) -> Response:
-    posted = await _posted(request, services)
+    posted = await pages.posted(request, services)
     if isinstance(posted, Response):
         return posted
     (_, principal), _ = posted
-    response = _to_sign_in()
-    _forget(response, session.COOKIE)
+    response = pages.to_sign_in()
+    pages.forget(response, session.COOKIE)
     audit_log("console.sign_out", principal.name, None)
     return response
 
@@ -194,9 +104,9 @@ async def sign_out(request: Request, services: ServicesDep) -> Response:
 @router.get("")
 def overview_page(request: Request, services: ServicesDep, reports: Reports) -> Response:
     """The active policy and snapshot in the figures of the batch run that made it."""
-    staff = signed_in(request, services)
+    staff = pages.signed_in(request, services)
     if staff is None:
-        return _to_sign_in()
+        return pages.to_sign_in()
     state = services.state
     snap = state.snapshot
     context: dict[str, Any] = {
@@ -217,18 +127,24 @@ def overview_page(request: Request, services: ServicesDep, reports: Reports) -> 
                 "regions": overview.regions(report),
                 "charts": overview.charts(report),
             }
-    return _render(request, "overview.html", 200, staff, services, **context)
+    return pages.render(request, "overview.html", 200, staff, services, **context)
+
+
+def _no_decision(request: Request, staff: pages.Staff, services: Services) -> Response:
+    return pages.render(request, "decision.html", 404, staff, services, stored=None, wanted=None)
 
 
 @router.get("/decisions")
 def find_decision(request: Request, services: ServicesDep) -> Response:
     """The look-up form's target: ``?id=`` goes to that decision's page."""
-    staff = signed_in(request, services)
+    staff = pages.signed_in(request, services)
     if staff is None:
-        return _to_sign_in()
+        return pages.to_sign_in()
     wanted = (request.query_params.get("id") or "").strip()
     if not wanted or len(wanted) > 40 or not wanted.replace("_", "").isalnum():
-        return _render(request, "decision.html", 404, staff, services, stored=None, wanted=None)
+        return pages.render(
+            request, "decision.html", 404, staff, services, stored=None, wanted=None
+        )
     return RedirectResponse(f"/console/decisions/{wanted}", status_code=303)
 
 
@@ -236,15 +152,17 @@ def find_decision(request: Request, services: ServicesDep) -> Response:
 async def decision_page(request: Request, decision_id: str, services: ServicesDep) -> Response:
     """A stored decision with its inputs, reasons (the fraud rule that fired: operators only)
     and what replaying it gives (identical, or each difference)."""
-    staff = signed_in(request, services)
+    staff = pages.signed_in(request, services)
     if staff is None:
-        return _to_sign_in()
+        return pages.to_sign_in()
     stored = services.log.get(decision_id) if len(decision_id) <= 40 else None
     if stored is None:
-        return _render(request, "decision.html", 404, staff, services, stored=None, wanted=None)
+        return pages.render(
+            request, "decision.html", 404, staff, services, stored=None, wanted=None
+        )
     result = await anyio.to_thread.run_sync(replay, services.log, services.catalog, decision_id)
     audit_log("console.decision_view", staff[1].name, decision_id)
-    return _render(
+    return pages.render(
         request, "decision.html", 200, staff, services, stored=stored, replayed=result,
         wanted=decision_id,
     )  # fmt: skip
@@ -253,11 +171,13 @@ async def decision_page(request: Request, decision_id: str, services: ServicesDe
 @router.get("/audit")
 async def audit_page(request: Request, services: ServicesDep) -> Response:
     """The decision chain walked from its first record: how many, and the first problem."""
-    staff = signed_in(request, services)
+    staff = pages.signed_in(request, services)
     if staff is None:
-        return _to_sign_in()
+        return pages.to_sign_in()
     checked, problem = await anyio.to_thread.run_sync(verify, services.log)
-    return _render(request, "audit.html", 200, staff, services, checked=checked, problem=problem)
+    return pages.render(
+        request, "audit.html", 200, staff, services, checked=checked, problem=problem
+    )
 
 
 @router.get("/static/console.css")
