@@ -218,7 +218,9 @@ def test_yaml_budgets_refuse_fast_naming_the_line(text: str, line: int, message:
     start = time.perf_counter()
     with pytest.raises(PolicyError) as exc:
         parse_policy(text, "p.yaml")
-    assert time.perf_counter() - start < 1.0
+    # a guard against an expansion that never ends (those run for minutes), not a speed
+    # target: a loaded shared machine took 1.15 s for the 6,000-deep nest
+    assert time.perf_counter() - start < 10.0
     assert str(exc.value).startswith(f"p.yaml:{line}:") and message in str(exc.value)
 
 

@@ -50,8 +50,17 @@ CONTRACT = [
     ("accounts_on_device", pa.int64()),
     ("sim_changed_days_ago", pa.int64()),
     ("applications_7d", pa.int64()),
+    ("has_outstanding_loan", pa.bool_()),  # optional: NULL in a new programme's population
+    ("invited_since", pa.date32()),
+    ("invited_limit_cny", pa.int64()),
 ]
-NULLABLE = {"last_overdue_on", "sim_changed_days_ago"}
+NULLABLE = {
+    "last_overdue_on",
+    "sim_changed_days_ago",
+    "has_outstanding_loan",
+    "invited_since",
+    "invited_limit_cny",
+}
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,8 @@ PATHS = [
     ("POST", "/v1/decisions"),  # the fast lane, then FastAPI (the body is not a request)
 ]
 ADMIN = TOKENS["admin"]
-USER = issue_user_token(SECRET.encode(), "alice", 600)
+# issued at import: valid for a day, so a slow run (collection to this test) cannot expire it
+USER = issue_user_token(SECRET.encode(), "alice", 24 * 3600)
 VALID = [ADMIN, USER]
 
 
