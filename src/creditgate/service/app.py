@@ -34,6 +34,7 @@ from creditgate.service.routes import (
     changes,
     decisions,
     entry,
+    experiments,
     health,
     reviews,
     tokens,
@@ -146,7 +147,7 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
     app.state.services = services
     if not public_docs:
         _guarded_docs(app)
-    for module in (decisions, entry, reviews, admin, changes, tokens, health):
+    for module in (decisions, entry, reviews, admin, changes, experiments, tokens, health):
         app.include_router(module.router)
     install_self_check(app, services)  # the self-check page at / (service/web)
     bucket = (
