@@ -9,7 +9,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from creditgate.experiment import assign, share_problem
+from creditgate.experiment import Assignment, assign, share_problem
 
 IDS = [f"user-{i:06d}" for i in range(20_000)]
 salts = st.text(alphabet="0123456789abcdef", min_size=8, max_size=32)
@@ -38,6 +38,7 @@ def test_the_split_is_within_four_standard_deviations(salt: str, share: float) -
 def test_assignment_is_the_documented_pure_function(salt: str, share: float, user_id: str) -> None:
     assert assign(salt, share, user_id) == assign(salt, share, user_id)
     assert assign(salt, share, user_id) == by_hand(salt, share, user_id)
+    assert Assignment(salt, share)(user_id) == by_hand(salt, share, user_id)  # the hot path's
 
 
 @given(salt=salts, low=shares, high=shares, user_id=st.text(min_size=1, max_size=64))

@@ -31,7 +31,7 @@ import orjson
 import pyarrow.compute as pc
 
 from creditgate.decider import Decider
-from creditgate.experiment import Arm, assign
+from creditgate.experiment import Assignment
 from creditgate.policy.loader import parse_policy
 from creditgate.service.realtime import RealTimeAnswers
 from creditgate.service.snapshot_files import (
@@ -110,9 +110,10 @@ class RunningExperiment:
     live: Live  # the challenger's policy cut at the challenger snapshot's cutoffs
     snapshot: ActiveSnapshot
     realtime: RealTimeAnswers
+    arm: Assignment = field(init=False)  # user id -> "champion" or "challenger"
 
-    def arm(self, user_id: str) -> Arm:
-        return assign(self.experiment.salt, self.experiment.share, user_id)
+    def __post_init__(self) -> None:
+        self.arm = Assignment(self.experiment.salt, self.experiment.share)
 
     @property
     def champion_key(self) -> tuple[str, str]:
