@@ -21,6 +21,8 @@ ADMIN_WRITES = [
     "/v1/admin/tokens/revoke",
     "/v1/admin/changes/c/approve",
     "/v1/admin/changes/c/reject",
+    "/v1/admin/experiments",
+    "/v1/admin/experiments/x/stop",
 ]
 
 
@@ -50,6 +52,7 @@ def test_admin_writes_need_operator(client: TestClient) -> None:
         .replace("{snapshot_id}", "s")
         .replace("{review_id}", "r")
         .replace("{change_id}", "c")
+        .replace("{experiment_id}", "x")
         for p in writes
     } == set(ADMIN_WRITES)
     for path in ADMIN_WRITES:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from creditgate.cli import audit, policy, scorecards, token
+from creditgate.cli import audit, experiment, policy, scorecards, token
 from creditgate.cli.batch import batch
 from creditgate.cli.calibrate import calibrate_command
 from creditgate.cli.decide import decide
@@ -36,6 +36,7 @@ app.command()(serve)
 app.command()(replay)
 app.add_typer(audit.app, name="audit")
 app.add_typer(token.app, name="token")
+app.add_typer(experiment.app, name="experiment")
 
 if __name__ == "__main__":
     app()

@@ -14,6 +14,10 @@ In order, the first that applies:
 4. **Nothing known** (joined after the batch, or quarantined by it): the entry is hidden and
    the answer says the user has not been assessed yet.
 
+While a champion/challenger experiment runs, "the active snapshot" and "what is live" are
+the user's arm's (``state.view``): a challenger user is answered from the challenger's
+snapshot and their decisions under the challenger's policy and snapshot.
+
 The entry lookup (``entry_visible``), the self-check page and a stored decision all read this
 module, so they cannot disagree. Nothing here writes, except ``materialise``: a person can only
 review a stored decision, so asking for a review of a snapshot answer stores it first (the same
@@ -32,7 +36,7 @@ import orjson
 from creditgate.profile import validate_profile
 from creditgate.service.deciding import decide_and_store, public
 from creditgate.service.deps import Services
-from creditgate.service.state import ServiceState
+from creditgate.service.state import ActiveSnapshot, ServiceState
 from creditgate.snapshot_decider import cutoffs_for
 
 Source = Literal["withdrawn", "decision", "snapshot", "none"]
@@ -58,28 +62,41 @@ class Answer:
 
 def entry_visible(state: ServiceState, user_id: str) -> bool:
     """The entry lookup's answer: rules 1-4 without building the explanation (no I/O)."""
+    return entry_lookup(state, user_id)[0]
+
+
+def entry_lookup(state: ServiceState, user_id: str) -> tuple[bool, ActiveSnapshot | None]:
+    """``entry_visible`` and the snapshot of the user's arm (the active one when no
+    experiment runs): set lookups only, and one hash more while an experiment runs."""
+    running = state.experiment
+    snap: ActiveSnapshot | None
+    if running is not None and running.arm(user_id) == "challenger":
+        realtime, snap = running.realtime, running.snapshot
+    else:
+        realtime, snap = state.realtime, state.snapshot
     if user_id in state.withdrawn:
-        return False
-    latest = state.realtime.by_user.get(user_id)
+        return False, snap
+    latest = realtime.by_user.get(user_id)
     if latest is not None:
-        return latest.entry_visible
-    snap = state.snapshot
-    return snap is not None and snap.shows_entry(user_id)
+        return latest.entry_visible, snap
+    return snap is not None and snap.shows_entry(user_id), snap
 
 
 def answer(services: Services, user_id: str) -> Answer:
     """The user's answer with its explanation (rules 1-4)."""
     state = services.state
-    live = state.current
-    snap = state.snapshot
+    view = state.view(user_id) if state.current is not None else None
+    live = view.live if view is not None else None
+    snap = view.snapshot if view is not None else state.snapshot
     facts: dict[str, Any] = {
-        "policy_version": state.policy_version,
+        "policy_version": live.key[0] if live is not None else state.policy_version,
         "snapshot_id": snap.snapshot_id if snap is not None else None,
         "snapshot_as_of": snap.meta.get("as_of") if snap is not None else None,
     }
     if user_id in state.withdrawn:
         return Answer(user_id, False, "withdrawn", None, None, None, None, **facts)
-    latest = state.realtime.by_user.get(user_id)
+    realtime = view.realtime if view is not None else state.realtime
+    latest = realtime.by_user.get(user_id)
     stored = services.log.get(latest.decision_id) if latest is not None else None
     if latest is not None and stored is not None:
         inputs = stored.inputs or {}
@@ -125,7 +142,7 @@ def what_if(services: Services, found: Answer, changes: Mapping[str, Any]) -> di
     field. Only for answers with a profile."""
     if found.profile is None or found.as_of is None:
         raise LookupError("no profile to try changes on")
-    live = services.state.live()
+    live = services.state.view(found.user_id).live
     decider = live.decider
     profile = {**found.profile, **changes, "user_id": found.user_id}
     row = validate_profile(orjson.dumps(profile), found.as_of, decider.policy, decider.regions)

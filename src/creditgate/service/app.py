@@ -35,6 +35,7 @@ from creditgate.service.routes import (
     changes,
     decisions,
     entry,
+    experiments,
     health,
     reviews,
     tokens,
@@ -147,7 +148,7 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
     app.state.services = services
     if not public_docs:
         _guarded_docs(app)
-    for module in (decisions, entry, reviews, admin, changes, tokens, health):
+    for module in (decisions, entry, reviews, admin, changes, experiments, tokens, health):
         app.include_router(module.router)
     install_self_check(app, services)  # the self-check page at / (service/web)
     install_console(app)  # the operator console at /console (service/console)

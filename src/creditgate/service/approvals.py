@@ -17,6 +17,9 @@ Who may do what:
   new policy, a first snapshot, a snapshot of another policy, a larger move) waits for a person.
 - activation at start-up (``serve --policy/--snapshot``, the demo) is the host owner's act and
   does not pass through here (``ops.bootstrap``).
+- while a champion/challenger experiment runs, no policy or snapshot is activated (409): its
+  champion stays live until it is stopped. Experiments are started and stopped by changes of
+  their own kinds, approved the same way (``service/experiments.py``).
 """
 
 from __future__ import annotations
@@ -38,8 +41,20 @@ from creditgate.service.snapshot_files import (
 )
 from creditgate.snapshot import SnapshotError
 from creditgate.store.changes import ActivationRefusedError, Kind
+from creditgate.store.experiments import ACTIVE_KEY
 
 ROUTINE_RULE = "rule:routine-refresh"
+EXPERIMENT_KINDS = ("experiment_start", "experiment_stop")
+
+
+def running_refusal(active: dict[str, str]) -> str | None:
+    """Why no policy or snapshot may be activated now, or None (no experiment runs)."""
+    if ACTIVE_KEY in active:
+        return (
+            f"experiment {active[ACTIVE_KEY]} is running: its champion stays live until it "
+            "is stopped (POST /v1/admin/experiments/{id}/stop, approved)"
+        )
+    return None
 
 
 def _share(invited: int, meta: dict[str, Any]) -> float | None:
@@ -47,7 +62,8 @@ def _share(invited: int, meta: dict[str, Any]) -> float | None:
     return invited / decided if decided else None
 
 
-def _snapshot_view(row: dict[str, Any]) -> dict[str, Any]:
+def snapshot_view(row: dict[str, Any]) -> dict[str, Any]:
+    """A registered snapshot as a proposal's effect shows it."""
     meta = orjson.loads(row["meta"])
     return {
         "snapshot_id": row["snapshot_id"],
@@ -68,9 +84,9 @@ def snapshot_effect(services: Services, snapshot_id: str) -> dict[str, Any]:
         raise HTTPException(404, "no such snapshot")
     check_snapshot_file(services, row)
     live = services.catalog.active()
-    proposed = _snapshot_view(row)
+    proposed = snapshot_view(row)
     current_row = services.catalog.snapshot(live["snapshot"]) if "snapshot" in live else None
-    current = _snapshot_view(current_row) if current_row is not None else None
+    current = snapshot_view(current_row) if current_row is not None else None
     policy = live.get("policy")
     for_policy = proposed["policy_version"] == policy
     change = (
@@ -116,7 +132,7 @@ def policy_effect(
         if row is None:
             raise HTTPException(404, "no such snapshot")
         check_snapshot_file(services, row)
-        paired = _snapshot_view(row)
+        paired = snapshot_view(row)
     decider = services.state.decider(version)  # compiles: a broken policy is never proposed
     found = lint(decider.policy, decider.regions)
     live = services.catalog.active()
@@ -152,6 +168,9 @@ def propose(
     live = services.catalog.active()
     if live.get(kind) == target:
         raise HTTPException(409, f"that {kind} is already active")
+    running = running_refusal(live)
+    if running is not None:
+        raise HTTPException(409, running)
     effect = (
         policy_effect(services, target, snapshot_id)
         if kind == "policy"
@@ -202,7 +221,12 @@ def apply(services: Services, change: dict[str, Any], by: str, note: str | None)
     """Check the targets again (they may have been tampered with since the proposal), then
     approve and activate in one transaction that re-checks the pairing against what is active
     then (409 if it no longer holds), and switch this worker at once (others within
-    ``state_refresh_s``)."""
+    ``state_refresh_s``). An experiment's start or stop goes to ``experiments.apply``."""
+    if change["kind"] in EXPERIMENT_KINDS:
+        from creditgate.service import experiments  # it builds on this module's checks
+
+        experiments.apply(services, change, by, note)
+        return _stored(services, change["change_id"])
     going = activation(change["kind"], change["target"], paired_snapshot(change))
     if going.policy is not None:
         services.state.decider(going.policy)
@@ -218,7 +242,7 @@ def apply(services: Services, change: dict[str, Any], by: str, note: str | None)
             by,
             note,
             activate=going.values(),
-            guard=lambda now: refusal(services.catalog, now, going),
+            guard=lambda now: running_refusal(now) or refusal(services.catalog, now, going),
         )
     except ActivationRefusedError as exc:
         raise HTTPException(409, str(exc)) from None

@@ -18,7 +18,7 @@ import orjson
 
 from creditgate.profile import ProfileError, unencodable, validate_profile
 from creditgate.service.deps import Services
-from creditgate.service.state import Live
+from creditgate.service.state import ActiveSnapshot, Live
 from creditgate.snapshot_decider import cutoffs_for
 from creditgate.store.canonical import canonical
 from creditgate.store.repo import Pending, Stored
@@ -77,12 +77,14 @@ def decision_json(stored: Stored) -> bytes:
     return orjson.dumps(public(stored.decision))
 
 
-def held_invitation(services: Services, live: Live, user_id: Any, when: date) -> dict[str, Any]:
-    """``invited_since`` and ``invited_limit_cny`` as the active snapshot holds them for
-    ``user_id`` (both None when it does not invite them, or when no snapshot is live, or
-    when the invitation would begin after ``when``)."""
+def held_invitation(
+    snap: ActiveSnapshot | None, live: Live, user_id: Any, when: date
+) -> dict[str, Any]:
+    """``invited_since`` and ``invited_limit_cny`` as the user's arm's snapshot ``snap`` (the
+    active one when no experiment runs) holds them for ``user_id`` (both None when it does not
+    invite them, or when no snapshot is live, or when the invitation would begin after
+    ``when``)."""
     none: dict[str, Any] = {"invited_since": None, "invited_limit_cny": None}
-    snap = services.state.snapshot
     if (
         live.snapshot is None
         or snap is None
@@ -115,9 +117,14 @@ async def decide_and_store(
     the active snapshot's, whatever the caller sent: the whitelist in force is the authority
     on who holds an invitation (``held_invitation``); the stored inputs carry those values,
     so ``replay`` decides alike. A snapshot answer being stored (``answers.materialise``)
-    keeps the batch's own values instead (``hold=False``)."""
+    keeps the batch's own values instead (``hold=False``).
+
+    While an experiment runs, the user's arm (``state.view``) decides: its policy, snapshot
+    cutoffs and held invitation; the decision and its stored inputs record
+    ``experiment: {"id", "arm"}`` (``replay`` checks the arm and uses the same pair)."""
     when = as_of or today_shanghai()
-    live = services.state.live()
+    view = services.state.view(profile.get("user_id"))
+    live = view.live
     decider = live.decider
     try:
         encoded = orjson.dumps(profile)
@@ -125,13 +132,15 @@ async def decide_and_store(
         raise ProfileError(unencodable(profile)) from None
     bound = request_hash(profile, as_of) if key is not None else None
     if hold:
-        profile = {**profile, **held_invitation(services, live, profile.get("user_id"), when)}
+        profile = {**profile, **held_invitation(view.snapshot, live, profile.get("user_id"), when)}
         encoded = orjson.dumps(profile)
     row = validate_profile(encoded, when, decider.policy, decider.regions)
     withdrawn = row["user_id"] in services.state.withdrawn  # the writer re-checks under lock
     inputs: dict[str, Any] = {"profile": profile, "as_of": when.isoformat()}
     if live.snapshot is not None:  # replay cuts at the same scores
         inputs["snapshot"] = live.snapshot
+    if view.experiment is not None:
+        inputs["experiment"] = view.experiment
     stored_key = scoped_key(caller, key) if key is not None else None
     while True:
         if withdrawn:
@@ -139,6 +148,8 @@ async def decide_and_store(
         decision = decider.decide(row, when, decision_id=new_decision_id())
         stored_decision = decision.to_dict()
         stored_decision["cutoffs"] = cutoffs_for(live.cutoffs, decider, row)
+        if view.experiment is not None:
+            stored_decision["experiment"] = view.experiment
         if decision.internal:
             stored_decision["_internal"] = decision.internal
         appended = await services.writer.submit(
@@ -148,8 +159,8 @@ async def decide_and_store(
             raise IdempotencyConflictError("this Idempotency-Key was used for a different request")
         if appended is not None:
             stored, created = appended
-            if created and services.state.realtime.key == live.key:  # this worker knows now
+            if created and view.realtime.key == live.key:  # this worker knows now
                 visible = bool(stored.decision.get("entry_visible"))
-                services.state.realtime.note(stored.user_id, visible, stored.decision_id)
+                view.realtime.note(stored.user_id, visible, stored.decision_id)
             return appended
         withdrawn = True  # withdrawn meanwhile (another worker): decide again without consent

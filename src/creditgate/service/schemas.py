@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from creditgate.experiment import share_problem
 from creditgate.profile import profile_model
 from creditgate.timeutil import AS_OF_EARLIEST, as_of_problem
 
@@ -138,7 +139,7 @@ class ChangeInfo(BaseModel):
     """A proposed activation (four eyes) and its decision; ``effect`` is what it changes."""
 
     change_id: str
-    kind: Literal["policy", "snapshot"]
+    kind: Literal["policy", "snapshot", "experiment_start", "experiment_stop"]
     target: str
     status: Literal["proposed", "approved", "rejected"]
     proposed_by: str
@@ -159,3 +160,82 @@ class Health(BaseModel):
     policy_version: str | None
     snapshot_id: str | None  # the snapshot served
     snapshot_refused: str | None = None  # the active snapshot whose file failed its checks
+
+
+class ExperimentProposal(BaseModel):
+    """Start a champion/challenger experiment: the champion is what is active."""
+
+    model_config = ConfigDict(extra="forbid")
+    challenger_policy: str = Field(max_length=64, description="A stored policy version.")
+    challenger_snapshot: str = Field(
+        max_length=64,
+        description="A registered snapshot of that policy, from the champion's batch run.",
+    )
+    share: float = Field(description="The challenger's share of users, in (0, 0.5].")
+
+    @field_validator("share")
+    @classmethod
+    def _share(cls, value: float) -> float:
+        problem = share_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+
+class ArmPair(BaseModel):
+    policy: str
+    snapshot: str
+
+
+class ExperimentInfo(BaseModel):
+    """An experiment: ``proposed`` (its start awaits approval: ``change_id``), ``running``
+    or ``stopped``."""
+
+    experiment_id: str
+    status: Literal["proposed", "running", "stopped"]
+    champion: ArmPair
+    challenger: ArmPair
+    share: float
+    proposed_by: str
+    started_by: str | None
+    started_at: str | None
+    stopped_by: str | None
+    stopped_at: str | None
+    change_id: str | None
+
+
+class BadRate(BaseModel):
+    with_outcome: int  # invited users found in the performance file
+    without_outcome: int
+    defaulted: int
+    rate: float | None
+    low: float | None  # 95% Wilson interval
+    high: float | None
+
+
+class ArmReport(BaseModel):
+    policy_version: str
+    snapshot_id: str
+    decisions: int
+    outcomes: dict[str, int]
+    users: int  # distinct users, each by their latest decision in the experiment
+    invited_users: int
+    invited_share: float | None
+    limit_mean: float | None
+    limit_median: float | None
+    apr_mean: float | None
+    bad_rate: BadRate | None  # with a performance file
+
+
+class BadRateDifference(BaseModel):
+    difference: float  # challenger - champion
+    low: float  # 95% (Newcombe)
+    high: float
+
+
+class ExperimentReport(BaseModel):
+    experiment_id: str
+    status: Literal["running", "stopped"]
+    share: float
+    arms: dict[Literal["champion", "challenger"], ArmReport]
+    bad_rate_difference: BadRateDifference | None

@@ -11,6 +11,12 @@ removed, unsafe) is not served: the worker logs an error (the snapshot id, no pe
 keeps the snapshot it was serving (the last one that verified, possibly none) and reports
 the refused id in ``snapshot_refused`` (``/healthz`` then says ``degraded``); it tries again
 only when the file changes.
+
+While a champion/challenger experiment runs (the ``active`` row ``experiment``), the worker
+also holds the challenger's ``Live`` (its policy cut at its own snapshot's cutoffs), snapshot
+and real-time answers (``RunningExperiment``); ``view(user_id)`` gives a user's arm. With no
+experiment the champion path costs one attribute check more; with one, one hash more
+(``creditgate.experiment.assign``).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import orjson
 import pyarrow.compute as pc
 
 from creditgate.decider import Decider
+from creditgate.experiment import Assignment
 from creditgate.policy.loader import parse_policy
 from creditgate.service.realtime import RealTimeAnswers
 from creditgate.service.snapshot_files import (
@@ -45,6 +52,7 @@ from creditgate.snapshot import (
 from creditgate.snapshot_decider import cutoffs_used, matches, snapshot_decider
 from creditgate.snapshot_profiles import ProfilesRef, SnapshotProfiles
 from creditgate.store.catalog import Catalog
+from creditgate.store.experiments import ACTIVE_KEY, Experiment, get
 from creditgate.store.repo import DecisionLog
 
 log = logging.getLogger("creditgate.service")
@@ -82,6 +90,36 @@ class Live:
     cutoffs: dict[str, Any] = field(default_factory=lambda: cutoffs_used(None))
 
 
+@dataclass(frozen=True, slots=True)
+class ArmView:
+    """What one user is decided and answered with: their arm's ``Live``, snapshot and
+    real-time answers; ``experiment`` (``{"id", "arm"}``) is recorded with their decisions
+    while an experiment runs, None otherwise."""
+
+    live: Live
+    snapshot: ActiveSnapshot | None
+    realtime: RealTimeAnswers
+    experiment: dict[str, str] | None
+
+
+@dataclass
+class RunningExperiment:
+    """The running experiment and its challenger arm, built by ``refresh``."""
+
+    experiment: Experiment
+    live: Live  # the challenger's policy cut at the challenger snapshot's cutoffs
+    snapshot: ActiveSnapshot
+    realtime: RealTimeAnswers
+    arm: Assignment = field(init=False)  # user id -> "champion" or "challenger"
+
+    def __post_init__(self) -> None:
+        self.arm = Assignment(self.experiment.salt, self.experiment.share)
+
+    @property
+    def champion_key(self) -> tuple[str, str]:
+        return (self.experiment.champion_policy, self.experiment.champion_snapshot)
+
+
 @dataclass
 class ServiceState:
     catalog: Catalog
@@ -96,7 +134,9 @@ class ServiceState:
     current: Live | None = None
     snapshot_refused: str | None = None  # active snapshot id whose file failed its checks
     realtime: RealTimeAnswers = field(default_factory=lambda: RealTimeAnswers((None, None)))
+    experiment: RunningExperiment | None = None  # the challenger arm, while one runs
     _refused_file: tuple[str, tuple[int, int, int, int] | None] | None = None
+    _experiment_skipped: str | None = None  # running but not applicable here (logged once)
 
     def decider(self, version: str | None = None) -> Decider:
         """The compiled decider of ``version`` (default: the active one), cached."""
@@ -122,10 +162,28 @@ class ServiceState:
             raise LookupError("no policy is active")
         return found
 
+    def view(self, user_id: object) -> ArmView:
+        """The arm ``user_id`` is in, and what that arm decides and answers with (the
+        champion's, the active state, when no experiment runs or the id is not a string)."""
+        live = self.live()
+        running = self.experiment
+        if running is None or not isinstance(user_id, str):
+            return ArmView(live, self.snapshot, self.realtime, None)
+        tag = {"id": running.experiment.experiment_id}
+        if running.arm(user_id) == "challenger":
+            return ArmView(
+                running.live, running.snapshot, running.realtime, tag | {"arm": "challenger"}
+            )
+        return ArmView(live, self.snapshot, self.realtime, tag | {"arm": "champion"})
+
     def _build(self, version: str, snap: ActiveSnapshot | None) -> Live:
         key = (version, snap.snapshot_id if snap is not None else None)
         if self.current is not None and self.current.key == key:
             return self.current
+        return self._live(version, snap)
+
+    def _live(self, version: str, snap: ActiveSnapshot | None) -> Live:
+        key = (version, snap.snapshot_id if snap is not None else None)
         base = self.decider(version)
         if snap is None:
             return Live(key, base, None)
@@ -164,7 +222,49 @@ class ServiceState:
             if current is not None and self.realtime.key != current.key:
                 since = snap.since_seq if snap is not None else 0
                 self.realtime = RealTimeAnswers(current.key, since)
+            self.experiment = self._running(live.get(ACTIVE_KEY), current)
         self.realtime.catch_up(self.decision_log)
+        running = self.experiment
+        if running is not None:
+            running.realtime.catch_up(self.decision_log)
+
+    def _running(self, experiment_id: str | None, current: Live | None) -> RunningExperiment | None:
+        """The running experiment with its challenger built (kept while unchanged), or None
+        when none runs or it cannot apply here: its champion is not what this worker serves,
+        or the challenger's snapshot is refused (logged once, everyone is then champion)."""
+        if experiment_id is None or current is None:
+            self._experiment_skipped = None
+            return None
+        running = self.experiment
+        if running is not None and running.experiment.experiment_id == experiment_id:
+            return running
+        if self._experiment_skipped == experiment_id:
+            return None
+        found = get(self.catalog.engine, experiment_id)
+        snap = None
+        if found is not None:
+            try:
+                snap = self._read_snapshot(found.challenger_snapshot)
+            except SnapshotError:
+                snap = None
+        if (
+            found is None
+            or snap is None
+            or current.key
+            != (
+                found.champion_policy,
+                found.champion_snapshot,
+            )
+        ):
+            log.error(
+                "experiment %s not applied: its champion is not live here or its challenger "
+                "snapshot is missing or refused; deciding everyone as champion",
+                experiment_id,
+            )
+            self._experiment_skipped = experiment_id
+            return None
+        live = self._live(found.challenger_policy, snap)
+        return RunningExperiment(found, live, snap, RealTimeAnswers(live.key, snap.since_seq))
 
     def _load_snapshot(self, snapshot_id: str) -> ActiveSnapshot | None:
         """The registered snapshot's ids, or None (logged, marked) when its file is refused."""
@@ -175,16 +275,7 @@ class ServiceState:
         if self._refused_file == (snapshot_id, signature):
             return None  # refused before and unchanged since: do not read it every second
         try:
-            file = read_registered(self.snapshot_dir, stored, self.db_url)
-            table = read_entries(file.data)
-            meta = read_meta(file.data)
-            profiles = (
-                map_profiles(
-                    file.path.parent, ProfilesRef.from_json(dict(meta.profiles)), self.db_url
-                )
-                if meta.profiles is not None  # beside it: checked when it was registered
-                else None
-            )
+            loaded = self._read_snapshot(snapshot_id, stored)
         except SnapshotError as exc:
             self.snapshot_refused, self._refused_file = snapshot_id, (snapshot_id, signature)
             problem = (
@@ -197,6 +288,23 @@ class ServiceState:
             )
             return None
         self.snapshot_refused = self._refused_file = None
+        return loaded
+
+    def _read_snapshot(
+        self, snapshot_id: str, stored: dict[str, Any] | None = None
+    ) -> ActiveSnapshot:
+        """The registered snapshot read and checked (``SnapshotError`` when refused)."""
+        stored = stored or self.catalog.snapshot(snapshot_id)
+        if stored is None:
+            raise SnapshotError(f"snapshot {snapshot_id} is not registered")
+        file = read_registered(self.snapshot_dir, stored, self.db_url)
+        table = read_entries(file.data)
+        meta = read_meta(file.data)
+        profiles = (
+            map_profiles(file.path.parent, ProfilesRef.from_json(dict(meta.profiles)), self.db_url)
+            if meta.profiles is not None  # beside it: checked when it was registered
+            else None
+        )
         offer = table.filter(pc.equal(table["entry"], OFFER))
         servicing = table.filter(pc.equal(table["entry"], SERVICING))
         return ActiveSnapshot(

@@ -12,20 +12,21 @@ snapshot paired with it are two) or ``rejected``.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from creditgate.store.canonical import sha256
 from creditgate.store.events import EventLog, append_event
 from creditgate.store.models import active, changes
 from creditgate.store.repo import now_iso
 
-Kind = Literal["policy", "snapshot"]
+Kind = Literal["policy", "snapshot", "experiment_start", "experiment_stop"]
 Status = Literal["proposed", "approved", "rejected"]
 Guard = Callable[[dict[str, str]], str | None]  # the active rows -> why not, or None
+Write = Callable[[Connection], None]  # more rows the approval writes in its transaction
 
 
 class ActivationRefusedError(Exception):
@@ -90,13 +91,17 @@ class ChangeLog:
         note: str | None,
         activate: Mapping[str, str] | None = None,
         guard: Guard | None = None,
+        deactivate: Sequence[str] = (),
+        write: Write | None = None,
     ) -> bool:
         """Move a proposed change to ``status`` and, when approved, make ``activate`` (default:
         its target) active, in one transaction: an approval never stands without its
         activation or the reverse. ``guard`` sees the ``active`` rows read in that transaction
         after the event head is locked (so no other approval can change them before it
-        commits) and may refuse: ``ActivationRefusedError``, nothing changed. False when the
-        change was not (or no longer) open."""
+        commits) and may refuse: ``ActivationRefusedError``, nothing changed. An approval
+        also removes the ``active`` rows ``deactivate`` (a ``deactivated`` event each) and
+        runs ``write`` in the same transaction (an experiment's row). False when the change
+        was not (or no longer) open."""
         kind, target, change_id = change["kind"], change["target"], change["change_id"]
         body = {"change_id": change_id, "kind": kind, "target": target}
         going = dict(activate) if activate is not None else {kind: target}
@@ -119,4 +124,9 @@ class ChangeLog:
                     conn.execute(delete(active).where(active.c.key == key))
                     conn.execute(insert(active).values(key=key, value=value))
                     append_event(conn, "activated", by, None, {"key": key, "value": value} | body)
+                for key in deactivate:
+                    conn.execute(delete(active).where(active.c.key == key))
+                    append_event(conn, "deactivated", by, None, {"key": key} | body)
+                if write is not None:
+                    write(conn)
         return True

@@ -30,6 +30,7 @@ KINDS = frozenset(
         "policy_registered",
         "snapshot_registered",
         "activated",
+        "deactivated",
         "proposed",
         "approved",
         "rejected",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Float,
     Integer,
     MetaData,
     String,
@@ -99,8 +100,9 @@ changes = Table(  # four-eyes: a proposed activation and who approved or rejecte
     "changes",
     metadata,
     Column("change_id", String(40), primary_key=True),
-    Column("kind", String(16), nullable=False),  # "policy" or "snapshot"
-    Column("target", String(64), nullable=False),  # policy version or snapshot id
+    # "policy", "snapshot", "experiment_start" or "experiment_stop"
+    Column("kind", String(16), nullable=False),
+    Column("target", String(64), nullable=False),  # policy version, snapshot or experiment id
     Column("status", String(16), nullable=False, index=True),
     Column("proposed_by", String(64), nullable=False),
     Column("proposed_at", String(32), nullable=False),
@@ -155,6 +157,25 @@ used_links = Table(  # self-check sign-in links already exchanged (single use ac
     Column("token_id", String(32), primary_key=True),
     Column("expires", BigInteger, nullable=False, index=True),  # unix seconds: then forgettable
     Column("used_at", String(32), nullable=False),
+)
+
+experiments = Table(  # champion/challenger: started and stopped by approved changes
+    "experiments",
+    metadata,
+    Column("experiment_id", String(40), primary_key=True),
+    Column("champion_policy", String(64), nullable=False),
+    Column("champion_snapshot", String(64), nullable=False),
+    Column("challenger_policy", String(64), nullable=False),
+    Column("challenger_snapshot", String(64), nullable=False),
+    Column("share", Float(precision=53), nullable=False),  # the challenger's, in (0, 0.5]
+    Column("salt", String(64), nullable=False),  # of the assignment (creditgate.experiment)
+    Column("proposed_by", String(64), nullable=False),
+    Column("started_by", String(64), nullable=False),  # who approved the start
+    Column("started_at", String(32), nullable=False),
+    Column("start_seq", BigInteger, nullable=False),  # decision log head at the start
+    Column("stopped_by", String(64), nullable=True),
+    Column("stopped_at", String(32), nullable=True),
+    Column("stop_seq", BigInteger, nullable=True),  # decision log head at the stop
 )
 
 GENESIS = "0" * 64

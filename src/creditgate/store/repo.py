@@ -110,7 +110,8 @@ def now_iso() -> str:
 # What a decision keeps after its user withdrew consent: what retention requires (which
 # decision, for whom, under which policy and date, with which outcome and reason codes).
 # Everything derived from the person's data (scores, observed values, recourse, terms) goes.
-RETAINED = (
+RETAINED = (  # "experiment": an erased decision still counts in its arm
+    "experiment",
     "decision_id",
     "user_id",
     "policy",

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from creditgate.service.answers import entry_visible
+from creditgate.service.answers import entry_lookup
 from creditgate.service.deps import Services, ServicesDep, UserFacing, own_user
 from creditgate.service.schemas import EntryResponse
 
@@ -20,11 +20,12 @@ router = APIRouter(prefix="/v1", tags=["entry"])
 def entry_view(services: Services, user_id: str) -> dict[str, Any]:
     """Visible or not by the user's one answer (``answers.entry_visible``: consent, then a
     real-time decision since the snapshot, then the snapshot). With no snapshot active, only
-    real-time decisions (at the policy's floors) show the entry."""
-    snap = services.state.snapshot
+    real-time decisions (at the policy's floors) show the entry. While an experiment runs,
+    the snapshot named is the user's arm's."""
+    visible, snap = entry_lookup(services.state, user_id)
     return {
         "user_id": user_id,
-        "entry_visible": entry_visible(services.state, user_id),
+        "entry_visible": visible,
         "snapshot_id": snap.snapshot_id if snap is not None else None,
         "policy_version": snap.meta.get("policy_version") if snap is not None else None,
         "snapshot_as_of": snap.meta.get("as_of") if snap is not None else None,
