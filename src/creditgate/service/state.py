@@ -96,6 +96,7 @@ class ServiceState:
     current: Live | None = None
     snapshot_refused: str | None = None  # active snapshot id whose file failed its checks
     realtime: RealTimeAnswers = field(default_factory=lambda: RealTimeAnswers((None, None)))
+    human_days: float = 90.0  # CREDITGATE_HUMAN_DECISION_DAYS (service/realtime.py)
     _refused_file: tuple[str, tuple[int, int, int, int] | None] | None = None
 
     def decider(self, version: str | None = None) -> Decider:
@@ -163,7 +164,9 @@ class ServiceState:
             self.policy_version, self.snapshot, self.current = version, snap, current
             if current is not None and self.realtime.key != current.key:
                 since = snap.since_seq if snap is not None else 0
-                self.realtime = RealTimeAnswers(current.key, since)
+                fresh = RealTimeAnswers(current.key, since, days=self.human_days)
+                fresh.seed(self.decision_log, self.catalog)  # people's decisions in force
+                self.realtime = fresh
         self.realtime.catch_up(self.decision_log)
 
     def _load_snapshot(self, snapshot_id: str) -> ActiveSnapshot | None:

@@ -33,6 +33,8 @@ KINDS = frozenset(
         "proposed",
         "approved",
         "rejected",
+        "review_claimed",
+        "review_released",
         "review_resolved",
         "erasure",
         "host_activation",
