@@ -4,6 +4,8 @@ once, replays as a human decision and outranks a later snapshot for its period."
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from conftest import SECRET, auth, make_settings
 from creditgate.explain.catalogue import text
 from creditgate.service.answers import answer
 from creditgate.service.app import create_app
+from creditgate.service.realtime import Latest, RealTimeAnswers
 from creditgate.service.security import issue_user_token, pseudonym
 from creditgate.store.models import decisions, reviews
 from creditgate.store.replay import replay
@@ -228,9 +231,9 @@ def test_a_persons_decision_outlives_a_new_snapshot_until_the_data_change(
         assert again["outcome"] == "manual_review"
         services(client).state.refresh()
         assert entry(client, USER)
-        # changed data (a gate fails now) supersede it
-        changed = decide(client, DEVICE | {"is_student": True})
-        assert changed["outcome"] == "not_invited"
+        # changed data supersede it, even when the outcome is the same kind as before
+        changed = decide(client, DEVICE | {"pay_score": 736})
+        assert changed["outcome"] == "manual_review"
         assert not entry(client, USER)
         assert answer(services(client), USER).decision_id == changed["decision_id"]
     # with no period, the next snapshot's answer is the user's at once
@@ -249,3 +252,30 @@ def manual_second(client: TestClient) -> tuple[dict[str, Any], dict[str, Any]]:
         q for q in queue(client, kind="manual_review") if q["decision_id"] == decided["decision_id"]
     ]
     return decided, item
+
+
+def test_what_supersedes_a_persons_decision_and_when_it_ends() -> None:
+    """The rule on its own: same data and no new hard failure -> kept aside until the period
+    ends; a gate the reviewed decision did not fail -> replaced at once."""
+    key = ("2026.12.1", None)
+    human = {
+        "policy": {"version": "2026.12.1"},
+        "entry_visible": True,
+        "cutoffs": {"source": "policy"},
+        "human": {
+            "decided_at": datetime.now(UTC).isoformat(),
+            "reviewed_reasons": ["FRAUD_SUSPECTED"],
+        },
+    }
+    profile = {"profile": DEVICE}
+    fraud = {"entry_visible": False, "reasons": [{"code": "FRAUD_SUSPECTED", "layer": "fraud"}]}
+    gate = {"entry_visible": False, "reasons": [{"code": "STUDENT", "layer": "compliance"}]}
+    answers = RealTimeAnswers(key, days=90)
+    answers._human(5, USER, "d_human", human, profile)
+    answers._automated(6, USER, "d_same", fraud, {"profile": DEVICE | {"invited_since": None}})
+    assert answers.by_user[USER] == Latest(True, "d_human")
+    answers.expire(now=time.time() + 91 * 86_400)  # the 90 days are over
+    assert answers.by_user[USER] == Latest(False, "d_same")
+    answers._human(7, USER, "d_human2", human, profile)
+    answers._automated(8, USER, "d_gate", gate, profile)
+    assert answers.by_user[USER] == Latest(False, "d_gate") and USER not in answers.humans
