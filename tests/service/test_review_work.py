@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import orjson
+from alembic import command
+from alembic.config import Config
 from fastapi.testclient import TestClient
 from selfcheck_helpers import by_testid, page, sign_in, state
-from sqlalchemy import update
+from sqlalchemy import inspect, update
+from sqlalchemy import text as text_sql
 from test_answers import entry
 from test_api import PROFILES, STRONG, decide, services
 from test_snapshot_decisions import activate, snapshot
@@ -23,6 +27,8 @@ from creditgate.service.answers import answer
 from creditgate.service.app import create_app
 from creditgate.service.realtime import Latest, RealTimeAnswers
 from creditgate.service.security import issue_user_token, pseudonym
+from creditgate.store.catalog import Catalog
+from creditgate.store.db import make_engine, migrate
 from creditgate.store.models import decisions, reviews
 from creditgate.store.replay import replay
 from creditgate.store.repo import verify
@@ -279,3 +285,31 @@ def test_what_supersedes_a_persons_decision_and_when_it_ends() -> None:
     answers._human(7, USER, "d_human2", human, profile)
     answers._automated(8, USER, "d_gate", gate, profile)
     assert answers.by_user[USER] == Latest(False, "d_gate") and USER not in answers.humans
+
+
+def test_migration_0009_adds_the_work_columns_to_existing_reviews(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        migrate(engine)
+        cfg = Config()
+        cfg.set_main_option(
+            "script_location", str(resources.files("creditgate.store") / "migrations")
+        )
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0008_used_links")
+        assert "claimed_by" not in {c["name"] for c in inspect(engine).get_columns("reviews")}
+        with engine.begin() as conn:  # a review queued before 0009
+            conn.execute(
+                text_sql(
+                    "INSERT INTO reviews (review_id, decision_id, user_id, reason, status,"
+                    " created_at) VALUES ('r_old', 'd_old', 'u', 'why', 'open',"
+                    " '2026-11-01T00:00:00.000000+00:00')"
+                )
+            )
+        migrate(engine)
+        [old] = Catalog(engine).reviews("open", 10)
+        assert old["kind"] == "appeal" and old["claimed_by"] is None
+        assert Catalog(engine).claim_review("r_old", "operator", "2026-11-02", "2026-11-03")
+    finally:
+        engine.dispose()
