@@ -100,7 +100,8 @@ def resolve(
     changes = reviewable(contested.decision)
     if not changes and resolution != "upheld":
         raise ReviewError(422, "only refusals and manual reviews are reviewed: uphold it")
-    held = found["claimed_by"] == caller.name and str(found["claim_expires_at"]) > _iso(_now())
+    until = found["claim_expires_at"]
+    held = found["claimed_by"] == caller.name and until is not None and str(until) > _iso(_now())
     if not held:  # claim and resolve in one step (409 while another operator holds it)
         claim(services, caller, review_id)
     decided_at = now_iso()
