@@ -207,12 +207,14 @@ def test_admin_actions_name_actor_action_and_pseudonymised_subject(
             "subject": alias,
             "review_id": review_id,
         },
+        base | {"action": "review.claim", "actor": "admin", "subject": review_id},
         base
         | {
             "action": "review.resolve",
             "actor": "admin",
             "subject": review_id,
             "resolution": "upheld",
+            "kind": "appeal",
         },
         base
         | {

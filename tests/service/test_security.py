@@ -17,6 +17,8 @@ ADMIN_WRITES = [
     "/v1/admin/policies/v/activate",
     "/v1/admin/snapshots",
     "/v1/admin/snapshots/s/activate",
+    "/v1/admin/reviews/r/claim",
+    "/v1/admin/reviews/r/release",
     "/v1/admin/reviews/r/resolve",
     "/v1/admin/tokens/revoke",
     "/v1/admin/changes/c/approve",

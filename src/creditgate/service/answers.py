@@ -5,7 +5,9 @@ In order, the first that applies:
 1. **Consent withdrawn**: the entry is hidden (and nothing else is shown: the data is erased).
 2. **A real-time decision** taken under what is live (the active policy, cut at the active
    snapshot's cutoffs) since that snapshot was registered: its answer, the latest one
-   (``realtime.RealTimeAnswers``).
+   (``realtime.RealTimeAnswers``). A person's decision (a resolved review) comes first for
+   ``CREDITGATE_HUMAN_DECISION_DAYS`` whatever is live, unless a later decision was taken on
+   other data or fails a new gate or fraud rule (``realtime``: the same map holds it).
 3. **The active snapshot**: invited users see the entry (and users it keeps on a
    servicing-only entry because a loan is outstanding); a refused user's reasons and recourse
    come from deciding their profile, as the batch read it (``snapshot_profiles``), again with

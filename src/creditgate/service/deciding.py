@@ -14,10 +14,12 @@ import secrets
 from datetime import date
 from typing import Any
 
+import anyio
 import orjson
 
 from creditgate.profile import ProfileError, unencodable, validate_profile
 from creditgate.service.deps import Services
+from creditgate.service.review_queue import queue_manual_review
 from creditgate.service.state import ActiveSnapshot, Live
 from creditgate.snapshot_decider import cutoffs_for
 from creditgate.store.canonical import canonical
@@ -160,7 +162,8 @@ async def decide_and_store(
         if appended is not None:
             stored, created = appended
             if created and view.realtime.key == live.key:  # this worker knows now
-                visible = bool(stored.decision.get("entry_visible"))
-                view.realtime.note(stored.user_id, visible, stored.decision_id)
+                view.realtime.note(stored)
+            if created and stored.decision.get("outcome") == "manual_review":
+                await anyio.to_thread.run_sync(queue_manual_review, services, stored)
             return appended
         withdrawn = True  # withdrawn meanwhile (another worker): decide again without consent

@@ -54,27 +54,61 @@ class ReviewRequest(BaseModel):
     reason: str = Field("", max_length=2000)
 
 
+ReviewKind = Literal["appeal", "manual_review"]
+Resolution = Literal["approve", "decline", "upheld", "overturned"]
+
+
 class Review(BaseModel):
     review_id: str
-    decision_id: str
+    decision_id: str  # the decision reviewed (an appeal: the one it contests)
     status: str
     resolution: str | None = None
     note: str | None = None
     created_at: str
     resolved_at: str | None = None
+    kind: ReviewKind = "appeal"
 
 
 class QueuedReview(Review):
     """A review as the admin queue lists it: with the user's reason (for a dispute from the
-    self-check page, ``dispute: <field> — <note>``)."""
+    self-check page, ``dispute: <field> — <note>``; empty for a manual review), the user as a
+    log pseudonym, the reviewed decision's reason codes and the fraud rules that fired (staff
+    only), its age, who holds it and until when, and what resolving it recorded."""
 
     reason: str
+    user: str  # the keyed pseudonym the logs use (``u~...``), never the raw user id
+    reason_codes: list[str]
+    fraud_rules: list[str]
+    age_s: float  # seconds since it was queued
+    claimed_by: str | None = None  # a principal's name, while the claim holds
+    claimed_at: str | None = None
+    claim_expires_at: str | None = None
+    resolved_by: str | None = None
+    human_decision_id: str | None = None  # the person's decision it recorded
+
+
+class ReviewSummary(BaseModel):
+    """The queue at a glance: counts by kind and status, the oldest open item's age."""
+
+    counts: dict[str, dict[str, int]]  # kind -> {"open": n, "resolved": n}
+    open: int
+    oldest_open_age_s: float | None
+    oldest_open_age_s_by_kind: dict[str, float]
 
 
 class ResolveRequest(BaseModel):
+    """``approve`` / ``decline`` a manual review, ``upheld`` / ``overturned`` an appeal."""
+
     model_config = ConfigDict(extra="forbid")
-    resolution: Literal["upheld", "overturned"]
+    resolution: Resolution
     note: str | None = Field(None, max_length=2000)
+
+
+class ResolvedReview(BaseModel):
+    review_id: str
+    status: str
+    resolution: str
+    decision_id: str | None  # the person's decision recorded (None: an invitation upheld)
 
 
 class ConsentWithdrawal(BaseModel):

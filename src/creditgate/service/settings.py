@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     # A snapshot refresh of the active policy moving the invited share by at most this
     # (absolute) goes live without a second person (service/approvals.py).
     routine_refresh_tolerance: float = Field(default=0.01, ge=0.0, le=1.0)
+    # review as work (service/reviewing.py): how long an operator's claim on a queued review
+    # holds, and how long a person's decision outranks later snapshots (service/realtime.py)
+    review_claim_s: int = Field(default=900, ge=1)
+    human_decision_days: float = Field(default=90, ge=0)
 
     anchor_path: str | None = None  # when set, each worker appends signed chain heads here
     anchor_interval_s: float = 60.0

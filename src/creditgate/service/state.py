@@ -135,6 +135,7 @@ class ServiceState:
     snapshot_refused: str | None = None  # active snapshot id whose file failed its checks
     realtime: RealTimeAnswers = field(default_factory=lambda: RealTimeAnswers((None, None)))
     experiment: RunningExperiment | None = None  # the challenger arm, while one runs
+    human_days: float = 90.0  # CREDITGATE_HUMAN_DECISION_DAYS (service/realtime.py)
     _refused_file: tuple[str, tuple[int, int, int, int] | None] | None = None
     _experiment_skipped: str | None = None  # running but not applicable here (logged once)
 
@@ -221,7 +222,9 @@ class ServiceState:
             self.policy_version, self.snapshot, self.current = version, snap, current
             if current is not None and self.realtime.key != current.key:
                 since = snap.since_seq if snap is not None else 0
-                self.realtime = RealTimeAnswers(current.key, since)
+                fresh = RealTimeAnswers(current.key, since, days=self.human_days)
+                fresh.seed(self.decision_log, self.catalog)  # people's decisions in force
+                self.realtime = fresh
             self.experiment = self._running(live.get(ACTIVE_KEY), current)
         self.realtime.catch_up(self.decision_log)
         running = self.experiment
@@ -264,7 +267,9 @@ class ServiceState:
             self._experiment_skipped = experiment_id
             return None
         live = self._live(found.challenger_policy, snap)
-        return RunningExperiment(found, live, snap, RealTimeAnswers(live.key, snap.since_seq))
+        answers = RealTimeAnswers(live.key, snap.since_seq, days=self.human_days)
+        answers.seed(self.decision_log, self.catalog)  # people's decisions in force
+        return RunningExperiment(found, live, snap, answers)
 
     def _load_snapshot(self, snapshot_id: str) -> ActiveSnapshot | None:
         """The registered snapshot's ids, or None (logged, marked) when its file is refused."""

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, delete, insert, select, update
+import orjson
+from sqlalchemy import Engine, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from creditgate.store.canonical import sha256
@@ -140,9 +141,20 @@ class Catalog:
         return [dict(r._mapping) for r in rows]
 
     # reviews ------------------------------------------------------------------------------
-    def add_review(self, decision_id: str, user_id: str, reason: str) -> dict[str, Any]:
+    def add_review(
+        self,
+        decision_id: str,
+        user_id: str,
+        reason: str,
+        kind: str = "appeal",
+        reason_codes: list[str] | None = None,
+        fraud_rules: list[str] | None = None,
+        review_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Queue a review. A fixed ``review_id`` makes the insert idempotent: the row already
+        stored comes back (a manual review is queued once per decision, whoever queues it)."""
         row = {
-            "review_id": "r_" + os.urandom(10).hex(),
+            "review_id": review_id or "r_" + os.urandom(10).hex(),
             "decision_id": decision_id,
             "user_id": user_id,
             "reason": reason,
@@ -151,17 +163,52 @@ class Catalog:
             "note": None,
             "created_at": now_iso(),
             "resolved_at": None,
+            "kind": kind,
+            "reason_codes": orjson.dumps(reason_codes or []).decode(),
+            "fraud_rules": orjson.dumps(fraud_rules or []).decode(),
         }
-        with self.engine.begin() as conn:
-            conn.execute(insert(reviews).values(**row))
-        return row
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(reviews).values(**row))
+        except IntegrityError:
+            found = self.review(str(row["review_id"])) if review_id is not None else None
+            if found is None:
+                raise
+            return found
+        return self.review(str(row["review_id"])) or row
 
-    def reviews(self, status: str | None, limit: int) -> list[dict[str, Any]]:
+    def review(self, review_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(reviews).where(reviews.c.review_id == review_id)).first()
+        return dict(row._mapping) if row is not None else None
+
+    def reviews(
+        self, status: str | None, limit: int, kind: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The queue, oldest first."""
         query = select(reviews).order_by(reviews.c.created_at).limit(limit)
         if status is not None:
             query = query.where(reviews.c.status == status)
+        if kind is not None:
+            query = query.where(reviews.c.kind == kind)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query).all()]
+
+    def review_counts(self) -> tuple[dict[tuple[str, str], int], dict[str, str]]:
+        """How many reviews per (kind, status), and each kind's oldest open item's
+        ``created_at``."""
+        with self.engine.connect() as conn:
+            counts = conn.execute(
+                select(reviews.c.kind, reviews.c.status, func.count()).group_by(
+                    reviews.c.kind, reviews.c.status
+                )
+            ).all()
+            oldest = conn.execute(
+                select(reviews.c.kind, func.min(reviews.c.created_at))
+                .where(reviews.c.status == "open")
+                .group_by(reviews.c.kind)
+            ).all()
+        return {(k, s): int(n) for k, s, n in counts}, {k: str(t) for k, t in oldest}
 
     def user_reviews(self, user_id: str, limit: int = 20) -> list[dict[str, Any]]:
         """``user_id``'s reviews, the latest first (for the self-check page)."""
@@ -169,14 +216,76 @@ class Catalog:
             found = conn.execute(_USER_REVIEWS, {"user": user_id, "limit": limit}).all()
         return [dict(r._mapping) for r in found]
 
-    def resolve_review(self, review_id: str, resolution: str, note: str | None) -> bool:
+    def claim_review(self, review_id: str, who: str, now: str, until: str) -> bool:
+        """``who`` claims an open review until ``until`` (ISO, UTC) unless another holds a
+        claim that has not expired at ``now``; claiming again extends one's own claim."""
+        free = or_(
+            reviews.c.claimed_by.is_(None),
+            reviews.c.claimed_by == who,
+            reviews.c.claim_expires_at < now,
+        )
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(reviews)
-                .where(reviews.c.review_id == review_id, reviews.c.status == "open")
-                .values(status="resolved", resolution=resolution, note=note, resolved_at=now_iso())
+                .where(reviews.c.review_id == review_id, reviews.c.status == "open", free)
+                .values(claimed_by=who, claimed_at=now, claim_expires_at=until)
             )
         return bool(result.rowcount)
+
+    def release_review(self, review_id: str, who: str) -> bool:
+        """Give up ``who``'s claim on an open review (False: not theirs, or not open)."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(reviews)
+                .where(
+                    reviews.c.review_id == review_id,
+                    reviews.c.status == "open",
+                    reviews.c.claimed_by == who,
+                )
+                .values(claimed_by=None, claimed_at=None, claim_expires_at=None)
+            )
+        return bool(result.rowcount)
+
+    def resolve_review(
+        self,
+        review_id: str,
+        resolution: str,
+        note: str | None,
+        who: str | None = None,
+        resolved_at: str | None = None,
+        human_decision_id: str | None = None,
+    ) -> bool:
+        """Close an open review; with ``who``, only while ``who`` holds its claim."""
+        where = [reviews.c.review_id == review_id, reviews.c.status == "open"]
+        if who is not None:
+            where.append(reviews.c.claimed_by == who)
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(reviews)
+                .where(*where)
+                .values(
+                    status="resolved",
+                    resolution=resolution,
+                    note=note,
+                    resolved_at=resolved_at or now_iso(),
+                    resolved_by=who,
+                    human_decision_id=human_decision_id,
+                    claim_expires_at=None,
+                )
+            )
+        return bool(result.rowcount)
+
+    def human_decisions_since(self, since: str) -> list[str]:
+        """The ids of the human decisions recorded by reviews resolved at or after ``since``
+        (ISO, UTC): those that may still outrank a newly activated snapshot."""
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(reviews.c.human_decision_id).where(
+                        reviews.c.human_decision_id.is_not(None), reviews.c.resolved_at >= since
+                    )
+                ).scalars()
+            )
 
     # consent ------------------------------------------------------------------------------
     def withdraw_consent(self, user_id: str) -> None:

@@ -34,6 +34,8 @@ KINDS = frozenset(
         "proposed",
         "approved",
         "rejected",
+        "review_claimed",
+        "review_released",
         "review_resolved",
         "erasure",
         "host_activation",

@@ -74,6 +74,15 @@ reviews = Table(
     Column("note", Text, nullable=True),
     Column("created_at", String(32), nullable=False),
     Column("resolved_at", String(32), nullable=True),
+    # review as work (0009): "appeal" (a user asked) or "manual_review" (the engine referred)
+    Column("kind", String(16), nullable=False, server_default="appeal"),
+    Column("reason_codes", Text, nullable=True),  # JSON list: the reviewed decision's codes
+    Column("fraud_rules", Text, nullable=True),  # JSON list, operators only (``_internal``)
+    Column("claimed_by", String(64), nullable=True),  # a principal's name
+    Column("claimed_at", String(32), nullable=True),
+    Column("claim_expires_at", String(32), nullable=True),  # ISO UTC: comparable as text
+    Column("resolved_by", String(64), nullable=True),
+    Column("human_decision_id", String(40), nullable=True),  # the decision it recorded
 )
 
 snapshots = Table(

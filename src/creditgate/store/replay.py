@@ -4,7 +4,9 @@ A faithful replay needs the exact policy text (stored by version) and the exact 
 include the whitelist snapshot's id and cutoffs when one was active; the decision id is reused
 so the whole decision document must come out identical, its ``"cutoffs"`` field included (the
 snapshot's as-of date from its catalog row). Records stored before a field existed
-(``cutoffs``; the stable-entry fields ``LATER_FIELDS``) are compared without it.
+(``cutoffs``; the stable-entry fields ``LATER_FIELDS``) are compared without it. A person's
+decision is not the engine's: it is derived again from its review row and the decision it
+reviewed (``creditgate.human``), which is how it was recorded.
 
 A decision taken while a champion/challenger experiment ran records ``experiment: {"id",
 "arm"}`` in its decision and inputs: replay checks that the arm is the one the experiment's
@@ -22,6 +24,7 @@ import orjson
 
 from creditgate.decider import Decider
 from creditgate.experiment import assign
+from creditgate.human import APPROVING, forced_offer, human_decision, is_human
 from creditgate.policy.loader import parse_policy
 from creditgate.profile import validate_profile
 from creditgate.snapshot_decider import cutoffs_for, cutoffs_used, decider_with_cutoffs
@@ -41,10 +44,21 @@ class ReplayResult:
     differences: list[str]
 
 
-def replay(log: DecisionLog, catalog: Catalog, decision_id: str) -> ReplayResult:
-    stored = log.get(decision_id)
-    if stored is None:
-        return ReplayResult(decision_id, "missing", [])
+@dataclass(frozen=True)
+class Context:
+    """What a stored decision was decided with: the decider (policy cut at the snapshot's
+    cutoffs), the cutoffs field, the validated profile and the date."""
+
+    decider: Decider
+    cutoffs: dict[str, Any]
+    row: dict[str, Any]
+    as_of: date
+
+
+def context(catalog: Catalog, stored: Stored) -> Context | ReplayResult:
+    """Rebuild what ``stored`` was decided with from its inputs and the catalog, or the
+    ``ReplayResult`` saying why it cannot be (erased, policy or snapshot missing)."""
+    decision_id = stored.decision_id
     if stored.inputs is None:
         return ReplayResult(decision_id, "erased", [])
     policy_row = catalog.policy(stored.policy_version)
@@ -66,26 +80,92 @@ def replay(log: DecisionLog, catalog: Catalog, decision_id: str) -> ReplayResult
         decider = decider_with_cutoffs(decider, snapshot["cutoffs"], as_of_snapshot, cities)
         cutoffs = cutoffs_used(snapshot["snapshot_id"], as_of_snapshot, snapshot["cutoffs"])
     as_of = date.fromisoformat(stored.inputs["as_of"])
-    row = validate_profile(
+    profile = validate_profile(
         orjson.dumps(stored.inputs["profile"]), as_of, decider.policy, decider.regions
     )
+    return Context(decider, cutoffs, dict(profile), as_of)
+
+
+def replay(log: DecisionLog, catalog: Catalog, decision_id: str) -> ReplayResult:
+    """Decide ``decision_id`` again and compare; a person's decision (``kind: human``) is
+    derived again from its review row and the decision it reviewed (``replay_human``)."""
+    stored = log.get(decision_id)
+    if stored is None:
+        return ReplayResult(decision_id, "missing", [])
+    if is_human(stored.decision):
+        return replay_human(log, catalog, stored)
+    found = context(catalog, stored)
+    if isinstance(found, ReplayResult):
+        return found
+    decider, row, as_of = found.decider, found.row, found.as_of
     again = decider.decide(row, as_of, decision_id=decision_id)
-    cutoffs = cutoffs_for(cutoffs, decider, row)
+    cutoffs = cutoffs_for(found.cutoffs, decider, row)
     fresh: dict[str, Any] = orjson.loads(orjson.dumps(again.to_dict() | {"cutoffs": cutoffs}))
-    tag = stored.inputs.get("experiment")
-    arm_diffs = arm_problems(catalog, stored, tag) if tag is not None else []
-    if tag is not None:
-        fresh["experiment"] = tag
+    tag = stored.inputs.get("experiment") if stored.inputs is not None else None
+    if tag is None:
+        return _compare(stored, fresh)
+    fresh["experiment"] = tag
+    return _compare(stored, fresh, arm_problems(catalog, stored, tag))
+
+
+def _compare(
+    stored: Stored, fresh: dict[str, Any], problems: list[str] | None = None
+) -> ReplayResult:
     old = {k: v for k, v in stored.decision.items() if k != "_internal"}
+    fresh = {k: v for k, v in fresh.items() if k != "_internal"}
     for later in LATER_FIELDS:  # stored before the decision contract had the field
         if later not in old:
             fresh.pop(later, None)
-    diffs = arm_diffs + [
+    diffs = list(problems or []) + [
         f"{k}: stored {old.get(k)!r}, replayed {fresh.get(k)!r}"
         for k in sorted(set(old) | set(fresh))
         if old.get(k) != fresh.get(k)
     ]
-    return ReplayResult(decision_id, "different" if diffs else "identical", diffs)
+    return ReplayResult(stored.decision_id, "different" if diffs else "identical", diffs)
+
+
+def offer_for(catalog: Catalog, contested: Stored) -> dict[str, Any] | ReplayResult | None:
+    """The terms a person's invitation of ``contested`` takes from the policy (None: the
+    contested decision had its own; ``human.forced_offer``)."""
+    if contested.decision.get("limit_cny") is not None:
+        return None
+    found = context(catalog, contested)
+    if isinstance(found, ReplayResult):
+        return found
+    return forced_offer(found.decider, found.row, found.as_of)
+
+
+def replay_human(log: DecisionLog, catalog: Catalog, stored: Stored) -> ReplayResult:
+    """A person's decision, derived again: from the review row (resolution, operator, when)
+    and the decision it reviewed, by the same function that recorded it."""
+    decision_id = stored.decision_id
+    human = stored.decision["human"]
+    review = catalog.review(str(human.get("review_id")))
+    if review is None:
+        return ReplayResult(decision_id, "missing", [f"review {human.get('review_id')}"])
+    contested = log.get(review["decision_id"])
+    if contested is None:
+        return ReplayResult(decision_id, "missing", [f"decision {review['decision_id']}"])
+    if stored.inputs is None or contested.inputs is None:
+        return ReplayResult(decision_id, "erased", [])
+    offer = None
+    if review["resolution"] in APPROVING:
+        found = offer_for(catalog, contested)
+        if isinstance(found, ReplayResult):
+            return ReplayResult(decision_id, found.status, found.differences)
+        offer = found
+    facts = {
+        "review_id": review["review_id"],
+        "resolution": review["resolution"],
+        "operator": review["resolved_by"],
+        "decided_at": review["resolved_at"],
+    }
+    fresh = human_decision(contested.decision, facts, decision_id, offer)
+    result = _compare(stored, orjson.loads(orjson.dumps(fresh)))
+    if review["human_decision_id"] != decision_id:  # the row names another decision
+        problem = f"review {review['review_id']} recorded {review['human_decision_id']!r}"
+        return ReplayResult(decision_id, "different", [*result.differences, problem])
+    return result
 
 
 def arm_problems(catalog: Catalog, stored: Stored, tag: Any) -> list[str]:

@@ -120,6 +120,8 @@ RETAINED = (  # "experiment": an erased decision still counts in its arm
     "entry_visible",
     "review",
     "cutoffs",  # which cutoffs it was cut at: no personal data
+    "kind",  # "human" for a person's decision (service/reviewing.py)
+    "human",  # which review, resolution and operator: no personal data of the user
 )
 ERASED_REVIEW_TEXT = "[erased]"
 
@@ -428,6 +430,25 @@ class DecisionLog:
             .where(decisions.c.seq > seq)
             .order_by(decisions.c.seq)
             .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).all())
+
+    def by_ids(self, ids: list[str]) -> list[Any]:
+        """The decisions of ``ids`` in log order, with the columns ``since`` reads."""
+        if not ids:
+            return []
+        query = (
+            select(
+                decisions.c.seq,
+                decisions.c.user_id,
+                decisions.c.decision_id,
+                decisions.c.policy_version,
+                decisions.c.decision,
+                decisions.c.inputs,
+            )
+            .where(decisions.c.decision_id.in_(ids))
+            .order_by(decisions.c.seq)
         )
         with self.engine.connect() as conn:
             return list(conn.execute(query).all())

@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from creditgate.policy.lint import errors, lint
 from creditgate.policy.loader import PolicyError, parse_policy
-from creditgate.service import approvals
+from creditgate.service import approvals, reviewing
 from creditgate.service.deps import AdminReader, AdminWriter, ServicesDep
 from creditgate.service.logs import actor_name, audit_log
 from creditgate.service.ops import load_snapshot, register_policy
@@ -26,7 +26,9 @@ from creditgate.service.schemas import (
     PolicyInfo,
     PolicyText,
     QueuedReview,
+    ResolvedReview,
     ResolveRequest,
+    ReviewSummary,
     SnapshotInfo,
     SnapshotLoad,
 )
@@ -170,24 +172,71 @@ def activate_snapshot(snapshot_id: str, caller: AdminWriter, services: ServicesD
     return ChangeInfo(**approvals.propose(services, "snapshot", snapshot_id, caller))
 
 
+def _review_error(exc: reviewing.ReviewError) -> HTTPException:
+    return HTTPException(exc.status, str(exc))
+
+
 @router.get("/reviews")
 def list_reviews(
     _: AdminReader,
     services: ServicesDep,
     status: Annotated[str | None, Query(pattern="^(open|resolved)$")] = "open",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    kind: Annotated[str | None, Query(pattern="^(appeal|manual_review)$")] = None,
 ) -> list[QueuedReview]:
-    return [QueuedReview(**r) for r in services.catalog.reviews(status, limit)]
+    """The queue, oldest first (``kind``: appeal or manual_review)."""
+    rows = services.catalog.reviews(status, limit, kind)
+    return [QueuedReview(**reviewing.queue_item(services, r)) for r in rows]
+
+
+@router.get("/reviews/summary")
+def review_summary(_: AdminReader, services: ServicesDep) -> ReviewSummary:
+    return ReviewSummary(**reviewing.summary(services))
+
+
+@router.get("/reviews/{review_id}")
+def show_review(review_id: str, _: AdminReader, services: ServicesDep) -> QueuedReview:
+    found = services.catalog.review(review_id)
+    if found is None:
+        raise HTTPException(404, "no such review")
+    return QueuedReview(**reviewing.queue_item(services, found))
+
+
+@router.post("/reviews/{review_id}/claim")
+def claim_review(review_id: str, caller: AdminWriter, services: ServicesDep) -> QueuedReview:
+    """Hold the review for ``CREDITGATE_REVIEW_CLAIM_S`` seconds (claiming again extends
+    it); 409 while another operator holds it."""
+    try:
+        found = reviewing.claim(services, caller, review_id)
+    except reviewing.ReviewError as exc:
+        raise _review_error(exc) from None
+    return QueuedReview(**reviewing.queue_item(services, found))
+
+
+@router.post("/reviews/{review_id}/release")
+def release_review(review_id: str, caller: AdminWriter, services: ServicesDep) -> QueuedReview:
+    """Give the review back to the queue (409 unless the caller holds it)."""
+    try:
+        found = reviewing.release(services, caller, review_id)
+    except reviewing.ReviewError as exc:
+        raise _review_error(exc) from None
+    return QueuedReview(**reviewing.queue_item(services, found))
 
 
 @router.post("/reviews/{review_id}/resolve")
 def resolve_review(
     review_id: str, body: ResolveRequest, caller: AdminWriter, services: ServicesDep
-) -> dict[str, str]:
-    if not services.catalog.resolve_review(review_id, body.resolution, body.note):
-        raise HTTPException(404, "no open review with that id")
-    event = {"review_id": review_id, "resolution": body.resolution}  # the note stays out
-    actor = _actor(caller, services)
-    services.events.record("review_resolved", actor, None, event)
-    audit_log("review.resolve", actor, review_id, resolution=body.resolution)
-    return {"review_id": review_id, "status": "resolved", "resolution": body.resolution}
+) -> ResolvedReview:
+    """Resolve a review the caller holds, or claim and resolve it in one step when nobody
+    does (409 while another operator holds it): records the person's decision in the
+    decision log (``service/reviewing.py``), which is the user's answer at once."""
+    try:
+        closed = reviewing.resolve(services, caller, review_id, body.resolution, body.note)
+    except reviewing.ReviewError as exc:
+        raise _review_error(exc) from None
+    return ResolvedReview(
+        review_id=review_id,
+        status="resolved",
+        resolution=body.resolution,
+        decision_id=closed["human_decision_id"],
+    )

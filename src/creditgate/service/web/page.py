@@ -43,11 +43,14 @@ def _tried(
     return changes, outcome
 
 
+RESOLVED = ("upheld", "overturned", "approve", "decline")  # each has a message
+
+
 def _requests(services: Services, user_id: str) -> list[dict[str, Any]]:
     return [
         {
             "status": r["status"],
-            "resolution": r["resolution"] if r["resolution"] in ("upheld", "overturned") else None,
+            "resolution": r["resolution"] if r["resolution"] in RESOLVED else None,
             "created_at": str(r["created_at"]),
             "field": view.disputed_field(str(r["reason"] or "")),
         }

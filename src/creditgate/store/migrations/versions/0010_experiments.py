@@ -1,7 +1,7 @@
 """Champion/challenger experiments (``experiments``): which challenger policy and snapshot
 decide which share of users, and who started and stopped it.
 
-Revision ID: 0009_experiments
+Revision ID: 0010_experiments
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from alembic import op
 
 from creditgate.store.models import experiments
 
-revision = "0009_experiments"
-down_revision = "0008_used_links"
+revision = "0010_experiments"
+down_revision = "0009_review_work"
 branch_labels = None
 depends_on = None
 
