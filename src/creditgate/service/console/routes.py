@@ -16,7 +16,7 @@ import anyio
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 
-from creditgate.service.console import changes, overview, pages, session
+from creditgate.service.console import changes, overview, pages, session, work
 from creditgate.service.deps import Services, ServicesDep
 from creditgate.service.logs import audit_log
 from creditgate.service.security import AuthError, staff_principal
@@ -33,6 +33,7 @@ def install(app: FastAPI) -> None:
     app.state.console_reports = overview.ReportCache()
     app.include_router(router)
     app.include_router(changes.router)
+    app.include_router(work.router)
 
 
 def _reports(request: Request) -> overview.ReportCache:
