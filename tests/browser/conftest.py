@@ -100,6 +100,7 @@ class SeededUsers:
     by_reason: dict[str, str]  # reason code -> a refused user with it (the only one if possible)
     quarantined: str  # a user of the input the batch quarantined (unknown to the service)
     servicing: str = ""  # a refused user who owes money: the entry stays for servicing
+    source: Path | None = None  # the seeded population (for another batch over it)
 
 
 @dataclass
@@ -116,6 +117,12 @@ class Served:
 
     def url(self, path: str) -> str:
         return self.base_url + path
+
+    @property
+    def users_source(self) -> Path:
+        """The seeded population file (the same users, for another batch run over them)."""
+        assert self.users.source is not None
+        return self.users.source
 
     def staff_token(self, role: str = "admin") -> str:
         """The bearer token of the staff principal ``role`` (service, viewer, operator, admin,
@@ -164,7 +171,9 @@ def seed_batch(directory: Path) -> tuple[Path, SeededUsers]:
     assert bad and {"invited", "not_invited"} <= set(by_outcome), "seed a population with both"
     servicing = sorted(u for u, r in batch.items() if r["entry"] == "servicing")
     assert servicing, "seed a population with a refused user who owes money"
-    users = SeededUsers(batch, by_outcome["invited"], by_outcome, by_reason, bad[0], servicing[0])
+    users = SeededUsers(
+        batch, by_outcome["invited"], by_outcome, by_reason, bad[0], servicing[0], source
+    )
     return snapshot, users
 
 
