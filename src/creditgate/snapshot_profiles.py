@@ -219,6 +219,10 @@ class SnapshotProfiles:
     def _row(self, batch: int, i: int) -> dict[str, Any]:
         return {name: read(i) for name, read in self._rows[batch]}
 
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """The profiles as the file's record batches (sorted by ``user_id``)."""
+        yield from self._batches
+
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for batch in self._batches:
             yield from batch.to_pylist()

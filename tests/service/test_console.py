@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from test_api import STRONG, decide
+from typer.testing import CliRunner
 
 from conftest import SECRET, TOKENS, approved, auth, make_settings
 from creditgate.batch.backends import duckdb_backend
 from creditgate.batch.run import run_batch
+from creditgate.cli.main import app as cli
 from creditgate.decider import Decider
 from creditgate.population.synth import write_parquet
 from creditgate.service.app import create_app
@@ -306,3 +308,54 @@ def test_the_diff_of_two_versions(console: TestClient) -> None:
     assert console.get("/console/policies/diff", params={"a": old, "b": "nope"}).status_code == 404
     lint = console.get(f"/console/policies/{new}")
     assert 'data-testid="lint" data-errors="0"' in lint.text
+
+
+def test_a_background_comparison_equals_the_cli_over_the_same_users(
+    console: TestClient, batch_snapshot: Path, tmp_path: Path
+) -> None:
+    """The console compares a version with the live one over the active snapshot's decided
+    profiles; its swap set equals ``creditgate compare`` over the batch's own input."""
+    activate(console, batch_snapshot)
+    new = upload_variant(console, "-f", ("capacity_share: 0.15", "capacity_share: 0.10"))
+    sign_in(console, "operator")
+    page = console.get("/console/policies")
+    r = console.post(
+        f"/console/policies/{new}/compare",
+        data={"csrf": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"].startswith("/console/jobs/")
+    job_url = r.headers["location"]
+    deadline = time.time() + 120
+    while 'data-state="running"' in (html := console.get(job_url).text):
+        assert 'http-equiv="refresh"' in html
+        assert time.time() < deadline, "the comparison did not finish"
+        time.sleep(0.5)
+    assert 'data-state="done"' in html, html[:2000]
+    cells = {
+        (a, b): int(n)
+        for a, b, n in re.findall(
+            r'data-champion="(\w+)" data-challenger="(\w+)" data-users="(\d+)"', html
+        )
+    }
+    texts = {}
+    for version, name in ((new.removesuffix("-f"), "a"), (new, "b")):
+        body = console.get(f"/v1/admin/policies/{version}", headers=auth("viewer")).json()
+        (tmp_path / f"{name}.yaml").write_text(body["text"], encoding="utf-8")
+        texts[name] = tmp_path / f"{name}.yaml"
+    done = CliRunner().invoke(
+        cli,
+        [
+            "compare", str(texts["a"]), str(texts["b"]),
+            "--population", str(batch_snapshot.parent.parent / "users.parquet"),
+            "--out", str(tmp_path / "cmp"), "--as-of", AS_OF.isoformat(),
+        ],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    expected = json.loads((tmp_path / "cmp" / "compare.json").read_text(encoding="utf-8"))
+    assert cells == {(c["champion"], c["challenger"]): c["users"] for c in expected["swap_set"]}
+    assert cells[("in", "out")] > 0  # a smaller capacity moves users out
+    report = console.get(f"{job_url}/compare.html")
+    assert (
+        report.status_code == 200 and "script-src" not in report.headers["content-security-policy"]
+    )

@@ -17,7 +17,7 @@ from creditgate.batch.run import BatchInputError
 from creditgate.cli.batch import Engine, connect, unwritable
 from creditgate.cli.common import AsOfOption, Exit, err, fail, load_decider, out, parse_as_of
 from creditgate.lab.churn import churn
-from creditgate.lab.compare import CompareError, compare_tables
+from creditgate.lab.compare import CompareError, compare_tables, headline
 from creditgate.lab.evaluate import Evaluation, evaluate
 from creditgate.lab.html import write_compare_html, write_html
 from creditgate.lab.report import write_report
@@ -225,17 +225,6 @@ def compare(
         )
         write_compare_html(output / "compare.html", body)
         out.print(f"report: {output / 'compare.json'}, {output / 'compare.html'}")
-
-
-def headline(report: dict[str, Any]) -> dict[str, Any]:
-    """What a swap set is read against: each policy's own totals."""
-    keys = ("file", "invited", "invited_share", "expected_bad_rate", "realised_bad_rate")
-    return {k: report[k] for k in keys} | {
-        "policy": report["policy"],
-        "exposure_cny": report["exposure_cny"],
-        "expected_loss_cny": report["expected_loss_cny"],
-        "cutoffs": report["cutoffs"]["by_class"],
-    }
 
 
 def print_swap_set(body: dict[str, Any]) -> None:

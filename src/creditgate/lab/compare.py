@@ -156,3 +156,14 @@ def reason_counts(
         .limit(TOP_REASONS)
     ).to_pylist()
     return [{"code": r["code"], "users": int(r["users"])} for r in rows]
+
+
+def headline(report: dict[str, Any]) -> dict[str, Any]:
+    """What a swap set is read against: each policy's own totals."""
+    keys = ("file", "invited", "invited_share", "expected_bad_rate", "realised_bad_rate")
+    return {k: report[k] for k in keys} | {
+        "policy": report["policy"],
+        "exposure_cny": report["exposure_cny"],
+        "expected_loss_cny": report["expected_loss_cny"],
+        "cutoffs": report["cutoffs"]["by_class"],
+    }

@@ -11,21 +11,29 @@ refused (403) if they post one anyway.
 from __future__ import annotations
 
 import difflib
+from datetime import date
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from creditgate.policy.lint import lint
 from creditgate.policy.loader import PolicyError, parse_policy
 from creditgate.service import approvals
-from creditgate.service.console import pages
+from creditgate.service.console import jobs, pages
 from creditgate.service.deps import ServicesDep
 from creditgate.service.logs import audit_log
+from creditgate.service.web.render import SECURITY_HEADERS
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 MAX_VERSION = 64
 FLASH_FOR_STATUS = {404: "not_found", 403: "own", 409: "conflict", 422: "lint"}
+# the lab's report carries its own inline stylesheet and no script
+REPORT_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 def _version_ok(version: str) -> bool:
@@ -122,6 +130,61 @@ async def propose_policy(request: Request, version: str, services: ServicesDep) 
         return pages.back("/console/policies", FLASH_FOR_STATUS.get(exc.status_code, "bad"))
     audit_log("console.propose", principal.name, version, change_id=change["change_id"])
     return pages.back("/console/changes", "proposed" if change["status"] == "proposed" else "live")
+
+
+@router.post("/policies/{version}/compare")
+async def compare_policy(request: Request, version: str, services: ServicesDep) -> Response:
+    """Compare ``version`` with the live policy over the active snapshot's population, in
+    the background (``console.jobs``); 303 to the job's page."""
+    checked = await pages.posted(request, services, pages.WRITERS)
+    if isinstance(checked, Response):
+        return checked
+    (_, principal), _ = checked
+    state = services.state
+    snap, live = state.snapshot, state.current
+    stored = services.catalog.policy(version) if _version_ok(version) else None
+    if stored is None or snap is None or snap.profiles is None or live is None:
+        return pages.back("/console/policies", "not_found")
+    try:
+        challenger = parse_policy(str(stored["text"]), f"<policy {version}>")
+    except PolicyError:
+        return pages.back("/console/policies", "lint")
+    champion = live.decider.policy
+    as_of = date.fromisoformat(str(snap.meta["as_of"]))
+    job_id = jobs.start_compare(
+        services.settings, champion, challenger, live.decider.regions, snap.profiles, as_of,
+        principal.name,
+    )  # fmt: skip
+    if job_id is None:
+        return pages.back("/console/policies", "busy")
+    audit_log("console.compare", principal.name, version, job=job_id)
+    return RedirectResponse(f"/console/jobs/{job_id}", status_code=303)
+
+
+@router.get("/jobs/{job_id}")
+def job_page(request: Request, job_id: str, services: ServicesDep) -> Response:
+    """A comparison's progress (the page reloads itself while it runs), then its swap set."""
+    staff = pages.signed_in(request, services)
+    if staff is None:
+        return pages.to_sign_in()
+    found = jobs.status(services.settings, job_id)
+    if found is None:
+        return pages.render(request, "job.html", 404, staff, services, job=None, body=None)
+    body = jobs.result(services.settings, job_id) if found["state"] == "done" else None
+    return pages.render(request, "job.html", 200, staff, services, job=found, body=body)
+
+
+@router.get("/jobs/{job_id}/compare.html")
+def job_report(request: Request, job_id: str, services: ServicesDep) -> Response:
+    """The comparison's full report (``lab.html``: self-contained, no script)."""
+    if pages.signed_in(request, services) is None:
+        return pages.to_sign_in()
+    directory = jobs.job_directory(services.settings, job_id)
+    path = directory / "compare.html" if directory is not None else None
+    if path is None or not path.is_file():
+        raise HTTPException(404)
+    headers = {**SECURITY_HEADERS, "Content-Security-Policy": REPORT_CSP}
+    return HTMLResponse(path.read_text(encoding="utf-8"), headers=headers)
 
 
 @router.get("/changes")

@@ -76,7 +76,7 @@ def render(
 
 FLASHES = frozenset(
     {"proposed", "approved", "rejected", "live", "not_found", "conflict", "own", "lint", "bad"}
-    | {"claimed", "released", "resolved"}
+    | {"claimed", "released", "resolved", "busy"}
 )
 """The outcomes an action reports back through ``?flash=`` (fixed words, never data)."""
 
