@@ -114,8 +114,11 @@ def test_an_experiment_is_proposed_approved_and_compared(
         follow_redirects=False,
     )
     assert r.headers["location"] == "/console/changes?flash=approved"
+    invited: dict[str, set[str]] = {"champion": set(), "challenger": set()}
     for user in CANDIDATES[:40]:
-        decide(client, {**DEVICE, "user_id": user, "accounts_on_device": 1})
+        d = decide(client, {**DEVICE, "user_id": user, "accounts_on_device": 1})
+        if d["outcome"] == "invited":
+            invited[d["experiment"]["arm"]].add(user)
     listing = client.get("/console/experiments")
     experiment_id = re.search(
         r'data-experiment="([^"]+)" data-status="running"', listing.text
@@ -124,5 +127,19 @@ def test_an_experiment_is_proposed_approved_and_compared(
     arms = dict(re.findall(r'data-arm="(\w+)" data-decisions="(\d+)"', page.text))
     assert int(arms["champion"]) + int(arms["challenger"]) == 40 and int(arms["challenger"]) > 0
     assert challenger in page.text and 'data-testid="stop-experiment"' in page.text
-    stored = services(client).log
-    assert stored is not None
+    defaulted = {u: int(i % 3 == 0) for i, u in enumerate(CANDIDATES)}
+    lines = ["user_id,defaulted", *(f"{u},{d}" for u, d in defaulted.items())]
+    (tmp_path / "snapshots" / "outcomes.csv").write_text("\n".join(lines) + "\n")
+    page = client.get(
+        f"/console/experiments/{experiment_id}", params={"performance": "outcomes.csv"}
+    )
+    rows = re.findall(r'data-arm="(\w+)" data-defaulted="(\d+)" data-known="(\d+)"', page.text)
+    assert {arm: (int(d), int(k)) for arm, d, k in rows} == {
+        arm: (sum(defaulted[u] for u in users), len(users)) for arm, users in invited.items()
+    }
+    both = all(invited.values())
+    assert ('data-testid="bad-rate-difference"' in page.text) == both
+    assert ('data-testid="no-difference"' in page.text) == (not both)
+    bad = client.get(f"/console/experiments/{experiment_id}", params={"performance": "../x.csv"})
+    assert 'data-testid="performance-problem"' in bad.text
+    assert services(client).log is not None

@@ -22,6 +22,7 @@ from creditgate.service import experiments, reviewing
 from creditgate.service.console import pages
 from creditgate.service.deps import ServicesDep
 from creditgate.service.logs import audit_log
+from creditgate.service.routes.experiments import performance_of
 from creditgate.store.experiments import all_experiments, get
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -134,9 +135,16 @@ def experiment_page(request: Request, experiment_id: str, services: ServicesDep)
     if found is None:
         return pages.render(request, "experiment.html", 404, staff, services, info=None)
     info = experiments.experiment_view(found)
+    name = request.query_params.get("performance") or None
+    outcomes, problem = None, None
+    if name is not None:
+        try:
+            outcomes = performance_of(services, name)
+        except HTTPException:
+            problem = "performance"
     return pages.render(
-        request, "experiment.html", 200, staff, services, info=info,
-        compared=report(services.engine, found, None),
+        request, "experiment.html", 200, staff, services, info=info, performance=name,
+        compared=report(services.engine, found, outcomes), problem=problem,
     )  # fmt: skip
 
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from creditgate.experiment_report import PerformanceError, read_performance, report
 from creditgate.service import experiments
-from creditgate.service.deps import AdminReader, AdminWriter, ServicesDep
+from creditgate.service.deps import AdminReader, AdminWriter, Services, ServicesDep
 from creditgate.service.schemas import (
     ChangeInfo,
     ExperimentInfo,
@@ -81,14 +81,18 @@ def experiment_report(
     found = get(services.engine, experiment_id)
     if found is None:
         raise HTTPException(404, "no such experiment")
-    outcomes = None
-    if performance is not None:
-        path = _performance_file(snapshot_directory(services.settings), performance)
-        try:
-            outcomes = read_performance(path)
-        except PerformanceError:
-            raise HTTPException(422, "performance: not a user_id, defaulted (0/1) table") from None
+    outcomes = None if performance is None else performance_of(services, performance)
     return ExperimentReport(**report(services.engine, found, outcomes))
+
+
+def performance_of(services: Services, name: str) -> dict[str, int]:
+    """The outcomes in the performance file ``name`` of the snapshot directory (the API and
+    the console read it alike); ``HTTPException`` 422 for a bad name or content."""
+    path = _performance_file(snapshot_directory(services.settings), name)
+    try:
+        return read_performance(path)
+    except PerformanceError:
+        raise HTTPException(422, "performance: not a user_id, defaulted (0/1) table") from None
 
 
 def _performance_file(directory: Path, name: str) -> Path:
