@@ -75,6 +75,11 @@ def test_sign_in_overview_equals_the_run_report_and_sign_out(
     save_screenshot(desk, "console-overview-zh-CN", mask=mask)
     desk.goto(served.url("/console?lang=en"))
     save_screenshot(desk, "console-overview-en", mask=mask)
+    desk.goto(served.url("/console?lang=zh-CN"))
+    for name in ("policies", "changes", "audit"):  # a viewer's read-only pages
+        desk.get_by_test_id(f"nav-{name}").click()
+        assert desk.get_by_test_id("propose").count() == 0
+        save_screenshot(desk, f"console-{name}-zh-CN", mask=[desk.locator("code")])
     desk.get_by_test_id("sign-out").click()
     assert desk.url == served.url("/console/sign-in")
     desk.goto(served.url("/console"))
