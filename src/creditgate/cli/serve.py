@@ -177,6 +177,7 @@ def serve_demo(
         f"\n[bold]creditgate service[/] on {base}  (database {db_url})\n"
         f"  API docs      {base}/docs\n  OpenAPI       {base}/openapi.json\n"
         f"  health        {base}/healthz\n{links}"
+        f"  console       {base}/console   (sign in with the admin or operator token below)\n"
         f"  admin token   {admin}   (approves what an operator proposes: four eyes)\n"
         f"  operator token {operator}\n  service token {service}\n"
         f"  try: curl -H 'Authorization: Bearer {admin}' {base}/v1/admin/policies\n"
