@@ -104,7 +104,6 @@ def running(settings: Settings) -> Iterator[tuple[str, list[str]]]:
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     thread = threading.Thread(
         target=lambda: asyncio.run(server.serve(sockets=[sock])), name="uvicorn", daemon=True
     )
@@ -166,6 +165,7 @@ def main() -> None:
     print(f"work directory {work}")
     if not args.reuse:
         prepare(work, args.users, args.memory_limit)
+    users = pq.ParquetFile(work / "users.parquet").metadata.num_rows  # --reuse: the file's
     bodies = profiles(work, args.decisions)
     gc.collect()
 
@@ -222,9 +222,7 @@ def main() -> None:
 
     base99 = quantile(baseline, 0.99)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(
-        f"\nusers {args.users:,}; {n} timed GETs per page after {w} untimed; real uvicorn + httpx"
-    )
+    print(f"\nusers {users:,}; {n} timed GETs per page after {w} untimed; real uvicorn + httpx")
     print(f"{'page':<26}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}  p99<=200  p99/base")
     failed = False
     rows = [("/healthz (baseline)", baseline), *results.items(), ("/healthz (again)", after)]
