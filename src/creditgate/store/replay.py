@@ -12,12 +12,18 @@ A decision taken while a champion/challenger experiment ran records ``experiment
 "arm"}`` in its decision and inputs: replay checks that the arm is the one the experiment's
 salt and share assign the user, and that the record's policy and snapshot are that arm's
 (``arm_problems``), then decides with them as with any record.
+
+Parsing a policy text and compiling its deciders costs a few hundred milliseconds, the same
+for every record decided with that text and those cutoffs: the deciders are kept by content
+(``policy_decider``, ``cut_decider``), so replaying a decision (the console's decision page,
+``creditgate replay``) costs one decision, not a policy load.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -64,7 +70,8 @@ def context(catalog: Catalog, stored: Stored) -> Context | ReplayResult:
     policy_row = catalog.policy(stored.policy_version)
     if policy_row is None:
         return ReplayResult(decision_id, "missing", [f"policy {stored.policy_version}"])
-    decider = Decider(parse_policy(policy_row["text"], f"<policy {stored.policy_version}>"))
+    text = str(policy_row["text"])
+    decider = policy_decider(stored.policy_version, text)
     snapshot = stored.inputs.get("snapshot")  # the service decided with a snapshot's cutoffs
     cutoffs = cutoffs_used(None)
     if snapshot is not None:
@@ -72,18 +79,35 @@ def context(catalog: Catalog, stored: Stored) -> Context | ReplayResult:
         if row is None:
             return ReplayResult(decision_id, "missing", [f"snapshot {snapshot['snapshot_id']}"])
         # the text quotes the snapshot's date (as of when its cutoffs hold)
-        meta = orjson.loads(row["meta"])
-        as_of_snapshot = date.fromisoformat(meta["as_of"])
-        # a city's own cutoffs come from the registered snapshot (content-hashed), not the
-        # record's inputs: they are many, and the same for every decision cut at them
-        cities = meta.get("city_cutoffs", {})
-        decider = decider_with_cutoffs(decider, snapshot["cutoffs"], as_of_snapshot, cities)
+        meta = str(row["meta"])
+        as_of_snapshot = date.fromisoformat(orjson.loads(meta)["as_of"])
+        record_cutoffs = orjson.dumps(snapshot["cutoffs"], option=orjson.OPT_SORT_KEYS)
+        decider = cut_decider(stored.policy_version, text, record_cutoffs.decode(), meta)
         cutoffs = cutoffs_used(snapshot["snapshot_id"], as_of_snapshot, snapshot["cutoffs"])
     as_of = date.fromisoformat(stored.inputs["as_of"])
     profile = validate_profile(
         orjson.dumps(stored.inputs["profile"]), as_of, decider.policy, decider.regions
     )
     return Context(decider, cutoffs, dict(profile), as_of)
+
+
+@lru_cache(maxsize=16)
+def policy_decider(version: str, text: str) -> Decider:
+    """The decider of a stored policy text, built once per (version, text)."""
+    return Decider(parse_policy(text, f"<policy {version}>"))
+
+
+@lru_cache(maxsize=64)
+def cut_decider(version: str, text: str, cutoffs: str, meta: str) -> Decider:
+    """The policy's decider cut at a record's class ``cutoffs`` (JSON, sorted keys) and at the
+    city cutoffs of the snapshot's catalog ``meta`` (JSON): a city's own cutoffs come from the
+    registered snapshot (content-hashed), not the record's inputs, as they are many and the
+    same for every decision cut at them. Built once per distinct key."""
+    found = orjson.loads(meta)
+    as_of = date.fromisoformat(found["as_of"])
+    cities = found.get("city_cutoffs", {})
+    base = policy_decider(version, text)
+    return decider_with_cutoffs(base, orjson.loads(cutoffs), as_of, cities)
 
 
 def replay(log: DecisionLog, catalog: Catalog, decision_id: str) -> ReplayResult:
