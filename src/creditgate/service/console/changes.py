@@ -197,7 +197,7 @@ def changes_page(request: Request, services: ServicesDep) -> Response:
     decided = [
         c
         for status in ("approved", "rejected")
-        for c in services.changes.list(status, 20)  # type: ignore[arg-type]
+        for c in services.changes.list(status, 20)
     ]
     decided.sort(key=lambda c: str(c.get("decided_at") or ""), reverse=True)
     return pages.render(

@@ -16,17 +16,36 @@ from markupsafe import Markup
 from creditgate.lab.html import apr_chart, limit_chart, score_chart
 from creditgate.service.deps import Services
 from creditgate.service.snapshot_files import read_report, snapshot_directory
+from creditgate.service.web.render import fragment
 from creditgate.snapshot import SnapshotError
 from creditgate.snapshot_report import ReportRef
 
 
 @dataclass
 class ReportCache:
-    """The active snapshot's report, by snapshot id (one entry: the active one)."""
+    """The active snapshot's report, by snapshot id (one entry: the active one), and its
+    rendering per language: the figures do not change while the snapshot is live, so the
+    overview renders them once (the regions table alone is hundreds of rows)."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     key: str | None = None
     report: dict[str, Any] | None = None
+    html: dict[str, Markup] = field(default_factory=dict)
+
+    def rendered(
+        self, services: Services, snapshot_id: str, meta: dict[str, Any], lang: str
+    ) -> Markup:
+        """The report's part of the overview in ``lang`` (``LookupError`` as ``get``)."""
+        report = self.get(services, snapshot_id, meta)
+        with self.lock:
+            found = self.html.get(lang) if self.key == snapshot_id else None
+            if found is None:
+                found = fragment(
+                    "console/_report.html", lang, report=report, regions=regions(report),
+                    charts=charts(report),
+                )  # fmt: skip
+                self.html[lang] = found
+            return found
 
     def get(self, services: Services, snapshot_id: str, meta: dict[str, Any]) -> dict[str, Any]:
         """The report ``meta`` names; ``LookupError`` when it names none or it cannot be
@@ -44,7 +63,7 @@ class ReportCache:
                 )
             except SnapshotError as exc:
                 raise LookupError("the snapshot's run report is missing or changed") from exc
-            self.key, self.report = snapshot_id, document
+            self.key, self.report, self.html = snapshot_id, document, {}
             return document
 
 

@@ -114,20 +114,15 @@ def overview_page(request: Request, services: ServicesDep, reports: Reports) -> 
         "policy_version": state.policy_version,
         "snapshot": snap.meta if snap is not None else None,
         "snapshot_id": snap.snapshot_id if snap is not None else None,
-        "report": None,
+        "report_html": None,
         "problem": None,
     }
     if snap is not None:
+        lang, _ = pages.lang_of(request)
         try:
-            report = reports.get(services, snap.snapshot_id, snap.meta)
+            context["report_html"] = reports.rendered(services, snap.snapshot_id, snap.meta, lang)
         except LookupError as exc:
             context["problem"] = str(exc)
-        else:
-            context |= {
-                "report": report,
-                "regions": overview.regions(report),
-                "charts": overview.charts(report),
-            }
     return pages.render(request, "overview.html", 200, staff, services, **context)
 
 

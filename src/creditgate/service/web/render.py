@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from creditgate.service.web.i18n import LANGS, Texts
 
@@ -32,6 +33,12 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def fragment(template: str, lang: str, **context: Any) -> Markup:
+    """Part of a page rendered on its own (autoescaped, in ``lang``), to be kept and placed
+    into pages: what does not change between requests is rendered once."""
+    return Markup(_env.get_template(template).render(t=Texts(lang), lang=lang, **context))
 
 
 def page(
