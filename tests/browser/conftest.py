@@ -203,8 +203,11 @@ def settings_for(directory: Path, snapshot: Path, **overrides: Any) -> Settings:
 
 
 def free_socket() -> socket.socket:
-    """A socket bound to a free loopback port (handed to uvicorn: no race for the port)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """A socket bound to a free loopback port (handed to uvicorn: no race for the port).
+    Made with ``IPPROTO_TCP`` as ``getaddrinfo`` gives it: with protocol 0 asyncio does not
+    set ``TCP_NODELAY`` on accepted connections, and every response waits ~40 ms for the
+    client's delayed ACK."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     return sock
