@@ -47,7 +47,6 @@ from creditgate.lab.report import report_of, with_counts, write_report
 from creditgate.policy.lower import lower, refs
 from creditgate.policy.nodes import Policy
 from creditgate.population.regions import RegionTable
-from creditgate.snapshot import SCHEMA as SNAPSHOT_SCHEMA
 from creditgate.snapshot import (
     REVIEW,
     SnapshotError,

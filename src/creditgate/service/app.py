@@ -30,7 +30,6 @@ from creditgate.service.fastlane import FastLane, internal_error, send_json
 from creditgate.service.logs import ERROR_ID_KEY, configure_logging, report_error
 from creditgate.service.middleware import GuardMiddleware, TokenBucket, no_store
 from creditgate.service.ops import bootstrap
-from creditgate.service.snapshot_reviews import SnapshotReviewJobs
 from creditgate.service.routes import (
     admin,
     changes,
@@ -44,6 +43,7 @@ from creditgate.service.routes import (
 from creditgate.service.security import Authenticator
 from creditgate.service.settings import Settings
 from creditgate.service.snapshot_files import snapshot_directory
+from creditgate.service.snapshot_reviews import SnapshotReviewJobs
 from creditgate.service.state import ServiceState
 from creditgate.service.web.routes import install as install_self_check
 from creditgate.store.anchors import anchor, parse_keys

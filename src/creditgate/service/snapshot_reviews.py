@@ -121,7 +121,10 @@ class SnapshotReviewJobs:
                 return
             self.started.add(snapshot_id)
             thread = threading.Thread(
-                target=self.run, args=(snapshot_id,), name="creditgate-snapshot-reviews", daemon=True
+                target=self.run,
+                args=(snapshot_id,),
+                name="creditgate-snapshot-reviews",
+                daemon=True,
             )
             self.threads.append(thread)
         thread.start()
