@@ -23,6 +23,7 @@ from creditgate.batch.backends import duckdb_backend
 from creditgate.batch.run import run_batch
 from creditgate.decider import Decider
 from creditgate.population.synth import write_parquet
+from creditgate.service import snapshot_reviews
 from creditgate.service.app import create_app
 from creditgate.service.realtime import RealTimeAnswers
 from creditgate.service.security import pseudonym
@@ -45,6 +46,16 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dic
     out = work / "decisions.parquet"
     run_batch(
         duckdb_backend("1GB", 1), source, out, decider.policy, decider.regions, AS_OF, snapshot
+    )
+    # the same population decided again: a routine refresh of the first snapshot
+    run_batch(
+        duckdb_backend("1GB", 1),
+        source,
+        work / "again.parquet",
+        decider.policy,
+        decider.regions,
+        AS_OF,
+        snapshot.parent / "refresh.parquet",
     )
     return snapshot, {r["user_id"]: r for r in pq.read_table(out).to_pylist()}
 
@@ -83,7 +94,7 @@ def test_the_snapshot_holds_the_manual_reviews_as_hidden_rows(batch) -> None:
 
 
 def test_activation_queues_each_manual_review_once_with_its_reasons(
-    client: TestClient, batch
+    client: TestClient, batch, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     snapshot, rows = batch
     users = reviewed(batch)
@@ -109,18 +120,32 @@ def test_activation_queues_each_manual_review_once_with_its_reasons(
     # run again: those users' answers are now the stored decisions; nothing is stored
     again = asyncio.run(queue_snapshot_reviews(services(client), sid))
     assert again["answered_otherwise"] == len(users) and "queued" not in again
-    # a worker that has not read those decisions yet (two workers at once, or a run
-    # interrupted after storing): the same decisions come back and are queued once
+    # a worker that has not read those decisions yet: it finds their open items
     state = services(client).state
     known = state.realtime
     state.realtime = RealTimeAnswers(known.key, verify(log)[0])
     try:
+        late = asyncio.run(queue_snapshot_reviews(services(client), sid))
+        assert late["already_open"] == len(users)
+        # nor the items (two workers at once, or a run interrupted after storing): the
+        # same decisions come back and are queued once
+        monkeypatch.setattr(snapshot_reviews, "open_manual_review", lambda *_: False)
         racing = asyncio.run(queue_snapshot_reviews(services(client), sid))
     finally:
         state.realtime = known
+        monkeypatch.undo()
     assert racing["queued"] == len(users)
     assert len(queue(client, kind="manual_review", limit="500")) == len(users)
     assert verify(log)[0] == before + len(users)
+
+    # a routine refresh holding the same manual reviews queues none of them again
+    refreshed = activate(client, snapshot.parent / "refresh.parquet")
+    settled(client)
+    assert refreshed != sid and state.snapshot.snapshot_id == refreshed
+    assert len(queue(client, kind="manual_review", limit="500")) == len(users)
+    assert verify(log)[0] == before + len(users)
+    second = services(client).events.events(EVENT)[-1]
+    assert second.subject == refreshed and second.body["already_open"] == len(users)
 
     # resolving one (approve) shows that user the entry
     item = items[0]

@@ -16,8 +16,10 @@ after a crash halfway, store and queue nothing new; a finished run records the a
 ``snapshot_reviews_queued`` (counts only), and a worker that finds it does not run again.
 
 Skipped (counted, not queued): users whose answer is no longer the snapshot's (consent
-withdrawn, a real-time decision since: a ``manual_review`` one queued itself when stored),
-users of an experiment's challenger arm, and rows without a decided profile.
+withdrawn, a real-time decision or a person's decision since: a ``manual_review`` one queued
+itself when stored), users of an experiment's challenger arm, rows without a decided profile,
+and users with an open manual review already (queued from an earlier snapshot: a refresh
+does not queue the same person twice while a reviewer has not answered).
 """
 
 from __future__ import annotations
@@ -58,6 +60,14 @@ def already_queued(services: Services, snapshot_id: str) -> bool:
     return any(e.subject == snapshot_id for e in services.events.events(EVENT))
 
 
+def open_manual_review(services: Services, user_id: str) -> bool:
+    """Whether ``user_id`` has an open manual review (one item per user at a time)."""
+    return any(
+        r["kind"] == MANUAL and r["status"] == "open"
+        for r in services.catalog.user_reviews(user_id)
+    )
+
+
 async def queue_user(services: Services, snapshot_id: str, user_id: str) -> str:
     """Store ``user_id``'s snapshot answer and queue it; returns what happened (a count key)."""
     found = await asyncio.to_thread(answer, services, user_id)
@@ -67,6 +77,8 @@ async def queue_user(services: Services, snapshot_id: str, user_id: str) -> str:
         return "no_profile"
     if found.decision.get("outcome") != MANUAL:
         return "not_manual_review"  # e.g. a snapshot whose policy is not the live one
+    if await asyncio.to_thread(open_manual_review, services, user_id):
+        return "already_open"  # queued by an earlier snapshot (a refresh), not yet resolved
     key = f"{snapshot_id}:{user_id}"
     stored, _ = await decide_and_store(
         services, found.profile, found.as_of, key, CALLER, hold=False
