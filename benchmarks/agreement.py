@@ -154,6 +154,11 @@ def main() -> None:
     print(f"service: registration              {register_s:9.2f} s")
     print(f"service: worker load (refresh)     {load_s:9.2f} s, RSS {before} -> ", end="")
     print(f"{loaded} MiB")
+    start = time.perf_counter()
+    app.state.snapshot_reviews.join()  # the batch's manual reviews, queued in the background
+    queued = app.state.snapshot_reviews.results.get(state.snapshot.snapshot_id, {})
+    print(f"service: manual reviews queued     {queued.get('queued', 0):9,} in ", end="")
+    print(f"{queued.get('ms', 0) / 1000:.2f} s (waited {time.perf_counter() - start:.2f} s)")
 
     rng = random.Random(args.seed)
     everyone = pq.read_table(decisions, columns=["user_id"])["user_id"]
@@ -201,7 +206,9 @@ def main() -> None:
             wrong["unknown"] += (found.source, found.entry_visible) != ("none", False)
             continue
         row = batch[uid]
-        ok = found.decision is not None and found.source == "snapshot"
+        # a manual review's answer is the decision stored to queue it at activation
+        kept = "decision" if row["outcome"] == "manual_review" else "snapshot"
+        ok = found.decision is not None and found.source == kept
         ok = ok and found.entry_visible == row["entry_visible"]
         ok = ok and facts(found.decision) == batch_facts(row) and found.profile == inputs[uid]
         wrong["answer"] += not ok

@@ -5,6 +5,10 @@ A snapshot is one Parquet file: a row per user who sees the entry (``user_id``,
 users (``entry`` ``offer``, with the date their invitation began) and users kept on a
 servicing-only entry because a loan is outstanding (``servicing``); snapshots written before
 stable entries have neither column and hold invited users only, as from their ``as_of``.
+Users the batch sent to manual review (outcome ``manual_review``, entry hidden) have a row of
+their own (``review``: score and region class, no limit, APR or start), which never shows the
+entry: the service queues them for review when the snapshot is activated
+(``service/snapshot_reviews.py``). Snapshots written before that hold no such rows.
 
 The file's key-value metadata (``creditgate.snapshot``) holds the facts that make it
 reproducible: policy name and version, the evaluation date, the score cutoff per region class
@@ -44,7 +48,7 @@ SCHEMA = pa.schema(
         pa.field("invited_since", pa.date32(), nullable=True),
     ]
 )
-OFFER, SERVICING = "offer", "servicing"
+OFFER, SERVICING, REVIEW = "offer", "servicing", "review"
 
 
 class SnapshotError(ValueError):
@@ -159,7 +163,7 @@ def read_meta(source: Path | bytes) -> SnapshotMeta:
 
 def read_entries(source: Path | bytes) -> pa.Table:
     """Every row, as ``SCHEMA``: an older snapshot's rows read as invited (``offer``) since
-    its ``as_of``."""
+    its ``as_of``. Rows of every ``entry``, ``review`` included: filter by it."""
     where, name = _opened(source)
     try:
         table = pq.read_table(where)
@@ -183,6 +187,12 @@ def read_servicing(source: Path | bytes) -> pa.Table:
     """The rows kept on a servicing-only entry (a loan outstanding, not invited)."""
     table = read_entries(source)
     return table.filter(pa.compute.equal(table["entry"], SERVICING))
+
+
+def read_review(source: Path | bytes) -> pa.Table:
+    """The rows of users the batch sent to manual review (no entry; queued at activation)."""
+    table = read_entries(source)
+    return table.filter(pa.compute.equal(table["entry"], REVIEW))
 
 
 class HeldInvitations:

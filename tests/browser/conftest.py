@@ -233,6 +233,7 @@ def running(settings: Settings) -> Iterator[tuple[str, Services]]:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the service did not start")
         time.sleep(0.02)
+    app.state.snapshot_reviews.join(120)  # the snapshot's manual reviews queued at start-up
     try:
         yield f"http://127.0.0.1:{port}", app.state.services
     finally:

@@ -80,6 +80,7 @@ def test_another_policy_churns_as_a_hand_join_of_two_batches(base: Path) -> None
     before = {
         r["user_id"]: r["limit_cny"]
         for r in pq.read_table(base / "champion-snapshot.parquet").to_pylist()
+        if r["entry"] == "offer"  # the invitations (not the servicing or review rows)
     }
     now = {r["user_id"]: r for r in pq.read_table(base / "challenger.parquet").to_pylist()}
     invited_now = {u for u, r in now.items() if r["outcome"] == "invited"}

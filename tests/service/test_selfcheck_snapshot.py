@@ -53,6 +53,7 @@ def client(batch: tuple[Path, list[dict[str, object]]], tmp_path: Path) -> Itera
         snapshot_path=str(batch[0]),
     )
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        c.app.state.snapshot_reviews.join(120)  # type: ignore[attr-defined]
         yield c
 
 
@@ -77,7 +78,9 @@ def test_refused_batch_user_sees_the_batch_reasons(client: TestClient, batch) ->
     before = verify(services(client).log)[0]
     assert post(client, "/self-check/review").status_code == 303  # stores the answer first
     assert verify(services(client).log)[0] == before + 1
-    [queued] = client.get("/v1/admin/reviews", headers=auth("viewer")).json()
+    # (the snapshot's own manual reviews were queued at start-up: kind manual_review)
+    appeals = {"kind": "appeal"}
+    [queued] = client.get("/v1/admin/reviews", params=appeals, headers=auth("viewer")).json()
     stored = services(client).log.get(queued["decision_id"])
     assert stored.user_id == user and stored.decision["outcome"] == "not_invited"
     assert state(page(client)) == "hidden"  # the same answer, now from the stored decision

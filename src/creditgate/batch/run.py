@@ -47,8 +47,14 @@ from creditgate.lab.report import report_of, with_counts, write_report
 from creditgate.policy.lower import lower, refs
 from creditgate.policy.nodes import Policy
 from creditgate.population.regions import RegionTable
-from creditgate.snapshot import SCHEMA as SNAPSHOT_SCHEMA
-from creditgate.snapshot import SnapshotError, SnapshotMeta, read_invited, read_meta, write_snapshot
+from creditgate.snapshot import (
+    REVIEW,
+    SnapshotError,
+    SnapshotMeta,
+    read_invited,
+    read_meta,
+    write_snapshot,
+)
 from creditgate.snapshot_profiles import write_profiles
 from creditgate.snapshot_report import write_run_report
 
@@ -184,9 +190,8 @@ def run_batch(
         )
         report_ref = write_run_report(snapshot.parent, document)
         step("writing snapshot")
-        shown = decided_t.filter(decided_t["entry"] != "hidden")
         rows = backend.batches(
-            shown.select(*SNAPSHOT_SCHEMA.names).order_by(
+            snapshot_rows(decided_t).order_by(
                 [ibis.asc("entry"), ibis.desc("score"), ibis.asc("user_id")]
             )
         )
@@ -206,12 +211,31 @@ def run_batch(
                 "decided": report.decided,
                 "quarantined": report.quarantined,
                 "invited": outcomes.get("invited", 0),
+                "manual_review": outcomes.get("manual_review", 0),
                 "capacity": cutoffs.capacity,
             },
         )
         write_snapshot(snapshot, meta, rows)
         report.snapshot_path = snapshot
     return report
+
+
+def snapshot_rows(decided: ir.Table) -> ir.Table:
+    """The snapshot's rows (``SNAPSHOT_SCHEMA``'s columns) of a decisions table: every user
+    who sees the entry, and every hidden ``manual_review`` user as a ``review`` row (score and
+    region class only), whom the service queues for review when the snapshot is activated."""
+    review = (decided["outcome"] == "manual_review") & (decided["entry"] == "hidden")
+    kept = decided.filter((decided["entry"] != "hidden") | review)
+    no_int = ibis.null().cast("int64")
+    return kept.select(
+        user_id=kept["user_id"],
+        region_class=kept["region_class"],
+        score=kept["score"],
+        limit_cny=review.ifelse(no_int, kept["limit_cny"]),
+        apr=review.ifelse(ibis.null().cast("string"), kept["apr"]),
+        entry=review.ifelse(ibis.literal(REVIEW), kept["entry"]),
+        invited_since=review.ifelse(ibis.null().cast("date"), kept["invited_since"]),
+    )
 
 
 @dataclass

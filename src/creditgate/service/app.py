@@ -43,6 +43,7 @@ from creditgate.service.routes import (
 from creditgate.service.security import Authenticator
 from creditgate.service.settings import Settings
 from creditgate.service.snapshot_files import snapshot_directory
+from creditgate.service.snapshot_reviews import SnapshotReviewJobs
 from creditgate.service.state import ServiceState
 from creditgate.service.web.routes import install as install_self_check
 from creditgate.store.anchors import anchor, parse_keys
@@ -54,6 +55,7 @@ from creditgate.store.revocation import RevocationList
 from creditgate.store.writer import GroupWriter
 
 log = logging.getLogger("creditgate.service")
+SHUTDOWN_WAIT_S = 30.0  # how long shutdown waits for queuing a snapshot's manual reviews
 
 
 class CreditgateAPI(FastAPI):
@@ -117,6 +119,8 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
         revoked,
         Authenticator(settings.principals, settings.secret_keys, settings.max_token_ttl_s, revoked),
     )
+    reviews_at_activation = SnapshotReviewJobs(services)  # the batch's manual reviews
+    services.state.on_snapshot = reviews_at_activation.start
     services.state.refresh()  # usable before the lifespan runs (in-process test clients)
     revoked.refresh()
     anchor_keys = parse_keys(settings.anchor_keys) if settings.anchor_path else None
@@ -139,6 +143,8 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
                 await task
         if anchor_keys is not None:  # a last anchor on a clean shutdown
             await anyio.to_thread.run_sync(_anchor_once, services, anchor_keys)
+        # an unfinished run is repeated by the next start (idempotent)
+        await anyio.to_thread.run_sync(reviews_at_activation.join, SHUTDOWN_WAIT_S)
         engine.dispose()
 
     public_docs = settings.public_docs
@@ -152,6 +158,7 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
         openapi_url="/openapi.json" if public_docs else None,
     )
     app.state.services = services
+    app.state.snapshot_reviews = reviews_at_activation
     if not public_docs:
         _guarded_docs(app)
     for module in (decisions, entry, reviews, admin, changes, experiments, tokens, health):

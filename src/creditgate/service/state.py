@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,9 @@ class ServiceState:
     realtime: RealTimeAnswers = field(default_factory=lambda: RealTimeAnswers((None, None)))
     experiment: RunningExperiment | None = None  # the challenger arm, while one runs
     human_days: float = 90.0  # CREDITGATE_HUMAN_DECISION_DAYS (service/realtime.py)
+    # called with a snapshot's id once this worker serves it as newly active (after the
+    # switch): the app queues its review rows (``service/snapshot_reviews.py``)
+    on_snapshot: Callable[[str], None] | None = None
     _refused_file: tuple[str, tuple[int, int, int, int] | None] | None = None
     _experiment_skipped: str | None = None  # running but not applicable here (logged once)
 
@@ -214,8 +218,10 @@ class ServiceState:
             version = live.get("policy", self.policy_version)
             snap = self.snapshot
             snap_id = live.get("snapshot")
+            switched = None
             if snap_id is not None and (snap is None or snap.snapshot_id != snap_id):
                 snap = self._load_snapshot(snap_id) or snap
+                switched = snap_id if snap is not None and snap.snapshot_id == snap_id else None
             else:
                 self.snapshot_refused = self._refused_file = None
             current = self._build(version, snap) if version is not None else None
@@ -230,6 +236,8 @@ class ServiceState:
         running = self.experiment
         if running is not None:
             running.realtime.catch_up(self.decision_log)
+        if switched is not None and self.on_snapshot is not None:
+            self.on_snapshot(switched)
 
     def _running(self, experiment_id: str | None, current: Live | None) -> RunningExperiment | None:
         """The running experiment with its challenger built (kept while unchanged), or None

@@ -37,6 +37,7 @@ KINDS = frozenset(
         "review_claimed",
         "review_released",
         "review_resolved",
+        "snapshot_reviews_queued",
         "erasure",
         "host_activation",
     }
