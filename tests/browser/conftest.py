@@ -317,6 +317,20 @@ def phone_page(browser: Any) -> Iterator[Any]:
         context.close()
 
 
+DESKTOP = {"width": 1280, "height": 900}  # the operator console's screen
+
+
+@pytest.fixture
+def desk(browser: Any) -> Iterator[Any]:
+    """A desktop page (1280x900, zh-CN) in a new context, for the operator console."""
+    context = browser.new_context(viewport=DESKTOP, locale="zh-CN", timezone_id="Asia/Shanghai")
+    context.set_default_timeout(15_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     """A ``phone_page`` for one test."""

@@ -5,27 +5,13 @@ with its replay, sign-out, and a forged form refused. Screenshots ``console-<pag
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from creditgate.snapshot import read_meta
 
 from .conftest import STAFF_TOKENS, Served
-
-DESKTOP = {"width": 1280, "height": 900}
-
-
-@pytest.fixture
-def desk(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport=DESKTOP, locale="zh-CN", timezone_id="Asia/Shanghai")
-    context.set_default_timeout(10_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def sign_in(page: Any, served: Served, name: str) -> None:

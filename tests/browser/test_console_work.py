@@ -5,11 +5,9 @@ admin and compared; two policy versions are diffed. Screenshots ``console-<page>
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from creditgate.batch.backends import duckdb_backend
 from creditgate.batch.run import run_batch
@@ -17,19 +15,9 @@ from creditgate.decider import Decider
 from creditgate.policy.loader import parse_policy
 
 from .conftest import AS_OF, STAFF_TOKENS, Served
-from .test_console_pages import DESKTOP, sign_in
+from .test_console_pages import sign_in
 from .test_selfcheck_page import sign_in as user_sign_in
 from .test_selfcheck_page import state as user_state
-
-
-@pytest.fixture
-def desk(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport=DESKTOP, locale="zh-CN", timezone_id="Asia/Shanghai")
-    context.set_default_timeout(15_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def sign_out(page: Any, served: Served) -> None:

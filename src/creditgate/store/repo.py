@@ -73,6 +73,15 @@ _ERASE = (
     .where(decisions.c.decision_id == bindparam("b_id"))
     .values(inputs=bindparam("b_inputs"), decision=bindparam("b_doc"))
 )
+# what a worker reads of a record to learn the real-time answers (``since``, ``by_ids``)
+_LOG_COLUMNS = (
+    decisions.c.seq,
+    decisions.c.user_id,
+    decisions.c.decision_id,
+    decisions.c.policy_version,
+    decisions.c.decision,
+    decisions.c.inputs,
+)
 
 
 # PostgreSQL appends: the database function creditgate_append (migration 0002) locks the
@@ -419,14 +428,7 @@ class DecisionLog:
         """Up to ``limit`` decisions after ``seq``, in order: (seq, user_id, decision_id,
         policy_version, decision, inputs). What a worker reads to learn the real-time answers."""
         query = (
-            select(
-                decisions.c.seq,
-                decisions.c.user_id,
-                decisions.c.decision_id,
-                decisions.c.policy_version,
-                decisions.c.decision,
-                decisions.c.inputs,
-            )
+            select(*_LOG_COLUMNS)
             .where(decisions.c.seq > seq)
             .order_by(decisions.c.seq)
             .limit(limit)
@@ -439,16 +441,7 @@ class DecisionLog:
         if not ids:
             return []
         query = (
-            select(
-                decisions.c.seq,
-                decisions.c.user_id,
-                decisions.c.decision_id,
-                decisions.c.policy_version,
-                decisions.c.decision,
-                decisions.c.inputs,
-            )
-            .where(decisions.c.decision_id.in_(ids))
-            .order_by(decisions.c.seq)
+            select(*_LOG_COLUMNS).where(decisions.c.decision_id.in_(ids)).order_by(decisions.c.seq)
         )
         with self.engine.connect() as conn:
             return list(conn.execute(query).all())

@@ -194,11 +194,7 @@ def changes_page(request: Request, services: ServicesDep) -> Response:
     if staff is None:
         return pages.to_sign_in()
     proposed = services.changes.list("proposed", 100)
-    decided = [
-        c
-        for status in ("approved", "rejected")
-        for c in services.changes.list(status, 20)
-    ]
+    decided = [c for status in ("approved", "rejected") for c in services.changes.list(status, 20)]
     decided.sort(key=lambda c: str(c.get("decided_at") or ""), reverse=True)
     return pages.render(
         request, "changes.html", 200, staff, services, proposed=proposed, decided=decided[:20]
