@@ -111,8 +111,9 @@ async def queue_snapshot_reviews(services: Services, snapshot_id: str) -> dict[s
         "ms": round((time.perf_counter() - started) * 1000),
     }
     await asyncio.to_thread(services.events.record, EVENT, "engine", snapshot_id, body)
-    fields = {k: v for k, v in body.items() if k != "snapshot_id"}
-    audit_log("review.queue_snapshot", "engine", snapshot_id, **fields)
+    if users:  # a snapshot without manual reviews has nothing for the trail (the event marks it)
+        fields = {k: v for k, v in body.items() if k != "snapshot_id"}
+        audit_log("review.queue_snapshot", "engine", snapshot_id, **fields)
     return body
 
 
