@@ -62,24 +62,26 @@ def claim(services: Services, caller: Principal, review_id: str) -> dict[str, An
     until = now + timedelta(seconds=services.settings.review_claim_s)
     if not services.catalog.claim_review(review_id, caller.name, _iso(now), _iso(until)):
         raise ReviewError(409, "another operator holds this review")
-    actor = actor_name(caller, services.secret)
-    services.events.record("review_claimed", actor, None, {"review_id": review_id})
-    audit_log("review.claim", actor, review_id)
-    claimed = services.catalog.review(review_id)
-    assert claimed is not None
-    return claimed
+    return _recorded(services, caller, review_id, "review_claimed", "review.claim")
 
 
 def release(services: Services, caller: Principal, review_id: str) -> dict[str, Any]:
     """Give up one's claim (409 when the caller does not hold it)."""
     if not services.catalog.release_review(review_id, caller.name):
         raise ReviewError(409, "you hold no claim on an open review with that id")
+    return _recorded(services, caller, review_id, "review_released", "review.release")
+
+
+def _recorded(
+    services: Services, caller: Principal, review_id: str, event: str, action: str
+) -> dict[str, Any]:
+    """After a claim or a release: its event and admin-trail line, and the row as it is now."""
     actor = actor_name(caller, services.secret)
-    services.events.record("review_released", actor, None, {"review_id": review_id})
-    audit_log("review.release", actor, review_id)
-    released = services.catalog.review(review_id)
-    assert released is not None
-    return released
+    services.events.record(event, actor, None, {"review_id": review_id})
+    audit_log(action, actor, review_id)
+    row = services.catalog.review(review_id)
+    assert row is not None
+    return row
 
 
 def resolve(
