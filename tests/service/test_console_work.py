@@ -5,6 +5,7 @@ is proposed from the page, approved under changes, and its arms are compared."""
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from test_api import decide, services
 from test_console import csrf_of, sign_in
 from test_experiments import CANDIDATES, setup
+from test_logs import Captured
 from test_review_work import DEVICE
 
 from conftest import auth
@@ -72,6 +74,37 @@ def test_another_operators_claim_is_respected(client: TestClient) -> None:
     )
     assert r.headers["location"] == "/console/reviews?flash=conflict"
     assert client.get("/v1/admin/reviews", headers=auth("viewer")).json()[0]["status"] == "open"
+
+
+def test_a_console_act_is_one_trail_line_that_says_where_it_came_from(
+    client: TestClient,
+) -> None:
+    """The service function writes the act's line; the console adds ``via``, not a second
+    line, and the mark stays with the console's request (the next API act has none)."""
+    decide(client, DEVICE)
+    sign_in(client, "operator")
+    page = client.get("/console/reviews")
+    review_id = re.search(r'data-review="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    captured, root = Captured(), logging.getLogger()
+    root.addHandler(captured)
+    try:
+        client.post(
+            f"/console/reviews/{review_id}/claim",
+            data={"csrf": csrf_of(page.text)},
+            follow_redirects=False,
+        )
+        r = client.post(f"/v1/admin/reviews/{review_id}/release", headers=auth("operator"))
+        assert r.status_code == 200, r.text
+    finally:
+        root.removeHandler(captured)
+    trail = [
+        {k: line.get(k) for k in ("action", "actor", "subject", "via")}
+        for line in captured.named("creditgate.admin")
+    ]
+    assert trail == [
+        {"action": "review.claim", "actor": "operator", "subject": review_id, "via": "console"},
+        {"action": "review.release", "actor": "operator", "subject": review_id, "via": None},
+    ]
 
 
 def test_a_viewer_reads_the_queue_but_cannot_act(client: TestClient) -> None:

@@ -15,6 +15,7 @@ import os
 import sys
 import traceback
 from collections.abc import Mapping, MutableMapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +29,9 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _RESERVED = ("ts", "level", "logger", "event")
 
 admin_log = logging.getLogger("creditgate.admin")
+ADMIN_VIA: ContextVar[str | None] = ContextVar("creditgate_admin_via", default=None)
+"""The surface an admin act came through when it is not the API (``"console"``): the act's
+own trail line carries it as ``via``, so one act is one line whichever surface made it."""
 
 
 def safe_traceback(exc: BaseException) -> list[dict[str, Any]]:
@@ -179,6 +183,9 @@ def client_kind(scope: Mapping[str, Any]) -> str:
 def audit_log(action: str, actor: str, subject: str | None, **fields: str | int | None) -> None:
     """One line of the admin-action trail (logger ``creditgate.admin``). ``subject`` must be a
     pseudonym (``security.pseudonym``) or a non-personal id (policy version, snapshot id)."""
+    via = ADMIN_VIA.get()
+    if via is not None:
+        fields = {**fields, "via": via}
     admin_log.info(
         "admin action",
         extra={"fields": {**fields, "action": action, "actor": actor, "subject": subject}},

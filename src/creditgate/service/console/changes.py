@@ -128,7 +128,6 @@ async def propose_policy(request: Request, version: str, services: ServicesDep) 
         change = approvals.propose(services, "policy", version, principal, snapshot_id)
     except HTTPException as exc:
         return pages.back("/console/policies", FLASH_FOR_STATUS.get(exc.status_code, "bad"))
-    audit_log("console.propose", principal.name, version, change_id=change["change_id"])
     return pages.back("/console/changes", "proposed" if change["status"] == "proposed" else "live")
 
 
@@ -219,5 +218,4 @@ async def decide_change(
         act(services, change_id, principal, note)
     except HTTPException as exc:
         return pages.back("/console/changes", FLASH_FOR_STATUS.get(exc.status_code, "bad"))
-    audit_log(f"console.{verdict}", principal.name, change_id)
     return pages.back("/console/changes", "approved" if verdict == "approve" else "rejected")

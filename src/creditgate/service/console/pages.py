@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse
 
 from creditgate.service.console import session
 from creditgate.service.deps import Services
-from creditgate.service.logs import remember_principal
+from creditgate.service.logs import ADMIN_VIA, remember_principal
 from creditgate.service.security import Principal
 from creditgate.service.web import i18n
 from creditgate.service.web.forms import FormError, read_form
@@ -125,4 +125,5 @@ async def posted(
         return render(request, "refused.html", 403, staff, services, kind="csrf")
     if roles is not None and staff[1].role not in roles:
         return render(request, "refused.html", 403, staff, services, kind="role")
+    ADMIN_VIA.set("console")  # this request's task only: the act's trail line says where from
     return staff, form

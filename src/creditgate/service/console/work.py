@@ -21,7 +21,6 @@ from creditgate.human import RESOLUTIONS
 from creditgate.service import experiments, reviewing
 from creditgate.service.console import pages
 from creditgate.service.deps import ServicesDep
-from creditgate.service.logs import audit_log
 from creditgate.service.routes.experiments import performance_of
 from creditgate.store.experiments import all_experiments, get
 
@@ -69,7 +68,6 @@ async def review_action(
             await anyio.to_thread.run_sync(act, services, principal, review_id)
     except reviewing.ReviewError as exc:
         return pages.back("/console/reviews", FLASH_FOR_STATUS.get(exc.status, "bad"))
-    audit_log(f"console.review_{action}", principal.name, review_id)
     flash = {"claim": "claimed", "release": "released", "resolve": "resolved"}[action]
     return pages.back("/console/reviews", flash)
 
@@ -118,10 +116,9 @@ async def propose_experiment(request: Request, services: ServicesDep) -> Respons
     if row is None:
         return pages.back("/console/experiments", "not_found")
     try:
-        change = experiments.propose_start(services, _policy_of(row), snapshot_id, share, principal)
+        experiments.propose_start(services, _policy_of(row), snapshot_id, share, principal)
     except HTTPException as exc:
         return pages.back("/console/experiments", FLASH_FOR_STATUS.get(exc.status_code, "bad"))
-    audit_log("console.experiment_propose", principal.name, change["target"])
     return pages.back("/console/changes", "proposed")
 
 
@@ -161,5 +158,4 @@ async def stop_experiment(request: Request, experiment_id: str, services: Servic
         return pages.back(
             f"/console/experiments/{experiment_id}", FLASH_FOR_STATUS.get(exc.status_code, "bad")
         )
-    audit_log("console.experiment_stop", principal.name, experiment_id)
     return pages.back("/console/changes", "proposed")
