@@ -86,24 +86,33 @@ def write_snapshot_file(
     version: str = "2026.12.1",
     cutoffs: dict[str, int] | None = None,
     counts: dict[str, int] | None = None,
+    *,
+    score: int = 700,
+    as_of: date = date(2026, 11, 28),
+    fingerprint: str = "fp",
+    written_at: datetime = datetime(2026, 11, 28, tzinfo=UTC),
+    city_cutoffs: dict[str, dict[str, int]] | None = None,
 ) -> Path:
-    """A whitelist snapshot of the default policy inviting ``users`` (score 700 in tier 1)."""
+    """A whitelist snapshot of the default policy inviting ``users`` (``score`` in tier 1, a
+    1,000-yuan limit). Pass ``written_at=datetime.now(UTC)`` for two snapshots of the same
+    users that must register as different files."""
     meta = SnapshotMeta(
         "default",
         version,
-        date(2026, 11, 28),
+        as_of,
         cutoffs or {"tier1": 600},
         0.15,
-        "fp",
-        datetime(2026, 11, 28, tzinfo=UTC),
+        fingerprint,
+        written_at,
         counts if counts is not None else {"invited": len(users)},
+        city_cutoffs=city_cutoffs or {},
     )
     n = len(users)
     table = pa.table(
         {
             "user_id": users,
             "region_class": ["tier1"] * n,
-            "score": [700] * n,
+            "score": [score] * n,
             "limit_cny": [1000] * n,
             "apr": ["0.073"] * n,
         }

@@ -10,19 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 from test_api import STRONG, decide, services
 from typer.testing import CliRunner
 
-from conftest import approved, auth
+from conftest import approved, auth, write_snapshot_file
 from creditgate.cli.main import app as cli
 from creditgate.experiment import assign
 from creditgate.experiment_report import wilson
 from creditgate.service.answers import answer
 from creditgate.service.state import ServiceState
-from creditgate.snapshot import SnapshotMeta, write_snapshot
 from creditgate.store.experiments import get
 from creditgate.store.replay import replay
 
@@ -41,23 +39,11 @@ def snapshot(
     fingerprint: str = "fp",
     as_of: date = date(2026, 11, 28),
 ) -> Path:
-    meta = SnapshotMeta(
-        "default", version, as_of, cutoffs, 0.15, fingerprint, datetime.now(UTC), {}
-    )
-    n = len(invited)
-    table = pa.table(
-        {
-            "user_id": invited,
-            "region_class": ["tier1"] * n,
-            "score": [790] * n,
-            "limit_cny": [1000] * n,
-            "apr": ["0.073"] * n,
-        }
-    )
     path = tmp_path / "snapshots" / f"{name}.parquet"
-    path.parent.mkdir(exist_ok=True)
-    write_snapshot(path, meta, table)
-    return path
+    return write_snapshot_file(
+        path, invited, version, cutoffs, {}, score=790, as_of=as_of,
+        fingerprint=fingerprint, written_at=datetime.now(UTC),
+    )  # fmt: skip
 
 
 def register(client: TestClient, path: Path) -> str:

@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from test_api import AS_OF, STRONG, decide, services
 from typer.testing import CliRunner
 
-from conftest import approved, auth
+from conftest import approved, auth, write_snapshot_file
 from creditgate.cli.main import app as cli
-from creditgate.snapshot import SnapshotMeta, write_snapshot
+from creditgate.snapshot import SnapshotMeta
 from creditgate.store.repo import verify
 
 runner = CliRunner()
@@ -32,31 +32,11 @@ def snapshot(
     version: str = "2026.12.1",
     city_cutoffs: dict[str, dict[str, int]] | None = None,
 ) -> Path:
-    meta = SnapshotMeta(
-        "default",
-        version,
-        date(2026, 11, 28),
-        cutoffs,
-        0.15,
-        "fp",
-        datetime.now(UTC),
-        {},
-        city_cutoffs=city_cutoffs or {},
-    )
-    users = ["someone"]
-    table = pa.table(
-        {
-            "user_id": users,
-            "region_class": ["tier1"],
-            "score": [800],
-            "limit_cny": [1000],
-            "apr": ["0.073"],
-        }
-    )
     path = tmp_path / "snapshots" / f"{name}.parquet"
-    path.parent.mkdir(exist_ok=True)
-    write_snapshot(path, meta, table)
-    return path
+    return write_snapshot_file(
+        path, ["someone"], version, cutoffs, {}, score=800,
+        written_at=datetime.now(UTC), city_cutoffs=city_cutoffs,
+    )  # fmt: skip
 
 
 def activate(client: TestClient, path: Path) -> str:
