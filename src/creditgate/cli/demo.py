@@ -1,9 +1,11 @@
 """``creditgate demo``: the main job, end to end on embedded defaults.
 
-synth (a synthetic population with ground truth) -> train (a scorecard on it, with its report)
--> batch (every user decided on DuckDB, the whitelist snapshot written) -> the bundled example
-profiles explained -> serve (the API on loopback with the snapshot active, SQLite storage).
-Each step is the same command a user would run; the demo only chains them.
+synth (a synthetic population with ground truth) -> policy train (the policy's scorecard
+trained on it, with its report, and floors calibrated on it: ``policy.yaml``) -> batch (every
+user decided by that policy on DuckDB, the whitelist snapshot written) -> the bundled example
+profiles explained by it -> serve (the API on loopback with that policy and the snapshot
+active, SQLite storage): the card trained is the card served. Each step is the same command a
+user would run; the demo only chains them.
 """
 
 from __future__ import annotations
@@ -95,10 +97,10 @@ def demo(
     when = parse_as_of(as_of)
     work = workdir or Path(tempfile.mkdtemp(prefix="creditgate-demo-"))
     work.mkdir(parents=True, exist_ok=True)
-    policy_args = ["--policy", str(policy)] if policy else []
     snapshot: Path | None = None
     if pipeline:
         people, snapshot = work / "users.parquet", work / "snapshot.parquet"
+        trained = work / "policy.yaml"
         run_step(
             "1/3 synthetic population",
             [
@@ -114,23 +116,21 @@ def demo(
             ],
         )
         run_step(
-            "2/3 scorecard training",
+            "2/3 the policy's scorecard trained on it",
             [
+                "policy",
                 "train",
                 str(people),
-                "--target",
-                "defaulted",
-                "--bad",
-                "True",
-                # the trainer excludes raw dates itself; city is left to the region rules
-                "--exclude",
-                "city",
                 "--out",
-                str(work / "scorecard.yaml"),
+                str(trained),
                 "--report",
                 str(work / "report"),
+                "--as-of",
+                when.isoformat(),
+                *(["--policy", str(policy)] if policy else []),
             ],
         )
+        policy = trained  # from here on the demo decides and serves with the trained card
         run_step(
             "3/3 batch decisions and whitelist",
             [
@@ -142,11 +142,12 @@ def demo(
                 str(snapshot),
                 "--as-of",
                 when.isoformat(),
-                *policy_args,
+                "--policy",
+                str(policy),
             ],
         )
         out.print(
-            f"files in {work}: users.parquet, scorecard.yaml, report/index.html, "
+            f"files in {work}: users.parquet, policy.yaml (the trained card), report/index.html, "
             "decisions.parquet, snapshot.parquet"
         )
     decider = load_decider(policy)
