@@ -1,4 +1,5 @@
-"""The decision contract (ARCHITECTURE.md section 3): what every engine and the service return."""
+"""The decision contract (docs/architecture.md, "Contracts"): what every engine and the
+service return."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The profile contract: one row per user, flat typed fields (ARCHITECTURE.md section 3).
+"""The profile contract: one row per user, flat typed fields (docs/architecture.md, "Contracts").
 
 Every other part reads these specs instead of restating them: input validation builds its
 Pydantic model from them, the compliance lint reads the consent each field needs, and recourse

@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from creditgate.cli.main import app
-from creditgate.policy.loader import default_policy_path
+from creditgate.policy.loader import default_policy_path, load_policy
+from creditgate.snapshot import read_meta
 from strategies import strong_profile
 
 runner = CliRunner()
@@ -140,12 +141,25 @@ def test_every_command_has_help() -> None:
         assert invoke(*args).exit_code == 0
 
 
-def test_demo_pipeline_synth_train_batch(tmp_path: Path) -> None:
-    result = invoke("demo", "--users", "3000", "--workdir", str(tmp_path), "--no-serve")
+def test_demo_pipeline_synth_train_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The card the demo trains is the card it decides and serves with."""
+    served: list[Path | None] = []
+
+    def serve_demo(db: str, policy: Path | None, snapshot: Path | None, *rest: object) -> None:
+        served.extend([policy, snapshot])
+
+    monkeypatch.setattr("creditgate.cli.serve.serve_demo", serve_demo)
+    result = invoke("demo", "--users", "3000", "--workdir", str(tmp_path), "--port", "0")
     assert result.exit_code == 0, result.output
+    trained = tmp_path / "policy.yaml"
+    assert served == [trained, tmp_path / "snapshot.parquet"]
+    assert "Trained by `creditgate policy train users.parquet` on 3,000" in trained.read_text()
+    assert load_policy(trained).version == "2026.12.1-trained"
+    assert read_meta(tmp_path / "snapshot.parquet").policy_version == "2026.12.1-trained"
+    assert "policy default 2026.12.1-trained" in result.stdout  # the examples' header
     for name in (
         "users.parquet",
-        "scorecard.yaml",
+        "policy.yaml",
         "report/index.html",
         "decisions.parquet",
         "snapshot.parquet",

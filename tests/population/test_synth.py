@@ -24,7 +24,7 @@ from creditgate.population.synth_dirty import DirtyKind, to_strings
 AS_OF = date(2025, 6, 30)
 USERS = 200_000
 
-# ARCHITECTURE.md section 3, profile contract, in order.
+# The profile contract (docs/architecture.md, "Contracts"), in order.
 CONTRACT = [
     ("user_id", pa.string()),
     ("birth_date", pa.date32()),
@@ -229,7 +229,8 @@ def test_correlation_signs(cols):
 
 
 def hard_gates(cols) -> np.ndarray:
-    """ARCHITECTURE section 2 compliance, credit and behaviour layers, reference thresholds."""
+    """The default policy's compliance, credit and behaviour layers (docs/policy.md),
+    reference thresholds."""
     compliance = (
         cols["consent_credit_data"]
         & cols["consent_behaviour_data"]

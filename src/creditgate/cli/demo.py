@@ -1,25 +1,58 @@
 """``creditgate demo``: the main job, end to end on embedded defaults.
 
-synth (a synthetic population with ground truth) -> train (a scorecard on it, with its report)
--> batch (every user decided on DuckDB, the whitelist snapshot written) -> the bundled example
-profiles explained -> serve (the API on loopback with the snapshot active, SQLite storage).
-Each step is the same command a user would run; the demo only chains them.
+synth (a synthetic population with ground truth) -> policy train (the policy's scorecard
+trained on it, with its report, and floors calibrated on it: ``policy.yaml``) -> batch (every
+user decided by that policy on DuckDB, the whitelist snapshot written) -> the bundled example
+profiles explained by it -> serve (the API on loopback with that policy and the snapshot
+active, SQLite storage): the card trained is the card served. Each step is the same command a
+user would run; the demo only chains them.
 """
 
 from __future__ import annotations
 
+import socket
 import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from creditgate.cli.common import Exit, PolicyOption, fail, load_decider, out, parse_as_of
+from creditgate.cli.common import Exit, PolicyOption, err, fail, load_decider, out, parse_as_of
 from creditgate.cli.render import decision_panel
 from creditgate.examples import EXAMPLES_AS_OF, example_profiles
 from creditgate.profile import validate_profile
 
 UNACTIONABLE = frozenset({"FRAUD_SUSPECTED", "REGION_CLOSED", "BLACKLIST"})
+DEMO_HOST = "127.0.0.1"
+DEMO_PORT = 8000  # served on when free and no --port is given
+
+
+def port_free(host: str, port: int) -> bool:
+    """Can a server bind ``host:port`` now (as uvicorn binds: ``SO_REUSEADDR``)?"""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def demo_port(host: str, wanted: int | None) -> int:
+    """The port the demo will serve on, settled before the pipeline runs (minutes) rather than
+    after: ``wanted`` when free, else exit 2 in one line; with no ``--port``, ``DEMO_PORT``
+    or, when that is taken, a free port the system picks (the printed URLs say which)."""
+    if wanted is not None:
+        if not port_free(host, wanted):
+            fail(f"port {wanted} on {host} is in use: pass another --port, or --no-serve")
+        return wanted
+    if port_free(host, DEMO_PORT):
+        return DEMO_PORT
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        free: int = sock.getsockname()[1]
+    err.print(f"port {DEMO_PORT} is in use: the demo will serve on port {free}")
+    return free
 
 
 def run_step(title: str, args: list[str]) -> None:
@@ -51,16 +84,23 @@ def demo(
     serve: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Serve the API on 127.0.0.1 at the end.")
     ] = True,
-    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Port to serve on (default {DEMO_PORT}, or a free one when that is taken; "
+            "a given port that is taken stops the demo before it starts)."
+        ),
+    ] = None,
 ) -> None:
     """The main job: synth -> train -> batch whitelist -> explain examples -> serve."""
+    port = demo_port(DEMO_HOST, port) if serve else None
     when = parse_as_of(as_of)
     work = workdir or Path(tempfile.mkdtemp(prefix="creditgate-demo-"))
     work.mkdir(parents=True, exist_ok=True)
-    policy_args = ["--policy", str(policy)] if policy else []
     snapshot: Path | None = None
     if pipeline:
         people, snapshot = work / "users.parquet", work / "snapshot.parquet"
+        trained = work / "policy.yaml"
         run_step(
             "1/3 synthetic population",
             [
@@ -76,23 +116,21 @@ def demo(
             ],
         )
         run_step(
-            "2/3 scorecard training",
+            "2/3 the policy's scorecard trained on it",
             [
+                "policy",
                 "train",
                 str(people),
-                "--target",
-                "defaulted",
-                "--bad",
-                "True",
-                # the trainer excludes raw dates itself; city is left to the region rules
-                "--exclude",
-                "city",
                 "--out",
-                str(work / "scorecard.yaml"),
+                str(trained),
                 "--report",
                 str(work / "report"),
+                "--as-of",
+                when.isoformat(),
+                *(["--policy", str(policy)] if policy else []),
             ],
         )
+        policy = trained  # from here on the demo decides and serves with the trained card
         run_step(
             "3/3 batch decisions and whitelist",
             [
@@ -104,11 +142,12 @@ def demo(
                 str(snapshot),
                 "--as-of",
                 when.isoformat(),
-                *policy_args,
+                "--policy",
+                str(policy),
             ],
         )
         out.print(
-            f"files in {work}: users.parquet, scorecard.yaml, report/index.html, "
+            f"files in {work}: users.parquet, policy.yaml (the trained card), report/index.html, "
             "decisions.parquet, snapshot.parquet"
         )
     decider = load_decider(policy)
@@ -122,9 +161,8 @@ def demo(
         from creditgate.cli.serve import serve_demo  # uvicorn only when serving
 
         shown = page_users(work / "decisions.parquet") if pipeline else None
-        serve_demo(
-            f"sqlite:///{work / 'creditgate.db'}", policy, snapshot, "127.0.0.1", port, shown
-        )
+        assert port is not None
+        serve_demo(f"sqlite:///{work / 'creditgate.db'}", policy, snapshot, DEMO_HOST, port, shown)
 
 
 def page_users(decisions: Path) -> dict[str, str]:

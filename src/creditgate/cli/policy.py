@@ -1,20 +1,34 @@
-"""``creditgate policy lint|show FILE``."""
+"""``creditgate policy lint|show|compile FILE`` and ``policy train POPULATION``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from creditgate.cli.common import Exit, err, fail, out
+from creditgate.cli.common import AsOfOption, Exit, err, fail, out, parse_as_of
 from creditgate.policy.lint import Level, errors, lint
-from creditgate.policy.loader import PolicyError, load_policy
+from creditgate.policy.loader import PolicyError, default_policy_path, load_policy
 from creditgate.policy.nodes import Condition, Policy
 
 app = typer.Typer(help="Check and inspect policy files.", no_args_is_help=True)
 PolicyFile = Annotated[Path, typer.Argument(help="Policy YAML file.", dir_okay=False)]
+DefaultPolicyFile = Annotated[
+    Path | None,
+    typer.Argument(help="Policy YAML file (default: the packaged default policy).", dir_okay=False),
+]
+
+
+TRAINED = "-trained"  # a trained policy's version: its base's, marked
+
+
+class Engine(StrEnum):
+    ROW = "row"
+    DUCKDB = "duckdb"
 
 
 @app.command("lint")
@@ -37,14 +51,66 @@ def lint_command(file: PolicyFile) -> None:
 
 
 @app.command("show")
-def show_command(file: PolicyFile) -> None:
-    """Print the policy's layers, gates, fraud rules, scorecard, rollout and offer."""
+def show_command(file: DefaultPolicyFile = None) -> None:
+    """Print the policy's layers, gates, fraud rules, scorecard, rollout and offer, after the
+    path of its file (the packaged default policy's when FILE is left out)."""
+    path = file if file is not None else default_policy_path()
     try:
-        policy = load_policy(file)
+        policy = load_policy(path)
     except PolicyError as exc:
         fail("the policy cannot be used:\n" + "\n".join(f"  {i}" for i in exc.issues))
+    out.print(f"policy file: {path}", markup=False, soft_wrap=True)
     for table in tables(policy):
         out.print(table)
+
+
+@app.command("compile")
+def compile_command(
+    file: DefaultPolicyFile = None,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            help="row: the generated Python of the real-time engine; "
+            "duckdb: the batch SQL (reads a table or view named profiles).",
+        ),
+    ] = Engine.ROW,
+    as_of: AsOfOption = None,
+    snapshot: Annotated[
+        Path | None,
+        typer.Option(
+            "--snapshot",
+            help="Whitelist snapshot from `creditgate batch`: the code cut at its cutoffs.",
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Print the code the policy compiles to: the row engine's Python (`head` and `tail`, the
+    bindings named) or the batch SQL for DuckDB at --as-of (the snapshot's date, else today)."""
+    from creditgate.listing import compiled_decider, duckdb_sql, python_source
+    from creditgate.snapshot import SnapshotError, read_meta
+
+    policy = None if file is None else str(file.resolve())
+    cut = None if snapshot is None else str(snapshot.resolve())
+    try:
+        decider = compiled_decider(policy, cut)
+        snapshot_as_of = None if snapshot is None else read_meta(snapshot).as_of
+    except PolicyError as exc:
+        fail("the policy cannot be used:\n" + "\n".join(f"  {i}" for i in exc.issues))
+    except SnapshotError as exc:
+        fail(str(exc))
+    if engine is Engine.ROW:
+        typer.echo(python_source(decider, policy, cut), nl=False)
+        return
+    when = parse_as_of(as_of) if as_of or snapshot_as_of is None else snapshot_as_of
+    p = decider.policy
+    typer.echo(
+        f"-- creditgate policy compile --engine duckdb: {p.name} {p.version} as of {when}\n"
+        "-- Reads validated profile columns from a table or view named profiles, e.g.\n"
+        "-- CREATE VIEW profiles AS FROM 'users.parquet'; writes the decision columns.\n"
+        + duckdb_sql(decider.program, when),
+        nl=False,
+    )
 
 
 def condition_text(c: Condition) -> str:
@@ -136,3 +202,63 @@ def tables(policy: Policy) -> list[Table]:
         provinces = "all" if stage.every_province else ", ".join(stage.provinces)
         schedule.add_row(stage.start.isoformat(), provinces, ", ".join(stage.cities))
     return [gates, fraud, card, rollout, schedule, offer]
+
+
+@app.command("train")
+def train_command(
+    population: Annotated[
+        Path,
+        typer.Argument(
+            help="Profiles with a `defaulted` label (`creditgate synth`).", dir_okay=False
+        ),
+    ],
+    out_path: Annotated[Path, typer.Option("--out", help="The policy file to write.")],
+    policy: Annotated[
+        Path | None,
+        typer.Option("--policy", help="Base policy (default: the packaged one).", dir_okay=False),
+    ] = None,
+    as_of: AsOfOption = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Directory for the card's HTML report.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Split seed (70% fit, 30% held out).")] = 2026,
+) -> None:
+    """Train the policy's scorecard on a population and write the policy with that card and
+    floors calibrated on it (`scorecard.default_card`: the recipe of the packaged default).
+
+    --as-of is the population's (synth's) evaluation date; default today (Asia/Shanghai).
+    """
+    from creditgate.cli.scorecards import read_or_fail, spinner
+    from creditgate.lab.policy_text import rewrite
+    from creditgate.scorecard.default_card import train_policy
+    from creditgate.scorecard.report import write_report
+
+    base = policy if policy is not None else default_policy_path()
+    when = parse_as_of(as_of)
+    try:
+        base_text = base.read_text(encoding="utf-8")
+        load_policy(base)
+    except PolicyError as exc:
+        fail("the policy cannot be used:\n" + "\n".join(f"  {i}" for i in exc.issues))
+    table = read_or_fail(population)
+
+    def note(held_out: Mapping[str, float]) -> str:
+        return (
+            f"Trained by `creditgate policy train {population.name}` on {table.num_rows:,} "
+            f"users as of {when}\n(held-out AUC {held_out['auc']:.3f}, KS {held_out['ks']:.3f})."
+        )
+
+    with spinner() as progress:
+        progress.add_task(f"training and calibrating on {table.num_rows:,} users", total=None)
+        try:
+            trained = train_policy(table, base_text, note, when, seed)
+        except (ValueError, KeyError) as exc:
+            fail(f"cannot train a policy card on {population}: {exc}", Exit.FAILURE)
+    version = load_policy(base).version.removesuffix(TRAINED) + TRAINED  # not the base's
+    out_path.write_text(rewrite(trained.text, {}, version), encoding="utf-8")
+    for line in trained.summary:
+        out.print(line, markup=False, soft_wrap=True)
+    if report is not None:
+        write_report(trained.trainer, trained.fit, trained.test, report)
+        out.print(f"report: {report / 'index.html'}", markup=False)
+    out.print(f"policy: {out_path} (version {version})", markup=False)

@@ -374,13 +374,25 @@ def _cn_mandatory(policy: Policy) -> list[Finding]:
     ]
 
 
-def _cn_cutoffs(policy: Policy) -> list[Finding]:
+def lowest_cutoff(policy: Policy) -> int:
+    """The lowest cutoff ``CN_CUTOFF`` accepts for this scorecard: above its lowest score and
+    at a modelled PD of at most ``MAX_CUTOFF_PD``."""
+    bottom, floor = _cutoff_bounds(policy)
+    return max(bottom + 1, math.ceil(floor))
+
+
+def _cutoff_bounds(policy: Policy) -> tuple[int, float]:
     card = policy.scorecard
     bottom = card.base_points + sum(
         min(min(b.points for b in f.bins), f.missing_points) for f in card.features
     )
     offset, scale = pd_scale(policy)
-    floor = offset + scale * math.log((1 - MAX_CUTOFF_PD) / MAX_CUTOFF_PD)
+    return bottom, offset + scale * math.log((1 - MAX_CUTOFF_PD) / MAX_CUTOFF_PD)
+
+
+def _cn_cutoffs(policy: Policy) -> list[Finding]:
+    card = policy.scorecard
+    bottom, floor = _cutoff_bounds(policy)
     out: list[Finding] = []
     for region_class, cutoff in card.cutoffs:
         if policy.region(region_class).status is RegionStatus.CLOSED:

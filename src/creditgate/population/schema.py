@@ -1,4 +1,5 @@
-"""Arrow schemas for profile data: the profile contract (ARCHITECTURE section 3) as columns.
+"""Arrow schemas for profile data: the profile contract (docs/architecture.md, "Contracts")
+as columns.
 
 Synthetic files, batch input and the quarantine checks all read these definitions, so a field
 is added or retyped in one place. Required fields are non-nullable; only ``last_overdue_on``

@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -31,7 +31,8 @@ import pyarrow as pa
 
 from creditgate.batch.whitelist import Cutoffs, Eligible, derive_cutoffs
 from creditgate.decider import Decider
-from creditgate.policy.loader import default_policy_path, load_policy, parse_policy
+from creditgate.policy.lint import lowest_cutoff
+from creditgate.policy.loader import default_policy_path, parse_policy
 from creditgate.policy.nodes import Policy
 from creditgate.population.regions import RegionTable, load_regions
 from creditgate.population.synth import default_probability, generate
@@ -67,12 +68,12 @@ def population(users: int, seed: int) -> pa.Table:
     return pa.concat_tables(generate(users, seed, AS_OF))
 
 
-def training_frame(table: pa.Table) -> pd.DataFrame:
+def training_frame(table: pa.Table, as_of: date = AS_OF) -> pd.DataFrame:
     """The scored fields (account age derived as the engine derives it) and the label."""
     frame = table.select([c for c in FEATURES if c in table.column_names] + ["defaulted"])
     out = frame.to_pandas()
     registered = pd.to_datetime(table.column("registered_at").to_pandas())
-    out["account_age_days"] = (pd.Timestamp(AS_OF) - registered).dt.days
+    out["account_age_days"] = (pd.Timestamp(as_of) - registered).dt.days
     out["monthly_spend_cny_6m"] = out["monthly_spend_cny_6m"].astype(float)
     out["defaulted"] = out["defaulted"].astype(int)
     return out[[*FEATURES, "defaulted"]]
@@ -148,17 +149,21 @@ class Scored:
     defaulted: bool
 
 
-def eligible_scores(policy: Policy, table: pa.Table) -> tuple[list[Scored], int]:
-    """Users nothing but the score could stop, and the population."""
+def eligible_scores(
+    policy: Policy, table: pa.Table, as_of: date = AS_OF
+) -> tuple[list[Scored], int]:
+    """Users nothing but the score could stop (at the lowest cutoff the lint accepts), and
+    the population."""
+    lowest = lowest_cutoff(policy)
     open_card = replace(
-        policy.scorecard, cutoffs=tuple((c, 100) for c, _ in policy.scorecard.cutoffs)
+        policy.scorecard, cutoffs=tuple((c, lowest) for c, _ in policy.scorecard.cutoffs)
     )
     decider = Decider(replace(policy, scorecard=open_card))
     out: list[Scored] = []
     for raw in table.to_pylist():
         defaulted = bool(raw.pop("defaulted", False))
-        row = validate_profile(raw, AS_OF, decider.policy, decider.regions)
-        ev = decider.evaluate(row, AS_OF)
+        row = validate_profile(raw, as_of, decider.policy, decider.regions)
+        ev = decider.evaluate(row, as_of)
         if ev["outcome"] == "invited":
             out.append(Scored(ev["region_class"], row["city"], ev["score"], defaulted))
     return out, table.num_rows
@@ -228,6 +233,74 @@ def bad_rate(scored: list[Scored], cutoffs: Mapping[str, int] | Cutoffs) -> tupl
     return len(picked), (sum(picked) / len(picked) if picked else 0.0)
 
 
+@dataclass(frozen=True)
+class TrainedPolicy:
+    """A policy file's text with a card trained on a population and floors calibrated on it,
+    the trainer and its split (for a report), and what the run measured, in lines."""
+
+    text: str
+    trainer: ScorecardTrainer
+    fit: pd.DataFrame
+    test: pd.DataFrame
+    held_out: dict[str, float]  # AUC, KS, Gini on the held-out part
+    summary: list[str]
+
+
+def train_policy(
+    table: pa.Table,
+    base_text: str,
+    note: Callable[[Mapping[str, float]], str],
+    as_of: date = AS_OF,
+    seed: int = 2026,
+    headroom: float = HEADROOM,
+) -> TrainedPolicy:
+    """``base_text`` (a policy file) with its scorecard block replaced by a card trained on
+    ``table`` (profiles with a ``defaulted`` label, as ``synth`` writes them) and the highest
+    floors that leave ``headroom`` x capacity after the quotas (``calibrate``), never below
+    the lowest the lint accepts (where no floor leaves that many: a small population, or
+    gates and quotas that bind first); ``note``, given the held-out metrics, is written
+    above the block."""
+    frame = training_frame(table, as_of)
+    fit, test = split(frame, "defaulted", "1", 0.3, seed)
+    trainer = ScorecardTrainer(pdo=40, base_score=600, base_odds=19, min_iv=0.0)
+    trainer.fit(fit, "defaulted", "1")
+    card = trainer.artifact_
+    held_out = discrimination(test["defaulted"].to_numpy(), trainer.score(test))
+    text = note(held_out)
+    base = parse_policy(base_text)
+    band = base.scorecard.review_band
+    draft = parse_policy(
+        replace_block(base_text, scorecard_yaml(card, dict.fromkeys(SPACING, 0), band, text))
+    )
+    regions = load_regions()
+    scored, users = eligible_scores(draft, table, as_of)
+    lowest = {c: lowest_cutoff(draft) + d for c, d in SPACING.items()}
+    short = ""
+    try:
+        cutoffs = calibrate(scored, users, draft, regions, headroom)
+    except ValueError as exc:  # the gates and quotas leave too few: invite all they let in
+        cutoffs, short = lowest, f"{exc}: floors at the lowest the lint accepts"
+    if cutoffs["tier1"] < lowest["tier1"]:
+        cutoffs, short = lowest, "floors raised to the lowest the lint accepts"
+    block = scorecard_yaml(card, cutoffs, band, text)
+    new_text = replace_block(base_text, block)
+    final = parse_policy(new_text)
+    check, _ = eligible_scores(final, table, as_of)
+    batch = whitelist(grouped(check), users, final, regions)
+    floor_n, floor_bad = bad_rate(check, cutoffs)
+    invited_n, invited_bad = bad_rate(check, batch)
+    summary = [
+        f"features: {', '.join(card.columns)}",
+        f"cutoffs (risk floor): {cutoffs}",
+        f"above the floor {floor_n / users:.2%}, after quotas {batch.after_quotas / users:.2%} "
+        f"({batch.after_quotas / batch.capacity:.2f} x capacity), bad rate {floor_bad:.2%}",
+        f"whitelist invites {invited_n / users:.2%} (capacity {batch.capacity:,}), "
+        f"bad rate {invited_bad:.2%}; batch cutoffs {dict(batch.by_class)}",
+        *([short] if short else []),
+    ]
+    return TrainedPolicy(new_text, trainer, fit, test, dict(held_out), summary)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=200_000)
@@ -238,56 +311,28 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="Update the packaged default.")
     args = parser.parse_args()
     table = population(args.users, args.seed)
-    frame = training_frame(table)
-    fit, test = split(frame, "defaulted", "1", 0.3, args.seed)
-    trainer = ScorecardTrainer(pdo=40, base_score=600, base_odds=19, min_iv=0.0)
-    trainer.fit(fit, "defaulted", "1")
-    card = trainer.artifact_
-    y_test = test["defaulted"].to_numpy()
-    held_out = discrimination(y_test, trainer.score(test))
-    print(f"features: {', '.join(card.columns)}")
-    print(f"held-out ({len(test):,} users): {held_out}")
-    truth = true_pd(table, test.index.to_numpy())
+    text = default_policy_path().read_text(encoding="utf-8")
+
+    def note(held_out: Mapping[str, float]) -> str:
+        return (
+            f"Trained by `python -m creditgate.scorecard.default_card --users {args.users} "
+            f"--seed {args.seed} --write`\n"
+            f"on the synthetic population (held-out AUC {held_out['auc']:.3f}, "
+            f"KS {held_out['ks']:.3f}); see docs/scorecard.md."
+        )
+
+    trained = train_policy(table, text, note, AS_OF, args.seed, args.headroom)
+    y_test = trained.test["defaulted"].to_numpy()
+    print(f"held-out ({len(trained.test):,} users): {trained.held_out}")
+    truth = true_pd(table, trained.test.index.to_numpy())
     oracle = discrimination(y_test, -truth)
-    card_scores = trainer.score(test)
+    card_scores = trained.trainer.score(trained.test)
     spearman = pd.Series(card_scores).corr(pd.Series(-truth), method="spearman")
     print(f"ground-truth model on the same users: {oracle}")
     print(f"rank correlation card score vs true log-odds of good: {spearman:.3f}")
-    policy = load_policy()
-    text = default_policy_path().read_text(encoding="utf-8")
-    note = (
-        f"Trained by `python -m creditgate.scorecard.default_card --users {args.users} "
-        f"--seed {args.seed} --write`\n"
-        f"on the synthetic population (held-out AUC {held_out['auc']:.3f}, "
-        f"KS {held_out['ks']:.3f}); see docs/scorecard.md."
-    )
-    draft = parse_policy(
-        replace_block(
-            text, scorecard_yaml(card, {c: 0 for c in SPACING}, policy.scorecard.review_band, note)
-        )
-    )
-    regions = load_regions()
-    scored, users = eligible_scores(draft, table)
-    cutoffs = calibrate(scored, users, draft, regions, args.headroom)
-    block = scorecard_yaml(card, cutoffs, policy.scorecard.review_band, note)
-    new_text = replace_block(text, block)
-    final = parse_policy(new_text)
-    check, _ = eligible_scores(final, table)
-    batch = whitelist(grouped(check), users, final, regions)
-    floor_n, floor_bad = bad_rate(check, cutoffs)
-    invited_n, invited_bad = bad_rate(check, batch)
-    print(f"cutoffs (risk floor): {cutoffs}")
-    print(
-        f"above the floor {floor_n / users:.2%}, after quotas {batch.after_quotas / users:.2%} "
-        f"({batch.after_quotas / batch.capacity:.2f} x capacity), bad rate {floor_bad:.2%}"
-    )
-    print(
-        f"whitelist invites {invited_n / users:.2%} (capacity {batch.capacity:,}), "
-        f"bad rate {invited_bad:.2%}; batch cutoffs {dict(batch.by_class)}"
-    )
-    print(block)
+    print("\n".join(trained.summary))
     if args.write:
-        default_policy_path().write_text(new_text, encoding="utf-8")
+        default_policy_path().write_text(trained.text, encoding="utf-8")
         print(f"wrote {default_policy_path()}")
 
 

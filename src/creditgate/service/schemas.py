@@ -22,7 +22,7 @@ def _profile_schema() -> dict[str, Any]:
 class DecisionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     profile: dict[str, Any] = Field(
-        description="A profile per the contract (ARCHITECTURE.md section 3).",
+        description="A profile per the contract (docs/architecture.md, Contracts).",
         json_schema_extra=_profile_schema(),
     )
     as_of: date | None = Field(
@@ -273,3 +273,103 @@ class ExperimentReport(BaseModel):
     share: float
     arms: dict[Literal["champion", "challenger"], ArmReport]
     bad_rate_difference: BadRateDifference | None
+
+
+# -- the decision (``Decision.to_dict`` plus the service's ``cutoffs`` and ``experiment``)
+# Documentation and a check in the tests: the routes serialise the stored decision directly.
+Message = dict[str, str]  # language ("zh-CN", "en") -> text
+Observed = str | int | float | bool | None
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PolicyRef(_Out):
+    name: str
+    version: str
+
+
+class ReasonOut(_Out):
+    code: str = Field(description="A stable reason code, e.g. PAY_SCORE_LOW.")
+    layer: str
+    observed: Observed = Field(description="The user's value that fired the rule, if shown.")
+    required: Observed = Field(description="What passes, in words or a number.")
+    message: Message
+    principal: bool = Field(description="One of the (at most four) principal reasons.")
+
+
+class RecourseOut(_Out):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    code: str
+    field: str
+    from_: Observed = Field(alias="from")
+    to: Observed
+    eta: date | None = Field(description="The date on which time alone fixes the rule.")
+    immutable: bool = Field(description="The user cannot change it: no advice is given.")
+    message: Message
+
+
+class AlternativeOut(_Out):
+    kind: str
+    message: Message
+
+
+class NoticeOut(_Out):
+    code: str = Field(description="LIMIT_REDUCED, INVITATION_WITHDRAWN or SERVICING.")
+    message: Message
+    previous_limit_cny: int | None = Field(None, description="With LIMIT_REDUCED only.")
+
+
+class ReviewRight(_Out):
+    right: str
+    endpoint: str
+    decision_id: str
+    message: Message
+
+
+class CityCutoff(_Out):
+    name: str
+    cutoff: int
+
+
+class CutoffsOut(_Out):
+    source: Literal["snapshot", "policy"]
+    snapshot_id: str | None = None
+    snapshot_as_of: date | None = None
+    by_class: dict[str, int] | None = None
+    city: CityCutoff | None = None
+
+
+class ExperimentArm(_Out):
+    id: str
+    arm: Literal["champion", "challenger"]
+
+
+class DecisionOut(_Out):
+    """A decision as ``POST /v1/decisions`` returns it (README, "What a decision contains")."""
+
+    decision_id: str
+    user_id: str
+    policy: PolicyRef
+    as_of: date
+    outcome: Literal["invited", "not_invited", "manual_review", "referred"]
+    entry_visible: bool
+    entry: Literal["offer", "servicing", "hidden"]
+    retained: bool
+    notices: list[NoticeOut]
+    invited_since: date | None
+    score: int | None
+    pd: float | None
+    limit_cny: int | None
+    daily_rate: str | None = Field(description="A decimal string.")
+    apr: str | None = Field(description="A decimal string: daily rate x days per year.")
+    terms: list[int]
+    reasons: list[ReasonOut]
+    recourse: list[RecourseOut]
+    alternatives: list[AlternativeOut]
+    review: ReviewRight
+    cutoffs: CutoffsOut
+    experiment: ExperimentArm | None = Field(
+        None, description="Present while a champion/challenger experiment runs."
+    )

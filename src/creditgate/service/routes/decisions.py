@@ -9,15 +9,16 @@ from fastapi import APIRouter, Header, HTTPException, Response
 from creditgate.service.consent import withdraw_consent as withdraw
 from creditgate.service.deciding import decide_and_store, decision_json
 from creditgate.service.deps import Decider, Reader, ServicesDep, UserFacing, own_user
-from creditgate.service.schemas import ConsentWithdrawal, DecisionRequest
+from creditgate.service.schemas import ConsentWithdrawal, DecisionOut, DecisionRequest
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
 JSON = "application/json"
 DECISION_DOC: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The decision (ARCHITECTURE.md section 3)."}
+    200: {"description": "The decision (docs/architecture.md, 'Contracts')."}
 }
-CREATE_DOC: dict[int | str, dict[str, Any]] = DECISION_DOC | {
-    409: {"description": "This Idempotency-Key was used by this caller for another request."}
+CREATE_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The decision (docs/architecture.md, 'Contracts').", "model": DecisionOut},
+    409: {"description": "This Idempotency-Key was used by this caller for another request."},
 }
 
 
