@@ -65,6 +65,17 @@ def parse_costs(items: list[str]) -> dict[str, int]:
     return costs
 
 
+def parse_monotone(items: list[str]) -> dict[str, str]:
+    """``["age=up"]`` -> ``{"age": "up"}``; exit 2 on anything else."""
+    found: dict[str, str] = {}
+    for item in items:
+        column, _, way = item.rpartition("=")
+        if not column or way not in ("up", "down"):
+            fail(f"--monotone {item!r}: expected COLUMN=up or COLUMN=down")
+        found[column] = way
+    return found
+
+
 def train(
     data: DataArg,
     target: Annotated[str, typer.Option("--target", help="Label column.")],
@@ -94,10 +105,22 @@ def train(
     min_iv: Annotated[float, typer.Option(help="Minimum information value to keep.")] = 0.02,
     test_size: Annotated[float, typer.Option(help="Held-out share for the report.")] = 0.3,
     seed: Annotated[int, typer.Option(help="Split seed.")] = 0,
+    method: Annotated[
+        str,
+        typer.Option(
+            help="logistic (optbinning bins + logistic regression), boosted (additive EBM "
+            "shapes) or auto (the better by cross-validated AUC on the training rows)."
+        ),
+    ] = "logistic",
+    monotone: Annotated[
+        list[str] | None,
+        typer.Option("--monotone", help="boosted: COL=up|down, the fit keeps points monotone."),
+    ] = None,
 ) -> None:
-    """Train a scorecard (optbinning) and export it as plain YAML data."""
+    """Train a scorecard and export it as plain YAML data."""
+    from creditgate.scorecard.methods import METHODS, make_trainer, train_auto
     from creditgate.scorecard.report import split, write_report
-    from creditgate.scorecard.train import ScorecardTrainer, TrainingError
+    from creditgate.scorecard.train import TrainingError
 
     table = read_or_fail(data)
     frame = table.to_pandas()
@@ -105,23 +128,31 @@ def train(
         fail(f"--target: column {target!r} is not in {data}")
     if not 0.0 <= test_size < 0.9:
         fail("--test-size must be in [0, 0.9)")
-    trainer = ScorecardTrainer(
-        costs=parse_costs(cost or []),
-        pdo=pdo,
-        base_score=base_score,
-        base_odds=base_odds,
-        min_iv=min_iv,
-        special_values=special or (),
-        include_protected=include_protected or (),
-        exclude=exclude or (),
-        immutable=immutable or (),
-    )
+    if method not in METHODS:
+        fail(f"--method {method!r}: expected one of {', '.join(METHODS)}")
+    if monotone and method == "logistic":
+        fail("--monotone needs --method boosted or auto (logistic bins pick their own trend)")
+    options = {
+        "costs": parse_costs(cost or []),
+        "pdo": pdo,
+        "base_score": base_score,
+        "base_odds": base_odds,
+        "min_iv": min_iv,
+        "special_values": special or (),
+        "include_protected": include_protected or (),
+        "exclude": exclude or (),
+        "immutable": immutable or (),
+        "monotone": parse_monotone(monotone or []),
+    }
     started = time.perf_counter()
     with spinner() as progress:
-        progress.add_task(f"training on {len(frame):,} rows", total=None)
+        progress.add_task(f"training ({method}) on {len(frame):,} rows", total=None)
         try:
             fit_part, test_part = split(frame, target, bad, test_size, seed)
-            trainer.fit(fit_part, target, bad)
+            if method == "auto":
+                trainer = train_auto(fit_part, target, bad, options, seed=seed)
+            else:
+                trainer = make_trainer(method, options).fit(fit_part, target, bad)
         except TrainingError as exc:
             fail(str(exc))
     card = trainer.artifact_

@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 
 from creditgate.scorecard.artifact import Artifact
+from creditgate.scorecard.methods import Trainer
 from creditgate.scorecard.metrics import discrimination, psi
-from creditgate.scorecard.train import ScorecardTrainer, bad_labels
+from creditgate.scorecard.train import bad_labels
 
 
 def split(
@@ -87,7 +88,7 @@ def table_html(frame: pd.DataFrame) -> str:
 
 
 def write_report(
-    trainer: ScorecardTrainer, fit: pd.DataFrame, test: pd.DataFrame, directory: Path | None
+    trainer: Trainer, fit: pd.DataFrame, test: pd.DataFrame, directory: Path | None
 ) -> Artifact:
     """Held-out metrics into the artefact; the HTML report too when ``directory`` is given."""
     card = trainer.artifact_
