@@ -158,7 +158,7 @@ def train(
     ] = None,
 ) -> None:
     """Train a scorecard and export it as plain YAML data."""
-    from creditgate.scorecard.methods import METHODS, make_trainer, train_auto
+    from creditgate.scorecard.methods import METHODS, fit_method, train_auto
     from creditgate.scorecard.report import split, write_report
     from creditgate.scorecard.train import TrainingError
 
@@ -198,7 +198,7 @@ def train(
             if method == "auto":
                 trainer = train_auto(fit_part, target, bad, options, seed=seed)
             else:
-                trainer = make_trainer(method, options).fit(fit_part, target, bad)
+                trainer = fit_method(method, options, fit_part, target, bad)
         except TrainingError as exc:
             fail(str(exc))
     if audit_column:

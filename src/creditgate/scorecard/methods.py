@@ -45,6 +45,17 @@ def make_trainer(method: str, options: dict[str, Any]) -> Trainer:
     raise TrainingError(f"--method {method!r}: expected one of {', '.join(METHODS)}")
 
 
+def fit_method(
+    method: str, options: dict[str, Any], frame: pd.DataFrame, target: str, bad: str
+) -> Trainer:
+    """Fit one method; the artefact's metadata says which method made it."""
+    trainer = make_trainer(method, options).fit(frame, target, bad)
+    card = trainer.artifact_
+    training = {"method": method, **card.metadata.get("training", {})}
+    trainer.artifact_ = replace(card, metadata={**card.metadata, "training": training})
+    return trainer
+
+
 def fold_indices(
     y: np.ndarray[Any, Any], folds: int, seed: int
 ) -> list[np.ndarray[Any, np.dtype[np.int64]]]:
@@ -93,7 +104,7 @@ def train_auto(
     cv = cross_validated_auc(frame, target, bad, options, CANDIDATES, folds, seed)
     means = {m: round(float(np.mean(v)), 6) for m, v in cv.items()}
     chosen = max(CANDIDATES, key=lambda m: (means[m], m == "logistic"))
-    trainer = make_trainer(chosen, options).fit(frame, target, bad)
+    trainer = fit_method(chosen, options, frame, target, bad)
     selection = {"chosen": chosen, "folds": folds, "seed": seed, "cv_auc": cv, "mean_auc": means}
     card = trainer.artifact_
     trainer.artifact_ = replace(card, metadata={**card.metadata, "selection": selection})
