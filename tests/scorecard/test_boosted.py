@@ -30,6 +30,7 @@ def test_card_ranks_as_the_model_and_points_differ_only_by_rounding(german, boos
     assert round(auc(y, card), 3) == round(auc(y, model), 3)
     # each feature's points are the scaled shape value rounded once: at most 1/2 point each
     assert np.abs(card - model).max() <= 0.5 * len(boosted.artifact_.features) + 1e-9
+    assert boosted.artifact_.metrics["train_auc"] == round(auc(y, card), 6)
     assert boosted.artifact_.metadata["training"]["method"] == "boosted"
     assert "personal_status_and_sex" not in boosted.artifact_.columns
 
@@ -41,6 +42,8 @@ def test_missing_values_categories_and_specials_round_trip_through_yaml(tmp_path
     dump(trainer.artifact_, path)
     card = load(path)
     assert card == trainer.artifact_
+    y_all = bad_labels(frame["default_flag"], "1")
+    assert card.metrics["train_auc"] == round(auc(y_all, trainer.score(frame)), 6)
     y = bad_labels(frame["default_flag"], "1")
     assert round(auc(y, trainer.score(frame)), 3) == round(auc(y, trainer.model_score(frame)), 3)
     gap = np.abs(trainer.score(frame) - trainer.model_score(frame))

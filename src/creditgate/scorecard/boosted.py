@@ -25,6 +25,7 @@ from creditgate.policy.nodes import Scaling
 from creditgate.schema import PROFILE_FIELDS, Direction
 from creditgate.scorecard.artifact import Artifact, CardBin, CardFeature, Excluded
 from creditgate.scorecard.columns import choose_columns
+from creditgate.scorecard.fairness import feature_points
 from creditgate.scorecard.metrics import discrimination
 from creditgate.scorecard.train import (
     CONTRACT_FACTORS,
@@ -213,7 +214,10 @@ class BoostedTrainer:
             protected_included=tuple(self.columns_.protected_included),
             trained_rows=len(X),
         )
-        scores = self.card_score(X, card)
+        scores = np.zeros(len(X), dtype=np.float64)
+        for f in features:
+            index = card_bins(X[f.column], f.bins, f.kind == "categorical")
+            scores += feature_points(index, f)  # as the lowered card scores, vectorised
         metrics = {f"train_{k}": v for k, v in discrimination(y, scores).items()}
         settings: dict[str, Any] = {
             "method": METHOD,
@@ -325,10 +329,8 @@ def card_bins(
     out = np.full(len(values), -1, dtype=np.int64)
     if categorical:
         lookup = {c: j for j, b in enumerate(bins) for c in b.categories}
-        text = values.astype(str).where(values.notna(), None)
-        return np.asarray(
-            [lookup.get(v, -1) if v is not None else -1 for v in text], dtype=np.int64
-        )
+        found = values.astype(str).map(lookup).where(values.notna())
+        return np.asarray(found.fillna(-1), dtype=np.int64)
     x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
     uppers = np.asarray([b.upper for b in bins[:-1]], dtype=np.float64)
     known = np.isfinite(x)
