@@ -21,7 +21,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def boosted(german: pd.DataFrame) -> BoostedTrainer:
-    return BoostedTrainer().fit(german, "creditability", "bad")
+    return BoostedTrainer(outer_bags=4).fit(german, "creditability", "bad")  # 4: test speed
 
 
 def test_card_ranks_as_the_model_and_points_differ_only_by_rounding(german, boosted):
@@ -55,10 +55,11 @@ def test_missing_values_categories_and_specials_round_trip_through_yaml(tmp_path
 
 
 def test_monotone_constraint_is_honoured_by_the_fit(german):
-    free = BoostedTrainer().fit(german, "creditability", "bad")
+    free = BoostedTrainer(outer_bags=4).fit(german, "creditability", "bad")
     amount = next(f for f in free.artifact_.features if f.column == "credit_amount")
     assert np.any(np.diff([b.points for b in amount.bins]) > 0)  # the free shape wiggles
-    held = BoostedTrainer(monotone={"credit_amount": "down"}).fit(german, "creditability", "bad")
+    held = BoostedTrainer(outer_bags=4, monotone={"credit_amount": "down"})
+    held.fit(german, "creditability", "bad")
     amount = next(f for f in held.artifact_.features if f.column == "credit_amount")
     assert np.all(np.diff([b.points for b in amount.bins]) <= 0)
     assert amount.direction == "down"
