@@ -3,8 +3,8 @@
 Times, on the same data in one process: optbinning's own ``Scorecard.fit`` (creditgate's
 binning settings; the baseline), creditgate's ``logistic`` trainer (that fit plus selection and
 export; target <= 60 s on the 2-core reference machine) and the ``boosted`` trainer (additive
-EBM on a stratified subsample of ``boosted.MAX_ROWS`` rows, 4 outer bags at that size, exported over all
-rows; target <= 3x the baseline).
+EBM on a stratified subsample of ``boosted.MAX_ROWS`` rows, 4 outer bags at that size,
+exported over all rows; target <= 3x the baseline).
 Run: ``.venv/bin/python benchmarks/bench_train_speed.py [ROWS]``
 """
 
