@@ -1,9 +1,13 @@
-"""German Credit: creditgate's trainer vs an optbinning + LogisticRegression baseline.
+"""German Credit: creditgate's cards vs LightGBM and an additive EBM, on the same folds.
 
-5-fold x 3 repeated stratified CV, both in this process on the same folds. creditgate's AUC is
-measured on the *exported* card (integer points, scored through the row engine), the
-baseline's on the logistic regression's probabilities. Protected attributes are excluded from
-both. Run: ``.venv/bin/python benchmarks/bench_german_credit.py``
+5-fold x 3 repeated stratified CV; every model sees the same folds and none sees the protected
+attributes (``personal_status_and_sex``, ``foreign_worker``). creditgate's AUC is measured on
+the *exported* integer card scored through the row engine; the others on their probabilities.
+Printed: mean AUC per model and, for the boosted card, the mean paired difference with each
+other model and its standard error (std of the 15 per-fold differences / sqrt(15); folds share
+rows, so this understates the true uncertainty somewhat). Target: boosted card minus each
+>= -0.003. Settings are the libraries' defaults plus those the issue names, not tuned here.
+Run: ``.venv/bin/python benchmarks/bench_german_credit.py [REPEATS]``
 """
 
 from __future__ import annotations
@@ -11,64 +15,93 @@ from __future__ import annotations
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-from optbinning import BinningProcess
-from sklearn.linear_model import LogisticRegression
+from interpret.glassbox import ExplainableBoostingClassifier
+from lightgbm import LGBMClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import RepeatedStratifiedKFold
-from sklearn.pipeline import Pipeline
 
-from creditgate.scorecard.scoring import score_table
-from creditgate.scorecard.train import ScorecardTrainer
+from creditgate.scorecard.methods import make_trainer
 
 DATA = Path(__file__).parent / "data" / "german_credit.csv"
+TARGET = "creditability"
 PROTECTED = ["personal_status_and_sex", "foreign_worker"]
+Model = Callable[[pd.DataFrame, pd.DataFrame], np.ndarray]
 
 
-def baseline(train: pd.DataFrame, y: np.ndarray, test: pd.DataFrame) -> np.ndarray:
-    x = train.drop(columns=PROTECTED)
-    cats = [c for c in x.columns if not pd.api.types.is_numeric_dtype(x[c])]
-    process = BinningProcess(
-        list(x.columns), categorical_variables=cats, selection_criteria={"iv": {"min": 0.02}}
+def card(method: str) -> Model:
+    def run(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+        trainer = make_trainer(method, {}).fit(train, TARGET, "bad")
+        return -trainer.score(test)  # high score = good; AUC wants risk
+
+    return run
+
+
+def inputs(frame: pd.DataFrame) -> pd.DataFrame:
+    x = frame.drop(columns=[TARGET, *PROTECTED])
+    for col in x.columns:
+        if not pd.api.types.is_numeric_dtype(x[col]):
+            x[col] = x[col].astype("category")
+    return x
+
+
+def lightgbm(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+    model = LGBMClassifier(
+        n_estimators=300, learning_rate=0.03, num_leaves=15, verbose=-1, n_jobs=1
     )
-    model = Pipeline([("woe", process), ("lr", LogisticRegression(max_iter=1000))])
-    model.fit(x, y)
-    return model.predict_proba(test.drop(columns=PROTECTED))[:, 1]
+    model.fit(inputs(train), (train[TARGET] == "bad").astype(int))
+    return model.predict_proba(inputs(test))[:, 1]
+
+
+def ebm(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+    model = ExplainableBoostingClassifier(interactions=0, n_jobs=1, random_state=0)
+    model.fit(inputs(train), (train[TARGET] == "bad").astype(int))
+    return model.predict_proba(inputs(test))[:, 1]
 
 
 def main() -> int:
     warnings.filterwarnings("ignore")
+    repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     frame = pd.read_csv(DATA)
-    y = (frame["creditability"] == "bad").to_numpy().astype(int)
-    features = frame.drop(columns=["creditability"])
-    ours, theirs = [], []
-    started = time.perf_counter()
-    folds = RepeatedStratifiedKFold(n_splits=5, n_repeats=3, random_state=42)
-    for train_idx, test_idx in folds.split(features, y):
+    y = (frame[TARGET] == "bad").to_numpy().astype(int)
+    models: dict[str, Model] = {
+        "creditgate boosted card": card("boosted"),
+        "creditgate logistic card": card("logistic"),
+        "LightGBM (300 trees)": lightgbm,
+        "EBM (interactions=0)": ebm,
+    }
+    aucs: dict[str, list[float]] = {name: [] for name in models}
+    seconds = dict.fromkeys(models, 0.0)
+    folds = RepeatedStratifiedKFold(n_splits=5, n_repeats=repeats, random_state=42)
+    for k, (train_idx, test_idx) in enumerate(folds.split(frame, y)):
         train, test = frame.iloc[train_idx], frame.iloc[test_idx]
-        card = ScorecardTrainer().fit(train, "creditability", "bad").artifact_
-        scores = score_table(pa.Table.from_pandas(test), card).column("score").to_numpy()
-        ours.append(roc_auc_score(y[test_idx], -scores))  # high score = good
-        theirs.append(
-            roc_auc_score(
-                y[test_idx],
-                baseline(
-                    train.drop(columns=["creditability"]),
-                    y[train_idx],
-                    test.drop(columns=["creditability"]),
-                ),
-            )
-        )
-    a, b = float(np.mean(ours)), float(np.mean(theirs))
-    print(f"folds: {len(ours)} (5-fold x 3, stratified) in {time.perf_counter() - started:.1f}s")
-    print(f"creditgate (exported integer card): AUC {a:.4f} +- {np.std(ours):.4f}")
-    print(f"optbinning + LogisticRegression:    AUC {b:.4f} +- {np.std(theirs):.4f}")
-    print(f"difference: {a - b:+.4f} (must be >= -0.01)")
-    return 0 if a >= b - 0.01 else 1
+        for name, model in models.items():
+            started = time.perf_counter()
+            aucs[name].append(roc_auc_score(y[test_idx], model(train, test)))
+            seconds[name] += time.perf_counter() - started
+        print(f"fold {k + 1}: " + "  ".join(f"{v[-1]:.4f}" for v in aucs.values()), flush=True)
+    n = len(aucs["creditgate boosted card"])
+    print(f"\nfolds: {n} (5-fold x {repeats}, stratified, same folds for every model)")
+    print(f"{'model':28s} {'mean AUC':>9s} {'std':>7s} {'fit+score s':>11s}")
+    for name, values in aucs.items():
+        print(f"{name:28s} {np.mean(values):9.4f} {np.std(values):7.4f} {seconds[name]:11.1f}")
+    ours = np.asarray(aucs["creditgate boosted card"])
+    ok = True
+    print("\nboosted card minus each (mean paired difference +- standard error):")
+    for name, values in aucs.items():
+        if name == "creditgate boosted card":
+            continue
+        diff = ours - np.asarray(values)
+        mean, se = float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(n))
+        target = name.startswith(("LightGBM", "EBM"))
+        ok &= not target or mean >= -0.003
+        note = " (target >= -0.003)" if target else ""
+        print(f"  vs {name:28s} {mean:+.4f} +- {se:.4f}{note}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from creditgate.cli.common import Exit, err, fail, out
 from creditgate.scorecard.artifact import Artifact, ArtifactError, dump, load
+from creditgate.scorecard.fairness import ColumnAudit
 from creditgate.scorecard.scoring import DataError, RowEngine, read_table, score_table, write_table
 
 DataArg = Annotated[Path, typer.Argument(help="Input data: .csv or .parquet", dir_okay=False)]
@@ -65,6 +66,51 @@ def parse_costs(items: list[str]) -> dict[str, int]:
     return costs
 
 
+AuditOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--audit-column",
+        help="Protected column to audit (approval, adverse impact, AUC by group); never an input.",
+    ),
+]
+
+
+def with_audit(card: Artifact, frame: object, columns: list[str], cutoff: float | None) -> Artifact:
+    """The fairness audit on ``frame`` (held-out rows when there are any) into the metadata."""
+    from dataclasses import replace
+
+    from creditgate.scorecard.fairness import audit_card
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    audits = audit_card(card, table, columns, cutoff)
+    for audit in audits:
+        print_audit(audit)
+    fairness = {"rows": table.num_rows, "columns": [a.to_dict() for a in audits]}
+    return replace(card, metadata={**card.metadata, "fairness": fairness})
+
+
+def print_audit(audit: ColumnAudit) -> None:
+    out.print(f"audit {audit.column} at cutoff {audit.cutoff:g} (reference {audit.reference}):")
+    for g in audit.groups:
+        flag = "  ADVERSE IMPACT (< 4/5)" if g.adverse else ""
+        extra = f"  AUC {g.auc:.4f}" if g.auc is not None else ""
+        out.print(
+            f"  {g.group}: n={g.rows:,} approved {g.approval_rate:.3f} impact ratio "
+            f"{g.impact_ratio:.3f} [{g.impact_low:.3f}, {g.impact_high:.3f}]{extra}{flag}"
+        )
+
+
+def parse_monotone(items: list[str]) -> dict[str, str]:
+    """``["age=up"]`` -> ``{"age": "up"}``; exit 2 on anything else."""
+    found: dict[str, str] = {}
+    for item in items:
+        column, _, way = item.rpartition("=")
+        if not column or way not in ("up", "down"):
+            fail(f"--monotone {item!r}: expected COLUMN=up or COLUMN=down")
+        found[column] = way
+    return found
+
+
 def train(
     data: DataArg,
     target: Annotated[str, typer.Option("--target", help="Label column.")],
@@ -94,10 +140,27 @@ def train(
     min_iv: Annotated[float, typer.Option(help="Minimum information value to keep.")] = 0.02,
     test_size: Annotated[float, typer.Option(help="Held-out share for the report.")] = 0.3,
     seed: Annotated[int, typer.Option(help="Split seed.")] = 0,
+    method: Annotated[
+        str,
+        typer.Option(
+            help="logistic (optbinning bins + logistic regression), boosted (additive EBM "
+            "shapes) or auto (the better by cross-validated AUC on the training rows)."
+        ),
+    ] = "logistic",
+    monotone: Annotated[
+        list[str] | None,
+        typer.Option("--monotone", help="boosted: COL=up|down, the fit keeps points monotone."),
+    ] = None,
+    audit_column: AuditOption = None,
+    cutoff: Annotated[
+        float | None,
+        typer.Option(help="Approval cutoff for the audit (default: approves the good share)."),
+    ] = None,
 ) -> None:
-    """Train a scorecard (optbinning) and export it as plain YAML data."""
+    """Train a scorecard and export it as plain YAML data."""
+    from creditgate.scorecard.methods import METHODS, fit_method, train_auto
     from creditgate.scorecard.report import split, write_report
-    from creditgate.scorecard.train import ScorecardTrainer, TrainingError
+    from creditgate.scorecard.train import TrainingError
 
     table = read_or_fail(data)
     frame = table.to_pandas()
@@ -105,25 +168,42 @@ def train(
         fail(f"--target: column {target!r} is not in {data}")
     if not 0.0 <= test_size < 0.9:
         fail("--test-size must be in [0, 0.9)")
-    trainer = ScorecardTrainer(
-        costs=parse_costs(cost or []),
-        pdo=pdo,
-        base_score=base_score,
-        base_odds=base_odds,
-        min_iv=min_iv,
-        special_values=special or (),
-        include_protected=include_protected or (),
-        exclude=exclude or (),
-        immutable=immutable or (),
-    )
+    if method not in METHODS:
+        fail(f"--method {method!r}: expected one of {', '.join(METHODS)}")
+    clash = sorted(set(audit_column or ()) & set(include_protected or ()))
+    if clash:
+        fail(f"--audit-column {clash[0]!r} cannot also be a model input (--include-protected)")
+    absent = [c for c in audit_column or () if c not in frame.columns]
+    if absent:
+        fail(f"--audit-column: column {absent[0]!r} is not in {data}")
+    if monotone and method == "logistic":
+        fail("--monotone needs --method boosted or auto (logistic bins pick their own trend)")
+    options = {
+        "costs": parse_costs(cost or []),
+        "pdo": pdo,
+        "base_score": base_score,
+        "base_odds": base_odds,
+        "min_iv": min_iv,
+        "special_values": special or (),
+        "include_protected": include_protected or (),
+        "exclude": [*(exclude or ()), *(audit_column or ())],  # audited, never an input
+        "immutable": immutable or (),
+        "monotone": parse_monotone(monotone or []),
+    }
     started = time.perf_counter()
     with spinner() as progress:
-        progress.add_task(f"training on {len(frame):,} rows", total=None)
+        progress.add_task(f"training ({method}) on {len(frame):,} rows", total=None)
         try:
             fit_part, test_part = split(frame, target, bad, test_size, seed)
-            trainer.fit(fit_part, target, bad)
+            if method == "auto":
+                trainer = train_auto(fit_part, target, bad, options, seed=seed)
+            else:
+                trainer = fit_method(method, options, fit_part, target, bad)
         except TrainingError as exc:
             fail(str(exc))
+    if audit_column:
+        audited = test_part if len(test_part) else fit_part
+        trainer.artifact_ = with_audit(trainer.artifact_, audited, audit_column, cutoff)
     card = trainer.artifact_
     if report is not None or test_size > 0:
         card = write_report(trainer, fit_part, test_part, report)
@@ -190,8 +270,16 @@ def monitor(
     current: Annotated[Path, typer.Argument(help="Current data (.csv/.parquet).")],
     scorecard: CardOption,
     threshold: Annotated[float, typer.Option(help="PSI/CSI above this is drift.")] = 0.25,
+    audit_column: AuditOption = None,
+    cutoff: Annotated[
+        float | None,
+        typer.Option(help="Approval cutoff for the audit (default: the one audited in training)."),
+    ] = None,
 ) -> None:
-    """Score and feature drift (PSI / CSI); exit 1 when any crosses the threshold."""
+    """Score and feature drift (PSI / CSI); exit 1 when any crosses the threshold.
+    ``--audit-column`` adds the fairness audit of the current data (it does not change the exit
+    code: adverse impact is a finding for review, not drift)."""
+    from creditgate.scorecard.fairness import audit_card
     from creditgate.scorecard.monitor import drift
 
     card = load_card(scorecard)
@@ -203,6 +291,14 @@ def monitor(
     out.print(f"score PSI: {result.score_psi:.4f}")
     for column, value in result.csi.items():
         out.print(f"CSI {column}: {value:.4f}")
+    if audit_column:
+        trained = card.metadata.get("fairness", {}).get("columns", [])
+        chosen = cutoff if cutoff is not None else next((a["cutoff"] for a in trained), None)
+        try:
+            for audit in audit_card(card, cur, audit_column, chosen):
+                print_audit(audit)
+        except (ValueError, DataError) as exc:
+            fail(f"--audit-column: {exc}")
     drifted = result.over(threshold)
     if drifted:
         err.print(f"drift over {threshold}: {', '.join(drifted)}")

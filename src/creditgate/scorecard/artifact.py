@@ -81,6 +81,9 @@ class Artifact:
     metrics: dict[str, float] = field(default_factory=dict)
     trained_rows: int = 0
     format: str = FORMAT
+    # How it was trained (method, settings, CV figures, fairness audit): plain YAML values,
+    # read by reports and reviewers, never by scoring.
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -144,6 +147,8 @@ def to_dict(card: Artifact) -> dict[str, Any]:
     data["excluded"] = [asdict(e) for e in card.excluded]
     data["protected_included"] = list(card.protected_included)
     order = ["format", "target", "bad_value", "base_points", "scaling", "features"]
+    if not card.metadata:
+        del data["metadata"]  # cards trained before metadata existed dump byte-identically
     return {k: data[k] for k in order} | {k: v for k, v in data.items() if k not in order}
 
 
@@ -176,6 +181,7 @@ def from_dict(data: Any) -> Artifact:
             protected_included=tuple(data.get("protected_included", [])),
             metrics={k: float(v) for k, v in (data.get("metrics") or {}).items()},
             trained_rows=int(data.get("trained_rows", 0)),
+            metadata=dict(data.get("metadata") or {}),
         )
     except (KeyError, TypeError) as exc:
         raise ArtifactError(f"missing or malformed entry: {exc}") from exc
