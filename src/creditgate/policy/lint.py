@@ -379,7 +379,7 @@ def _cn_cutoffs(policy: Policy) -> list[Finding]:
     bottom = card.base_points + sum(
         min(min(b.points for b in f.bins), f.missing_points) for f in card.features
     )
-    offset, scale = pd_scale(policy)
+    offset, scale = pd_scale(policy.scorecard.scaling)
     floor = offset + scale * math.log((1 - MAX_CUTOFF_PD) / MAX_CUTOFF_PD)
     out: list[Finding] = []
     for region_class, cutoff in card.cutoffs:
