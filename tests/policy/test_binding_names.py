@@ -47,9 +47,9 @@ def binding_literals(source: str) -> list[tuple[int, str]]:
     with a binding name or a family prefix."""
     found: list[tuple[int, str]] = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if node.value.startswith(PREFIXES):
-                found.append((node.lineno, node.value))
+        text = node.value if isinstance(node, ast.Constant) else None
+        if isinstance(text, str) and text.startswith(PREFIXES):
+            found.append((node.lineno, text))
     return found
 
 
