@@ -120,7 +120,7 @@ class Program(Bound):
 
     @property
     def capacity(self) -> bool:
-        """Whether a snapshot's capacity and quota cutoffs cut (``with_cutoffs``)."""
+        """Whether a snapshot's capacity and quota cutoffs cut (``cut_at``)."""
         return self.has(Fixed.CAPACITY_CUTOFF)
 
     def cut_at(self, policy: Policy) -> Program:
