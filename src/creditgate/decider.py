@@ -21,6 +21,7 @@ from creditgate.explain.catalogue import text
 from creditgate.explain.evaluation import Evaluation
 from creditgate.explain.reasons import ReasonBuilder
 from creditgate.explain.recourse_plan import RecoursePlanner
+from creditgate.policy.bindings import Fixed, FraudFired
 from creditgate.policy.lint import errors, lint
 from creditgate.policy.loader import PolicyError, PolicyIssue, load_policy
 from creditgate.policy.lower import Program, lower
@@ -70,18 +71,18 @@ class Decider:
         # The reason-order keys come last and matter only when something fired: the hot path
         # evaluates everything before them, and ``explain`` the keys, with the reasons worded
         # from them, only for users who are not invited.
-        names = self.program.names
-        split = next((i for i, n in enumerate(names) if n.startswith("reason.")), len(names))
+        split = self.program.reasons_from
         self.reasons = ReasonBuilder(self.program)
         self.planner = RecoursePlanner(self.program)
         self.run_head, self.explain = RowCompiler(self.program).compile_split(
             split, self.explanation
         )
         self.index = self.program.positions
-        outputs = ("outcome", "score", "pd", "limit_cny", "daily_rate", "apr", "refer.segment")
+        f = Fixed
+        outputs = (f.OUTCOME, f.SCORE, f.PD, f.LIMIT, f.DAILY_RATE, f.APR, f.REFERRED)
         # what the app shows and must tell (docs/policy.md, "Stable entries")
-        stable = ("entry", "retained", "limit.reduced", "withdrawn", "held.limit", "invited_since")
-        self.output_at = tuple(self.index[name] for name in (*outputs, *stable))
+        stable = (f.ENTRY, f.RETAINED, f.LIMIT_REDUCED, f.WITHDRAWN, f.HELD_LIMIT, f.INVITED_SINCE)
+        self.output_at = tuple(self.program.at(key) for key in (*outputs, *stable))
         assert max(self.output_at) < split, "decision outputs must precede the reason keys"
         self.outputs = itemgetter(*self.output_at[: len(outputs)])
         self.stable = itemgetter(*self.output_at[len(outputs) :])
@@ -102,7 +103,9 @@ class Decider:
         key = next((s.binding for s in self.program.reasons if s.kind == SlotKind.FRAUD), None)
         if key is None:
             return ["internal = {}"]
-        rules = ", ".join(f"({r.id!r}, {source(f'fraud.{r.id}')})" for r in self.policy.fraud)
+        rules = ", ".join(
+            f"({r.id!r}, {source(FraudFired(r.id).column)})" for r in self.policy.fraud
+        )
         fired = f"[rule for rule, fired in ({rules},) if fired]"
         return [f"internal = {{'fraud_rules': {fired}}} if {source(key)} is not None else {{}}"]
 

@@ -27,6 +27,7 @@ from typing import Any
 from creditgate.decider import Decider
 from creditgate.engines.row import compile_program
 from creditgate.explain.catalogue import text
+from creditgate.policy.bindings import Fixed
 from creditgate.policy.lower import Binding
 from creditgate.policy.nodes import Literal
 
@@ -47,14 +48,13 @@ def reviewable(decision: Mapping[str, Any]) -> bool:
 def forced_offer(decider: Decider, row: Mapping[str, Any], as_of: date) -> dict[str, Any]:
     """The limit, price and terms ``decider``'s policy gives ``row`` once invited."""
     program = decider.program
+    outcomes = (Fixed.OUTCOME.column, Fixed.POLICY_OUTCOME.column)
     bindings = tuple(
-        Binding(b.name, Literal("invited")) if b.name in ("outcome", "outcome.policy") else b
-        for b in program.bindings
+        Binding(b.name, Literal("invited")) if b.name in outcomes else b for b in program.bindings
     )
     values = compile_program(dataclasses.replace(program, bindings=bindings))(row, as_of)
-    at = program.positions
     offer = decider.policy.offer
-    limit, rate = values[at["limit_cny"]], values[at["daily_rate"]]
+    limit, rate = values[program.at(Fixed.LIMIT)], values[program.at(Fixed.DAILY_RATE)]
     if limit is None or rate is None:  # no score: the smallest line at the highest price
         limit = offer.min_limit if limit is None else limit
         rate = offer.prices[-1].daily_rate if rate is None else rate

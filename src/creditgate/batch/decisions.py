@@ -25,7 +25,9 @@ import ibis.expr.types as ir
 
 from creditgate.engines.ibis import IbisCompiler, reason_lists
 from creditgate.engines.signature import SlotCodes, slot_codes
+from creditgate.policy.bindings import Fixed
 from creditgate.policy.lower import Program, refs
+from creditgate.policy.nodes import Policy
 
 OUTPUT_COLUMNS = (
     "user_id",
@@ -44,7 +46,7 @@ OUTPUT_COLUMNS = (
     "invited_since",
 )
 SIGNATURE = "_sig"  # the reason signature column (early slots only, in a staged table)
-CUT_ROOT = "cutoff.capacity"  # the one binding that reads a snapshot's cutoffs
+CUT_ROOT = Fixed.CAPACITY_CUTOFF.column  # the one binding that reads a snapshot's cutoffs
 
 
 def _outputs(cols: Mapping[str, ir.Value]) -> dict[str, ir.Value]:
@@ -60,7 +62,7 @@ def _outputs(cols: Mapping[str, ir.Value]) -> dict[str, ir.Value]:
         "apr": cols["apr"].cast("string"),
         "entry": cols["entry"],
         "retained": cols["retained"],
-        "limit_reduced": cols["limit.reduced"],
+        "limit_reduced": cols[Fixed.LIMIT_REDUCED.column],
         "withdrawn": cols["withdrawn"],
         "invited_since": cols["invited_since"].cast("date"),
     }
@@ -119,6 +121,11 @@ class Split:
     def column(self, name: str) -> str:
         """The staged table's column for early binding ``name``."""
         return f"_s{self.program.index(name)}"
+
+    def cut_at(self, policy: Policy) -> Split:
+        """This split under ``policy``'s capacity cutoffs (``Program.cut_at``): only the late
+        root changes, so the early bindings, the staged columns and the codes stay valid."""
+        return replace(self, program=self.program.cut_at(policy))
 
     def part(self, keep: Callable[[str], bool]) -> Program:
         """The program with only the bindings whose names ``keep`` accepts."""

@@ -23,10 +23,9 @@ from creditgate.batch.decisions import (
     SIGNATURE,
     Split,
     final_columns,
-    split,
     with_reasons,
 )
-from creditgate.batch.staging import OUTCOME, STAGED, stage_policies
+from creditgate.batch.staging import OUTCOME, stage_policies
 from creditgate.batch.validate import (
     BAD_COLUMN,
     CityRules,
@@ -44,7 +43,8 @@ from creditgate.batch.whitelist import Cutoffs, Eligible, apply_cutoffs, derive_
 from creditgate.engines.ibis import reason_lists, with_optional_fields
 from creditgate.lab.funnel import FIRST, MASK, FunnelStep, mask_and_first
 from creditgate.lab.report import report_of, with_counts, write_report
-from creditgate.policy.lower import lower, refs
+from creditgate.policy.bindings import Fixed
+from creditgate.policy.lower import refs
 from creditgate.policy.nodes import Policy
 from creditgate.population.regions import RegionTable
 from creditgate.snapshot import (
@@ -140,9 +140,7 @@ def run_batch(
         counted = ranking(backend, shape, staged, dup_table)
         cutoffs = derive_cutoffs(counted.eligible, input_rows, policy, regions)
         step("deciding")
-        cut_policy = apply_cutoffs(policy, cutoffs.by_class, by_city=cutoffs.by_city)
-        final = split(lower(cut_policy, regions), STAGED)
-        check_same_early(shape, final)
+        final = shape.cut_at(apply_cutoffs(policy, cutoffs.by_class, by_city=cutoffs.by_city))
         rows, lists = decided(
             backend, final, valid_rows(staged, dup_table), as_of, counted.signatures, sp.steps
         )
@@ -383,11 +381,11 @@ def rank_score(sp: Split, t: ir.Table) -> ir.IntegerValue:
     ``score + band`` reaches the cutoff, so it ranks at ``score + band``. Then a cutoff ``c``
     derived from these ranks invites exactly the users the program keeps at ``c`` (new users
     at ``score >= c``, held ones by the hysteresis), and the capacity counts the held first."""
-    score = t[sp.column("score")].cast("int64")
-    names = sp.program.names
-    if "stable.held" not in names:
+    score = t[sp.column(Fixed.SCORE.column)].cast("int64")
+    if not sp.program.has(Fixed.STABLE_HELD):
         return score
-    held, recent = t[sp.column("stable.held")], t[sp.column("stable.recent")]
+    held = t[sp.column(Fixed.STABLE_HELD.column)]
+    recent = t[sp.column(Fixed.STABLE_RECENT.column)]
     band = sp.program.policy.stability.band
     return ibis.cases(
         (held & recent, ibis.literal(HELD_RECENTLY, "int64")),
@@ -396,18 +394,9 @@ def rank_score(sp: Split, t: ir.Table) -> ir.IntegerValue:
     )
 
 
-def check_same_early(shape: Split, final: Split) -> None:
-    """The derived cutoffs must change late bindings only, or the staged table is stale."""
-    before = [b for b in shape.program.bindings if b.name in shape.early]
-    after = [b for b in final.program.bindings if b.name in final.early]
-    if before != after or shape.staged != final.staged:
-        raise AssertionError("capacity cutoffs changed bindings computed before them")
-
-
 def outcome_binding(sp: Split) -> str:
     """The outcome under the policy's own cutoffs (``outcome`` when no class has a cutoff)."""
-    names = sp.program.names
-    return "outcome.policy" if "outcome.policy" in names else "outcome"
+    return (Fixed.POLICY_OUTCOME if sp.program.capacity else Fixed.OUTCOME).column
 
 
 def all_signatures(sp: Split, early: list[int]) -> list[int] | None:

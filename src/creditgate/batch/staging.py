@@ -26,6 +26,7 @@ from creditgate.engines.ibis import IbisCompiler, packed_signature
 from creditgate.engines.merge import merge, renamed
 from creditgate.engines.signature import binding_strings
 from creditgate.lab.funnel import FIRST, MASK, FunnelStep, funnel_steps, mask_and_first
+from creditgate.policy.bindings import Fixed
 from creditgate.policy.lower import lower
 from creditgate.policy.nodes import Policy, RegionStatus
 from creditgate.population.regions import RegionTable
@@ -35,19 +36,21 @@ from creditgate.schema import PROFILE_FIELDS
 # not depend on a snapshot's cut, e.g. ``retained`` under a policy without stability rules,
 # are early and staged; those that do are late and computed after the cut).
 STAGED = (
-    "outcome.policy",
-    "outcome",
-    "score",
-    "pd",
-    "region_class",
-    "segment",
-    "entry",
-    "retained",
-    "limit.reduced",
-    "withdrawn",
-    "invited_since",
-    "stable.held",  # the ranking's held invitations (``batch.run.rank_score``)
-    "stable.recent",
+    *(k.column for k in (Fixed.POLICY_OUTCOME, Fixed.OUTCOME, Fixed.SCORE, Fixed.PD)),
+    "region_class",  # a derived field
+    *(
+        k.column
+        for k in (
+            Fixed.SEGMENT,
+            Fixed.ENTRY,
+            Fixed.RETAINED,
+            Fixed.LIMIT_REDUCED,
+            Fixed.WITHDRAWN,
+            Fixed.INVITED_SINCE,
+            Fixed.STABLE_HELD,  # the ranking's held invitations (``batch.run.rank_score``)
+            Fixed.STABLE_RECENT,
+        )
+    ),
 )
 OUTCOME = "_outcome"  # the carried outcome column (e.g. ``defaulted``), as read
 

@@ -252,12 +252,14 @@ def with_explanations(scored: pa.Table, table: pa.Table, card: Artifact, cutoff:
     """Principal factors and exact recourse (JSON text) for every row below ``cutoff``."""
     import numpy as np
 
+    from creditgate.policy.bindings import BinIndex
     from creditgate.scorecard.recourse import explain_rows
     from creditgate.scorecard.scoring import bins_matrix
 
     result = dict(bins_matrix(table, card))
+    at = [BinIndex(f.name).column for f in card.features]
     bins = np.column_stack(
-        [np.asarray(result[f"bin.{f.name}"].to_numpy(zero_copy_only=False)) for f in card.features]
+        [np.asarray(result[name].to_numpy(zero_copy_only=False)) for name in at]
     ).astype(np.int64)
     scores = np.asarray(scored.column("score").to_numpy(), dtype=np.int64)
     factors, recourse = explain_rows(bins, scores, card, cutoff)

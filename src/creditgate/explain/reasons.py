@@ -29,6 +29,7 @@ from creditgate.explain.catalogue import (
 )
 from creditgate.explain.factor_help import factor_help
 from creditgate.features import DerivedField
+from creditgate.policy.bindings import Fixed, GateFailed, Points
 from creditgate.policy.lower import Program
 from creditgate.policy.nodes import CmpOp, Gate, Layer, Policy, RegionStatus, ScoreFeature
 from creditgate.policy.reason_order import ReasonSlot, SlotKind
@@ -182,8 +183,9 @@ class ReasonBuilder:
 
     def __init__(self, program: Program) -> None:
         policy = program.policy
+        self.program = program
         self.slots = program.reasons
-        self.capacity = "cutoff.capacity" in program.positions
+        self.capacity = program.capacity
         self.derived = program.derived
         opened = tuple(
             r.region_class for r in policy.regions if r.status is not RegionStatus.CLOSED
@@ -206,7 +208,7 @@ class ReasonBuilder:
             lines.append(f"if (k := {key}) is not None: f.append((k, {j}, {a}, {b}))")
         lines += [
             "f.sort()",  # keys are unique per slot; ties would fall to the slot number
-            f"review = {source('outcome')} == 'manual_review'",
+            f"review = {source(Fixed.OUTCOME.column)} == 'manual_review'",
             "reasons = tuple([_reason_makers[j](a, b, n < PRINCIPAL, review)"
             " for n, (_, j, a, b) in enumerate(f)])",
         ]
@@ -217,12 +219,13 @@ class ReasonBuilder:
         self, slot: ReasonSlot, policy: Policy
     ) -> tuple[Maker, str | None, str | tuple[str, ...] | None]:
         """How to word a fired slot: its maker and the names of its two observed values."""
-        if slot.kind == SlotKind.GATE:
-            gate = policy.gates[slot.index]
+        if isinstance(slot.subject, GateFailed):
+            gate = self.program.gate(slot.subject)
             return gate_maker(gate), gate.field, None
-        if slot.kind == SlotKind.FACTOR:
-            feature = policy.scorecard.features[slot.index]
+        if isinstance(slot.subject, Points):
+            feature = self.program.feature(slot.subject)
             return factor_maker(feature, self.derived), feature.field, None
+        score = Fixed.SCORE.column
         if slot.kind == SlotKind.REGION_CLOSED:
             if policy.schedule:  # closed by the schedule: the province, read from the city
                 maker = schedule_maker(policy, self.regions, self.region_required)
@@ -234,6 +237,6 @@ class ReasonBuilder:
         if slot.kind == SlotKind.REFER:
             return fixed_maker(slot.code, Layer.SEGMENT, None), "occupation", None
         if slot.kind == SlotKind.CAPACITY:
-            return capacity_maker(slot.code, policy), "score", "cutoff.capacity"
-        bars = ("cutoff", "cutoff.capacity") if self.capacity else ("cutoff",)
-        return score_maker(slot.code, policy), "score", bars
+            return capacity_maker(slot.code, policy), score, Fixed.CAPACITY_CUTOFF.column
+        bars = (Fixed.CUTOFF, Fixed.CAPACITY_CUTOFF) if self.capacity else (Fixed.CUTOFF,)
+        return score_maker(slot.code, policy), score, tuple(b.column for b in bars)

@@ -26,6 +26,7 @@ from creditgate.explain.catalogue import Text, joined, renderer, sentences, text
 from creditgate.explain.reasons import cutoff_note
 from creditgate.explain.recourse import GateRecourse, ScheduleRecourse, region_step
 from creditgate.explain.score_recourse import ScoreRecourse
+from creditgate.policy.bindings import BinIndex, Fixed, GateFailed
 from creditgate.policy.lower import Program, fields_read, slice_program
 from creditgate.policy.nodes import RegionStatus
 from creditgate.population.regions import load_regions
@@ -44,10 +45,11 @@ class RecoursePlanner:
         self.schedule = (
             ScheduleRecourse(policy, program.regions or load_regions()) if policy.schedule else None
         )
-        self.at = {name: index[name] for name in ("quota.score", "score", "region_class")}
+        self.quota_at, self.score_at = program.at(Fixed.SCORE_QUOTA), program.at(Fixed.SCORE)
+        self.region_at = index["region_class"]
         card = policy.scorecard
         self.floors = dict(card.cutoffs)
-        self.cap_at = index.get("cutoff.capacity")
+        self.cap_at = program.at(Fixed.CAPACITY_CUTOFF) if program.capacity else None
         partial = {r.region_class for r in policy.regions if r.status is RegionStatus.PARTIAL}
         # the code of a bar set by a snapshot: the quota in partly open classes, else capacity
         self.partial = frozenset(partial)
@@ -57,25 +59,22 @@ class RecoursePlanner:
         self.score_moves_with_time = any(
             f.field in derived and derived[f.field].time_start is not None for f in card.features
         )
-        rescore = slice_program(program, ["score"] + [f"bin.{f.name}" for f in card.features])
+        bins = [BinIndex(f.name) for f in card.features]
+        rescore = slice_program(program, [Fixed.SCORE.column] + [b.column for b in bins])
         self.rescore = compile_program(rescore)
         # a step changing any input the score reads (a scored field, a consent) re-scores
         self.rescore_inputs = frozenset(
             name for b in rescore.bindings for name in fields_read(b.expr)
         )
-        rescore_index = rescore.positions
-        self.rescore_score = rescore_index["score"]
-        self.rescore_bins = tuple_getter(
-            [rescore_index[f"bin.{m.feature.name}"] for m in self.solver.movables]
-        )
-        self.program_bins = tuple_getter(
-            [index[f"bin.{m.feature.name}"] for m in self.solver.movables]
-        )
+        self.rescore_score = rescore.at(Fixed.SCORE)
+        moved = [BinIndex(m.feature.name) for m in self.solver.movables]
+        self.rescore_bins = tuple_getter([rescore.at(b) for b in moved])
+        self.program_bins = tuple_getter([program.at(b) for b in moved])
         self.move = lru_cache(maxsize=16384)(self._move)
         # Gates on data a missing consent keeps unread: evaluated once the consent steps are
         # followed, so their steps are given now (a consent is never the last word).
         self.consents = frozenset(c.value for c in (Consent.CREDIT, Consent.BEHAVIOUR))
-        wanted = [f"fail.{g.id}" for g in policy.gates]
+        wanted = [GateFailed(g.id).column for g in policy.gates]
         for g in self.gates:  # the derived values a gate step reads (field, clock start)
             start = g.time.time_start if g.time is not None else None
             wanted += [n for n in (g.gate.field, start) if n is not None and n in index]
@@ -92,8 +91,9 @@ class RecoursePlanner:
         for k, recourse in enumerate(self.gates):
             namespace[f"_gate{k}"] = recourse
             call = recourse.call_source(source, f"_gate{k}")
-            lines.append(f"if {source(f'fail.{recourse.gate.id}')}: steps.append({call})")
-        closed, region = source("fail.region_closed"), source("region_class")
+            failed = GateFailed(recourse.gate.id).column
+            lines.append(f"if {source(failed)}: steps.append({call})")
+        closed, region = source(Fixed.REGION_CLOSED.column), source("region_class")
         if self.schedule is not None:  # the stage that opens the user's city, dated
             namespace["_schedule"] = self.schedule
             call = f"_schedule.step({region}, {source('city')}, as_of)"
@@ -119,7 +119,7 @@ class RecoursePlanner:
         if self.consents.intersection(s.field for s in steps if not s.immutable):
             steps = self.with_unread_gates(steps, row, as_of)
         cap = values[self.cap_at] if self.cap_at is not None else None
-        bar, code = self.bar(values[self.at["region_class"]], cap)
+        bar, code = self.bar(values[self.region_at], cap)
         if bar is None:  # a closed region: its step says so
             return steps
         score, bins = self.where_steps_lead(steps, row, values, as_of)
@@ -131,9 +131,9 @@ class RecoursePlanner:
             if code is not None:
                 message = joined(message, self.note)
             else:
-                code = "REGION_QUOTA" if values[self.at["quota.score"]] else "SCORE_BELOW_CUTOFF"
+                code = "REGION_QUOTA" if values[self.quota_at] else "SCORE_BELOW_CUTOFF"
             unreachable = RecourseStep(
-                code, "score", values[self.at["score"]], bar, None, True, message
+                code, "score", values[self.score_at], bar, None, True, message
             )
             return [*steps, unreachable]
         aimed = bar if code is not None else None
@@ -166,7 +166,7 @@ class RecoursePlanner:
         more = [
             g.step(value, as_of)
             for g in self.gates
-            if values[at[f"fail.{g.gate.id}"]] and (g.gate.code, g.gate.field) not in given
+            if values[at[GateFailed(g.gate.id).column]] and (g.gate.code, g.gate.field) not in given
         ]
         return [*steps, *more] if more else steps
 
@@ -182,7 +182,7 @@ class RecoursePlanner:
         ):
             after = self.rescore({**row, **changes}, later)
             return after[self.rescore_score], self.rescore_bins(after)
-        return values[self.at["score"]], self.program_bins(values)
+        return values[self.score_at], self.program_bins(values)
 
     def _move(
         self, code: str, field: str, original: Any, to: Any, key: str, aimed: int | None

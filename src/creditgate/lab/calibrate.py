@@ -120,7 +120,7 @@ def admissible_floors(policy: Policy) -> tuple[int, int]:
     )
     low = bottom + 1
     if policy.jurisdiction.name == "CN":
-        offset, scale = pd_scale(policy)
+        offset, scale = pd_scale(policy.scorecard.scaling)
         low = max(low, math.ceil(offset + scale * math.log((1 - MAX_CUTOFF_PD) / MAX_CUTOFF_PD)))
     return low, top
 
@@ -146,7 +146,7 @@ def with_floors(policy: Policy, floors: Mapping[str, int]) -> Policy:
 
 def pd_micro(policy: Policy, score: int) -> int:
     """A score's PD in millionths, as every engine rounds it."""
-    return _pd_micro(*pd_scale(policy), score)
+    return _pd_micro(*pd_scale(policy.scorecard.scaling), score)
 
 
 @lru_cache(maxsize=65_536)

@@ -24,22 +24,20 @@ import ibis
 import ibis.expr.types as ir
 
 from creditgate.batch.backends import Backend
-from creditgate.batch.decisions import split, with_reasons
+from creditgate.batch.decisions import with_reasons
 from creditgate.batch.run import (
     BatchInputError,
     Step,
-    check_same_early,
     decided,
     duplicates,
     open_population,
     ranking,
     valid_rows,
 )
-from creditgate.batch.staging import OUTCOME, STAGED, stage_policies
+from creditgate.batch.staging import OUTCOME, stage_policies
 from creditgate.batch.whitelist import Cutoffs, apply_cutoffs, derive_cutoffs
 from creditgate.lab.funnel import FIRST, MASK, FunnelStep
 from creditgate.lab.report import report_of, with_counts
-from creditgate.policy.lower import lower
 from creditgate.policy.nodes import Policy
 from creditgate.population.regions import RegionTable
 
@@ -174,8 +172,7 @@ def evaluate(
             counted = ranking(backend, part.shape, part.view, dups)
             cutoffs = derive_cutoffs(counted.eligible, pop.input_rows, part.policy, regions)
             cut = apply_cutoffs(part.policy, cutoffs.by_class, by_city=cutoffs.by_city)
-            final = split(lower(cut, regions), STAGED)
-            check_same_early(part.shape, final)
+            final = part.shape.cut_at(cut)
             good = valid_rows(part.view, dups)
             rows, lists = decided(backend, final, good, as_of, counted.signatures, part.steps)
             if lists is not None:

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
+from creditgate.policy.bindings import Fixed, FraudFired, GateFailed
 from creditgate.policy.lower import Program
-from creditgate.policy.nodes import And, Coalesce, Expr, Layer, Literal, Not, Ref
+from creditgate.policy.nodes import And, Coalesce, Expr, Layer, Literal, Not
 
 MASK = "_fmask"
 FIRST = "_ffirst"
@@ -42,42 +43,40 @@ class FunnelStep:
 
 def funnel_steps(program: Program) -> tuple[FunnelStep, ...]:
     """The steps of ``program``'s policy in policy order (module docstring)."""
-    policy, names = program.policy, set(program.names)
-    steps = [FunnelStep(g.layer.value, g.code, g.id, Ref(f"fail.{g.id}")) for g in policy.gates]
+    policy = program.policy
+    steps = [FunnelStep(g.layer.value, g.code, g.id, GateFailed(g.id).ref) for g in policy.gates]
     steps.append(
-        FunnelStep(Layer.REGION.value, "REGION_CLOSED", "region_closed", _ref("fail.region_closed"))
+        FunnelStep(Layer.REGION.value, "REGION_CLOSED", "region_closed", _ref(Fixed.REGION_CLOSED))
     )
     steps += [
-        FunnelStep(Layer.FRAUD.value, "FRAUD_SUSPECTED", r.id, Ref(f"fraud.{r.id}"))
+        FunnelStep(Layer.FRAUD.value, "FRAUD_SUSPECTED", r.id, FraudFired(r.id).ref)
         for r in policy.fraud
     ]
-    quota = Coalesce((Ref("quota.score"), FALSE))
-    below = And((Ref("fail.score"), Not(quota)))
+    quota = _ref(Fixed.SCORE_QUOTA)
+    below = And((Fixed.SCORE_FAILED.ref, Not(quota)))
     steps.append(FunnelStep(Layer.WHITELIST.value, "SCORE_BELOW_CUTOFF", "score", below))
     steps.append(FunnelStep(Layer.REGION.value, "REGION_QUOTA", "score_quota", quota))
-    steps.append(
-        FunnelStep(Layer.SEGMENT.value, "BUSINESS_PURPOSE", "refer", _ref("refer.segment"))
-    )
-    if "fail.region_quota" in names:
+    steps.append(FunnelStep(Layer.SEGMENT.value, "BUSINESS_PURPOSE", "refer", _ref(Fixed.REFERRED)))
+    if program.capacity:
         steps.append(
             FunnelStep(
                 Layer.REGION.value,
                 "REGION_QUOTA",
                 "region_quota",
-                _ref("fail.region_quota"),
+                _ref(Fixed.REGION_QUOTA),
                 late=True,
             )
         )
         steps.append(
             FunnelStep(
-                Layer.WHITELIST.value, "CAPACITY", "capacity", _ref("fail.capacity"), late=True
+                Layer.WHITELIST.value, "CAPACITY", "capacity", _ref(Fixed.CAPACITY), late=True
             )
         )
     return tuple(steps)
 
 
-def _ref(name: str) -> Expr:
-    return Coalesce((Ref(name), FALSE))
+def _ref(key: Fixed) -> Expr:
+    return Coalesce((key.ref, FALSE))
 
 
 def mask_and_first(

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from creditgate.policy.nodes import Case, CmpOp, Compare, Expr, Literal, Ref, ScoreFeature
+from creditgate.policy.bindings import BinIndex
+from creditgate.policy.nodes import Case, CmpOp, Compare, Expr, Literal, ScoreFeature
+
+MISSING_BIN = -1  # the bin index of a missing value or an unseen category
+SPECIAL_BIN = -2  # the bin index of one of a trained card's special values
 
 
 def by_points(feature: ScoreFeature, value: Callable[[int], Expr]) -> Expr:
-    """``value(points)`` of the feature's bin (a CASE on ``bin.<feature>``); missing values
-    and unseen categories take ``value(missing_points)``."""
-    index = Ref(f"bin.{feature.name}")
-    return Case(
-        tuple(
-            (Compare(CmpOp.EQ, index, Literal(i)), value(b.points))
-            for i, b in enumerate(feature.bins)
-        ),
-        value(feature.missing_points),
-    )
+    """``value(points)`` of the feature's bin (a CASE on ``bin.<feature>``); special values
+    take ``value(special_points)``, missing values and unseen categories
+    ``value(missing_points)``."""
+    index = BinIndex(feature.name).ref
+    whens = [
+        (Compare(CmpOp.EQ, index, Literal(i)), value(b.points)) for i, b in enumerate(feature.bins)
+    ]
+    if feature.special_values:
+        whens.append(
+            (Compare(CmpOp.EQ, index, Literal(SPECIAL_BIN)), value(feature.special_points))
+        )
+    return Case(tuple(whens), value(feature.missing_points))

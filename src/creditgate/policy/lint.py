@@ -386,7 +386,7 @@ def _cutoff_bounds(policy: Policy) -> tuple[int, float]:
     bottom = card.base_points + sum(
         min(min(b.points for b in f.bins), f.missing_points) for f in card.features
     )
-    offset, scale = pd_scale(policy)
+    offset, scale = pd_scale(policy.scorecard.scaling)
     return bottom, offset + scale * math.log((1 - MAX_CUTOFF_PD) / MAX_CUTOFF_PD)
 
 

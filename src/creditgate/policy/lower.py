@@ -3,17 +3,26 @@
 Every engine compiles the same program, so a rule exists once. Bins become searched CASEs,
 the scorecard a sum of them, gates become "failed" booleans with consent and NULL treatment
 folded in, and the outcome a CASE over those, exactly as ``ibis`` lowers ``bucket`` to CASE.
-Names are stable: ``fail.<gate id>``, ``fraud.<rule id>``, ``bin.<feature>``,
-``points.<feature>``, ``score``, ``outcome``, ``limit_cny``...
+Bindings are named by typed keys (``policy.bindings``: ``GateFailed(gate id)``,
+``BinIndex(feature)``, ``Fixed.SCORE``...), which render their stable column names in one place.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from creditgate.features import DerivedField, by_name, consent_of, derived_fields
-from creditgate.policy.by_bin import by_points
+from creditgate.policy.bindings import (
+    BinIndex,
+    Fixed,
+    FraudFired,
+    GateFailed,
+    Key,
+    Points,
+)
+from creditgate.policy.by_bin import MISSING_BIN, SPECIAL_BIN, by_points
 from creditgate.policy.nodes import (
     Action,
     Add,
@@ -39,6 +48,7 @@ from creditgate.policy.nodes import (
     Policy,
     Ref,
     RegionStatus,
+    Scaling,
     ScoreFeature,
 )
 from creditgate.policy.reason_order import ReasonSlot, reason_slots
@@ -52,30 +62,33 @@ FALSE = Literal(False)
 
 @dataclass(frozen=True, slots=True)
 class Binding:
-    name: str
+    name: str  # the column ``Key.column`` renders (derived fields: the field's name)
     expr: Expr
 
 
-@dataclass(frozen=True)
-class Program:
-    """What every engine evaluates: ``bindings`` in order, each visible to later ones."""
+def bind(key: Key, expr: Expr) -> Binding:
+    """The binding of ``key`` to ``expr``."""
+    return Binding(key.column, expr)
 
-    policy: Policy
+
+class Bound:
+    """Named bindings in order, each visible to later ones, addressed by key: what every
+    program is, a policy's (``Program``) or a trained card's (``scorecard.lowering``)."""
+
     bindings: tuple[Binding, ...]
-    derived: Mapping[str, DerivedField]
-    reasons: tuple[ReasonSlot, ...] = ()  # reason codes and the bindings holding their order
-    regions: RegionTable | None = None  # the table it was lowered with (schedule wording)
 
     def index(self, name: str) -> int:
         return next(i for i, b in enumerate(self.bindings) if b.name == name)
 
-    @property
-    def name(self) -> str:
-        return self.policy.name
+    def at(self, key: Key) -> int:
+        """The position of ``key``'s binding in the values an engine returns."""
+        return self.index(key.column)
 
-    def field_nullable(self, name: str) -> bool:
-        """Validated profiles are NULL only where the contract allows it."""
-        return PROFILE_FIELDS[name].nullable
+    def has(self, key: Key) -> bool:
+        return any(b.name == key.column for b in self.bindings)
+
+    def expr(self, key: Key) -> Expr:
+        return self.bindings[self.at(key)].expr
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -85,6 +98,68 @@ class Program:
     def positions(self) -> dict[str, int]:
         """Each binding's position in the values an engine returns."""
         return {b.name: i for i, b in enumerate(self.bindings)}
+
+
+@dataclass(frozen=True)
+class Program(Bound):
+    """What every engine evaluates for a policy: ``bindings`` in order (``Bound``)."""
+
+    policy: Policy
+    bindings: tuple[Binding, ...]
+    derived: Mapping[str, DerivedField]
+    reasons: tuple[ReasonSlot, ...] = ()  # reason codes and the bindings holding their order
+    regions: RegionTable | None = None  # the table it was lowered with (schedule wording)
+
+    def gate(self, key: GateFailed) -> Gate:
+        """The gate whose failure ``key`` binds (a reason slot's ``subject``)."""
+        return next(g for g in self.policy.gates if g.id == key.gate_id)
+
+    def feature(self, key: BinIndex | Points) -> ScoreFeature:
+        """The scorecard feature whose bin or points ``key`` binds."""
+        return next(f for f in self.policy.scorecard.features if f.name == key.feature)
+
+    @property
+    def capacity(self) -> bool:
+        """Whether a snapshot's capacity and quota cutoffs cut (``cut_at``)."""
+        return self.has(Fixed.CAPACITY_CUTOFF)
+
+    def cut_at(self, policy: Policy) -> Program:
+        """This program under ``policy``, which differs from its own in the snapshot's
+        capacity and quota cutoffs alone: the one binding that reads them
+        (``cutoff.capacity``) is rebuilt, every other binding is this program's own. A batch
+        lowers a policy once, with cutoffs to be derived, and cuts it at the derived ones."""
+        if _uncut(policy) != _uncut(self.policy):
+            raise ValueError(f"{self.name}: a policy differing beyond its capacity cutoffs")
+        if not self.capacity or self.regions is None:
+            if policy.scorecard.capacity_cutoffs or policy.scorecard.capacity_city_cutoffs:
+                raise ValueError(f"{self.name}: lowered without capacity cutoffs")
+            return replace(self, policy=policy)  # nothing to cut (every class closed)
+        bindings = list(self.bindings)
+        bindings[self.at(Fixed.CAPACITY_CUTOFF)] = bind(
+            Fixed.CAPACITY_CUTOFF, capacity_cutoff(policy, self.regions)
+        )
+        return replace(self, policy=policy, bindings=tuple(bindings))
+
+    @property
+    def reasons_from(self) -> int:
+        """Where the reason keys begin: every binding from here on orders reasons."""
+        return self.at(self.reasons[0].key) if self.reasons else len(self.bindings)
+
+    @property
+    def name(self) -> str:
+        return self.policy.name
+
+    def field_nullable(self, name: str) -> bool:
+        """Validated profiles are NULL only where the contract allows it."""
+        return PROFILE_FIELDS[name].nullable
+
+
+def _uncut(policy: Policy) -> Policy:
+    """``policy`` without a snapshot's capacity cutoffs."""
+    card = replace(
+        policy.scorecard, capacity_cutoffs=(), capacity_city_cutoffs=(), capacity_as_of=None
+    )
+    return replace(policy, scorecard=card)
 
 
 def operand(name: str, derived: Mapping[str, DerivedField]) -> Expr:
@@ -120,10 +195,12 @@ def gate_failed(gate: Gate, derived: Mapping[str, DerivedField]) -> Expr:
     return guarded(consent_guard([gate.field], derived), Not(passed))
 
 
-def bin_expr(feature: ScoreFeature, derived: Mapping[str, DerivedField]) -> Expr:
-    """The index of the bin a value falls in (-1: missing or an unseen category)."""
-    x = operand(feature.field, derived)
-    whens: list[tuple[Expr, Expr]] = [(IsNull(x), Literal(-1))]
+def bin_expr(feature: ScoreFeature, x: Expr) -> Expr:
+    """The index of the bin value ``x`` falls in (``MISSING_BIN``: missing or an unseen
+    category; ``SPECIAL_BIN``: one of a trained card's special values)."""
+    whens: list[tuple[Expr, Expr]] = [(IsNull(x), Literal(MISSING_BIN))]
+    if feature.special_values:
+        whens.append((InSet(x, feature.special_values), Literal(SPECIAL_BIN)))
     for i, b in enumerate(feature.bins):
         if b.categories:
             cond: Expr = InSet(x, b.categories)
@@ -132,12 +209,33 @@ def bin_expr(feature: ScoreFeature, derived: Mapping[str, DerivedField]) -> Expr
         else:
             cond = Compare(CmpOp.LT, x, Literal(b.upper))
         whens.append((cond, Literal(i)))
-    return Case(tuple(whens), Literal(-1))
+    return Case(tuple(whens), Literal(MISSING_BIN))
 
 
 def points_expr(feature: ScoreFeature) -> Expr:
     """Points by bin index; missing values and unseen categories earn ``missing_points``."""
     return by_points(feature, Literal)
+
+
+def score_bindings(
+    features: Sequence[ScoreFeature],
+    base_points: int,
+    scaling: Scaling,
+    read: Callable[[str], Expr],
+    guards: Sequence[Expr] = (),
+) -> list[Binding]:
+    """The score nodes of any scorecard, a policy's or a trained one: per feature
+    ``bin.<feature>`` (the value ``read`` gives for its field) and ``points.<feature>``, then
+    ``score`` (NULL unless every one of ``guards`` holds) and ``pd``."""
+    out: list[Binding] = []
+    for feature in features:
+        out.append(bind(BinIndex(feature.name), bin_expr(feature, read(feature.field))))
+        out.append(bind(Points(feature.name), points_expr(feature)))
+    total = Add((Literal(base_points), *(Points(f.name).ref for f in features)))
+    score = Case(((And(tuple(guards)), total),), Literal(None)) if guards else total
+    out.append(bind(Fixed.SCORE, score))
+    out.append(bind(Fixed.PD, Logistic(Fixed.SCORE.ref, *pd_scale(scaling))))
+    return out
 
 
 def lower(policy: Policy, regions: RegionTable) -> Program:
@@ -150,17 +248,17 @@ def lower(policy: Policy, regions: RegionTable) -> Program:
     out.extend(held_bindings())
 
     for gate in policy.gates:
-        out.append(Binding(f"fail.{gate.id}", gate_failed(gate, derived)))
-        (review if gate.action is Action.REVIEW else decline).append(Ref(f"fail.{gate.id}"))
+        out.append(bind(GateFailed(gate.id), gate_failed(gate, derived)))
+        (review if gate.action is Action.REVIEW else decline).append(GateFailed(gate.id).ref)
 
     closed = tuple(r.region_class for r in policy.regions if r.status is RegionStatus.CLOSED)
     shut: Expr = InSet(Ref("region_class"), closed)
     if policy.schedule:  # outside the provinces the schedule has opened, every class is closed
-        out.append(Binding("region.scheduled", open_expr(policy, regions)))
-        shut = Or((shut, Not(Ref("region.scheduled"))))
+        out.append(bind(Fixed.REGION_SCHEDULED, open_expr(policy, regions)))
+        shut = Or((shut, Not(Fixed.REGION_SCHEDULED.ref)))
     # An unresolved region (possible only if validation was bypassed) counts as closed.
-    out.append(Binding("fail.region_closed", Coalesce((shut, Literal(True)))))
-    decline.append(Ref("fail.region_closed"))
+    out.append(bind(Fixed.REGION_CLOSED, Coalesce((shut, Literal(True)))))
+    decline.append(Fixed.REGION_CLOSED.ref)
 
     for rule in policy.fraud:
         fired = Coalesce(
@@ -169,49 +267,49 @@ def lower(policy: Policy, regions: RegionTable) -> Program:
                 Literal(rule.when_missing),
             )
         )
-        out.append(Binding(f"fraud.{rule.id}", fired))
-        (review if rule.action is Action.REVIEW else decline).append(Ref(f"fraud.{rule.id}"))
+        out.append(bind(FraudFired(rule.id), fired))
+        (review if rule.action is Action.REVIEW else decline).append(FraudFired(rule.id).ref)
 
     card = policy.scorecard
-    card_fields = [f.field for f in card.features]
-    for feature in card.features:
-        out.append(Binding(f"bin.{feature.name}", bin_expr(feature, derived)))
-        out.append(Binding(f"points.{feature.name}", points_expr(feature)))
-    total = Add((Literal(card.base_points), *(Ref(f"points.{f.name}") for f in card.features)))
-    guards = consent_guard(card_fields, derived)
-    out.append(
-        Binding("score", Case(((And(tuple(guards)), total),), Literal(None)) if guards else total)
+    guards = consent_guard([f.field for f in card.features], derived)
+    out.extend(
+        score_bindings(
+            card.features,
+            card.base_points,
+            card.scaling,
+            lambda name: operand(name, derived),
+            guards,
+        )
     )
-    out.append(Binding("pd", Logistic(Ref("score"), *pd_scale(policy))))
     cutoff_whens = tuple(
         (Compare(CmpOp.EQ, Ref("region_class"), Literal(c)), Literal(v)) for c, v in card.cutoffs
     )
-    out.append(Binding("cutoff", Case(cutoff_whens, Literal(None))))
-    below: Expr = Coalesce((Compare(CmpOp.LT, Ref("score"), Ref("cutoff")), FALSE))
+    out.append(bind(Fixed.CUTOFF, Case(cutoff_whens, Literal(None))))
+    below: Expr = Coalesce((Compare(CmpOp.LT, Fixed.SCORE.ref, Fixed.CUTOFF.ref), FALSE))
     if policy.stability.active:
         # Every gate, the region and every fraud rule so far: what ends an invitation at once.
         out.extend(stability_bindings(policy, Or((*decline, *review))))
-        below = And((below, Not(Ref("retain.floor"))))
-    out.append(Binding("fail.score", below))
-    near = Compare(CmpOp.GE, Add((Ref("score"), Literal(card.review_band))), Ref("cutoff"))
-    out.append(Binding("review.score", And((Ref("fail.score"), Coalesce((near, FALSE))))))
+        below = And((below, Not(Fixed.RETAIN_FLOOR.ref)))
+    out.append(bind(Fixed.SCORE_FAILED, below))
+    near = Compare(CmpOp.GE, Add((Fixed.SCORE.ref, Literal(card.review_band))), Fixed.CUTOFF.ref)
+    out.append(bind(Fixed.SCORE_REVIEW, And((Fixed.SCORE_FAILED.ref, Coalesce((near, FALSE))))))
     # Partly open regions ask for more than open ones: below the regional cutoff but above the
     # open one, the region's quota is what stands in the way.
     out.append(
-        Binding(
-            "quota.score",
+        bind(
+            Fixed.SCORE_QUOTA,
             And(
                 (
-                    Ref("fail.score"),
+                    Fixed.SCORE_FAILED.ref,
                     Coalesce(
-                        (Compare(CmpOp.GE, Ref("score"), Literal(open_cutoff(policy))), FALSE)
+                        (Compare(CmpOp.GE, Fixed.SCORE.ref, Literal(open_cutoff(policy))), FALSE)
                     ),
                 )
             ),
         )
     )
-    decline.append(And((Ref("fail.score"), Not(Ref("review.score")))))
-    review.append(Ref("review.score"))
+    decline.append(And((Fixed.SCORE_FAILED.ref, Not(Fixed.SCORE_REVIEW.ref))))
+    review.append(Fixed.SCORE_REVIEW.ref)
 
     segment_whens = tuple(
         (
@@ -220,36 +318,34 @@ def lower(policy: Policy, regions: RegionTable) -> Program:
         )
         for s in policy.offer.segments
     )
-    out.append(Binding("segment", Case(segment_whens, Literal(None))))
+    out.append(bind(Fixed.SEGMENT, Case(segment_whens, Literal(None))))
     referred = tuple(s.name for s in policy.offer.segments if s.refer)
-    out.append(Binding("refer.segment", Coalesce((InSet(Ref("segment"), referred), FALSE))))
+    out.append(bind(Fixed.REFERRED, Coalesce((InSet(Fixed.SEGMENT.ref, referred), FALSE))))
 
     by_policy = Case(
         (
             (Or(tuple(decline)), Literal(Outcome.NOT_INVITED.value)),
             (Or(tuple(review)), Literal(Outcome.MANUAL_REVIEW.value)),
-            (Ref("refer.segment"), Literal(Outcome.REFERRED.value)),
+            (Fixed.REFERRED.ref, Literal(Outcome.REFERRED.value)),
         ),
         Literal(Outcome.INVITED.value),
     )
     capacity = bool(card.capacity_cutoffs)
     if capacity:
-        out.append(Binding("outcome.policy", by_policy))
+        out.append(bind(Fixed.POLICY_OUTCOME, by_policy))
         out.extend(capacity_bindings(policy, regions))
         cut = Literal(Outcome.NOT_INVITED.value)
-        by_policy = Case(((Ref("cut.capacity"), cut),), Ref("outcome.policy"))
-    out.append(Binding("outcome", by_policy))
+        by_policy = Case(((Fixed.CUT.ref, cut),), Fixed.POLICY_OUTCOME.ref)
+    out.append(bind(Fixed.OUTCOME, by_policy))
     out.extend(offer_bindings(policy, derived, capacity))
     out.extend(entry_bindings(policy, capacity))
     keys, slots = reason_slots(policy, capacity)
-    out.extend(Binding(name, expr) for name, expr in keys)
+    out.extend(bind(key, expr) for key, expr in keys)
     return Program(policy, tuple(out), derived, tuple(slots), regions)
 
 
-def capacity_bindings(policy: Policy, regions: RegionTable) -> list[Binding]:
-    """A snapshot's cut: invited under the policy, but below the cutoff that filled the
-    capacity (open regions: CAPACITY) or the regional quota (partial regions: REGION_QUOTA).
-    ``cutoff.capacity`` is the user's city's cutoff where the snapshot has one, else the
+def capacity_cutoff(policy: Policy, regions: RegionTable) -> Expr:
+    """``cutoff.capacity``: the user's city's cutoff where the snapshot has one, else the
     class's: per class a CASE over the city (each value one ``IN`` of the spellings of the
     cities sharing it), which the row engine turns into one dict lookup."""
     by_value: dict[str, dict[int, list[str]]] = {}
@@ -268,17 +364,24 @@ def capacity_bindings(policy: Policy, regions: RegionTable) -> list[Binding]:
             )
             result = Case(cities, Literal(class_cut))
         whens.append((Compare(CmpOp.EQ, Ref("region_class"), Literal(c)), result))
-    invited = Compare(CmpOp.EQ, Ref("outcome.policy"), Literal(Outcome.INVITED.value))
-    below: Expr = Coalesce((Compare(CmpOp.LT, Ref("score"), Ref("cutoff.capacity")), FALSE))
+    return Case(tuple(whens), Literal(None)) if whens else Literal(None)
+
+
+def capacity_bindings(policy: Policy, regions: RegionTable) -> list[Binding]:
+    """A snapshot's cut: invited under the policy, but below the cutoff that filled the
+    capacity (open regions: CAPACITY) or the regional quota (partial regions: REGION_QUOTA).
+    Only ``cutoff.capacity`` (``capacity_cutoff``) reads the cutoffs' values."""
+    invited = Compare(CmpOp.EQ, Fixed.POLICY_OUTCOME.ref, Literal(Outcome.INVITED.value))
+    below: Expr = Coalesce((Compare(CmpOp.LT, Fixed.SCORE.ref, Fixed.CAPACITY_CUTOFF.ref), FALSE))
     if policy.stability.active:
-        below = And((below, Not(retained_at(policy, Ref("cutoff.capacity")))))
+        below = And((below, Not(retained_at(policy, Fixed.CAPACITY_CUTOFF.ref))))
     partial = tuple(r.region_class for r in policy.regions if r.status is RegionStatus.PARTIAL)
     in_partial = Coalesce((InSet(Ref("region_class"), partial), FALSE))
     return [
-        Binding("cutoff.capacity", Case(tuple(whens), Literal(None))),
-        Binding("cut.capacity", And((invited, below))),
-        Binding("fail.region_quota", And((Ref("cut.capacity"), in_partial))),
-        Binding("fail.capacity", And((Ref("cut.capacity"), Not(in_partial)))),
+        bind(Fixed.CAPACITY_CUTOFF, capacity_cutoff(policy, regions)),
+        bind(Fixed.CUT, And((invited, below))),
+        bind(Fixed.REGION_QUOTA, And((Fixed.CUT.ref, in_partial))),
+        bind(Fixed.CAPACITY, And((Fixed.CUT.ref, Not(in_partial)))),
     ]
 
 
@@ -288,11 +391,11 @@ def held_bindings() -> list[Binding]:
     carry): an outstanding loan, and the invitation the whitelist in force holds."""
     since = Field("invited_since")
     return [
-        Binding("held.loan", Coalesce((Field("has_outstanding_loan"), FALSE))),
-        Binding("held.invited", Not(IsNull(since))),
-        Binding("held.days", Elapsed(since, Unit.DAYS)),
-        Binding("held.limit", Field("invited_limit_cny")),
-        Binding("held.since", since),
+        bind(Fixed.HELD_LOAN, Coalesce((Field("has_outstanding_loan"), FALSE))),
+        bind(Fixed.HELD_INVITED, Not(IsNull(since))),
+        bind(Fixed.HELD_DAYS, Elapsed(since, Unit.DAYS)),
+        bind(Fixed.HELD_LIMIT, Field("invited_limit_cny")),
+        bind(Fixed.HELD_SINCE, since),
     ]
 
 
@@ -303,18 +406,18 @@ def stability_bindings(policy: Policy, hard: Expr) -> list[Binding]:
     invitation."""
     days = Literal(policy.stability.min_days)
     return [
-        Binding("stable.held", And((Ref("held.invited"), Not(Coalesce((hard, FALSE)))))),
-        Binding("stable.recent", Coalesce((Compare(CmpOp.LT, Ref("held.days"), days), FALSE))),
-        Binding("retain.floor", retained_at(policy, Ref("cutoff"))),
+        bind(Fixed.STABLE_HELD, And((Fixed.HELD_INVITED.ref, Not(Coalesce((hard, FALSE)))))),
+        bind(Fixed.STABLE_RECENT, Coalesce((Compare(CmpOp.LT, Fixed.HELD_DAYS.ref, days), FALSE))),
+        bind(Fixed.RETAIN_FLOOR, retained_at(policy, Fixed.CUTOFF.ref)),
     ]
 
 
 def retained_at(policy: Policy, cutoff: Expr) -> Expr:
     """Held, and recent or at most ``band`` points under ``cutoff`` (the floor, or the
     snapshot's capacity or quota cutoff): enter at the cutoff, leave ``band`` points under."""
-    near = Compare(CmpOp.GE, Add((Ref("score"), Literal(policy.stability.band))), cutoff)
-    kept = Or((Ref("stable.recent"), Coalesce((near, FALSE))))
-    return And((Ref("stable.held"), kept))
+    near = Compare(CmpOp.GE, Add((Fixed.SCORE.ref, Literal(policy.stability.band))), cutoff)
+    kept = Or((Fixed.STABLE_RECENT.ref, Coalesce((near, FALSE))))
+    return And((Fixed.STABLE_HELD.ref, kept))
 
 
 def entry_bindings(policy: Policy, capacity: bool) -> list[Binding]:
@@ -327,26 +430,29 @@ def entry_bindings(policy: Policy, capacity: bool) -> list[Binding]:
     - ``withdrawn``: held an invitation and is not invited now (a notified change);
     - ``invited_since``: when the invitation an invited user holds began (the one held, or
       today's evaluation date for a new one); what the next refresh reads back."""
-    invited = Compare(CmpOp.EQ, Ref("outcome"), Literal(Outcome.INVITED.value))
+    invited = Compare(CmpOp.EQ, Fixed.OUTCOME.ref, Literal(Outcome.INVITED.value))
     entry = Case(
-        ((invited, Literal("offer")), (Ref("held.loan"), Literal("servicing"))), Literal("hidden")
+        ((invited, Literal("offer")), (Fixed.HELD_LOAN.ref, Literal("servicing"))),
+        Literal("hidden"),
     )
     if policy.stability.active:
-        cut: list[Expr] = [Coalesce((Compare(CmpOp.LT, Ref("score"), Ref("cutoff")), FALSE))]
+        cut: list[Expr] = [Coalesce((Compare(CmpOp.LT, Fixed.SCORE.ref, Fixed.CUTOFF.ref), FALSE))]
         if capacity:
-            below = Compare(CmpOp.LT, Ref("score"), Ref("cutoff.capacity"))
+            below = Compare(CmpOp.LT, Fixed.SCORE.ref, Fixed.CAPACITY_CUTOFF.ref)
             cut.append(Coalesce((below, FALSE)))
         retained: Expr = And((invited, Or(tuple(cut))))
     else:
         retained = FALSE
-    smaller = Coalesce((Compare(CmpOp.LT, Ref("limit_cny"), Ref("held.limit")), FALSE))
+    smaller = Coalesce((Compare(CmpOp.LT, Fixed.LIMIT.ref, Fixed.HELD_LIMIT.ref), FALSE))
     none = Literal(None)
     return [
-        Binding("entry", entry),
-        Binding("retained", retained),
-        Binding("limit.reduced", And((invited, Ref("held.invited"), smaller))),
-        Binding("withdrawn", And((Ref("held.invited"), Not(invited)))),
-        Binding("invited_since", Case(((invited, Coalesce((Ref("held.since"), AsOf()))),), none)),
+        bind(Fixed.ENTRY, entry),
+        bind(Fixed.RETAINED, retained),
+        bind(Fixed.LIMIT_REDUCED, And((invited, Fixed.HELD_INVITED.ref, smaller))),
+        bind(Fixed.WITHDRAWN, And((Fixed.HELD_INVITED.ref, Not(invited)))),
+        bind(
+            Fixed.INVITED_SINCE, Case(((invited, Coalesce((Fixed.HELD_SINCE.ref, AsOf()))),), none)
+        ),
     ]
 
 
@@ -356,19 +462,17 @@ def open_cutoff(policy: Policy) -> int:
     return min(v for c, v in policy.scorecard.cutoffs if c in open_classes)
 
 
-def pd_scale(policy: Policy) -> tuple[float, float]:
-    """(offset, scale) so that ``pd = 1 / (1 + exp((score - offset) / scale))``."""
-    import math
-
-    s = policy.scorecard.scaling
-    factor = s.pdo / math.log(2)
-    return s.base_score - factor * math.log(s.base_odds), factor
+def pd_scale(scaling: Scaling) -> tuple[float, float]:
+    """(offset, scale) so that ``pd = 1 / (1 + exp((score - offset) / scale))`` (PDO
+    scaling: ``score = offset + factor * ln(odds_good)``)."""
+    factor = scaling.pdo / math.log(2)
+    return scaling.base_score - factor * math.log(scaling.base_odds), factor
 
 
 def limit_row_expr(row: LimitRow, derived: Mapping[str, DerivedField]) -> Expr:
     """Score at least the row's bar and every condition true; a condition's data is read only
     under the consent that covers it (unconsented, the row does not match)."""
-    at_least = Compare(CmpOp.GE, Ref("score"), Literal(row.min_score))
+    at_least = Compare(CmpOp.GE, Fixed.SCORE.ref, Literal(row.min_score))
     if not row.when:
         return at_least
     guards = consent_guard([c.field for c in row.when], derived)
@@ -387,31 +491,33 @@ def offer_bindings(
     users finally invited. A user the hysteresis keeps under the floor, whom no row reaches,
     gets the smallest line (``offer.min_limit``)."""
     offer = policy.offer
-    invited = Compare(CmpOp.EQ, Ref("outcome"), Literal(Outcome.INVITED.value))
-    by_policy = Ref("outcome.policy" if capacity else "outcome")
+    invited = Compare(CmpOp.EQ, Fixed.OUTCOME.ref, Literal(Outcome.INVITED.value))
+    by_policy = (Fixed.POLICY_OUTCOME if capacity else Fixed.OUTCOME).ref
     invited_by_policy = Compare(CmpOp.EQ, by_policy, Literal(Outcome.INVITED.value))
     limit_whens: list[tuple[Expr, Expr]] = []
     for seg in offer.segments:
-        is_seg = Compare(CmpOp.EQ, Ref("segment"), Literal(seg.name))
+        is_seg = Compare(CmpOp.EQ, Fixed.SEGMENT.ref, Literal(seg.name))
         for row in seg.limits:
             clipped = max(offer.min_limit, min(offer.max_limit, row.limit))
             limit_whens.append((And((is_seg, limit_row_expr(row, derived))), Literal(clipped)))
     rate_whens: list[tuple[Expr, Expr]] = []
     apr_whens: list[tuple[Expr, Expr]] = []
     for band in offer.prices:
-        cond = Compare(CmpOp.GE, Ref("score"), Literal(band.min_score))
+        cond = Compare(CmpOp.GE, Fixed.SCORE.ref, Literal(band.min_score))
         rate_whens.append((cond, Literal(band.daily_rate)))
         apr_whens.append((cond, Literal(band.daily_rate * offer.days_per_year)))
     none = Literal(None)
     by_row: Expr = Case(tuple(limit_whens), none)
     if policy.stability.active:  # kept under the floor, no row may reach: the smallest line
-        by_row = Coalesce((by_row, Case(((Ref("retain.floor"), Literal(offer.min_limit)),), none)))
+        by_row = Coalesce(
+            (by_row, Case(((Fixed.RETAIN_FLOOR.ref, Literal(offer.min_limit)),), none))
+        )
     matrix = Case(((invited_by_policy, by_row),), none)
     return [
-        Binding("limit.policy", matrix),
-        Binding("limit_cny", Case(((invited, Ref("limit.policy")),), none)),
-        Binding("daily_rate", Case(((invited, Case(tuple(rate_whens), none)),), none)),
-        Binding("apr", Case(((invited, Case(tuple(apr_whens), none)),), none)),
+        bind(Fixed.LIMIT_POLICY, matrix),
+        bind(Fixed.LIMIT, Case(((invited, Fixed.LIMIT_POLICY.ref),), none)),
+        bind(Fixed.DAILY_RATE, Case(((invited, Case(tuple(rate_whens), none)),), none)),
+        bind(Fixed.APR, Case(((invited, Case(tuple(apr_whens), none)),), none)),
     ]
 
 

@@ -232,6 +232,10 @@ class ScoreFeature:
     missing_points: int
     factor: str
     cost: int = 1  # recourse cost of moving one bin, relative to other features
+    # A trained card's special values (``SPECIAL_BIN``, checked before the bins) and their
+    # points; a policy's own features have none.
+    special_values: tuple[float, ...] = ()
+    special_points: int = 0
 
     @property
     def best_points(self) -> int:

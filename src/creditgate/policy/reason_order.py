@@ -15,6 +15,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from creditgate.policy.bindings import (
+    Fixed,
+    FraudFired,
+    GateFailed,
+    Key,
+    Points,
+    ReasonKey,
+    ReasonOrder,
+    ReasonRank,
+)
 from creditgate.policy.by_bin import by_points
 from creditgate.policy.nodes import (
     Action,
@@ -30,7 +40,6 @@ from creditgate.policy.nodes import (
     Not,
     Or,
     Policy,
-    Ref,
     RegionStatus,
 )
 
@@ -53,12 +62,20 @@ class SlotKind:
 
 @dataclass(frozen=True, slots=True)
 class ReasonSlot:
-    """One possible reason: its code, the binding holding its sort key, what it explains."""
+    """One possible reason: its code, the binding holding its sort key, what it explains.
+
+    ``subject`` is the binding the reason is about, for GATE slots the gate's failure and for
+    FACTOR slots the feature's points: ``Program.gate`` and ``Program.feature`` resolve it."""
 
     code: str
-    binding: str
+    key: ReasonKey
     kind: str
-    index: int = 0  # the gate or scorecard feature position for GATE / FACTOR slots
+    subject: GateFailed | Points | None = None
+
+    @property
+    def binding(self) -> str:
+        """The column of the binding holding the slot's sort key."""
+        return self.key.column
 
 
 def rank(action: Action, layer: Layer, position: int, sub: int = 0) -> int:
@@ -97,9 +114,7 @@ def _factor_rank(policy: Policy, i: int) -> Expr:
         Case(
             (
                 (
-                    Compare(
-                        CmpOp.GT, Ref(f"reason.order.{other}"), Ref(f"reason.order.{names[i]}")
-                    ),
+                    Compare(CmpOp.GT, ReasonOrder(other).ref, ReasonOrder(names[i]).ref),
                     Literal(1),
                 ),
             ),
@@ -111,8 +126,8 @@ def _factor_rank(policy: Policy, i: int) -> Expr:
     return Add(tuple(terms)) if terms else Literal(0)
 
 
-def reason_slots(policy: Policy, capacity: bool) -> tuple[list[tuple[str, Expr]], list[ReasonSlot]]:
-    """The key bindings (name, expr) to append to a program, and the slots that read them.
+def reason_slots(policy: Policy, capacity: bool) -> tuple[list[tuple[Key, Expr]], list[ReasonSlot]]:
+    """The key bindings (key, expr) to append to a program, and the slots that read them.
 
     Reads bindings ``lower`` emits: ``fail.*``, ``fraud.*``, ``points.*``, ``review.score``,
     ``quota.score``, ``refer.segment`` and, with ``capacity``, ``fail.capacity`` and
@@ -120,25 +135,26 @@ def reason_slots(policy: Policy, capacity: bool) -> tuple[list[tuple[str, Expr]]
     scorecard factor's rank by shortfall (NULL unless the score failed), and
     ``reason.order.<feature>``, the shortfall key those ranks compare.
     """
-    bindings: list[tuple[str, Expr]] = []
+    bindings: list[tuple[Key, Expr]] = []
     slots: list[ReasonSlot] = []
 
-    def add(code: str, kind: str, expr: Expr, index: int = 0) -> None:
-        name = f"reason.{len(slots)}"
-        bindings.append((name, expr))
-        slots.append(ReasonSlot(code, name, kind, index))
+    def add(code: str, kind: str, expr: Expr, subject: GateFailed | Points | None = None) -> None:
+        key = ReasonKey(len(slots))
+        bindings.append((key, expr))
+        slots.append(ReasonSlot(code, key, kind, subject))
 
     for pos, gate in enumerate(policy.gates):
         key = Literal(rank(gate.action, gate.layer, pos))
-        add(gate.code, SlotKind.GATE, _when(Ref(f"fail.{gate.id}"), key), pos)
+        failed = GateFailed(gate.id)
+        add(gate.code, SlotKind.GATE, _when(failed.ref, key), failed)
     add(
         "REGION_CLOSED",
         SlotKind.REGION_CLOSED,
-        _when(Ref("fail.region_closed"), Literal(rank(Action.DECLINE, Layer.REGION, 0))),
+        _when(Fixed.REGION_CLOSED.ref, Literal(rank(Action.DECLINE, Layer.REGION, 0))),
     )
     fraud_whens: list[tuple[Expr, Expr]] = []
     for action in ACTION_RANK:  # the strongest fired action places the (single) fraud reason
-        rules = [Ref(f"fraud.{r.id}") for r in policy.fraud if r.action is action]
+        rules = [FraudFired(r.id).ref for r in policy.fraud if r.action is action]
         if rules:
             fraud_whens.append((Or(tuple(rules)), Literal(rank(action, Layer.FRAUD, 0))))
     if fraud_whens:
@@ -147,47 +163,48 @@ def reason_slots(policy: Policy, capacity: bool) -> tuple[list[tuple[str, Expr]]
     def score_key(sub: Expr) -> Expr:
         review = rank(Action.REVIEW, Layer.WHITELIST, 0)
         decline = rank(Action.DECLINE, Layer.WHITELIST, 0)
-        base = Case(((Ref("review.score"), Literal(review)),), Literal(decline))
+        base = Case(((Fixed.SCORE_REVIEW.ref, Literal(review)),), Literal(decline))
         return Add((base, sub))
 
-    below = Ref("fail.score")
-    quota = Coalesce((Ref("quota.score"), Literal(False)))
+    below = Fixed.SCORE_FAILED.ref
+    quota = Coalesce((Fixed.SCORE_QUOTA.ref, Literal(False)))
     first = score_key(Literal(0))
     add("SCORE_BELOW_CUTOFF", SlotKind.SCORE, _when(And((below, Not(quota))), first))
     add("REGION_QUOTA", SlotKind.SCORE, _when(And((below, quota)), first))
     for i, feature in enumerate(policy.scorecard.features):
-        bindings.append((f"reason.order.{feature.name}", _factor_order(policy, i)))
+        bindings.append((ReasonOrder(feature.name), _factor_order(policy, i)))
     for i, feature in enumerate(policy.scorecard.features):
         # A binding of its own: the rank is read twice below (fired? and key), and an engine
         # computes a binding once where it would compute an inlined expression twice. NULL
         # unless the score failed: most users left out fail a gate, and never need it.
-        rank_name = f"reason.rank.{feature.name}"
-        bindings.append((rank_name, _when(below, _factor_rank(policy, i))))
-        position: Expr = Ref(rank_name)
+        rank_key = ReasonRank(feature.name)
+        bindings.append((rank_key, _when(below, _factor_rank(policy, i))))
+        position: Expr = rank_key.ref
+        points = Points(feature.name)
         factor_fired = And(
             (
                 below,
-                Compare(CmpOp.LT, Ref(f"points.{feature.name}"), Literal(feature.best_points)),
+                Compare(CmpOp.LT, points.ref, Literal(feature.best_points)),
                 Compare(CmpOp.LT, position, Literal(MAX_FACTORS)),
             )
         )
         factor_key = score_key(Add((position, Literal(1))))
-        add(feature.factor, SlotKind.FACTOR, _when(factor_fired, factor_key), i)
+        add(feature.factor, SlotKind.FACTOR, _when(factor_fired, factor_key), points)
     add(
         "BUSINESS_PURPOSE",
         SlotKind.REFER,
-        _when(Ref("refer.segment"), Literal(rank(Action.REFER, Layer.SEGMENT, 0))),
+        _when(Fixed.REFERRED.ref, Literal(rank(Action.REFER, Layer.SEGMENT, 0))),
     )
     if capacity:
         add(
             "REGION_QUOTA",
             SlotKind.CAPACITY,
-            _when(Ref("fail.region_quota"), Literal(rank(Action.DECLINE, Layer.REGION, 1))),
+            _when(Fixed.REGION_QUOTA.ref, Literal(rank(Action.DECLINE, Layer.REGION, 1))),
         )
         add(
             "CAPACITY",
             SlotKind.CAPACITY,
-            _when(Ref("fail.capacity"), Literal(rank(Action.DECLINE, Layer.WHITELIST, 1))),
+            _when(Fixed.CAPACITY.ref, Literal(rank(Action.DECLINE, Layer.WHITELIST, 1))),
         )
     return bindings, slots
 

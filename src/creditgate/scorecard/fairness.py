@@ -157,7 +157,7 @@ def audit_card(
 ) -> list[ColumnAudit]:
     """Audit ``columns`` of ``table`` for ``card``; AUC and calibration when the card's
     target is in the table. Without ``cutoff``: ``default_cutoff`` (needs the target)."""
-    from creditgate.scorecard.lowering import pd_scale
+    from creditgate.policy.lower import pd_scale
     from creditgate.scorecard.scoring import bins_matrix
 
     missing = [c for c in columns if c not in table.column_names]
@@ -171,7 +171,7 @@ def audit_card(
     indices = [np.asarray(arr.to_numpy(zero_copy_only=False)) for _, arr in result]
     scores = indices[-1].astype(np.float64)
     points = {f.column: feature_points(indices[i], f) for i, f in enumerate(card.features)}
-    offset, scale = pd_scale(card)
+    offset, scale = pd_scale(card.scaling)
     pd_ = 1.0 / (1.0 + np.exp((scores - offset) / scale))
     bad = None
     if card.target in table.column_names:

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from creditgate.policy.bindings import BinIndex, Fixed
 from creditgate.scorecard.artifact import Artifact
 from creditgate.scorecard.metrics import csi, psi
 from creditgate.scorecard.scoring import bins_matrix
@@ -38,7 +39,7 @@ def bins_and_scores(table: pa.Table, card: Artifact) -> dict[str, npt.NDArray[np
 
 def drift(baseline: pa.Table, current: pa.Table, card: Artifact) -> Drift:
     b, c = bins_and_scores(baseline, card), bins_and_scores(current, card)
-    per_feature = {
-        f.column: round(csi(b[f"bin.{f.name}"], c[f"bin.{f.name}"]), 6) for f in card.features
-    }
-    return Drift(round(psi(b["score"], c["score"]), 6), per_feature)
+    bins = {f.column: BinIndex(f.name).column for f in card.features}
+    per_feature = {column: round(csi(b[at], c[at]), 6) for column, at in bins.items()}
+    score = Fixed.SCORE.column
+    return Drift(round(psi(b[score], c[score]), 6), per_feature)

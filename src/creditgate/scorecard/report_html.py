@@ -277,9 +277,9 @@ def settings(card: Artifact) -> str:
 
 
 def render(card: Artifact, bad: npt.NDArray[Any], scores: npt.NDArray[Any], held_out: bool) -> str:
-    from creditgate.scorecard.lowering import pd_scale
+    from creditgate.policy.lower import pd_scale
 
-    offset, scale = pd_scale(card)
+    offset, scale = pd_scale(card.scaling)
     pd_ = 1.0 / (1.0 + np.exp((scores - offset) / scale))
     roc, ks = roc_ks(bad, scores)
     calib = calibration_rows(bad, pd_)

@@ -18,6 +18,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from creditgate.engines.row import compile_program
+from creditgate.policy.bindings import BinIndex, Fixed
 from creditgate.scorecard.artifact import Artifact
 from creditgate.scorecard.lowering import CardProgram, lower_card
 
@@ -120,13 +121,14 @@ def conform(table: pa.Table, card: Artifact) -> pa.Table:
 def score_table(table: pa.Table, card: Artifact, engine: ScoreEngine | None = None) -> pa.Table:
     """``table`` with ``score`` (int, higher is better) and ``pd`` appended, rows in order."""
     program = lower_card(card)
-    result = (engine or RowEngine()).evaluate(program, conform(table, card), ["score", "pd"])
+    score, pd_ = Fixed.SCORE.column, Fixed.PD.column  # the output columns' names too
+    result = (engine or RowEngine()).evaluate(program, conform(table, card), [score, pd_])
     out = table
-    for name in ("score", "pd"):
+    for name in (score, pd_):
         if name in out.column_names:
             out = out.drop_columns([name])
-    out = out.append_column("score", pc.cast(result["score"], pa.int64()))
-    return out.append_column("pd", pc.cast(result["pd"], pa.float64()))
+    out = out.append_column(score, pc.cast(result[score], pa.int64()))
+    return out.append_column(pd_, pc.cast(result[pd_], pa.float64()))
 
 
 def bins_matrix(
@@ -134,6 +136,6 @@ def bins_matrix(
 ) -> Iterator[tuple[str, pa.Array]]:
     """Each feature's bin index per row (for drift and batch recourse)."""
     program = lower_card(card)
-    outputs = [f"bin.{f.name}" for f in card.features] + ["score"]
+    outputs = [BinIndex(f.name).column for f in card.features] + [Fixed.SCORE.column]
     result = (engine or RowEngine()).evaluate(program, conform(table, card), outputs)
     yield from result.items()

@@ -1,0 +1,157 @@
+"""The names of a program's bindings, as typed keys rendered to column names in one place.
+
+Lowering creates bindings under these keys; engines, explanations, the batch and the lab
+address them by key (``Program.at``, ``Program.has``), never by building or parsing a
+string. A key's ``column`` is the binding's name in generated code, in a batch's staged
+columns and in the Parquet a run writes, so the rendering here must stay byte-stable.
+
+- ``Fixed``: the bindings every program has once (``score``, ``cutoff``, ``outcome``...).
+- one class per family of bindings named after a policy element: ``GateFailed(gate id)``,
+  ``FraudFired(rule id)``, ``BinIndex(feature)``, ``Points(feature)``, ``ReasonKey(slot)``,
+  ``ReasonOrder(feature)``, ``ReasonRank(feature)``.
+
+Derived fields (``features.derived_fields``) are bound under their own field names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from creditgate.policy.nodes import Ref
+
+
+class _Keyed:
+    """What every key offers besides its ``column``: a reference to the binding."""
+
+    @property
+    def column(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def ref(self) -> Ref:
+        """An expression reading this binding."""
+        return Ref(self.column)
+
+
+class Fixed(_Keyed, Enum):
+    """The bindings a program holds at most once, by what they mean."""
+
+    HELD_LOAN = "held.loan"
+    HELD_INVITED = "held.invited"
+    HELD_DAYS = "held.days"
+    HELD_LIMIT = "held.limit"
+    HELD_SINCE = "held.since"
+    REGION_SCHEDULED = "region.scheduled"
+    REGION_CLOSED = "fail.region_closed"
+    SCORE = "score"
+    PD = "pd"
+    CUTOFF = "cutoff"
+    STABLE_HELD = "stable.held"
+    STABLE_RECENT = "stable.recent"
+    RETAIN_FLOOR = "retain.floor"
+    SCORE_FAILED = "fail.score"
+    SCORE_REVIEW = "review.score"
+    SCORE_QUOTA = "quota.score"
+    SEGMENT = "segment"
+    REFERRED = "refer.segment"
+    POLICY_OUTCOME = "outcome.policy"
+    # the snapshot's capacity and quota cutoffs: the one binding that reads them
+    CAPACITY_CUTOFF = "cutoff.capacity"
+    CUT = "cut.capacity"
+    REGION_QUOTA = "fail.region_quota"
+    CAPACITY = "fail.capacity"
+    OUTCOME = "outcome"
+    LIMIT_POLICY = "limit.policy"
+    LIMIT = "limit_cny"
+    DAILY_RATE = "daily_rate"
+    APR = "apr"
+    ENTRY = "entry"
+    RETAINED = "retained"
+    LIMIT_REDUCED = "limit.reduced"
+    WITHDRAWN = "withdrawn"
+    INVITED_SINCE = "invited_since"
+
+    @property
+    def column(self) -> str:
+        return str(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class GateFailed(_Keyed):
+    """TRUE when the gate ``gate_id`` fails (consent and NULL treatment folded in)."""
+
+    gate_id: str
+
+    @property
+    def column(self) -> str:
+        return f"fail.{self.gate_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class FraudFired(_Keyed):
+    """TRUE when the fraud rule ``rule_id`` fires."""
+
+    rule_id: str
+
+    @property
+    def column(self) -> str:
+        return f"fraud.{self.rule_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class BinIndex(_Keyed):
+    """The index of the bin scorecard feature ``feature`` falls in (negative: missing...)."""
+
+    feature: str
+
+    @property
+    def column(self) -> str:
+        return f"bin.{self.feature}"
+
+
+@dataclass(frozen=True, slots=True)
+class Points(_Keyed):
+    """The points scorecard feature ``feature`` earns."""
+
+    feature: str
+
+    @property
+    def column(self) -> str:
+        return f"points.{self.feature}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonKey(_Keyed):
+    """Reason slot ``slot``'s sort key (NULL: the reason does not apply)."""
+
+    slot: int
+
+    @property
+    def column(self) -> str:
+        return f"reason.{self.slot}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonOrder(_Keyed):
+    """Scorecard feature ``feature``'s shortfall against its best bin, as one integer."""
+
+    feature: str
+
+    @property
+    def column(self) -> str:
+        return f"reason.order.{self.feature}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonRank(_Keyed):
+    """How many scorecard features fall further below their best bin than ``feature``."""
+
+    feature: str
+
+    @property
+    def column(self) -> str:
+        return f"reason.rank.{self.feature}"
+
+
+Key = Fixed | GateFailed | FraudFired | BinIndex | Points | ReasonKey | ReasonOrder | ReasonRank
