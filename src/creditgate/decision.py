@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, NamedTuple
+from types import MappingProxyType
+from typing import Any, Final, NamedTuple
 
 from creditgate.explain.catalogue import text
+from creditgate.policy.nodes import Outcome
 
 Text = dict[str, str]
 
@@ -82,6 +85,41 @@ class Notice(NamedTuple):
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class OutputColumn:
+    """One column of the decision as a table (``batch`` writes them, ``Decider`` reads the
+    same bindings): the program binding it comes from and the type it is written as."""
+
+    name: str
+    binding: str | None  # None: made from other values (the id, visibility, reason list)
+    cast: str | None = None  # the Ibis type written, when the binding's is not it
+
+
+DECISION_COLUMNS: Final = (
+    OutputColumn("user_id", None),
+    OutputColumn("outcome", "outcome"),
+    OutputColumn("entry_visible", None),  # entry != "hidden"
+    OutputColumn("score", "score", "int64"),
+    OutputColumn("pd", "pd", "float64"),
+    OutputColumn("limit_cny", "limit_cny", "int64"),
+    OutputColumn("daily_rate", "daily_rate", "string"),
+    OutputColumn("apr", "apr", "string"),
+    OutputColumn("reason_codes", None),
+    OutputColumn("entry", "entry"),
+    OutputColumn("retained", "retained"),
+    OutputColumn("limit_reduced", "limit.reduced"),
+    OutputColumn("withdrawn", "withdrawn"),
+    OutputColumn("invited_since", "invited_since", "date"),
+)
+"""The decision contract's columns, in order: the one list of them."""
+
+OUTPUT_COLUMNS: Final = tuple(c.name for c in DECISION_COLUMNS)
+BINDING_OF: Final = MappingProxyType(
+    {c.name: c.binding for c in DECISION_COLUMNS if c.binding is not None}
+)
+"""The program binding each column read from the program comes from."""
+
+
 class Decision(NamedTuple):
     """One decision, immutable. A NamedTuple because it is built on the hot path:
     ``Decider.decide`` makes it with ``tuple.__new__``, no Python-level constructor."""
@@ -118,7 +156,9 @@ class Decision(NamedTuple):
             "right": "PIPL Art. 24",
             "endpoint": "POST /v1/reviews",
             "decision_id": self.decision_id,
-            "message": text("review", "in_progress" if self.outcome == "manual_review" else "ask"),
+            "message": text(
+                "review", "in_progress" if self.outcome == Outcome.MANUAL_REVIEW else "ask"
+            ),
         }
 
     @property
