@@ -28,7 +28,7 @@ from creditgate.decider import Decider
 from creditgate.engines.row import compile_program
 from creditgate.explain.catalogue import text
 from creditgate.policy.lower import Binding
-from creditgate.policy.nodes import Literal
+from creditgate.policy.nodes import Literal, Outcome
 
 APPROVING = frozenset({"approve", "overturned"})
 RESOLUTIONS = {"manual_review": ("approve", "decline"), "appeal": ("upheld", "overturned")}
@@ -48,7 +48,9 @@ def forced_offer(decider: Decider, row: Mapping[str, Any], as_of: date) -> dict[
     """The limit, price and terms ``decider``'s policy gives ``row`` once invited."""
     program = decider.program
     bindings = tuple(
-        Binding(b.name, Literal("invited")) if b.name in ("outcome", "outcome.policy") else b
+        Binding(b.name, Literal(Outcome.INVITED.value))
+        if b.name in ("outcome", "outcome.policy")
+        else b
         for b in program.bindings
     )
     values = compile_program(dataclasses.replace(program, bindings=bindings))(row, as_of)
@@ -94,7 +96,7 @@ def human_decision(
     out.pop("erased", None)
     out.update(
         decision_id=decision_id,
-        outcome="invited" if invited else "not_invited",
+        outcome=Outcome.INVITED.value if invited else Outcome.NOT_INVITED.value,
         entry="offer" if invited else "hidden",
         entry_visible=invited,
         retained=False,

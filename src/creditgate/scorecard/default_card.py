@@ -32,7 +32,7 @@ import pyarrow as pa
 from creditgate.batch.whitelist import Cutoffs, Eligible, derive_cutoffs
 from creditgate.decider import Decider
 from creditgate.policy.loader import default_policy_path, load_policy, parse_policy
-from creditgate.policy.nodes import Policy
+from creditgate.policy.nodes import Outcome, Policy
 from creditgate.population.regions import RegionTable, load_regions
 from creditgate.population.synth import default_probability, generate
 from creditgate.profile import validate_profile
@@ -159,7 +159,7 @@ def eligible_scores(policy: Policy, table: pa.Table) -> tuple[list[Scored], int]
         defaulted = bool(raw.pop("defaulted", False))
         row = validate_profile(raw, AS_OF, decider.policy, decider.regions)
         ev = decider.evaluate(row, AS_OF)
-        if ev["outcome"] == "invited":
+        if ev["outcome"] == Outcome.INVITED:
             out.append(Scored(ev["region_class"], row["city"], ev["score"], defaulted))
     return out, table.num_rows
 
