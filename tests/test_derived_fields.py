@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -74,7 +75,7 @@ def test_the_engine_computes_each_derived_field_in_its_declared_type(row: dict[s
 
 
 def _policy_with_gate(field: str, value: str) -> str:
-    text = open(DEFAULT_POLICY.source, encoding="utf-8").read()
+    text = Path(DEFAULT_POLICY.source).read_text(encoding="utf-8")
     gate = (
         f"  - {{id: probe, code: UNDERAGE, layer: compliance, field: {field}, op: '==', "
         f"value: {value}}}\n"
