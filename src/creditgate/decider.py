@@ -7,25 +7,24 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from datetime import date
-from itertools import count
 from operator import itemgetter
 from typing import Any
 
-from creditgate.decision import Decision, Notice, Reason, RecourseStep
+from creditgate.decision import BINDING_OF, Decision, Notice, Reason, RecourseStep
 from creditgate.engines.row import RowCompiler, Source, compile_program
 from creditgate.explain.alternatives import alternatives
 from creditgate.explain.catalogue import text
 from creditgate.explain.evaluation import Evaluation
 from creditgate.explain.reasons import ReasonBuilder
 from creditgate.explain.recourse_plan import RecoursePlanner
+from creditgate.identifiers import new_decision_id
 from creditgate.policy.bindings import Fixed, FraudFired
 from creditgate.policy.lint import errors, lint
 from creditgate.policy.loader import PolicyError, PolicyIssue, load_policy
 from creditgate.policy.lower import Program, lower
-from creditgate.policy.nodes import Policy
+from creditgate.policy.nodes import Outcome, Policy
 from creditgate.policy.reason_order import SlotKind
 from creditgate.population.regions import RegionTable, load_regions
 
@@ -38,23 +37,6 @@ def refuse_if_lint_errors(policy: Policy, regions: RegionTable) -> None:
         raise PolicyError([PolicyIssue(policy.source, f.line, f.check, f.message) for f in found])
 
 
-class DecisionIds:
-    """Unique decision ids without a system call per decision: a random 48-bit prefix per
-    process (drawn again in a forked child, so workers never share it) and a counter."""
-
-    def __init__(self) -> None:
-        self.reseed()
-        os.register_at_fork(after_in_child=self.reseed)
-
-    def reseed(self) -> None:
-        self.prefix = "d_" + os.urandom(6).hex()
-        self.counter = count(int.from_bytes(os.urandom(4)))
-
-    def __call__(self) -> str:
-        return f"{self.prefix}{next(self.counter):012x}"
-
-
-new_decision_id = DecisionIds()
 # A NamedTuple built without its Python-level __new__ (the hot path).
 _new_tuple: Callable[[type[Decision], tuple[Any, ...]], Decision] = tuple.__new__
 
@@ -78,14 +60,13 @@ class Decider:
             split, self.explanation
         )
         self.index = self.program.positions
-        f = Fixed
-        outputs = (f.OUTCOME, f.SCORE, f.PD, f.LIMIT, f.DAILY_RATE, f.APR, f.REFERRED)
-        # what the app shows and must tell (docs/policy.md, "Stable entries")
-        stable = (f.ENTRY, f.RETAINED, f.LIMIT_REDUCED, f.WITHDRAWN, f.HELD_LIMIT, f.INVITED_SINCE)
-        self.output_at = tuple(self.program.at(key) for key in (*outputs, *stable))
+        # The contract's columns (``decision.DECISION_COLUMNS``, in that order), then what
+        # the decision is worded from: a referral, the limit held (docs/policy.md, "Stable
+        # entries").
+        read = (*BINDING_OF.values(), Fixed.REFERRED, Fixed.HELD_LIMIT)
+        self.output_at = tuple(self.program.at(key) for key in read)
         assert max(self.output_at) < split, "decision outputs must precede the reason keys"
-        self.outputs = itemgetter(*self.output_at[: len(outputs)])
-        self.stable = itemgetter(*self.output_at[len(outputs) :])
+        self.outputs = itemgetter(*self.output_at)
 
     def explanation(self, source: Source) -> tuple[list[str], dict[str, Any]]:
         """The end of ``explain``: the reasons and the gate and region recourse, worded
@@ -117,10 +98,23 @@ class Decider:
     ) -> Decision:
         """Decide one validated profile (see ``profile.validate_profile``)."""
         values = self.run_head(row, as_of)
-        outcome, score, pd, limit, rate, apr, referred = self.outputs(values)
-        entry, retained, reduced, withdrawn, held, since = self.stable(values)
+        (
+            outcome,
+            score,
+            pd,
+            limit,
+            rate,
+            apr,
+            entry,
+            retained,
+            reduced,
+            withdrawn,
+            since,
+            referred,
+            held,
+        ) = self.outputs(values)
         decision_id = decision_id or new_decision_id()
-        if outcome == "invited":  # nothing fired: no reasons, no recourse
+        if outcome == Outcome.INVITED:  # nothing fired: no reasons, no recourse
             reasons: tuple[Reason, ...] = ()
             steps: tuple[RecourseStep, ...] = ()
             internal: dict[str, Any] = {}
@@ -142,7 +136,7 @@ class Decider:
                 limit,
                 rate,
                 apr,
-                policy.offer.terms if outcome == "invited" else (),
+                policy.offer.terms if outcome == Outcome.INVITED else (),
                 reasons,
                 steps,
                 alternatives(outcome, bool(referred)),

@@ -3,11 +3,15 @@ service return."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, NamedTuple
+from types import MappingProxyType
+from typing import Any, Final, NamedTuple
 
 from creditgate.explain.catalogue import text
+from creditgate.policy.bindings import Fixed
+from creditgate.policy.nodes import Outcome
 
 Text = dict[str, str]
 
@@ -83,6 +87,41 @@ class Notice(NamedTuple):
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class OutputColumn:
+    """One column of the decision as a table (``batch`` writes them, ``Decider`` reads the
+    same bindings): the program binding it comes from and the type it is written as."""
+
+    name: str
+    binding: Fixed | None  # None: made from other values (the id, visibility, reason list)
+    cast: str | None = None  # the Ibis type written, when the binding's is not it
+
+
+DECISION_COLUMNS: Final = (
+    OutputColumn("user_id", None),
+    OutputColumn("outcome", Fixed.OUTCOME),
+    OutputColumn("entry_visible", None),  # entry != "hidden"
+    OutputColumn("score", Fixed.SCORE, "int64"),
+    OutputColumn("pd", Fixed.PD, "float64"),
+    OutputColumn("limit_cny", Fixed.LIMIT, "int64"),
+    OutputColumn("daily_rate", Fixed.DAILY_RATE, "string"),
+    OutputColumn("apr", Fixed.APR, "string"),
+    OutputColumn("reason_codes", None),
+    OutputColumn("entry", Fixed.ENTRY),
+    OutputColumn("retained", Fixed.RETAINED),
+    OutputColumn("limit_reduced", Fixed.LIMIT_REDUCED),
+    OutputColumn("withdrawn", Fixed.WITHDRAWN),
+    OutputColumn("invited_since", Fixed.INVITED_SINCE, "date"),
+)
+"""The decision contract's columns, in order: the one list of them."""
+
+OUTPUT_COLUMNS: Final = tuple(c.name for c in DECISION_COLUMNS)
+BINDING_OF: Final = MappingProxyType(
+    {c.name: c.binding for c in DECISION_COLUMNS if c.binding is not None}
+)
+"""The program binding each column read from the program comes from."""
+
+
 class Decision(NamedTuple):
     """One decision, immutable. A NamedTuple because it is built on the hot path:
     ``Decider.decide`` makes it with ``tuple.__new__``, no Python-level constructor."""
@@ -119,7 +158,9 @@ class Decision(NamedTuple):
             "right": "PIPL Art. 24",
             "endpoint": "POST /v1/reviews",
             "decision_id": self.decision_id,
-            "message": text("review", "in_progress" if self.outcome == "manual_review" else "ask"),
+            "message": text(
+                "review", "in_progress" if self.outcome == Outcome.MANUAL_REVIEW else "ask"
+            ),
         }
 
     @property

@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Engine, select
 
 from creditgate.experiment import ARMS
+from creditgate.policy.nodes import Outcome
 from creditgate.store.experiments import Experiment
 from creditgate.store.models import decisions
 
@@ -145,7 +146,7 @@ def tally(
 def _arm_report(
     tally_: ArmTally, policy: str, snapshot: str, performance: Mapping[str, int] | None
 ) -> dict[str, Any]:
-    invited = {u: d for u, d in tally_.latest.items() if d.get("outcome") == "invited"}
+    invited = {u: d for u, d in tally_.latest.items() if d.get("outcome") == Outcome.INVITED}
     limits = [int(d["limit_cny"]) for d in invited.values() if d.get("limit_cny") is not None]
     aprs = [Decimal(str(d["apr"])) for d in invited.values() if d.get("apr") is not None]
     users = len(tally_.latest)

@@ -2,14 +2,18 @@
 
 A derived field also says which consent covers the data it is computed from, whether time alone
 moves it (age, account age, the ageing of an overdue record) and from which date, so that
-explanations can give an ETA instead of advice.
+explanations can give an ETA instead of advice. Its static facts (type, range, choices, the
+recourse message key) are declared once here, in ``DERIVED_SPECS``: the policy loader types
+thresholds by them, the lint bounds gates by them and recourse words its steps by them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from types import MappingProxyType
+from typing import Final
 
 from creditgate.policy.nodes import (
     AsOf,
@@ -27,15 +31,87 @@ from creditgate.population.regions import RegionClass, RegionTable
 from creditgate.schema import PROFILE_FIELDS, Consent, Direction
 from creditgate.timeutil import Unit
 
+INF = float("inf")
+
 
 @dataclass(frozen=True, slots=True)
-class DerivedField:
+class DerivedSpec:
+    """What a derived field is, whatever the region table: the one declaration of its facts."""
+
     name: str
-    expr: Expr
+    type: type
     consent: Consent
     direction: Direction = Direction.NONE
     time_start: str | None = None  # binding holding the date the clock runs from
     unit: Unit | None = None
+    range: tuple[float, float] | None = None  # the values it can take (numbers only)
+    choices: tuple[str, ...] = ()  # the values it can take (strings only)
+    message: str | None = None  # recourse message key ("recourse" catalogue), when not generic
+
+
+_SPECS: Final = (
+    DerivedSpec(
+        "age",
+        int,
+        Consent.NONE,
+        Direction.UP,
+        time_start="birth_date",
+        unit=Unit.YEARS,
+        range=(0, 150),
+    ),
+    DerivedSpec(
+        "account_age_days",
+        int,
+        Consent.NONE,
+        Direction.UP,
+        time_start="registered_at",
+        unit=Unit.DAYS,
+        range=(0, INF),
+    ),
+    DerivedSpec("last_overdue_date", date, Consent.CREDIT),
+    DerivedSpec(
+        "months_since_last_overdue",
+        int,
+        Consent.CREDIT,
+        Direction.UP,
+        time_start="last_overdue_date",
+        unit=Unit.MONTHS,
+        range=(0, INF),
+        message="wait_overdue",
+    ),
+    DerivedSpec("region_class", str, Consent.NONE, choices=tuple(c.value for c in RegionClass)),
+)
+
+DERIVED_SPECS: Final = MappingProxyType({s.name: s for s in _SPECS})
+"""The derived fields' static facts by name, in dependency order."""
+
+
+@dataclass(frozen=True, slots=True)
+class DerivedField:
+    """A derived field's declaration (``DERIVED_SPECS``) with its expression."""
+
+    spec: DerivedSpec
+    expr: Expr
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def consent(self) -> Consent:
+        return self.spec.consent
+
+    @property
+    def direction(self) -> Direction:
+        return self.spec.direction
+
+    @property
+    def time_start(self) -> str | None:
+        return self.spec.time_start
+
+    @property
+    def unit(self) -> Unit | None:
+        return self.spec.unit
 
 
 def derived_fields(regions: RegionTable, unknown_city: str | None) -> tuple[DerivedField, ...]:
@@ -50,49 +126,21 @@ def derived_fields(regions: RegionTable, unknown_city: str | None) -> tuple[Deri
             region_whens.append(
                 (InSet(Field("city"), regions.spellings(names)), Literal(region_class.value))
             )
-    return (
-        DerivedField(
-            "age",
-            Elapsed(Field("birth_date"), Unit.YEARS),
-            Consent.NONE,
-            Direction.UP,
-            time_start="birth_date",
-            unit=Unit.YEARS,
-        ),
-        DerivedField(
-            "account_age_days",
-            Elapsed(Field("registered_at"), Unit.DAYS),
-            Consent.NONE,
-            Direction.UP,
-            time_start="registered_at",
-            unit=Unit.DAYS,
-        ),
+    exprs: dict[str, Expr] = {
+        "age": Elapsed(Field("birth_date"), Unit.YEARS),
+        "account_age_days": Elapsed(Field("registered_at"), Unit.DAYS),
         # Being overdue today means the most recent overdue is today: repaying starts the clock.
-        DerivedField(
-            "last_overdue_date",
-            Case(
-                ((Compare(CmpOp.GT, Field("current_overdue_days"), Literal(0)), AsOf()),),
-                Field("last_overdue_on"),
-            ),
-            Consent.CREDIT,
+        "last_overdue_date": Case(
+            ((Compare(CmpOp.GT, Field("current_overdue_days"), Literal(0)), AsOf()),),
+            Field("last_overdue_on"),
         ),
-        DerivedField(
-            "months_since_last_overdue",
-            Elapsed(Ref("last_overdue_date"), Unit.MONTHS),
-            Consent.CREDIT,
-            Direction.UP,
-            time_start="last_overdue_date",
-            unit=Unit.MONTHS,
+        "months_since_last_overdue": Elapsed(Ref("last_overdue_date"), Unit.MONTHS),
+        "region_class": Case(
+            ((Field("is_county_area"), Literal(RegionClass.COUNTY.value)),),
+            Case(tuple(region_whens), Literal(unknown_city)),
         ),
-        DerivedField(
-            "region_class",
-            Case(
-                ((Field("is_county_area"), Literal(RegionClass.COUNTY.value)),),
-                Case(tuple(region_whens), Literal(unknown_city)),
-            ),
-            Consent.NONE,
-        ),
-    )
+    }
+    return tuple(DerivedField(spec, exprs[name]) for name, spec in DERIVED_SPECS.items())
 
 
 def consent_of(name: str, derived: Mapping[str, DerivedField]) -> Consent:

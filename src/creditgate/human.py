@@ -29,7 +29,7 @@ from creditgate.engines.row import compile_program
 from creditgate.explain.catalogue import text
 from creditgate.policy.bindings import Fixed
 from creditgate.policy.lower import Binding
-from creditgate.policy.nodes import Literal
+from creditgate.policy.nodes import Literal, Outcome
 
 APPROVING = frozenset({"approve", "overturned"})
 RESOLUTIONS = {"manual_review": ("approve", "decline"), "appeal": ("upheld", "overturned")}
@@ -50,7 +50,8 @@ def forced_offer(decider: Decider, row: Mapping[str, Any], as_of: date) -> dict[
     program = decider.program
     outcomes = (Fixed.OUTCOME.column, Fixed.POLICY_OUTCOME.column)
     bindings = tuple(
-        Binding(b.name, Literal("invited")) if b.name in outcomes else b for b in program.bindings
+        Binding(b.name, Literal(Outcome.INVITED.value)) if b.name in outcomes else b
+        for b in program.bindings
     )
     values = compile_program(dataclasses.replace(program, bindings=bindings))(row, as_of)
     offer = decider.policy.offer
@@ -94,7 +95,7 @@ def human_decision(
     out.pop("erased", None)
     out.update(
         decision_id=decision_id,
-        outcome="invited" if invited else "not_invited",
+        outcome=Outcome.INVITED.value if invited else Outcome.NOT_INVITED.value,
         entry="offer" if invited else "hidden",
         entry_visible=invited,
         retained=False,

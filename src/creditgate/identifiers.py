@@ -7,16 +7,24 @@ space separator (Zs, e.g. ``" "``, U+3000) at either end. Ids are refused, never
 would not match the one the caller stores. The same rules run in SQL for the batch (see
 ``batch.validate``) through the code-point classes below, generated from Python's Unicode
 tables so that DuckDB and Spark agree with this module exactly.
+
+Decision ids are made here too, by ``new_decision_id`` alone (the decider, the service and a
+person's decision all draw from it).
 """
 
 from __future__ import annotations
 
+import os
+import secrets
 import sys
 import unicodedata
 from collections.abc import Iterable
 from functools import cache
 
-MAX_USER_ID = 64
+from creditgate.schema import TEXT_LENGTH
+
+MAX_USER_ID = TEXT_LENGTH[1]
+_ID_BYTES, _ID_BATCH = 12, 512
 FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 EDGE_CATEGORIES = frozenset({"Zs"})
 RULES = (
@@ -115,3 +123,26 @@ def maybe_not_nfc_pattern() -> str:
 def not_nfc(ids: Iterable[str | None]) -> list[str]:
     """The ids of ``ids`` that are not NFC (for the batch's candidates)."""
     return [i for i in ids if i is not None and not unicodedata.is_normalized("NFC", i)]
+
+
+class DecisionIds:
+    """Unguessable decision ids: 96 bits each from the operating system's CSPRNG
+    (``secrets``), drawn 512 ids at a time: ``os.urandom`` releases the GIL, and re-taking it
+    behind the writer thread on every decision costs milliseconds on the event loop."""
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)  # a forked worker draws its own
+
+    def reset(self) -> None:
+        self.pool, self.at = b"", 0
+
+    def __call__(self) -> str:
+        if self.at >= len(self.pool):
+            self.pool, self.at = secrets.token_bytes(_ID_BYTES * _ID_BATCH), 0
+        chunk = self.pool[self.at : self.at + _ID_BYTES]
+        self.at += _ID_BYTES
+        return "d_" + chunk.hex()
+
+
+new_decision_id = DecisionIds()

@@ -6,7 +6,9 @@ reports the line. City names are canonicalised (spaces and a trailing 市 remove
 spelling rule, not a guess: a city still unknown after it is rejected with suggestions.
 Messages never repeat a submitted value (a profile is personal data). The user id follows
 ``identifiers`` (refused, never repaired); dates must be plausible: no birth date more than
-``MAX_AGE_YEARS`` before the evaluation date, which itself lies in ``timeutil.as_of_window``.
+``validation_rules.MAX_AGE_YEARS`` before the evaluation date, which itself lies in
+``timeutil.as_of_window``. The rules between fields are declared once in ``validation_rules``,
+the per-field ones on ``schema.FieldSpec``: the batch quarantine compiles the same ones.
 """
 
 from __future__ import annotations
@@ -25,10 +27,9 @@ from pydantic_core import PydanticCustomError
 from creditgate.identifiers import user_id_problem
 from creditgate.policy.nodes import Policy
 from creditgate.population.regions import RegionTable, UnknownCityError
-from creditgate.schema import DATE_FIELDS_NOT_AFTER_AS_OF, PROFILE_FIELDS, FieldSpec
-from creditgate.timeutil import Unit, add_units
+from creditgate.schema import MONEY_PLACES, PROFILE_FIELDS, FieldSpec
+from creditgate.validation_rules import SEMANTIC_RULES, violated
 
-MAX_AGE_YEARS = 120  # an older birth date is a typo or a placeholder, not a person
 JSON_INT_RANGE = (-(2**63), 2**64 - 1)  # what a JSON number may carry here (orjson's range)
 
 
@@ -56,13 +57,12 @@ def _annotation(spec: FieldSpec) -> Any:
         constraints["ge"] = spec.ge
     if spec.le is not None:
         constraints["le"] = spec.le
-    if spec.type is str:
-        constraints["min_length"] = 1
-        constraints["max_length"] = 64
+    if spec.length is not None:
+        constraints["min_length"], constraints["max_length"] = spec.length
     if spec.type is Decimal:
         constraints["allow_inf_nan"] = False
         constraints["max_digits"] = 16
-        constraints["decimal_places"] = 2
+        constraints["decimal_places"] = MONEY_PLACES
     if spec.type is float:
         constraints["allow_inf_nan"] = False
     kind: Any = spec.type
@@ -136,22 +136,12 @@ def canonical_city(name: str) -> str:
 def check_semantics(
     row: dict[str, Any], as_of: date, policy: Policy, regions: RegionTable
 ) -> list[FieldProblem]:
-    """Rules between fields and against the evaluation date."""
-    problems = []
-    for name in DATE_FIELDS_NOT_AFTER_AS_OF:
-        value = row.get(name)
-        if value is not None and value > as_of:
-            problems.append(FieldProblem(name, "is after the evaluation date"))
-    if row["birth_date"] < add_units(as_of, -MAX_AGE_YEARS, Unit.YEARS):
-        problems.append(
-            FieldProblem(
-                "birth_date", f"is more than {MAX_AGE_YEARS} years before the evaluation date"
-            )
-        )
-    if row["overdue_count_24m"] > 0 and row.get("last_overdue_on") is None:
-        problems.append(FieldProblem("last_overdue_on", "required when overdue_count_24m > 0"))
-    if row["birth_date"] > row["registered_at"] and row["birth_date"] <= as_of:
-        problems.append(FieldProblem("registered_at", "is before birth_date"))
+    """Rules between fields and against the evaluation date (``validation_rules``)."""
+    problems = [
+        FieldProblem(rule.field, rule.message())
+        for rule in SEMANTIC_RULES
+        if violated(rule, row, as_of)
+    ]
     city = canonical_city(row["city"])
     known = regions.lookup(city)
     row["city"] = known.name if known is not None else city  # official names and aliases too

@@ -44,6 +44,9 @@ class Occupation(StrEnum):
 
 Scalar = bool | int | float | Decimal | str | date
 
+TEXT_LENGTH: Final = (1, 64)  # characters in any text field, the user id too
+MONEY_PLACES: Final = 2  # decimal places of an amount of money (CNY fen)
+
 
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
@@ -60,6 +63,12 @@ class FieldSpec:
     choices: tuple[str, ...] = ()
     # Kept by the platform, not asked of the user: a file or request may leave it out (NULL).
     optional: bool = False
+    message: str | None = None  # recourse message key ("recourse" catalogue), when not generic
+
+    @property
+    def length(self) -> tuple[int, int] | None:
+        """How many characters a text field may have (both validators read this)."""
+        return TEXT_LENGTH if self.type is str else None
 
 
 _FIELDS: Final = (
@@ -77,7 +86,13 @@ _FIELDS: Final = (
     FieldSpec("pay_score", int, Consent.CREDIT, ge=300, le=850, direction=Direction.UP),
     FieldSpec("overdue_count_24m", int, Consent.CREDIT, ge=0, le=1000),
     FieldSpec(
-        "current_overdue_days", int, Consent.CREDIT, ge=0, le=36500, direction=Direction.DOWN
+        "current_overdue_days",
+        int,
+        Consent.CREDIT,
+        ge=0,
+        le=36500,
+        direction=Direction.DOWN,
+        message="repay",
     ),
     FieldSpec("last_overdue_on", date, Consent.CREDIT, nullable=True),
     FieldSpec(

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from conftest import SECRET, TOKENS, auth, make_settings
 from creditgate.cli.main import app as cli
 from creditgate.examples import example_profiles
+from creditgate.identifiers import new_decision_id
 from creditgate.service.app import create_app
-from creditgate.service.deciding import new_decision_id
 from creditgate.service.security import (
     Authenticator,
     AuthError,

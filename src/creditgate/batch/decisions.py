@@ -1,7 +1,8 @@
 """The decision contract as columns: one Ibis table expression per input table.
 
-Columns: ``user_id, outcome, entry_visible, score, pd, limit_cny, daily_rate, apr,
-reason_codes, entry, retained, limit_reduced, withdrawn, invited_since`` (daily rate and APR
+Columns (``decision.DECISION_COLUMNS``, the one list): ``user_id, outcome, entry_visible,
+score, pd, limit_cny, daily_rate, apr, reason_codes, entry, retained, limit_reduced, withdrawn,
+invited_since`` (daily rate and APR
 as decimal strings, reason codes in ``Decider`` order; then the decision's ``entry``,
 ``retained``, notices ``LIMIT_REDUCED`` / ``INVITATION_WITHDRAWN`` (whom to notify) and when
 the invitation began, which the next refresh reads back from the snapshot).
@@ -23,28 +24,14 @@ from datetime import date
 
 import ibis.expr.types as ir
 
+from creditgate.decision import DECISION_COLUMNS
+from creditgate.decision import OUTPUT_COLUMNS as OUTPUT_COLUMNS  # the list lives there
 from creditgate.engines.ibis import IbisCompiler, reason_lists
 from creditgate.engines.signature import SlotCodes, slot_codes
 from creditgate.policy.bindings import Fixed
 from creditgate.policy.lower import Program, refs
 from creditgate.policy.nodes import Policy
 
-OUTPUT_COLUMNS = (
-    "user_id",
-    "outcome",
-    "entry_visible",
-    "score",
-    "pd",
-    "limit_cny",
-    "daily_rate",
-    "apr",
-    "reason_codes",
-    "entry",
-    "retained",
-    "limit_reduced",
-    "withdrawn",
-    "invited_since",
-)
 SIGNATURE = "_sig"  # the reason signature column (early slots only, in a staged table)
 CUT_ROOT = Fixed.CAPACITY_CUTOFF.column  # the one binding that reads a snapshot's cutoffs
 
@@ -52,20 +39,14 @@ CUT_ROOT = Fixed.CAPACITY_CUTOFF.column  # the one binding that reads a snapshot
 def _outputs(cols: Mapping[str, ir.Value]) -> dict[str, ir.Value]:
     """The contract's typed columns except ``user_id`` and ``reason_codes`` (the ``NOTIFIED``
     ones too: ``decision_columns`` and ``decisions_of`` put them after ``reason_codes``)."""
-    return {
-        "outcome": cols["outcome"],
-        "entry_visible": cols["entry"] != "hidden",
-        "score": cols["score"].cast("int64"),
-        "pd": cols["pd"].cast("float64"),
-        "limit_cny": cols["limit_cny"].cast("int64"),
-        "daily_rate": cols["daily_rate"].cast("string"),
-        "apr": cols["apr"].cast("string"),
-        "entry": cols["entry"],
-        "retained": cols["retained"],
-        "limit_reduced": cols[Fixed.LIMIT_REDUCED.column],
-        "withdrawn": cols["withdrawn"],
-        "invited_since": cols["invited_since"].cast("date"),
-    }
+    out: dict[str, ir.Value] = {}
+    for c in DECISION_COLUMNS:
+        if c.name == "entry_visible":
+            out[c.name] = cols[Fixed.ENTRY.column] != "hidden"
+        elif c.binding is not None:
+            value = cols[c.binding.column]
+            out[c.name] = value if c.cast is None else value.cast(c.cast)
+    return out
 
 
 def with_reasons(rows: ir.Table, lists: ir.Table) -> ir.Table:

@@ -45,7 +45,7 @@ from creditgate.lab.funnel import FIRST, MASK, FunnelStep, mask_and_first
 from creditgate.lab.report import report_of, with_counts, write_report
 from creditgate.policy.bindings import Fixed
 from creditgate.policy.lower import refs
-from creditgate.policy.nodes import Policy
+from creditgate.policy.nodes import Outcome, Policy
 from creditgate.population.regions import RegionTable
 from creditgate.snapshot import (
     REVIEW,
@@ -208,8 +208,8 @@ def run_batch(
                 "input": report.input_rows,
                 "decided": report.decided,
                 "quarantined": report.quarantined,
-                "invited": outcomes.get("invited", 0),
-                "manual_review": outcomes.get("manual_review", 0),
+                "invited": outcomes.get(Outcome.INVITED, 0),
+                "manual_review": outcomes.get(Outcome.MANUAL_REVIEW, 0),
                 "capacity": cutoffs.capacity,
             },
         )
@@ -222,7 +222,7 @@ def snapshot_rows(decided: ir.Table) -> ir.Table:
     """The snapshot's rows (``SNAPSHOT_SCHEMA``'s columns) of a decisions table: every user
     who sees the entry, and every hidden ``manual_review`` user as a ``review`` row (score and
     region class only), whom the service queues for review when the snapshot is activated."""
-    review = (decided["outcome"] == "manual_review") & (decided["entry"] == "hidden")
+    review = (decided["outcome"] == Outcome.MANUAL_REVIEW.value) & (decided["entry"] == "hidden")
     kept = decided.filter((decided["entry"] != "hidden") | review)
     no_int = ibis.null().cast("int64")
     return kept.select(
@@ -344,7 +344,7 @@ def ranking(backend: Backend, sp: Split, staged: ir.Table, dups: ir.Table | None
         valid = ~bad & t["_dup_count"].isnull()
     else:
         valid = ~bad
-    invited = valid & (t[sp.column(outcome_binding(sp))] == "invited")
+    invited = valid & (t[sp.column(outcome_binding(sp))] == Outcome.INVITED.value)
     sig = ibis.ifelse(valid, t[SIGNATURE], ibis.null("int64")) if sp.codes else ibis.null("int64")
     agg = t.group_by(
         bad=bad,

@@ -1,9 +1,10 @@
 """Batch validation: ``profile.validate_profile``'s rules as column expressions.
 
 Every check is derived from ``schema.PROFILE_FIELDS`` (types, nullability, ranges, choices,
-string lengths, decimal places) plus the semantic rules of ``profile.check_semantics`` (dates
+string lengths, decimal places) plus the rules between fields that ``profile.check_semantics``
+also runs, compiled from their one declaration (``validation_rules.SEMANTIC_RULES``: dates
 not after the evaluation date, ``last_overdue_on`` when overdue, ``registered_at`` not before
-``birth_date``, no birth date more than 120 years back, a known city) and the user id
+``birth_date``, no birth date more than 120 years back), a known city and the user id
 character set of ``identifiers``. A bad row is never fixed: it goes to quarantine with a reason
 naming each bad field. Cities are canonicalised exactly as ``profile.canonical_city`` does, by
 running that function on the file's distinct city values (a few hundred), not by a SQL
@@ -38,13 +39,19 @@ from creditgate.identifiers import (
 )
 from creditgate.policy.nodes import Policy
 from creditgate.population.regions import RegionTable
-from creditgate.profile import MAX_AGE_YEARS, canonical_city
-from creditgate.schema import DATE_FIELDS_NOT_AFTER_AS_OF, PROFILE_FIELDS, FieldSpec
-from creditgate.timeutil import Unit, add_units
+from creditgate.profile import canonical_city
+from creditgate.schema import MONEY_PLACES, PROFILE_FIELDS, FieldSpec
+from creditgate.validation_rules import (
+    SEMANTIC_RULES,
+    NotAfterAsOf,
+    NotBefore,
+    NotOlderThan,
+    RequiredWhenPositive,
+    Rule,
+)
 
 REASON_COLUMN = "quarantine_reason"
-MAX_STR = 64  # profile._annotation: strings are 1..64 characters
-MONEY = dt.Decimal(14, 2)
+MONEY = dt.Decimal(14, MONEY_PLACES)
 WIDE = dt.Decimal(38, 10)  # parse money wide first, so extra decimal places are seen, not rounded
 _TYPES: dict[type, dt.DataType] = {
     str: dt.string,
@@ -176,7 +183,11 @@ def _field_problems(
     if not spec.nullable:
         out.append((raw.isnull(), f"{name}: required, got null"))
     if bad is not None:
-        kind = "decimal with at most 2 places" if spec.type is Decimal else spec.type.__name__
+        kind = (
+            f"decimal with at most {MONEY_PLACES} places"
+            if spec.type is Decimal
+            else spec.type.__name__
+        )
         out.append((bad, f"{name}: not a valid {kind}"))
     if spec.type is float:
         out.append((value.isnan() | value.isinf(), f"{name}: must be finite"))
@@ -187,9 +198,10 @@ def _field_problems(
     if spec.choices:
         listed = ", ".join(spec.choices)
         out.append((~value.isin(list(spec.choices)), f"{name}: must be one of {listed}"))
-    if spec.type is str:
+    if spec.length is not None:
+        lo, hi = spec.length
         length = value.length()
-        out.append(((length < 1) | (length > MAX_STR), f"{name}: 1..{MAX_STR} characters"))
+        out.append(((length < lo) | (length > hi), f"{name}: {lo}..{hi} characters"))
     return out
 
 
@@ -213,32 +225,26 @@ def _joined(problems: list[Problem]) -> ir.StringValue:
     return joined.nullif("")
 
 
+def _violated(rule: Rule, typed: dict[str, ir.Value], as_of: date) -> ir.BooleanValue:
+    """``validation_rules.violated`` as a column predicate (NULL: not a problem)."""
+    as_of_lit = ibis.literal(as_of, type="date")
+    if isinstance(rule, NotAfterAsOf):
+        return typed[rule.field] > as_of_lit
+    if isinstance(rule, NotOlderThan):
+        return typed[rule.field] < ibis.literal(rule.oldest(as_of), type="date")
+    if isinstance(rule, RequiredWhenPositive):
+        return (typed[rule.when] > 0) & typed[rule.field].isnull()
+    assert isinstance(rule, NotBefore)
+    other = typed[rule.other]
+    return (other > typed[rule.field]) & (other <= as_of_lit)
+
+
 def _semantic_problems(typed: dict[str, ir.Value], as_of: date, cities: CityRules) -> list[Problem]:
     """``profile.check_semantics``, over the typed values (before city canonicalisation)."""
-    as_of_lit = ibis.literal(as_of, type="date")
     out: list[Problem] = [
-        (typed[name] > as_of_lit, f"{name}: is after the evaluation date {as_of}")
-        for name in DATE_FIELDS_NOT_AFTER_AS_OF
+        (_violated(rule, typed, as_of), f"{rule.field}: {rule.message(as_of)}")
+        for rule in SEMANTIC_RULES
     ]
-    oldest = ibis.literal(add_units(as_of, -MAX_AGE_YEARS, Unit.YEARS), type="date")
-    out.append(
-        (
-            typed["birth_date"] < oldest,
-            f"birth_date: is more than {MAX_AGE_YEARS} years before the evaluation date",
-        )
-    )
-    out.append(
-        (
-            (typed["overdue_count_24m"] > 0) & typed["last_overdue_on"].isnull(),
-            "last_overdue_on: required when overdue_count_24m > 0",
-        )
-    )
-    out.append(
-        (
-            (typed["birth_date"] > typed["registered_at"]) & (typed["birth_date"] <= as_of_lit),
-            "registered_at: is before birth_date",
-        )
-    )
     if cities.unknown:
         message = ibis.cases(
             *((typed["city"] == r, ibis.literal(m)) for r, m in cities.unknown.items()),

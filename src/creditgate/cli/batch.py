@@ -23,6 +23,7 @@ from creditgate.cli.common import (
     out,
     parse_as_of,
 )
+from creditgate.policy.nodes import Outcome
 
 
 class Engine(StrEnum):
@@ -40,7 +41,9 @@ def connect(engine: Engine, memory_limit: str, threads: int | None) -> Backend:
 
 
 def print_report(report: BatchReport) -> None:
-    share = report.outcomes.get("invited", 0) / report.input_rows if report.input_rows else 0.0
+    share = (
+        report.outcomes.get(Outcome.INVITED, 0) / report.input_rows if report.input_rows else 0.0
+    )
     out.print(
         f"input {report.input_rows:,} = decided {report.decided:,} + quarantined "
         f"{report.quarantined:,} ({report.duplicate_rows:,} with duplicate user ids)"

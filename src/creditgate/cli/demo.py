@@ -20,6 +20,7 @@ import typer
 from creditgate.cli.common import Exit, PolicyOption, err, fail, load_decider, out, parse_as_of
 from creditgate.cli.render import decision_panel
 from creditgate.examples import EXAMPLES_AS_OF, example_profiles
+from creditgate.policy.nodes import Outcome
 from creditgate.profile import validate_profile
 
 UNACTIONABLE = frozenset({"FRAUD_SUSPECTED", "REGION_CLOSED", "BLACKLIST"})
@@ -173,10 +174,10 @@ def page_users(decisions: Path) -> dict[str, str]:
 
     table = pq.read_table(decisions, columns=["user_id", "outcome", "reason_codes"])
     users: dict[str, str] = {}
-    invited = table.filter(pc.equal(table["outcome"], "invited"))["user_id"]
+    invited = table.filter(pc.equal(table["outcome"], Outcome.INVITED.value))["user_id"]
     if len(invited):
         users["invited"] = str(invited[0])
-    refused = table.filter(pc.equal(table["outcome"], "not_invited")).to_pylist()
+    refused = table.filter(pc.equal(table["outcome"], Outcome.NOT_INVITED.value)).to_pylist()
     helped = [r for r in refused if not UNACTIONABLE & set(r["reason_codes"] or ())]
     for row in (helped or refused)[:1]:
         users["refused"] = str(row["user_id"])

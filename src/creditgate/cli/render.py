@@ -9,8 +9,14 @@ from rich.table import Table
 from rich.text import Text
 
 from creditgate.decision import Decision
+from creditgate.policy.nodes import Outcome
 
-_STYLE = {"invited": "green", "not_invited": "red", "manual_review": "yellow", "referred": "cyan"}
+_STYLE: dict[str, str] = {
+    Outcome.INVITED: "green",
+    Outcome.NOT_INVITED: "red",
+    Outcome.MANUAL_REVIEW: "yellow",
+    Outcome.REFERRED: "cyan",
+}
 
 
 def plain_table(*columns: str) -> Table:

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from creditgate.decision import Alternative
 from creditgate.explain.catalogue import text
+from creditgate.policy.nodes import Outcome
 
 _GENERAL = ("bank_app", "licensed_cfc")
 
@@ -13,7 +14,7 @@ _GENERAL = ("bank_app", "licensed_cfc")
 @lru_cache(maxsize=16)
 def alternatives(outcome: str, referred: bool) -> tuple[Alternative, ...]:
     """Business needs first go to business loans; then bank apps and licensed companies."""
-    if outcome == "invited":
+    if outcome == Outcome.INVITED:
         return ()
     kinds = (("business_loan",) if referred else ()) + _GENERAL
     return tuple(Alternative(k, text("alternatives", k)) for k in kinds)

@@ -31,7 +31,15 @@ from creditgate.explain.factor_help import factor_help
 from creditgate.features import DerivedField
 from creditgate.policy.bindings import Fixed, GateFailed, Points
 from creditgate.policy.lower import Program
-from creditgate.policy.nodes import CmpOp, Gate, Layer, Policy, RegionStatus, ScoreFeature
+from creditgate.policy.nodes import (
+    CmpOp,
+    Gate,
+    Layer,
+    Outcome,
+    Policy,
+    RegionStatus,
+    ScoreFeature,
+)
 from creditgate.policy.reason_order import ReasonSlot, SlotKind
 from creditgate.policy.schedule import province_of
 from creditgate.population.regions import RegionTable, load_regions
@@ -208,7 +216,7 @@ class ReasonBuilder:
             lines.append(f"if (k := {key}) is not None: f.append((k, {j}, {a}, {b}))")
         lines += [
             "f.sort()",  # keys are unique per slot; ties would fall to the slot number
-            f"review = {source(Fixed.OUTCOME.column)} == 'manual_review'",
+            f"review = {source(Fixed.OUTCOME.column)} == {Outcome.MANUAL_REVIEW.value!r}",
             "reasons = tuple([_reason_makers[j](a, b, n < PRINCIPAL, review)"
             " for n, (_, j, a, b) in enumerate(f)])",
         ]

@@ -24,8 +24,6 @@ from creditgate.population.regions import RegionTable
 from creditgate.schema import PROFILE_FIELDS, Direction, FieldSpec
 from creditgate.timeutil import add_units
 
-_MESSAGE_FOR_FIELD = {"current_overdue_days": "repay", "months_since_last_overdue": "wait_overdue"}
-
 
 def step_value(spec: FieldSpec, op: CmpOp, threshold: Any) -> Any:
     """The value nearest the user's that satisfies ``op threshold``, on the field's grid."""
@@ -68,7 +66,7 @@ def time_step(gate: Gate, d: DerivedField, observed: Any, start: date, as_of: da
     threshold: int = gate.value  # type: ignore[assignment]  # loader: time gates are ints
     amount = threshold + (1 if gate.op is CmpOp.GT else 0)
     eta = max(add_units(start, amount, d.unit), as_of)
-    key = _MESSAGE_FOR_FIELD.get(gate.field, "wait")
+    key = d.spec.message or "wait"
     message = renderer("recourse", key, gate.field)(eta=eta.isoformat(), required=threshold)
     return RecourseStep(gate.code, gate.field, observed, amount, eta, False, message)
 
@@ -80,7 +78,7 @@ def change_step(gate: Gate, spec: FieldSpec, observed: Any) -> RecourseStep:
         return RecourseStep(gate.code, gate.field, observed, True, None, False, message)
     assert gate.op is not None  # GateRecourse only builds change steps for comparisons
     to = step_value(spec, gate.op, gate.value)
-    key = _MESSAGE_FOR_FIELD.get(gate.field, "raise" if spec.direction is Direction.UP else "lower")
+    key = spec.message or ("raise" if spec.direction is Direction.UP else "lower")
     message = text(
         "recourse", key, label=gate.field, to=jsonable(to), **{"from": jsonable(observed)}
     )

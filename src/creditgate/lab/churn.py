@@ -20,6 +20,7 @@ import ibis.expr.types as ir
 
 from creditgate.batch.backends import Backend
 from creditgate.lab.compare import reason_counts
+from creditgate.policy.nodes import Outcome
 from creditgate.snapshot import read_invited, read_meta
 
 
@@ -33,7 +34,11 @@ def churn(backend: Backend, decided: ir.Table, previous: Path) -> dict[str, Any]
         invited_before.select(["user_id", "limit_cny"]).rename_columns(["_uid", "_lim"])
     )
     now = decided.select(
-        "user_id", "outcome", "reason_codes", "limit_cny", _in=decided["outcome"] == "invited"
+        "user_id",
+        "outcome",
+        "reason_codes",
+        "limit_cny",
+        _in=decided["outcome"] == Outcome.INVITED.value,
     )
     joined = now.left_join(before, now["user_id"] == before["_uid"])
     was = joined["_uid"].notnull()

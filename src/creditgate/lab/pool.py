@@ -19,7 +19,7 @@ from creditgate.batch.run import Step
 from creditgate.batch.whitelist import Eligible
 from creditgate.lab.calibrate import UNLIMITED_QUOTA, lowest_score
 from creditgate.lab.evaluate import evaluate
-from creditgate.policy.nodes import Policy, RegionStatus
+from creditgate.policy.nodes import Outcome, Policy, RegionStatus
 from creditgate.population.regions import RegionTable
 
 
@@ -58,7 +58,7 @@ def read_pool(
     with evaluate(backend, source, [pool_policy(policy)], regions, as_of, step=step) as ev:
         step("counting the pool by class, city and score")
         decided = ev.runs[0].decided
-        invited = decided.filter(decided["outcome"] == "invited")
+        invited = decided.filter(decided["outcome"] == Outcome.INVITED.value)
         counts = invited.group_by(
             region_class=invited["region_class"],
             city=invited["city"].cast("string"),

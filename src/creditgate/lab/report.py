@@ -28,7 +28,7 @@ import ibis.expr.types as ir
 from creditgate.batch.backends import Backend
 from creditgate.batch.whitelist import Cutoffs
 from creditgate.lab.funnel import FIRST, MASK, FunnelStep, failed_at
-from creditgate.policy.nodes import Policy
+from creditgate.policy.nodes import Outcome, Policy
 from creditgate.policy.schedule import stage_at
 from creditgate.population.regions import RegionTable
 
@@ -77,7 +77,7 @@ def report_of(
     """The report of ``rows`` (one policy's decided rows at ``as_of``); counts of the input
     (rows read, quarantined) are the caller's to add (``with_counts``)."""
     has_outcome = OUTCOME in rows.columns
-    invited = rows["outcome"] == "invited"
+    invited = rows["outcome"] == Outcome.INVITED.value
     zero = ibis.literal(0, type="int64")
     pd_micro = (rows["pd"] * MICRO).round().cast("int64")
     limit = rows["limit_cny"].cast("int64")
@@ -107,7 +107,7 @@ def report_of(
         scored.group_by(
             region_class=scored["region_class"].cast("string"),
             score=scored["score"],
-            invited=scored["outcome"] == "invited",
+            invited=scored["outcome"] == Outcome.INVITED.value,
         ).agg(n=scored.count())
     ).to_pylist()
     offered = rows.filter(invited)
@@ -212,7 +212,7 @@ def _totals(groups: list[dict[str, Any]], n_steps: int, has_outcome: bool) -> di
     for g in groups:
         for k in ("n", "invited", "pd_micro", "exposure", "loss_micro", *STABILITY):
             out[k] += g[k]
-        if has_outcome and g["outcome"] == "invited":
+        if has_outcome and g["outcome"] == Outcome.INVITED:
             out["known_invited"] += g["known"]
             out["bad_invited"] += g["bad"]
     return out

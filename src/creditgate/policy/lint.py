@@ -22,7 +22,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from creditgate.features import by_name, consent_of, derived_fields
+from creditgate.features import DERIVED_SPECS, by_name, consent_of, derived_fields
 from creditgate.policy.lower import pd_scale
 from creditgate.policy.nodes import Action, CmpOp, Condition, Gate, Policy, RegionStatus
 from creditgate.population.regions import RegionTable, load_regions
@@ -33,11 +33,6 @@ MIN_AGE = 18
 MAX_CUTOFF_PD = (
     0.20  # CN: the marginal invited user must be modelled at most this likely to default
 )
-_DERIVED_RANGES = {
-    "age": (0, 150),
-    "account_age_days": (0, INF),
-    "months_since_last_overdue": (0, INF),
-}
 
 
 class Level(StrEnum):
@@ -57,8 +52,8 @@ class Finding:
 
 
 def field_range(name: str) -> tuple[float, float] | None:
-    if name in _DERIVED_RANGES:
-        return _DERIVED_RANGES[name]
+    if name in DERIVED_SPECS:
+        return DERIVED_SPECS[name].range
     spec = PROFILE_FIELDS.get(name)
     if spec is None or spec.type not in (int, float, Decimal):
         return None

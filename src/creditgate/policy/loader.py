@@ -71,13 +71,6 @@ PROTECTED_ATTRIBUTES = frozenset(
     }
 )
 DEFAULT_POLICY = "default.yaml"
-_DERIVED_TYPES: Mapping[str, type] = {
-    "age": int,
-    "account_age_days": int,
-    "months_since_last_overdue": int,
-    "last_overdue_date": date,
-    "region_class": str,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +202,7 @@ class _Builder:
         if name in PROFILE_FIELDS:
             return PROFILE_FIELDS[name].type
         if name in self.derived:
-            return _DERIVED_TYPES[name]
+            return self.derived[name].spec.type
         known = sorted([*PROFILE_FIELDS, *self.derived])
         self.error(path, f"unknown field {name!r}; known fields: {', '.join(known)}")
         return None
@@ -259,8 +252,8 @@ class _Builder:
         choices: tuple[str, ...] = ()
         if field in PROFILE_FIELDS:
             choices = PROFILE_FIELDS[field].choices
-        elif field == "region_class":
-            choices = tuple(c.value for c in RegionClass)
+        elif field in self.derived:
+            choices = self.derived[field].spec.choices
         bad = [v for v in values if choices and v not in choices]
         if bad:
             self.error(path, f"{bad[0]!r} is not one of {', '.join(choices)}")

@@ -33,7 +33,7 @@ from creditgate.batch.whitelist import Cutoffs, Eligible, derive_cutoffs
 from creditgate.decider import Decider
 from creditgate.policy.lint import lowest_cutoff
 from creditgate.policy.loader import default_policy_path, parse_policy
-from creditgate.policy.nodes import Policy
+from creditgate.policy.nodes import Outcome, Policy
 from creditgate.population.regions import RegionTable, load_regions
 from creditgate.population.synth import default_probability, generate
 from creditgate.profile import validate_profile
@@ -164,7 +164,7 @@ def eligible_scores(
         defaulted = bool(raw.pop("defaulted", False))
         row = validate_profile(raw, as_of, decider.policy, decider.regions)
         ev = decider.evaluate(row, as_of)
-        if ev["outcome"] == "invited":
+        if ev["outcome"] == Outcome.INVITED:
             out.append(Scored(ev["region_class"], row["city"], ev["score"], defaulted))
     return out, table.num_rows
 

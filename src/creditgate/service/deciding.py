@@ -9,14 +9,14 @@ cut at) is built once per ``Live`` by ``state`` and shared by every decision mad
 from __future__ import annotations
 
 import hashlib
-import os
-import secrets
 from datetime import date
 from typing import Any
 
 import anyio
 import orjson
 
+from creditgate.identifiers import new_decision_id
+from creditgate.policy.nodes import Outcome
 from creditgate.profile import ProfileError, unencodable, validate_profile
 from creditgate.service.deps import Services
 from creditgate.service.review_queue import queue_manual_review
@@ -27,34 +27,10 @@ from creditgate.store.repo import Pending, Stored
 from creditgate.timeutil import today_shanghai
 
 CONSENT_FIELDS = ("consent_credit_data", "consent_behaviour_data")
-_ID_BYTES, _ID_BATCH = 12, 512
 
 
 class IdempotencyConflictError(Exception):
     """The caller used this ``Idempotency-Key`` before for a different request (HTTP 409)."""
-
-
-class DecisionIds:
-    """Unguessable decision ids: 96 bits each from the operating system's CSPRNG
-    (``secrets``), drawn 512 ids at a time: ``os.urandom`` releases the GIL, and re-taking it
-    behind the writer thread on every decision costs milliseconds on the event loop."""
-
-    def __init__(self) -> None:
-        self.reset()
-        os.register_at_fork(after_in_child=self.reset)  # a forked worker draws its own
-
-    def reset(self) -> None:
-        self.pool, self.at = b"", 0
-
-    def __call__(self) -> str:
-        if self.at >= len(self.pool):
-            self.pool, self.at = secrets.token_bytes(_ID_BYTES * _ID_BATCH), 0
-        chunk = self.pool[self.at : self.at + _ID_BYTES]
-        self.at += _ID_BYTES
-        return "d_" + chunk.hex()
-
-
-new_decision_id = DecisionIds()
 
 
 def scoped_key(caller: str, key: str) -> str:
@@ -163,7 +139,7 @@ async def decide_and_store(
             stored, created = appended
             if created and view.realtime.key == live.key:  # this worker knows now
                 view.realtime.note(stored)
-            if created and stored.decision.get("outcome") == "manual_review":
+            if created and stored.decision.get("outcome") == Outcome.MANUAL_REVIEW:
                 await anyio.to_thread.run_sync(queue_manual_review, services, stored)
             return appended
         withdrawn = True  # withdrawn meanwhile (another worker): decide again without consent

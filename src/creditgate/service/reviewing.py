@@ -25,7 +25,8 @@ from typing import Any
 import orjson
 
 from creditgate.human import RESOLUTIONS, human_decision, reviewable
-from creditgate.service.deciding import new_decision_id, scoped_key
+from creditgate.identifiers import new_decision_id
+from creditgate.service.deciding import scoped_key
 from creditgate.service.deps import Services
 from creditgate.service.logs import actor_name, audit_log
 from creditgate.service.review_queue import APPEAL
