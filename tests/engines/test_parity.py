@@ -84,11 +84,17 @@ def ibis_runner(backend: Backend, decider: Decider, tmp: Path) -> Run:
     return run
 
 
-def runner(name: str, decider: Decider, tmp: Path, request: pytest.FixtureRequest) -> Run:
-    """``name``'s decisions for a batch of rows, sorted by user id."""
+def backend_of(name: str, request: pytest.FixtureRequest) -> Backend | None:
+    """The batch backend engine ``name`` runs on (None: the row engine)."""
     if name == "row":
+        return None
+    return duckdb_backend("1GB", 1) if name == "duckdb" else request.getfixturevalue("spark")
+
+
+def runner(backend: Backend | None, decider: Decider, tmp: Path) -> Run:
+    """The engine's decisions for a batch of rows, sorted by user id."""
+    if backend is None:
         return lambda rows: [decided(decider, r, AS_OF) for r in rows]
-    backend = duckdb_backend("1GB", 1) if name == "duckdb" else request.getfixturevalue("spark")
     return ibis_runner(backend, decider, tmp)
 
 
@@ -128,7 +134,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
             base.regions,
         )
     )
-    yield name, decider, runner(name, decider, tmp_path, request)
+    yield name, decider, runner(backend_of(name, request), decider, tmp_path)
 
 
 def batches() -> st.SearchStrategy[Rows]:
@@ -161,6 +167,7 @@ def test_generated_limit_matrices_decide_alike_on_every_engine(
     """Policies with generated limit rows (conditions on raw, derived and NULL-able fields,
     membership, hidden rows) lower to the same IR: every engine gives the oracle's limits."""
     regions = Decider().regions
+    backend = backend_of(name, request)
 
     @settings(
         max_examples=LIMIT_EXAMPLES[name],
@@ -172,7 +179,7 @@ def test_generated_limit_matrices_decide_alike_on_every_engine(
         if snapshot:
             policy = apply_cutoffs(policy, CAPACITY_CUTOFFS)
         decider = Decider(policy, regions)
-        assert_like_oracle(name, decider, rows, runner(name, decider, tmp_path, request)(rows))
+        assert_like_oracle(name, decider, rows, runner(backend, decider, tmp_path)(rows))
 
     check()
 
