@@ -11,6 +11,7 @@ from hypothesis import given
 
 from creditgate.decider import Decider
 from creditgate.profile import ProfileError, validate_profile
+from deciders import decider_for
 from strategies import AS_OF, profiles, strong_profile
 
 
@@ -26,7 +27,7 @@ def problems(decider: Decider, doc: bytes | dict[str, Any]) -> dict[str, str]:
 
 @given(profiles())
 def test_valid_profiles_round_trip_through_json(row: dict[str, Any]) -> None:
-    decider = Decider()
+    decider = decider_for()
     validated = validate_profile(as_json(row), AS_OF, decider.policy, decider.regions)
     assert validated == row
 

@@ -14,6 +14,7 @@ from creditgate.decider import Decider
 from creditgate.engines.base import Compiler, UnhandledNodeError
 from creditgate.engines.row import RowCompiler, and3, or3
 from creditgate.policy import nodes as n
+from deciders import decider_for
 from strategies import AS_OF, profiles
 
 TRI = [True, False, None]
@@ -40,7 +41,7 @@ def test_three_valued_logic_is_sql(a: bool | None, b: bool | None) -> None:
 
 @given(profiles(), st.integers(-400, 800))
 def test_compiled_program_matches_reference(row: dict[str, Any], shift: int) -> None:
-    decider = Decider()
+    decider = decider_for()
     as_of = AS_OF + timedelta(days=shift)
     as_of = max(as_of, row["registered_at"], row["birth_date"], row["last_overdue_on"] or as_of)
     compiled = decider.run(row, as_of)

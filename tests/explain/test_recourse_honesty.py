@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from creditgate.decider import Decider
 from creditgate.decision import Decision
 from creditgate.schema import PROFILE_FIELDS, Direction
+from deciders import decider_for
 from strategies import AS_OF, profiles
 
 SCORE_CODES = {"SCORE_BELOW_CUTOFF", "REGION_QUOTA"}
@@ -45,14 +46,14 @@ def cleared(decider: Decider, row: dict[str, Any], d: Decision) -> list[str]:
 @settings(max_examples=1500)
 @given(profiles())
 def test_following_recourse_clears_what_it_addresses(row: dict[str, Any]) -> None:
-    decider = Decider()
+    decider = decider_for()
     d = decider.decide(row, AS_OF)
     assert cleared(decider, row, d) == []
 
 
 @given(profiles())
 def test_no_fake_advice(row: dict[str, Any]) -> None:
-    decider = Decider()
+    decider = decider_for()
     d = decider.decide(row, AS_OF)
     for step in d.recourse:
         if step.immutable:

@@ -140,7 +140,7 @@ class Backend:
         if self.name == "spark":
             table: pa.Table = self.con._session.sql(sql).toArrow()
         else:
-            table = self.con.con.execute(sql).to_arrow_table()
+            table = self.con.con.sql(sql).to_arrow_table()
         return table
 
 
