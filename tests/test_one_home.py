@@ -60,9 +60,9 @@ def test_one_output_column_list() -> None:
 def test_every_column_binding_is_in_the_program_and_read_by_the_decider() -> None:
     decider = Decider()
     for binding in BINDING_OF.values():
-        assert binding in decider.program.positions
+        assert decider.program.has(binding)
     read = {decider.program.names[i] for i in decider.output_at}
-    assert set(BINDING_OF.values()) <= read
+    assert {binding.column for binding in BINDING_OF.values()} <= read
 
 
 def test_outcomes_are_named_by_the_enum_in_src() -> None:
