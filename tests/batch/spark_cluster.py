@@ -22,6 +22,7 @@ from pathlib import Path
 import pyspark
 
 SPARK_HOME = Path(pyspark.__file__).parent
+NO_PYTHON = "/nonexistent/python3"  # the executors' Python in tests: the program never needs it
 STARTUP_SECONDS = 120  # a JVM start on a loaded two-core machine takes 20-30 s
 
 
