@@ -18,7 +18,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -127,8 +127,10 @@ def main(argv: list[str] | None = None) -> None:
         with spark("local[*]", {}) as backend:
             seconds, report, steps = run(backend, "local")
         print(line("Spark local[*]", args.users, seconds, report, cores))
-        print(steps_line(steps))
+        print(steps_line(steps), flush=True)
         check(base, report, "local[*]")
+        if not args.skip_cluster:
+            cluster_run(args, out, run, base)
         for n in [int(x) for x in args.shuffle_partitions.split(",") if x]:
             (out / f"p{n}").mkdir()
             with spark("local[*]", {"spark.sql.shuffle.partitions": str(n)}) as backend:
@@ -137,17 +139,23 @@ def main(argv: list[str] | None = None) -> None:
                 line(f"Spark local[*], {n} shuffle partitions", args.users, seconds, report, cores)
             )
             print(steps_line(steps))
-        if args.skip_cluster:
-            return
-        memory = args.worker_memory
-        with standalone_cluster(out / "cluster-daemons", args.worker_cores, memory) as cluster:
-            conf: dict[str, Any] = {"spark.executor.memory": memory}
-            with spark(cluster.master_url, conf) as backend:
-                seconds, report, steps = run(backend, "cluster")
-        label = f"Spark standalone ({args.worker_cores} cores)"
-        print(line(label, args.users, seconds, report, args.worker_cores))
-        print(steps_line(steps))
-        check(base, report, "standalone")
+
+
+def cluster_run(
+    args: argparse.Namespace,
+    out: Path,
+    run: Callable[[Backend, str], tuple[float, BatchReport, Steps]],
+    base: BatchReport,
+) -> None:
+    memory = args.worker_memory
+    with standalone_cluster(out / "cluster-daemons", args.worker_cores, memory) as cluster:
+        conf: dict[str, Any] = {"spark.executor.memory": memory}
+        with spark(cluster.master_url, conf) as backend:
+            seconds, report, steps = run(backend, "cluster")
+    label = f"Spark standalone ({args.worker_cores} cores)"
+    print(line(label, args.users, seconds, report, args.worker_cores))
+    print(steps_line(steps), flush=True)
+    check(base, report, "standalone")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import pytest
 from spark_cluster import NO_PYTHON, Cluster
 
 import creditgate.cli.main
+import creditgate.submit.creditgate_main
 from creditgate.population.synth import write_parquet
 from creditgate.snapshot import read_meta
 
@@ -127,7 +128,8 @@ def test_batch_under_spark_submit_equals_duckdb(
         [
             str(spark_cluster.spark_submit), "--master", spark_cluster.master_url,
             "--conf", "spark.sql.shuffle.partitions=4",
-            creditgate.cli.main.__file__, "batch", str(reference.users), "--engine", "spark",
+            creditgate.submit.creditgate_main.__file__,
+            "batch", str(reference.users), "--engine", "spark",
             "--out", str(tmp_path / "decisions"),
             "--snapshot", str(tmp_path / "snapshot.parquet"), "--as-of", AS_OF.isoformat(),
         ],
