@@ -175,3 +175,27 @@ def test_every_spark_query_of_a_run_is_sql_without_python(tmp_path: Path) -> Non
     session.udf.register("cg_probe", lambda x: x, "int")  # the check does see a Python UDF
     probe = real_sql("SELECT cg_probe(id) FROM range(1)")._jdf.queryExecution().executedPlan()
     assert "BatchEvalPython" in str(probe.toString())
+
+
+def test_the_lab_commands_take_the_same_spark_options(users: Path, tmp_path: Path) -> None:
+    policy = str(Path(creditgate.cli.main.__file__).parents[1] / "policy/defaults/default.yaml")
+    pop = ["--population", str(users)]
+    for command in (
+        ["simulate", policy, *pop, "--out", str(tmp_path / "lab")],
+        ["compare", policy, policy, *pop],
+        [
+            "calibrate",
+            policy,
+            *pop,
+            "--bad-rate-ceiling",
+            "0.01",
+            "--out",
+            str(tmp_path / "c.yaml"),
+        ],
+    ):
+        done = runner.invoke(app, [*command, "--master", "local[2]"])
+        assert done.exit_code == 2, done.output
+        assert "--master: only with --engine spark" in done.output
+        done = runner.invoke(app, [*command, "--engine", "spark", "--conf", "oops"])
+        assert done.exit_code == 2, done.output
+        assert "expected key=value" in done.output
