@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+
+from creditgate.batch.locations import Location, local_path, text_of
 
 DEFAULT_MEMORY_LIMIT = "3GB"
 BATCH_ROWS = 500_000  # rows per record batch when streaming a result out (a few tens of MB)
@@ -49,20 +50,72 @@ class Backend:
     compiled: list[ir.Expr] = field(default_factory=list)  # keeps their memtables registered
     cached: dict[str, Any] = field(default_factory=dict)  # Spark: staged DataFrames by view
 
-    def read(self, path: Path) -> ir.Table:
+    def read(self, path: Location) -> ir.Table:
         """A Parquet file or directory, its files united by column name: a file without some
         column gives NULLs there (its rows are quarantined, ``required``) instead of failing
-        the run midway or, on Spark, depending on which file's schema was sampled."""
+        the run midway or, on Spark, depending on which file's schema was sampled. Spark
+        reads any URI its Hadoop file systems know; a partitioned directory's partition
+        columns come back as columns."""
         if self.name == "spark":
-            return self.con.read_parquet(str(path), mergeSchema="true")
-        return self.con.read_parquet(str(path), union_by_name=True)
+            return self.con.read_parquet(text_of(path), mergeSchema="true")
+        return self.con.read_parquet(engine_path(path), union_by_name=True)
 
-    def write(self, expr: ir.Table, path: Path) -> None:
+    def write(self, expr: ir.Table, path: Location, partition_by: Sequence[str] = ()) -> None:
+        """``expr`` as Parquet at ``path``: DuckDB one zstd file; Spark a directory of part
+        files, one subdirectory per value of each ``partition_by`` column (``region_class=
+        tier1/``), those columns kept in the directory names only."""
         with unfused():
             if self.name == "spark":
-                self.con.to_parquet(expr, str(path), mode="overwrite")
+                by = list(partition_by) or None
+                self.con.to_parquet(expr, text_of(path), mode="overwrite", partitionBy=by)
             else:
-                self.con.to_parquet(expr, str(path), compression="zstd")
+                if partition_by:
+                    raise ValueError("DuckDB writes one Parquet file: partitioning needs Spark")
+                self.con.to_parquet(expr, engine_path(path), compression="zstd")
+
+    def exists(self, path: Location) -> bool:
+        """Whether ``path`` exists: locally, or on Spark's Hadoop file system for a URI (DuckDB
+        leaves a remote URI to its reader, which names what is wrong)."""
+        local = local_path(path)
+        if local is not None:
+            return local.exists()
+        if self.name != "spark":
+            return True
+        fs, p = self.hadoop(path)
+        return bool(fs.exists(p))
+
+    def write_text(self, path: Location, text: str) -> None:
+        """A small text file (a report) at ``path``, local or on Spark's file system."""
+        local = local_path(path)
+        if local is not None:
+            local.write_text(text, encoding="utf-8")
+            return
+        if self.name != "spark":
+            raise ValueError(f"{path}: DuckDB writes local files only")
+        fs, p = self.hadoop(path)
+        stream = fs.create(p, True)
+        try:
+            stream.write(bytearray(text.encode("utf-8")))
+        finally:
+            stream.close()
+
+    def listing(self, path: Location) -> list[tuple[str, int]]:
+        """(name, size) of every file under a remote ``path`` (Spark's file system), sorted:
+        what identifies an input that cannot be read cheaply byte for byte."""
+        fs, p = self.hadoop(path)
+        files = fs.listFiles(p, True)
+        found = []
+        while files.hasNext():
+            status = files.next()
+            found.append((str(status.getPath().getName()), int(status.getLen())))
+        return sorted(found)
+
+    def hadoop(self, path: Location) -> tuple[Any, Any]:
+        """The Hadoop ``FileSystem`` of ``path`` and its Hadoop ``Path`` (through the JVM)."""
+        session = self.con._session
+        jvm = session.sparkContext._jvm
+        p = jvm.org.apache.hadoop.fs.Path(text_of(path))
+        return p.getFileSystem(session.sparkContext._jsc.hadoopConfiguration()), p
 
     def stage(self, expr: ir.Table, enums: Mapping[str, tuple[str, ...]] | None = None) -> ir.Table:
         """``expr`` computed once and kept (DuckDB: a temporary table, which spills under the
@@ -144,6 +197,12 @@ class Backend:
         return table
 
 
+def engine_path(path: Location) -> str:
+    """What DuckDB opens: a ``file://`` URI as its local path, anything else as written."""
+    local = local_path(path)
+    return str(local) if local is not None else text_of(path)
+
+
 def with_enums(sql: str, expr: ir.Table, enums: Mapping[str, tuple[str, ...]]) -> str:
     """DuckDB: ``sql`` with the ``enums`` columns cast to ENUM types of the listed values.
 
@@ -174,14 +233,16 @@ def duckdb_backend(memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int | None
 
 
 def spark_backend(session: Any = None) -> Backend:
-    """Ibis on an existing SparkSession (a cluster), or a small local one when None."""
+    """Ibis on an existing SparkSession (a cluster; ``batch.spark.spark_session`` builds one
+    from the standard configuration), or the tests' small ``local_spark`` one when None."""
     if session is None:
         session = local_spark()
     return Backend("spark", ibis.pyspark.connect(session))
 
 
 def local_spark() -> Any:
-    """A local[1] session for tests and laptops: no UI, 2 GB driver, 2 shuffle partitions."""
+    """A local[1] session for tests: no UI, 2 GB driver, 2 shuffle partitions (the CLI's
+    ``--engine spark`` uses ``batch.spark.spark_session``: ``local[*]`` unless configured)."""
     from pyspark.sql import SparkSession
 
     return (

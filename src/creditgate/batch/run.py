@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import overload
 
 import ibis
 import ibis.expr.types as ir
@@ -25,6 +26,7 @@ from creditgate.batch.decisions import (
     final_columns,
     with_reasons,
 )
+from creditgate.batch.locations import Location, local_path, sibling, text_of
 from creditgate.batch.staging import OUTCOME, stage_policies
 from creditgate.batch.validate import (
     BAD_COLUMN,
@@ -42,11 +44,12 @@ from creditgate.batch.validate import (
 from creditgate.batch.whitelist import Cutoffs, Eligible, apply_cutoffs, derive_cutoffs
 from creditgate.engines.ibis import reason_lists, with_optional_fields
 from creditgate.lab.funnel import FIRST, MASK, FunnelStep, mask_and_first
-from creditgate.lab.report import report_of, with_counts, write_report
+from creditgate.lab.report import report_of, report_text, with_counts
 from creditgate.policy.bindings import Fixed
 from creditgate.policy.lower import refs
 from creditgate.policy.nodes import Outcome, Policy
 from creditgate.population.regions import RegionTable
+from creditgate.profile import canonical_city
 from creditgate.snapshot import (
     REVIEW,
     SnapshotError,
@@ -66,6 +69,11 @@ class BatchInputError(ValueError):
     """The input cannot be used at all (missing file, missing contract columns)."""
 
 
+class BatchOutputError(BatchInputError):
+    """An output cannot be written (a remote file system refused, a path vanished): like bad
+    input, the run ends with a one-line reason (exit 2 in the CLI)."""
+
+
 @dataclass
 class BatchReport:
     input_rows: int
@@ -74,10 +82,10 @@ class BatchReport:
     duplicate_rows: int
     outcomes: dict[str, int]
     cutoffs: Cutoffs
-    quarantine_path: Path
+    quarantine_path: Location
     snapshot_path: Path | None = None
     reasons: dict[str, int] = field(default_factory=dict)
-    report_path: Path | None = None  # the strategy lab's report of this run (``lab.report``)
+    report_path: Location | None = None  # the strategy lab's report of this run (``lab.report``)
 
     @property
     def reconciles(self) -> bool:
@@ -92,14 +100,22 @@ def summary(exc: Exception) -> str:
     return "; ".join(lines[:1] + causes[-1:]) or type(exc).__name__
 
 
-def quarantine_path(out: Path) -> Path:
+@overload
+def quarantine_path(out: Path) -> Path: ...
+@overload
+def quarantine_path(out: Location) -> Location: ...
+def quarantine_path(out: Location) -> Location:
     """``decisions.parquet`` -> ``decisions.quarantine.parquet`` (next to the output)."""
-    return out.with_name(out.name.removesuffix(".parquet") + ".quarantine.parquet")
+    return sibling(out, ".quarantine.parquet")
 
 
-def report_path(out: Path) -> Path:
+@overload
+def report_path(out: Path) -> Path: ...
+@overload
+def report_path(out: Location) -> Location: ...
+def report_path(out: Location) -> Location:
     """``decisions.parquet`` -> ``decisions.report.json`` (next to the output)."""
-    return out.with_name(out.name.removesuffix(".parquet") + ".report.json")
+    return sibling(out, ".report.json")
 
 
 def fingerprint(path: Path) -> str:
@@ -113,19 +129,47 @@ def fingerprint(path: Path) -> str:
     return "sha256:" + digest.hexdigest()[:32]
 
 
+def input_fingerprint(backend: Backend, source: Location) -> str:
+    """``fingerprint`` of a local input; a remote one's file names and sizes (reading its
+    first megabyte through the cluster's file system is not worth a round trip per file)."""
+    local = local_path(source)
+    if local is not None:
+        return fingerprint(local)
+    digest = hashlib.sha256(text_of(source).encode())
+    for name, size in backend.listing(source):
+        digest.update(f"{name}:{size}".encode())
+    return "sha256:" + digest.hexdigest()[:32]
+
+
+def write_output(
+    backend: Backend, expr: ir.Table, path: Location, partition_by: Sequence[str] = ()
+) -> None:
+    """``Backend.write``, an engine's failure (a file system that refuses, a bucket that is
+    not there) turned into ``BatchOutputError`` with its reason in a line."""
+    try:
+        backend.write(expr, path, partition_by)
+    except Exception as exc:  # the engines raise their own types (Py4J, DuckDB)
+        raise BatchOutputError(f"{text_of(path)}: cannot write: {summary(exc)}") from exc
+
+
 def run_batch(
     backend: Backend,
-    source: Path,
-    out: Path,
+    source: Location,
+    out: Location,
     policy: Policy,
     regions: RegionTable,
     as_of: date,
     snapshot: Path | None = None,
     step: Step = lambda _: None,
     previous: Path | None = None,
+    partition_by: Sequence[str] = (),
 ) -> BatchReport:
     """Decide ``source``; with ``previous`` (the snapshot in force), each user's invitation
-    held there (since when, which line) is what the policy's stability rules read."""
+    held there (since when, which line) is what the policy's stability rules read.
+
+    ``source`` and ``out`` may be URIs of the engine's file systems (``batch.locations``);
+    ``partition_by`` (Spark): ``region_class`` and/or ``province`` directories of ``out``.
+    """
     pop = open_population(backend, source, policy, regions, as_of, step, previous)
     raw, input_rows, cities, not_nfc = pop.raw, pop.input_rows, pop.cities, pop.not_nfc
     step("deciding under the policy's own cutoffs")
@@ -145,7 +189,8 @@ def run_batch(
             backend, final, valid_rows(staged, dup_table), as_of, counted.signatures, sp.steps
         )
         try:
-            backend.write(decisions_of(rows, lists), out)
+            provinces = provinces_of(pop.raw_cities, regions) if PROVINCE in partition_by else None
+            write_output(backend, decisions_of(rows, lists, provinces), out, partition_by)
             step("reporting")
             lab_report = report_of(backend, rows, sp.steps, policy, cutoffs, regions, as_of)
         finally:
@@ -156,9 +201,10 @@ def run_batch(
     step("writing quarantine")
     q_path = quarantine_path(out)
     if counted.bad_rows or dup_table is not None:
-        backend.write(quarantined(checked(raw, as_of, cities, dup_table, not_nfc)), q_path)
+        bad = quarantined(checked(raw, as_of, cities, dup_table, not_nfc))
+        write_output(backend, bad, q_path)
     else:  # the staged pass counted the bad rows: a clean file needs no validating scan
-        backend.write(quarantined(pop.table).limit(0), q_path)
+        write_output(backend, quarantined(pop.table).limit(0), q_path)
 
     step("counting")
     decided_t = backend.read(out)
@@ -179,7 +225,12 @@ def run_batch(
     document = with_counts(
         lab_report, input_rows, report.decided, report.quarantined, duplicate_rows
     ) | {"as_of": as_of.isoformat(), "outcome_column": None}
-    write_report(report_path(out), [document])
+    try:
+        backend.write_text(report_path(out), report_text([document]))
+    except Exception as exc:  # a local OSError or the JVM's IOException
+        raise BatchOutputError(
+            f"{text_of(report_path(out))}: cannot write: {summary(exc)}"
+        ) from exc
     if snapshot is not None:
         step("writing the decided profiles")
         decided_profiles = valid_profiles(checked(raw, as_of, cities, dup_table, not_nfc))
@@ -200,7 +251,7 @@ def run_batch(
             cutoffs=dict(cutoffs.by_class),
             city_cutoffs={c: dict(xs) for c, xs in cutoffs.by_city.items() if xs},
             capacity_share=policy.capacity_share,
-            input_fingerprint=fingerprint(source),
+            input_fingerprint=input_fingerprint(backend, source),
             created_at=datetime.now(UTC),
             profiles=profiles_ref.to_json(),
             report=report_ref.to_json(),
@@ -254,7 +305,7 @@ class Population:
 
 def open_population(
     backend: Backend,
-    source: Path,
+    source: Location,
     policy: Policy,
     regions: RegionTable,
     as_of: date,
@@ -266,16 +317,21 @@ def open_population(
     not NFC, each read once. With ``previous`` (a snapshot), the invitations it holds replace
     the input's ``invited_since`` and ``invited_limit_cny`` (``with_held``). Raises
     ``BatchInputError`` when the input cannot be used."""
-    if not source.exists():
-        raise BatchInputError(f"{source}: no such file or directory")
+    name = text_of(source)
+    try:
+        found = backend.exists(source)
+    except Exception as exc:  # a remote file system that cannot be reached, or no such scheme
+        raise BatchInputError(f"{name}: cannot reach: {summary(exc)}") from exc
+    if not found:
+        raise BatchInputError(f"{name}: no such file or directory")
     step("reading input")
     try:
         raw = backend.read(source)
     except Exception as exc:  # the backends raise their own types for unreadable files
-        raise BatchInputError(f"{source}: cannot read as Parquet: {summary(exc)}") from exc
+        raise BatchInputError(f"{name}: cannot read as Parquet: {summary(exc)}") from exc
     missing = missing_columns(raw)
     if missing:
-        raise BatchInputError(f"{source}: missing profile columns: {', '.join(missing)}")
+        raise BatchInputError(f"{name}: missing profile columns: {', '.join(missing)}")
     raw = with_optional_fields(raw)
     if previous is not None:
         raw = with_held(raw, previous, as_of)
@@ -457,7 +513,26 @@ def decided(
     return rows, backend.stage(lists, enums={"reason_codes": codes})
 
 
-def decisions_of(rows: ir.Table, lists: ir.Table | None) -> ir.Table:
-    """The contract's columns plus ``region_class``, as ``batch`` writes them."""
+def decisions_of(
+    rows: ir.Table, lists: ir.Table | None, provinces: Mapping[str, str] | None = None
+) -> ir.Table:
+    """The contract's columns plus ``region_class``, as ``batch`` writes them; with
+    ``provinces`` (city -> province, ``provinces_of``) also ``province``, to partition by."""
     full = rows if lists is None else with_reasons(rows, lists)
-    return full.select(*OUTPUT_COLUMNS, "region_class")
+    if provinces is None:
+        return full.select(*OUTPUT_COLUMNS, "region_class")
+    province = full["city"].substitute(dict(provinces), else_=ibis.null("string"))
+    return full.select(*OUTPUT_COLUMNS, "region_class", **{PROVINCE: province})
+
+
+PROVINCE = "province"
+
+
+def provinces_of(raw_cities: Sequence[str | None], regions: RegionTable) -> dict[str, str]:
+    """Each city of the input, as the decided rows spell it (``canonical_city``), to its
+    province; cities the region table does not know are left out (their province is NULL)."""
+    found: dict[str, str] = {}
+    for raw in raw_cities:
+        if raw is not None and (city := regions.lookup(canonical_city(raw))) is not None:
+            found[canonical_city(raw)] = city.province
+    return found

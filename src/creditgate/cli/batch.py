@@ -12,7 +12,9 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
 
 from creditgate.batch.backends import DEFAULT_MEMORY_LIMIT, Backend, duckdb_backend, spark_backend
+from creditgate.batch.locations import is_remote, local_path, location_of
 from creditgate.batch.run import BatchInputError, BatchReport, run_batch, summary
+from creditgate.batch.spark import SparkConfError, parse_conf, spark_session
 from creditgate.cli.common import (
     AsOfOption,
     Exit,
@@ -31,9 +33,58 @@ class Engine(StrEnum):
     SPARK = "spark"
 
 
-def connect(engine: Engine, memory_limit: str, threads: int | None) -> Backend:
+MasterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--master",
+        help=(
+            "Spark master URL (spark://host:7077, yarn, k8s://..., local[4]); default: "
+            "spark-submit's, else spark-defaults.conf's, else local[*]. --engine spark only."
+        ),
+    ),
+]
+ConfOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--conf",
+        help="Spark setting key=value, repeatable; wins over spark-defaults.conf "
+        "(--engine spark only).",
+    ),
+]
+
+
+class PartitionBy(StrEnum):
+    NONE = "none"
+    REGION_CLASS = "region_class"
+    PROVINCE = "province"
+
+    def columns(self) -> tuple[str, ...]:
+        """The directory levels: by province means by region class, then province."""
+        return {"none": (), "region_class": ("region_class",)}.get(
+            self.value, ("region_class", "province")
+        )
+
+
+def connect(
+    engine: Engine,
+    memory_limit: str,
+    threads: int | None,
+    master: str | None = None,
+    conf: list[str] | None = None,
+) -> Backend:
+    """The engine's backend, or exit 2 naming what is wrong (options that do not apply to it,
+    a malformed ``--conf``, a Spark that cannot start)."""
     if engine is Engine.SPARK:
-        return spark_backend()
+        try:
+            settings = parse_conf(conf or [])
+        except SparkConfError as exc:
+            fail(str(exc))
+        try:
+            return spark_backend(spark_session(master, settings))
+        except Exception as exc:  # Py4J / the JVM: a master that cannot be reached, bad conf
+            fail(f"--engine spark: Spark cannot start: {summary(exc)}")
+    if master is not None or conf:
+        fail(f"{'--master' if master is not None else '--conf'}: only with --engine spark")
     try:
         return duckdb_backend(memory_limit, threads)
     except duckdb.Error as exc:  # DuckDB parses the limit: its own words say what is wrong
@@ -85,12 +136,38 @@ def unwritable(path: Path, directory: bool = False) -> str | None:
 
 
 def batch(
-    source: Annotated[Path, typer.Argument(help="Profiles as Parquet (file or directory).")],
-    output: Annotated[Path, typer.Option("--out", help="Decisions Parquet to write.")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="Profiles as Parquet (file or directory); with --engine spark any URI the "
+            "cluster reads (hdfs://, s3a://, file://)."
+        ),
+    ],
+    output: Annotated[
+        str,
+        typer.Option(
+            "--out",
+            help="Decisions Parquet to write (--engine spark: a directory, partitioned; "
+            "a URI the cluster writes).",
+        ),
+    ],
     snapshot: Annotated[
-        Path | None, typer.Option("--snapshot", help="Whitelist snapshot Parquet to write.")
+        str | None,
+        typer.Option(
+            "--snapshot", help="Whitelist snapshot Parquet to write (a local file: the service's)."
+        ),
     ] = None,
     engine: Annotated[Engine, typer.Option(help="Where to run.")] = Engine.DUCKDB,
+    master: MasterOption = None,
+    conf: ConfOption = None,
+    partition_by: Annotated[
+        PartitionBy | None,
+        typer.Option(
+            "--partition-by",
+            help="Spark output directories: region_class (the default with --engine spark), "
+            "province (region_class, then province) or none. DuckDB writes one file.",
+        ),
+    ] = None,
     policy: PolicyOption = None,
     as_of: AsOfOption = None,
     memory_limit: Annotated[
@@ -120,26 +197,43 @@ def batch(
     directory, no permission).
     """
     when = parse_as_of(as_of)
-    outputs = (("--out", output, engine is Engine.SPARK), ("--snapshot", snapshot, False))
-    for option, path, directory in outputs:
+    snap = None if snapshot is None else local_path(location_of(snapshot))
+    if snapshot is not None and snap is None:
+        fail(f"--snapshot {snapshot}: a local file (the service loads it); copy it on from there")
+    spark = engine is Engine.SPARK
+    if partition_by is None:
+        partition_by = PartitionBy.REGION_CLASS if spark else PartitionBy.NONE
+    if not spark and partition_by is not PartitionBy.NONE:
+        fail(
+            f"--partition-by {partition_by.value}: only with --engine spark "
+            "(DuckDB writes one file)"
+        )
+    src, out_at = location_of(source), location_of(output)
+    if is_remote(src) and not spark:
+        fail(f"{source}: a remote URI needs --engine spark")
+    outputs = (("--out", local_path(out_at), spark), ("--snapshot", snap, False))
+    if is_remote(out_at) and not spark:
+        fail(f"--out {output}: a remote URI needs --engine spark")
+    for option, path, directory in outputs:  # remote outputs are the engine's to check
         if path is not None and (why := unwritable(path, directory)):
             fail(f"{option} {path}: {why}")
     decider = load_decider(policy)
-    backend = connect(engine, memory_limit, threads)
+    backend = connect(engine, memory_limit, threads, master, conf)
     columns = (SpinnerColumn(), "[progress.description]{task.description}", TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("starting", total=None)
         try:
             report = run_batch(
                 backend,
-                source,
-                output,
+                src,
+                out_at,
                 decider.policy,
                 decider.regions,
                 when,
-                snapshot,
+                snap,
                 step=lambda s: progress.update(task, description=s),
                 previous=previous,
+                partition_by=partition_by.columns(),
             )
         except BatchInputError as exc:
             fail(str(exc))

@@ -15,7 +15,7 @@ from rich.table import Table
 from creditgate.batch.backends import DEFAULT_MEMORY_LIMIT
 from creditgate.batch.run import BatchInputError, fingerprint
 from creditgate.batch.whitelist import Cutoffs, Eligible
-from creditgate.cli.batch import Engine, connect, unwritable
+from creditgate.cli.batch import ConfOption, Engine, MasterOption, connect, unwritable
 from creditgate.cli.common import AsOfOption, Exit, err, fail, load_decider, out, parse_as_of
 from creditgate.lab.calibrate import (
     MICRO,
@@ -76,6 +76,8 @@ def calibrate_command(
     ] = None,
     engine: Annotated[Engine, typer.Option(help="Where to run.")] = Engine.DUCKDB,
     as_of: AsOfOption = None,
+    master: MasterOption = None,
+    conf: ConfOption = None,
 ) -> None:
     """Choose the score floors (``scorecard.cutoffs``) that invite the most users while the
     expected bad rate of the invited stays at or below the ceiling; write the policy with only
@@ -95,7 +97,7 @@ def calibrate_command(
     decider = load_decider(policy)
     base, regions = decider.policy, decider.regions
     text = policy.read_text(encoding="utf-8")
-    backend = connect(engine, DEFAULT_MEMORY_LIMIT, None)
+    backend = connect(engine, DEFAULT_MEMORY_LIMIT, None, master, conf)
     columns = (SpinnerColumn(), "[progress.description]{task.description}", TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("starting", total=None)

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from creditgate.batch.backends import DEFAULT_MEMORY_LIMIT
 from creditgate.batch.run import BatchInputError
-from creditgate.cli.batch import Engine, connect, unwritable
+from creditgate.cli.batch import ConfOption, Engine, MasterOption, connect, unwritable
 from creditgate.cli.common import AsOfOption, Exit, err, fail, load_decider, out, parse_as_of
 from creditgate.lab.churn import churn
 from creditgate.lab.compare import CompareError, compare_tables, headline
@@ -46,6 +46,8 @@ def simulate(
     outcome: OutcomeOption = None,
     memory_limit: MemoryOption = DEFAULT_MEMORY_LIMIT,
     threads: ThreadsOption = None,
+    master: MasterOption = None,
+    conf: ConfOption = None,
     previous: Annotated[
         Path | None,
         typer.Option(
@@ -89,6 +91,8 @@ def simulate(
         (output, "report.json"),
         churns,
         previous,
+        master=master,
+        conf=conf,
     )
     for report, moved in zip(reports, found, strict=True):
         report["churn"] = moved
@@ -129,6 +133,8 @@ def run_policies(
     out_probe: tuple[Path, str] | None,
     then: Callable[[Evaluation, Callable[[str], None]], Any] | None = None,
     previous: Path | None = None,
+    master: str | None = None,
+    conf: list[str] | None = None,
 ) -> tuple[Any, list[dict[str, Any]]]:
     """Evaluate ``policies`` over ``population`` in one scan, with a progress display: each
     policy's report, and ``then(evaluation, step)`` while the staged rows live. Checks the
@@ -140,7 +146,7 @@ def run_policies(
     loaded = [load_decider(path) for path in policies]
     if out_probe is not None:
         prepare_out(*out_probe)
-    backend = connect(engine, memory_limit, threads)
+    backend = connect(engine, memory_limit, threads, master, conf)
     columns = (SpinnerColumn(), "[progress.description]{task.description}", TimeElapsedColumn())
     reports: list[dict[str, Any]] = []
     with Progress(*columns, console=err, transient=True) as progress:
@@ -189,6 +195,8 @@ def compare(
     outcome: OutcomeOption = None,
     memory_limit: MemoryOption = DEFAULT_MEMORY_LIMIT,
     threads: ThreadsOption = None,
+    master: MasterOption = None,
+    conf: ConfOption = None,
 ) -> None:
     """The swap set of CHAMPION and CHALLENGER over one population (decided in one scan):
     users in/in, in/out, out/in and out/out with counts, bad rates and exposure, outcome
@@ -208,7 +216,17 @@ def compare(
     paths = [champion, challenger]
     probe = (output, "compare.json") if output is not None else None
     result, reports = run_policies(
-        paths, population, engine, when, outcome, memory_limit, threads, probe, swap_set
+        paths,
+        population,
+        engine,
+        when,
+        outcome,
+        memory_limit,
+        threads,
+        probe,
+        swap_set,
+        master=master,
+        conf=conf,
     )
     body = {
         "format": "creditgate.lab.compare/1",

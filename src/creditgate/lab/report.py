@@ -378,8 +378,13 @@ def with_counts(
 
 def write_report(path: Path, reports: Sequence[dict[str, Any]]) -> None:
     """``{"reports": [...]}``, one entry per policy in the order given (a ``report.json``)."""
+    path.write_text(report_text(reports), encoding="utf-8")
+
+
+def report_text(reports: Sequence[dict[str, Any]]) -> str:
+    """``write_report``'s text (``batch`` writes it through the engine's file system)."""
     document = {"format": "creditgate.lab.report/1", "reports": list(reports)}
-    path.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return json.dumps(document, ensure_ascii=False, indent=1) + "\n"
 
 
 def rollout(policy: Policy, regions: RegionTable, as_of: date) -> dict[str, Any] | None:

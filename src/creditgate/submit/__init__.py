@@ -1,0 +1,1 @@
+"""What ``spark-submit`` runs (``creditgate_main.py``): see that file."""
