@@ -9,9 +9,11 @@ Names are stable: ``fail.<gate id>``, ``fraud.<rule id>``, ``bin.<feature>``,
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
+from creditgate.engines.nullability import Nullability
 from creditgate.features import DerivedField, by_name, consent_of, derived_fields
 from creditgate.policy.by_bin import by_points
 from creditgate.policy.nodes import (
@@ -41,6 +43,7 @@ from creditgate.policy.nodes import (
     RegionStatus,
     ScoreFeature,
 )
+from creditgate.policy.passes import optimize
 from creditgate.policy.reason_order import ReasonSlot, reason_slots
 from creditgate.policy.schedule import open_expr
 from creditgate.population.regions import RegionTable
@@ -57,6 +60,30 @@ class Binding:
 
 
 @dataclass(frozen=True)
+class Prepared:
+    """What engines compile: the bindings after ``passes.optimize`` (same names, same values)
+    and whether each binding may be NULL for a valid input, both computed once."""
+
+    bindings: tuple[Binding, ...]
+    nullable: Mapping[str, bool]
+
+
+def prepare(bindings: tuple[Binding, ...], field_nullable: Callable[[str], bool]) -> Prepared:
+    """Run the IR passes over ``bindings`` and annotate each with its nullability (a binding
+    is NULL-able when its optimized expression is, given the input fields' nullability). A
+    binding a partial program reads from outside (computed earlier, ``batch.decisions``) may
+    be NULL."""
+    nullable: dict[str, bool] = {}
+    null = Nullability(lambda name: nullable.get(name, True), field_nullable)
+    out: list[Binding] = []
+    for b in bindings:
+        expr = optimize(b.expr)
+        nullable[b.name] = null.visit(expr)
+        out.append(Binding(b.name, expr))
+    return Prepared(tuple(out), nullable)
+
+
+@dataclass(frozen=True)
 class Program:
     """What every engine evaluates: ``bindings`` in order, each visible to later ones."""
 
@@ -68,6 +95,11 @@ class Program:
 
     def index(self, name: str) -> int:
         return next(i for i, b in enumerate(self.bindings) if b.name == name)
+
+    @cached_property
+    def prepared(self) -> Prepared:
+        """The bindings as engines compile them, with their nullability (``prepare``)."""
+        return prepare(self.bindings, self.field_nullable)
 
     @property
     def name(self) -> str:
@@ -416,15 +448,10 @@ def offer_bindings(
 
 
 def walk(expr: Expr) -> Iterator[Expr]:
-    """``expr`` and every expression inside it (in tuples and pairs of tuples, as ``Case``'s
-    ``whens`` hold them)."""
+    """``expr`` and every expression inside it (``Expr.children``), depth first."""
     yield expr
-    for value in (getattr(expr, f) for f in expr.__dataclass_fields__):  # type: ignore[attr-defined]
-        items = value if isinstance(value, tuple) else (value,)
-        for item in items:
-            for part in item if isinstance(item, tuple) else (item,):
-                if isinstance(part, Expr):
-                    yield from walk(part)
+    for child in expr.children():
+        yield from walk(child)
 
 
 def refs(expr: Expr) -> set[str]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
-from creditgate.policy.lower import Binding
+from creditgate.policy.lower import Binding, Prepared, prepare
 from creditgate.policy.nodes import (
     Add,
     Case,
@@ -42,6 +43,11 @@ class CardProgram:
 
     def field_nullable(self, name: str) -> bool:
         return True
+
+    @cached_property
+    def prepared(self) -> Prepared:
+        """The bindings after the IR passes, with their nullability (``lower.prepare``)."""
+        return prepare(self.bindings, self.field_nullable)
 
     @property
     def names(self) -> tuple[str, ...]:
