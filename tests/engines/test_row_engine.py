@@ -13,8 +13,8 @@ from reference import run as reference_run
 from creditgate.decider import Decider
 from creditgate.engines.base import Compiler, UnhandledNodeError
 from creditgate.engines.row import RowCompiler, and3, or3
-from creditgate.policy.passes import optimize
 from creditgate.policy import nodes as n
+from creditgate.policy.passes import optimize
 from strategies import AS_OF, profiles
 
 TRI = [True, False, None]
