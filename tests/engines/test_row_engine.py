@@ -14,6 +14,7 @@ from creditgate.decider import Decider
 from creditgate.engines.base import Compiler, UnhandledNodeError
 from creditgate.engines.row import RowCompiler, and3, or3
 from creditgate.policy import nodes as n
+from creditgate.policy.passes import optimize
 from deciders import decider_for
 from strategies import AS_OF, profiles
 
@@ -85,8 +86,10 @@ def test_case_lookup_keeps_first_match_and_null_default() -> None:
         ),
         n.Literal("z"),
     )
+    lookup = optimize(program_case)  # the IR pass makes the table; the engine compiles it
+    assert isinstance(lookup, n.Lookup)
     compiler = RowCompiler(Decider().program)
-    source = compiler.visit(program_case)
+    source = compiler.visit(lookup)
     assert ".get(" in source
     namespace = dict(compiler.consts)
     body = ["def fn(r, as_of):", *compiler.loads(compiler.used), f"    return {source}"]

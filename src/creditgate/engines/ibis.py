@@ -23,15 +23,15 @@ import ibis
 import ibis.expr.types as ir
 
 from creditgate.engines.base import Compiler
-from creditgate.engines.rewrites import case_as_table
 from creditgate.engines.signature import SlotCodes
 from creditgate.policy import nodes as n
 from creditgate.policy.lower import Program, refs
+from creditgate.policy.passes import LOOKUP_MIN_KEYS
 from creditgate.schema import OPTIONAL_FIELDS, PROFILE_FIELDS
 from creditgate.timeutil import Unit
 
 SLOT_BASE = 100  # reason keys are multiplied by this and carry the slot index below it
-LOOKUP_MIN = 16  # constants before a CASE on one operand becomes a map lookup
+LOOKUP_MIN = LOOKUP_MIN_KEYS  # string keys before a lookup becomes a hash join
 
 
 def literal(value: Any) -> ir.Value:
@@ -51,8 +51,11 @@ def is_decimal_choice(node: n.Expr) -> bool:
     """A CASE whose every result is a decimal constant (or NULL, or another such CASE)."""
     if isinstance(node, n.Literal):
         return isinstance(node.value, Decimal)
-    if isinstance(node, n.Case):
-        results = [r for _, r in node.whens] + [node.default]
+    if isinstance(node, n.Case | n.Lookup):
+        if isinstance(node, n.Case):
+            results = [r for _, r in node.whens] + [node.default]
+        else:
+            results = [n.Literal(v) for _, v in node.entries] + [node.default]
         leaves = [r for r in results if not (isinstance(r, n.Literal) and r.value is None)]
         return bool(leaves) and all(is_decimal_choice(r) for r in leaves)
     return False
@@ -102,7 +105,7 @@ class IbisCompiler(Compiler[ir.Value]):
         self.given = dict(given or {})
         self.columns: dict[str, ir.Value] = {}
         self.as_text = False
-        self.lookups: dict[n.Case, str] = {}  # lookup CASE -> column joined from its table
+        self.lookups: dict[n.Lookup, str] = {}  # lookup -> column joined from its table
 
     def compile(self) -> dict[str, ir.Value]:
         """Every binding's column expression, by binding name.
@@ -113,7 +116,7 @@ class IbisCompiler(Compiler[ir.Value]):
         """
         levels: dict[str, int] = {name: 0 for name in self.given}
         staged: dict[int, list[tuple[int, n.Expr]]] = {}
-        for i, binding in enumerate(self.program.bindings):
+        for i, binding in enumerate(self.program.prepared.bindings):
             if binding.name in self.given:
                 continue
             level = 1 + max((levels[r] for r in refs(binding.expr)), default=0)
@@ -163,19 +166,8 @@ class IbisCompiler(Compiler[ir.Value]):
         return literal(node.value)
 
     def visit_Compare(self, node: n.Compare) -> ir.Value:
-        left, right = self.visit(node.left), self.visit(node.right)
-        op = node.op
-        if op is n.CmpOp.GE:
-            return left >= right
-        if op is n.CmpOp.GT:
-            return left > right
-        if op is n.CmpOp.LE:
-            return left <= right
-        if op is n.CmpOp.LT:
-            return left < right
-        if op is n.CmpOp.EQ:
-            return left == right
-        return left != right
+        result: ir.Value = n.COMPARE[node.op](self.visit(node.left), self.visit(node.right))
+        return result
 
     def visit_InSet(self, node: n.InSet) -> ir.Value:
         operand = self.visit(node.operand)
@@ -207,9 +199,6 @@ class IbisCompiler(Compiler[ir.Value]):
         return ibis.coalesce(*(self.visit(o) for o in node.operands))
 
     def visit_Case(self, node: n.Case) -> ir.Value:
-        lookup = self.case_as_lookup(node)
-        if lookup is not None:
-            return lookup
         if is_indicator(node):  # CASE WHEN c THEN 1 ELSE 0: a cast, no branching
             return self.visit(node.whens[0][0]).fill_null(False).cast("int64")
         whens = [(self.visit(c), self.visit(r)) for c, r in node.whens]
@@ -218,54 +207,49 @@ class IbisCompiler(Compiler[ir.Value]):
             return default
         return ibis.cases(*whens, else_=default)
 
-    def case_as_lookup(self, node: n.Case) -> ir.Value | None:
-        """A CASE testing one operand against many constants reads its joined lookup column.
+    def literal_of(self, value: n.Value) -> ir.Value:
+        return self.visit_Literal(n.Literal(value))
 
-        Same meaning as the searched CASE (the row engine makes the same rewrite): the first
-        matching WHEN wins, so earlier entries overwrite later ones, and a NULL operand matches
-        nothing (``join_lookups`` joins the table before the CASE's level is projected).
-        """
+    def visit_Lookup(self, node: n.Lookup) -> ir.Value:
+        """A joined lookup column (``join_lookups``) where the table is worth a join, else the
+        CASE it was made from: the first matching entry wins, NULL matches nothing."""
         column = self.lookups.get(node)
-        if column is None:
-            return None
-        return ibis.coalesce(self.table[column], self.visit(node.default))
+        default = self.visit(node.default)
+        if column is not None:
+            return ibis.coalesce(self.table[column], default)
+        key = self.visit(node.key)
+        whens = [
+            (
+                key == literal(keys[0]) if len(keys) == 1 else key.isin(list(keys)),
+                self.visit_Literal(n.Literal(v)),
+            )
+            for keys, v in node.entries
+            if keys
+        ]
+        return ibis.cases(*whens, else_=default) if whens else default
 
     def join_lookups(self, expr: n.Expr) -> None:
-        """Left-join a small key/value table for each lookup CASE inside ``expr``.
+        """Left-join a small key/value table for each lookup inside ``expr`` worth it: many
+        string keys, string results (short tables stay CASEs, which databases evaluate fastest).
 
         A map literal looked up per row is a linear search of its keys in DuckDB (300 cities:
         the costliest expression of a batch); a hash join against the same pairs costs a
-        probe. A NULL or unknown key finds no row, so the CASE default applies, as before.
+        probe. A NULL or unknown key finds no row, so the default applies, as in the CASE.
         """
-        if isinstance(expr, n.Case) and expr not in self.lookups:
-            found = self.lookup_table(expr)
-            if found is not None:
-                subject, table = found
+        if isinstance(expr, n.Lookup) and expr not in self.lookups:
+            table = expr.table
+            if len(table) >= LOOKUP_MIN and all(
+                isinstance(k, str) and isinstance(v, str) for k, v in table.items()
+            ):
                 name = f"_lk{len(self.lookups)}"
                 pairs = ibis.memtable({f"{name}_key": list(table), name: list(table.values())})
-                key = self.visit(subject)
+                key = self.visit(expr.key)
                 joined = self.table.left_join(pairs, key == pairs[f"{name}_key"])
                 self.table = joined.select(*self.table.columns, name)
                 self.lookups[expr] = name
                 self.columns = {k: self.table[v.get_name()] for k, v in self.columns.items()}
-        for value in (getattr(expr, f) for f in expr.__dataclass_fields__):  # type: ignore[attr-defined]
-            for item in value if isinstance(value, tuple) else (value,):
-                for part in item if isinstance(item, tuple) else (item,):
-                    if isinstance(part, n.Expr):
-                        self.join_lookups(part)
-
-    def lookup_table(self, node: n.Case) -> tuple[n.Expr, dict[str, str]] | None:
-        """(subject, {key: result}) when ``node`` is worth a lookup join: many string
-        constants, string results. Short CASEs stay CASEs, which databases evaluate fastest."""
-        found = case_as_table(node)
-        if found is None:
-            return None
-        subject, table = found
-        if len(table) < LOOKUP_MIN:
-            return None
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in table.items()):
-            return None
-        return subject, table
+        for child in expr.children():
+            self.join_lookups(child)
 
     def visit_Elapsed(self, node: n.Elapsed) -> ir.Value:
         start = self.visit(node.start)

@@ -14,33 +14,16 @@ Equality is on the expression's ``repr``: dataclass equality would call ``Litera
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass
 
 from creditgate.policy import nodes as n
 from creditgate.policy.lower import Binding, Program
+from creditgate.policy.passes import transform
 
 
 def renamed(expr: n.Expr, names: Mapping[str, str]) -> n.Expr:
     """``expr`` with every ``Ref`` renamed through ``names``."""
-    if isinstance(expr, n.Ref):
-        return n.Ref(names[expr.name])
-    changes: dict[str, Any] = {}
-    for f in fields(expr):  # type: ignore[arg-type]
-        value = getattr(expr, f.name)
-        new = _renamed_value(value, names)
-        if new is not value:
-            changes[f.name] = new
-    return replace(expr, **changes) if changes else expr  # type: ignore[type-var]
-
-
-def _renamed_value(value: Any, names: Mapping[str, str]) -> Any:
-    if isinstance(value, n.Expr):
-        return renamed(value, names)
-    if isinstance(value, tuple):
-        items = tuple(_renamed_value(v, names) for v in value)
-        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
-    return value
+    return transform(expr, lambda e: n.Ref(names[e.name]) if isinstance(e, n.Ref) else e)
 
 
 @dataclass(frozen=True)

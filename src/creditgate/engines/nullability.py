@@ -66,6 +66,9 @@ class Nullability(Compiler[bool]):
                 return False
         return self.visit(node.default)
 
+    def visit_Lookup(self, node: n.Lookup) -> bool:
+        return any(result is None for _, result in node.entries) or self.visit(node.default)
+
     def visit_Elapsed(self, node: n.Elapsed) -> bool:
         return self.visit(node.start)
 

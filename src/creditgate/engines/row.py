@@ -4,6 +4,8 @@ Each binding becomes a local variable of a generated function, so a decision cos
 microseconds of straight-line Python. NULL follows SQL exactly as the batch engines do: a
 comparison with NULL is NULL, ``AND``/``OR`` are three-valued (``and3``/``or3``), a NULL CASE
 condition is not taken. Checks are emitted only where ``Nullability`` says a value can be NULL.
+It compiles ``program.prepared``: the bindings after the IR passes (``policy.passes``), with
+each binding's nullability computed once there.
 """
 
 from __future__ import annotations
@@ -17,9 +19,8 @@ from typing import Any, Protocol
 from creditgate.codegen import define
 from creditgate.engines.base import Compiler
 from creditgate.engines.nullability import Nullability
-from creditgate.engines.rewrites import case_as_table
 from creditgate.policy import nodes as n
-from creditgate.policy.lower import Binding
+from creditgate.policy.lower import Binding, Prepared
 from creditgate.schema import OPTIONAL_FIELDS
 from creditgate.timeutil import Unit, elapsed_months
 
@@ -33,7 +34,8 @@ Epilogue = Callable[[Source], tuple[list[str], dict[str, Any]]]
 
 
 class Compilable(Protocol):
-    """What an engine compiles: named bindings in order, and which input fields may be NULL.
+    """What an engine compiles: named bindings in order, which input fields may be NULL, and
+    the bindings after the IR passes with each one's nullability (``lower.prepare``).
 
     A policy's ``Program`` reads contract fields; a trained card's program reads arbitrary
     columns (all nullable), so both compile with the same engine.
@@ -46,6 +48,9 @@ class Compilable(Protocol):
     def bindings(self) -> tuple[Binding, ...]: ...
 
     def field_nullable(self, name: str) -> bool: ...
+
+    @property
+    def prepared(self) -> Prepared: ...
 
 
 def and3(*values: bool | None) -> bool | None:
@@ -80,16 +85,16 @@ class RowCompiler(Compiler[str]):
 
     def __init__(self, program: Compilable) -> None:
         self.program = program
+        self.prepared = program.prepared
         self.locals: dict[str, str] = {}
-        self.nullable_refs: dict[str, bool] = {}
-        self.null = Nullability(lambda name: self.nullable_refs[name], program.field_nullable)
+        self.null = Nullability(self.prepared.nullable.__getitem__, program.field_nullable)
         self.consts: dict[str, Any] = dict(_RUNTIME)
         self._ids = count()
         self.fields: dict[str, str] = {}  # input field -> the local it is read into
         self.used: dict[str, None] = {}  # fields the function being generated reads
 
     def compile(self) -> RowFunction:
-        return self.compile_split(len(self.program.bindings))[0]
+        return self.compile_split(len(self.prepared.bindings))[0]
 
     def compile_split(
         self, at: int, epilogue: Epilogue | None = None
@@ -107,11 +112,10 @@ class RowCompiler(Compiler[str]):
         tail_body: list[str] = []
         head_fields: dict[str, None] = {}
         tail_fields: dict[str, None] = {}
-        for i, binding in enumerate(self.program.bindings):
+        for i, binding in enumerate(self.prepared.bindings):
             self.used = head_fields if i < at else tail_fields
             source = self.visit(binding.expr)
             (head_body if i < at else tail_body).append(f"    v{i} = {source}")
-            self.nullable_refs[binding.name] = self.null.visit(binding.expr)
             self.locals[binding.name] = f"v{i}"
         names = list(self.locals.values())
         namespace = dict(self.consts)
@@ -228,9 +232,6 @@ class RowCompiler(Compiler[str]):
         return source
 
     def visit_Case(self, node: n.Case) -> str:
-        lookup = self.case_as_lookup(node)
-        if lookup is not None:
-            return lookup
         source = self.visit(node.default)
         for condition, result in reversed(node.whens):
             test = self.test(condition)
@@ -249,18 +250,11 @@ class RowCompiler(Compiler[str]):
             return f"({joiner.join(self.test(o) for o in node.operands)})"
         return self.visit(node)
 
-    def case_as_lookup(self, node: n.Case) -> str | None:
-        """A CASE testing one operand for equality or membership becomes one dict lookup.
-
-        Same SQL meaning: the first matching WHEN wins (earlier entries overwrite later ones)
-        and NULL matches nothing, so it falls to the default, as ``dict.get(None)`` does.
-        """
-        found = case_as_table(node)
-        if found is None or len(node.whens) < 2:
-            return None
-        subject, table = found
-        mapping = self.const(table)
-        return f"{mapping}.get({self.visit(subject)}, {self.visit(node.default)})"
+    def visit_Lookup(self, node: n.Lookup) -> str:
+        """One dict lookup; NULL matches no key and falls to the default, as
+        ``dict.get(None, default)`` does."""
+        mapping = self.const(node.table)
+        return f"{mapping}.get({self.visit(node.key)}, {self.visit(node.default)})"
 
     def visit_Elapsed(self, node: n.Elapsed) -> str:
         def body(v: list[str]) -> str:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
+from creditgate.engines.nullability import Nullability
 from creditgate.features import DerivedField, by_name, consent_of, derived_fields
 from creditgate.policy.bindings import (
     BinIndex,
@@ -51,6 +53,7 @@ from creditgate.policy.nodes import (
     Scaling,
     ScoreFeature,
 )
+from creditgate.policy.passes import optimize
 from creditgate.policy.reason_order import ReasonSlot, reason_slots
 from creditgate.policy.schedule import open_expr
 from creditgate.population.regions import RegionTable
@@ -64,6 +67,30 @@ FALSE = Literal(False)
 class Binding:
     name: str  # the column ``Key.column`` renders (derived fields: the field's name)
     expr: Expr
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What engines compile: the bindings after ``passes.optimize`` (same names, same values)
+    and whether each binding may be NULL for a valid input, both computed once."""
+
+    bindings: tuple[Binding, ...]
+    nullable: Mapping[str, bool]
+
+
+def prepare(bindings: tuple[Binding, ...], field_nullable: Callable[[str], bool]) -> Prepared:
+    """Run the IR passes over ``bindings`` and annotate each with its nullability (a binding
+    is NULL-able when its optimized expression is, given the input fields' nullability). A
+    binding a partial program reads from outside (computed earlier, ``batch.decisions``) may
+    be NULL."""
+    nullable: dict[str, bool] = {}
+    null = Nullability(lambda name: nullable.get(name, True), field_nullable)
+    out: list[Binding] = []
+    for b in bindings:
+        expr = optimize(b.expr)
+        nullable[b.name] = null.visit(expr)
+        out.append(Binding(b.name, expr))
+    return Prepared(tuple(out), nullable)
 
 
 def bind(key: Key, expr: Expr) -> Binding:
@@ -83,6 +110,16 @@ class Bound:
     def at(self, key: Key) -> int:
         """The position of ``key``'s binding in the values an engine returns."""
         return self.index(key.column)
+
+    def field_nullable(self, name: str) -> bool:
+        """Whether input field ``name`` may be NULL (a policy's: only where the contract
+        allows it; a trained card's: always)."""
+        raise NotImplementedError
+
+    @cached_property
+    def prepared(self) -> Prepared:
+        """The bindings as engines compile them, with their nullability (``prepare``)."""
+        return prepare(self.bindings, self.field_nullable)
 
     def has(self, key: Key) -> bool:
         return any(b.name == key.column for b in self.bindings)
@@ -522,15 +559,10 @@ def offer_bindings(
 
 
 def walk(expr: Expr) -> Iterator[Expr]:
-    """``expr`` and every expression inside it (in tuples and pairs of tuples, as ``Case``'s
-    ``whens`` hold them)."""
+    """``expr`` and every expression inside it (``Expr.children``), depth first."""
     yield expr
-    for value in (getattr(expr, f) for f in expr.__dataclass_fields__):  # type: ignore[attr-defined]
-        items = value if isinstance(value, tuple) else (value,)
-        for item in items:
-            for part in item if isinstance(item, tuple) else (item,):
-                if isinstance(part, Expr):
-                    yield from walk(part)
+    for child in expr.children():
+        yield from walk(child)
 
 
 def refs(expr: Expr) -> set[str]:

@@ -9,7 +9,8 @@ NULL follows SQL: any comparison with NULL is NULL; ``Coalesce`` decides what NU
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -35,7 +36,17 @@ class Node:
 
 
 class Expr(Node):
+    """An expression; ``children()`` is the one traversal every pass and analysis uses."""
+
     __slots__ = ()
+
+    def children(self) -> tuple[Expr, ...]:
+        """The sub-expressions, in evaluation order (none for a leaf)."""
+        return ()
+
+    def with_children(self, children: tuple[Expr, ...]) -> Expr:
+        """This node over new sub-expressions (same shape as ``children()``)."""
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +82,29 @@ class CmpOp(StrEnum):
     NE = "!="
 
 
+# The one table every engine compiles a comparison with: a Python operator applies to plain
+# values (constant folding) and to Ibis columns alike; the row engine spells ``op.value``.
+COMPARE: Mapping[CmpOp, Callable[[Any, Any], Any]] = {
+    CmpOp.GE: operator.ge,
+    CmpOp.GT: operator.gt,
+    CmpOp.LE: operator.le,
+    CmpOp.LT: operator.lt,
+    CmpOp.EQ: operator.eq,
+    CmpOp.NE: operator.ne,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Compare(Expr):
     op: CmpOp
     left: Expr
     right: Expr
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.left, self.right)
+
+    def with_children(self, children: tuple[Expr, ...]) -> Expr:
+        return Compare(self.op, *children)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,30 +114,66 @@ class InSet(Expr):
     operand: Expr
     values: tuple[Value, ...]
 
+    def children(self) -> tuple[Expr, ...]:
+        return (self.operand,)
+
+    def with_children(self, children: tuple[Expr, ...]) -> Expr:
+        return InSet(children[0], self.values)
+
 
 @dataclass(frozen=True, slots=True)
 class And(Expr):
     operands: tuple[Expr, ...]
+
+    def children(self) -> tuple[Expr, ...]:
+        return self.operands
+
+    def with_children(self, children: tuple[Expr, ...]) -> Expr:
+        return And(children)
 
 
 @dataclass(frozen=True, slots=True)
 class Or(Expr):
     operands: tuple[Expr, ...]
 
+    def children(self) -> tuple[Expr, ...]:
+        return self.operands
+
+    def with_children(self, children: tuple[Expr, ...]) -> Expr:
+        return Or(children)
+
 
 @dataclass(frozen=True, slots=True)
 class Not(Expr):
     operand: Expr
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.operand,)
+
+    def with_children(self, children: tuple[Expr, ...]) -> Expr:
+        return Not(children[0])
 
 
 @dataclass(frozen=True, slots=True)
 class IsNull(Expr):
     operand: Expr
 
+    def children(self) -> tuple[Expr, ...]:
+        return (self.operand,)
+
+    def with_children(self, children: tuple[Expr, ...]) -> Expr:
+        return IsNull(children[0])
+
 
 @dataclass(frozen=True, slots=True)
 class Coalesce(Expr):
     operands: tuple[Expr, ...]
+
+    def children(self) -> tuple[Expr, ...]:
+        return self.operands
+
+    def with_children(self, children: tuple[Expr, ...]) -> Expr:
+        return Coalesce(children)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +183,39 @@ class Case(Expr):
     whens: tuple[tuple[Expr, Expr], ...]
     default: Expr
 
+    def children(self) -> tuple[Expr, ...]:
+        return (*(e for pair in self.whens for e in pair), self.default)
+
+    def with_children(self, children: tuple[Expr, ...]) -> Expr:
+        pairs = zip(children[:-1:2], children[1:-1:2], strict=True)
+        return Case(tuple(pairs), children[-1])
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup(Expr):
+    """A table lookup: the result of the first entry whose keys hold ``key``, else
+    ``default``. ``passes.lookups`` makes it from a CASE testing one operand for equality or
+    membership, so engines compile a table (a dict, a join) rather than a chain of tests.
+    NULL matches no key, as in the CASE it replaces."""
+
+    key: Expr
+    entries: tuple[tuple[tuple[Value, ...], Value], ...]  # (keys, result), first match wins
+    default: Expr
+
+    @property
+    def table(self) -> dict[Value, Value]:
+        """``{key: result}``, the first entry holding a key winning."""
+        table: dict[Value, Value] = {}
+        for keys, result in reversed(self.entries):
+            table.update(dict.fromkeys(keys, result))
+        return table
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.key, self.default)
+
+    def with_children(self, children: tuple[Expr, ...]) -> Expr:
+        return Lookup(children[0], self.entries, children[1])
+
 
 @dataclass(frozen=True, slots=True)
 class Elapsed(Expr):
@@ -126,10 +224,22 @@ class Elapsed(Expr):
     start: Expr
     unit: Unit
 
+    def children(self) -> tuple[Expr, ...]:
+        return (self.start,)
+
+    def with_children(self, children: tuple[Expr, ...]) -> Expr:
+        return Elapsed(children[0], self.unit)
+
 
 @dataclass(frozen=True, slots=True)
 class Add(Expr):
     operands: tuple[Expr, ...]
+
+    def children(self) -> tuple[Expr, ...]:
+        return self.operands
+
+    def with_children(self, children: tuple[Expr, ...]) -> Expr:
+        return Add(children)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +249,12 @@ class Logistic(Expr):
     operand: Expr
     offset: float
     scale: float
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.operand,)
+
+    def with_children(self, children: tuple[Expr, ...]) -> Expr:
+        return Logistic(children[0], self.offset, self.scale)
 
 
 # --------------------------------------------------------------------------- policy nodes
