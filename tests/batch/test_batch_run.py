@@ -14,8 +14,12 @@ import pytest
 
 from creditgate.batch import backends
 from creditgate.batch.backends import duckdb_backend
-from creditgate.batch.run import BatchInputError, BatchReport, run_batch
+from creditgate.batch.decisions import decision_columns
+from creditgate.batch.run import BatchInputError, BatchReport, open_population, run_batch
+from creditgate.batch.validate import valid_profiles
+from creditgate.batch.whitelist import apply_cutoffs
 from creditgate.decider import Decider
+from creditgate.policy.lower import lower
 from creditgate.population.schema import PROFILE_SCHEMA
 from creditgate.population.synth import write_parquet
 from creditgate.population.synth_dirty import DirtyKind
@@ -275,3 +279,24 @@ def test_an_official_city_name_is_decided_as_its_city(tmp_path: Path) -> None:
             d.outcome,
             list(d.reason_codes),
         ), row["city"]
+
+
+def test_the_staged_plan_writes_what_one_projection_decides(tmp_path: Path) -> None:
+    """The run (staged early bindings, decided rows staged once for the write, the report,
+    the counts and the snapshot) writes row for row what the one-expression plan
+    (``decision_columns``, no staging) decides under the run's cutoffs; every column of the
+    file is optional, whatever the rows (DuckDB declares a column read from a stored table
+    required when it holds no NULL)."""
+    source, report, decider = run(tmp_path, 4_000, dirty=0.05)
+    backend = duckdb_backend("1GB", 2)
+    pop = open_population(backend, source, decider.policy, decider.regions, AS_OF)
+    cut = apply_cutoffs(decider.policy, report.cutoffs.by_class, by_city=report.cutoffs.by_city)
+    program = lower(cut, decider.regions)
+    want = backend.fetch(decision_columns(program, valid_profiles(pop.table), AS_OF))
+    written = pq.read_table(source.with_name("decisions.parquet"))
+    assert all(f.nullable for f in written.schema), written.schema
+    got = written.select(want.column_names).sort_by("user_id").to_pylist()
+    kept = {r["user_id"] for r in got}  # duplicate ids are quarantined, every copy
+    assert got == [r for r in want.sort_by("user_id").to_pylist() if r["user_id"] in kept]
+    counts = pc.value_counts(written["outcome"]).to_pylist()
+    assert report.outcomes == {c["values"]: c["counts"] for c in counts}

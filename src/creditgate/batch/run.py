@@ -43,6 +43,7 @@ from creditgate.batch.validate import (
 )
 from creditgate.batch.whitelist import Cutoffs, Eligible, apply_cutoffs, derive_cutoffs
 from creditgate.engines.ibis import reason_lists, with_optional_fields
+from creditgate.engines.signature import binding_strings
 from creditgate.lab.funnel import FIRST, MASK, FunnelStep, mask_and_first
 from creditgate.lab.report import report_of, report_text, with_counts
 from creditgate.policy.bindings import Fixed
@@ -188,40 +189,47 @@ def run_batch(
         rows, lists = decided(
             backend, final, valid_rows(staged, dup_table), as_of, counted.signatures, sp.steps
         )
-        try:
-            provinces = provinces_of(pop.raw_cities, regions) if PROVINCE in partition_by else None
-            write_output(backend, decisions_of(rows, lists, provinces), out, partition_by)
-            step("reporting")
-            lab_report = report_of(backend, rows, sp.steps, policy, cutoffs, regions, as_of)
-        finally:
-            if lists is not None:
-                backend.release(lists)
+        # The decided rows once, for the write, the report, the counts and the snapshot
+        # (each of which would otherwise compute the late bindings again).
+        rows = backend.stage(rows, decided_enums(final, rows))
     finally:
         backend.release(table)
-    step("writing quarantine")
-    q_path = quarantine_path(out)
-    if counted.bad_rows or dup_table is not None:
-        bad = quarantined(checked(raw, as_of, cities, dup_table, not_nfc))
-        write_output(backend, bad, q_path)
-    else:  # the staged pass counted the bad rows: a clean file needs no validating scan
-        write_output(backend, quarantined(pop.table).limit(0), q_path)
-
-    step("counting")
-    decided_t = backend.read(out)
-    outcomes = {
-        r["outcome"]: int(r["n"])
-        for r in backend.fetch(decided_t.group_by("outcome").agg(n=decided_t.count())).to_pylist()
-    }
-    report = BatchReport(
-        input_rows=input_rows,
-        decided=sum(outcomes.values()),
-        quarantined=int(backend.scalar(backend.read(q_path).count())),
-        duplicate_rows=duplicate_rows,
-        outcomes=outcomes,
-        cutoffs=cutoffs,
-        quarantine_path=q_path,
-        report_path=report_path(out),
-    )
+    try:
+        step("writing decisions")
+        provinces = provinces_of(pop.raw_cities, regions) if PROVINCE in partition_by else None
+        write_output(backend, as_optional(decisions_of(rows, lists, provinces)), out, partition_by)
+        step("reporting")
+        lab_report = report_of(backend, rows, sp.steps, policy, cutoffs, regions, as_of)
+        step("writing quarantine")
+        q_path = quarantine_path(out)
+        if counted.bad_rows or dup_table is not None:
+            bad = quarantined(checked(raw, as_of, cities, dup_table, not_nfc))
+            write_output(backend, bad, q_path)
+        else:  # the staged pass counted the bad rows: a clean file needs no validating scan
+            write_output(backend, quarantined(pop.table).limit(0), q_path)
+        step("counting")
+        outcomes = {
+            str(r["outcome"]): int(r["n"])
+            for r in backend.fetch(
+                rows.group_by(outcome=rows["outcome"].cast("string")).agg(n=rows.count())
+            ).to_pylist()
+        }
+        report = BatchReport(
+            input_rows=input_rows,
+            decided=sum(outcomes.values()),
+            quarantined=int(backend.scalar(backend.read(q_path).count())),
+            duplicate_rows=duplicate_rows,
+            outcomes=outcomes,
+            cutoffs=cutoffs,
+            quarantine_path=q_path,
+            report_path=report_path(out),
+        )
+        # The snapshot's few rows, kept so the decided rows can go before the profiles' sort.
+        shown = backend.stage(snapshot_rows(rows)) if snapshot is not None else None
+    finally:
+        if lists is not None:
+            backend.release(lists)
+        backend.release(rows)
     document = with_counts(
         lab_report, input_rows, report.decided, report.quarantined, duplicate_rows
     ) | {"as_of": as_of.isoformat(), "outcome_column": None}
@@ -231,7 +239,9 @@ def run_batch(
         raise BatchOutputError(
             f"{text_of(report_path(out))}: cannot write: {summary(exc)}"
         ) from exc
-    if snapshot is not None:
+    if snapshot is None or shown is None:
+        return report
+    try:
         step("writing the decided profiles")
         decided_profiles = valid_profiles(checked(raw, as_of, cities, dup_table, not_nfc))
         profiles_ref = write_profiles(
@@ -239,10 +249,8 @@ def run_batch(
         )
         report_ref = write_run_report(snapshot.parent, document)
         step("writing snapshot")
-        rows = backend.batches(
-            snapshot_rows(decided_t).order_by(
-                [ibis.asc("entry"), ibis.desc("score"), ibis.asc("user_id")]
-            )
+        ordered = backend.batches(
+            shown.order_by([ibis.asc("entry"), ibis.desc("score"), ibis.asc("user_id")])
         )
         meta = SnapshotMeta(
             policy_name=policy.name,
@@ -264,8 +272,10 @@ def run_batch(
                 "capacity": cutoffs.capacity,
             },
         )
-        write_snapshot(snapshot, meta, rows)
+        write_snapshot(snapshot, meta, ordered)
         report.snapshot_path = snapshot
+    finally:
+        backend.release(shown)
     return report
 
 
@@ -511,6 +521,29 @@ def decided(
     # A few thousand rows; as a DuckDB ENUM list the codes are written as cheaply as integers.
     codes = tuple(sorted({s.code for s in sp.program.reasons}))
     return rows, backend.stage(lists, enums={"reason_codes": codes})
+
+
+def decided_enums(sp: Split, rows: ir.Table) -> dict[str, tuple[str, ...]]:
+    """The decided rows' string columns that hold only the program's constants (the outcome,
+    the entry), staged as DuckDB ENUMs as the early ones are (a byte a row)."""
+    enums = {}
+    for name in ("outcome", "entry"):
+        values = binding_strings(sp.program, name)
+        if values is not None and name in rows.columns:
+            enums[name] = values
+    return enums
+
+
+def as_optional(expr: ir.Table) -> ir.Table:
+    """``expr`` with every column passed through an identity CASE. DuckDB's Parquet writer
+    declares a column *required* when its statistics show no NULL, and statistics pass
+    through a stored table's columns: written from the staged decided rows, which columns
+    are required would depend on the data. Every column is optional instead, as the
+    contract's schema is (``decisions`` columns may hold NULL), whatever the rows."""
+    null = ibis.null()
+    return expr.select(
+        **{c: expr[c].notnull().ifelse(expr[c], null.cast(expr[c].type())) for c in expr.columns}
+    )
 
 
 def decisions_of(
