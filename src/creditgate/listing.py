@@ -3,9 +3,9 @@
 ``python_source`` is the row engine's generated module for a ``Decider``: ``head(r, as_of)``
 (every binding ``Decider.decide`` needs) and ``tail(r, as_of, prev)`` (the reason keys, the
 reasons, the gate and schedule recourse, the fired fraud rules), with the constants they read
-written out as literals. ``duckdb_sql`` is the batch engine's SQL for the same program
-(``batch.decisions.decision_columns``) over a table named ``profiles``, preceded by the small
-lookup tables it joins. ``creditgate policy compile`` prints either.
+written out as literals. ``duckdb_sql`` and ``spark_sql`` are the batch engine's SQL for the
+same program (``batch.decisions.decision_columns``) over a table or view named ``profiles``,
+preceded by the small lookup tables it joins. ``creditgate policy compile`` prints any of them.
 """
 
 from __future__ import annotations
@@ -143,6 +143,58 @@ def duckdb_sql(program: Program, as_of: datetime.date) -> str:
     tables = sorted(set(re.findall(r'"(ibis_\w+)"', sql)))  # in-memory lookup tables
     statements = [_create_table(con, name) for name in tables]
     return "\n".join([*statements, sql + ";", ""])
+
+
+SPARK_STATEMENT_END = "\n;\n"
+"""What separates two statements of ``spark_sql``'s script (a line holding only ``;``)."""
+
+
+def spark_sql(program: Program, as_of: datetime.date) -> str:
+    """The batch SQL deciding ``profiles`` at ``as_of`` in Spark SQL, compiled by Ibis's
+    PySpark dialect without a Spark session; the lookup tables it joins come first as
+    temporary views over ``VALUES``. Spark runs one statement per ``spark.sql`` call: the
+    statements are separated by a line holding only ``;``."""
+    import ibis
+    from ibis.backends.pyspark import Backend as PySparkBackend
+    from ibis.expr import operations as ops
+
+    from creditgate.batch.decisions import OUTPUT_COLUMNS, decision_columns
+    from creditgate.population.schema import PROFILE_SCHEMA
+
+    if ibis.options.pyspark is None:  # the dialect reads the backend's options
+        PySparkBackend.register_options()
+    table = ibis.table(ibis.Schema.from_pyarrow(PROFILE_SCHEMA), name=PROFILES)
+    expr = decision_columns(program, table, as_of).select(*OUTPUT_COLUMNS)
+    memtables = sorted(expr.op().find(ops.InMemoryTable), key=lambda t: t.name)
+    statements = [_spark_view(t.name, t.schema, t.data.to_pyarrow(t.schema)) for t in memtables]
+    return SPARK_STATEMENT_END.join([*statements, ibis.to_sql(expr, dialect="pyspark")]) + "\n"
+
+
+def _spark_view(name: str, schema: Any, rows: Any) -> str:
+    """A ``CREATE OR REPLACE TEMPORARY VIEW`` over the rows of an in-memory table."""
+    from ibis.backends.sql.datatypes import PySparkType
+
+    columns = list(schema.names)
+    typed = ", ".join(
+        f"CAST(`{c}` AS {PySparkType.to_string(schema[c])}) AS `{c}`" for c in columns
+    )
+    values = ",\n  ".join(
+        "(" + ", ".join(_spark_value(v) for v in row.values()) + ")" for row in rows.to_pylist()
+    )
+    names = ", ".join(f"`{c}`" for c in columns)
+    return (
+        f"CREATE OR REPLACE TEMPORARY VIEW `{name}` AS\nSELECT {typed}\n"
+        f"FROM VALUES\n  {values}\nAS t({names})"
+    )
+
+
+def _spark_value(value: Any) -> str:
+    """A Spark SQL literal: strings escape backslash and quote with a backslash."""
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if isinstance(value, list | tuple):
+        return "array(" + ", ".join(_spark_value(v) for v in value) + ")"
+    return _sql_value(value)
 
 
 def _create_table(con: Any, name: str) -> str:

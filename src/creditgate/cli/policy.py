@@ -29,6 +29,7 @@ TRAINED = "-trained"  # a trained policy's version: its base's, marked
 class Engine(StrEnum):
     ROW = "row"
     DUCKDB = "duckdb"
+    SPARK = "spark"
 
 
 @app.command("lint")
@@ -72,7 +73,8 @@ def compile_command(
         typer.Option(
             "--engine",
             help="row: the generated Python of the real-time engine; "
-            "duckdb: the batch SQL (reads a table or view named profiles).",
+            "duckdb or spark: the batch SQL in that engine's dialect (reads a table or view "
+            "named profiles; Spark's statements are separated by a line holding only ';').",
         ),
     ] = Engine.ROW,
     as_of: AsOfOption = None,
@@ -86,8 +88,9 @@ def compile_command(
     ] = None,
 ) -> None:
     """Print the code the policy compiles to: the row engine's Python (`head` and `tail`, the
-    bindings named) or the batch SQL for DuckDB at --as-of (the snapshot's date, else today)."""
-    from creditgate.listing import compiled_decider, duckdb_sql, python_source
+    bindings named) or the batch SQL for DuckDB or Spark at --as-of (the snapshot's date, else
+    today)."""
+    from creditgate.listing import compiled_decider, duckdb_sql, python_source, spark_sql
     from creditgate.snapshot import SnapshotError, read_meta
 
     policy = None if file is None else str(file.resolve())
@@ -104,13 +107,21 @@ def compile_command(
         return
     when = parse_as_of(as_of) if as_of or snapshot_as_of is None else snapshot_as_of
     p = decider.policy
-    typer.echo(
-        f"-- creditgate policy compile --engine duckdb: {p.name} {p.version} as of {when}\n"
+    header = f"-- creditgate policy compile --engine {engine}: {p.name} {p.version} as of {when}\n"
+    if engine is Engine.DUCKDB:
+        header += (
+            "-- Reads validated profile columns from a table or view named profiles, e.g.\n"
+            "-- CREATE VIEW profiles AS FROM 'users.parquet'; writes the decision columns.\n"
+        )
+        typer.echo(header + duckdb_sql(decider.program, when), nl=False)
+        return
+    header += (
         "-- Reads validated profile columns from a table or view named profiles, e.g.\n"
-        "-- CREATE VIEW profiles AS FROM 'users.parquet'; writes the decision columns.\n"
-        + duckdb_sql(decider.program, when),
-        nl=False,
+        "-- spark.read.parquet('users.parquet').createOrReplaceTempView('profiles'); run each\n"
+        "-- statement (separated by a line holding only ';') with spark.sql, the last returns\n"
+        "-- the decision columns.\n"
     )
+    typer.echo(header + spark_sql(decider.program, when), nl=False)
 
 
 def condition_text(c: Condition) -> str:
