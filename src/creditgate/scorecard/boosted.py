@@ -66,14 +66,25 @@ def stratified_sample(
     return np.sort(np.concatenate(picked)).astype(np.int64)
 
 
+def bin_counts(
+    bins: np.ndarray[Any, Any], y: np.ndarray[Any, Any], n_bins: int
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Rows and bads per bin index, slot 0 for -1 (missing or unseen): one pass each."""
+    rows = np.bincount(bins + 1, minlength=n_bins + 1)
+    bads = np.bincount(bins + 1, weights=y, minlength=n_bins + 1).round().astype(np.int64)
+    return rows, bads
+
+
 def information_value(bins: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> float:
     """IV over a feature's card bins (each bin index, missing included), smoothed by 0.5."""
     iv = 0.0
     n_bad, n_good = max(int(y.sum()), 1), max(int((1 - y).sum()), 1)
-    for b in np.unique(bins):
-        mask = bins == b
-        bad = (int(y[mask].sum()) + EPS) / n_bad
-        good = (int(mask.sum() - y[mask].sum()) + EPS) / n_good
+    rows, bads = bin_counts(bins, y, int(bins.max(initial=-1)) + 1)
+    for total, bad_rows in zip(rows.tolist(), bads.tolist(), strict=True):
+        if total == 0:
+            continue
+        bad = (bad_rows + EPS) / n_bad
+        good = (total - bad_rows + EPS) / n_good
         iv += (good - bad) * math.log(good / bad)
     return iv
 
@@ -102,7 +113,7 @@ class BoostedTrainer:
         outer_bags: int | None = None,
         max_bins: int = 1024,
         max_rows: int = MAX_ROWS,
-        n_jobs: int = 1,
+        n_jobs: int | None = None,
         random_state: int = 0,
     ) -> None:
         self.pdo = pdo
@@ -169,7 +180,12 @@ class BoostedTrainer:
         constraints = [monotone_sign(directions.get(c, Direction.NONE)) for c in choice.features]
         rows = stratified_sample(y, self.max_rows, self.random_state)
         self.fit_rows_ = len(rows)
-        self.bags_ = self.outer_bags or (BAGS_SMALL if len(rows) <= SMALL else BAGS_LARGE)
+        small = len(rows) <= SMALL
+        self.bags_ = self.outer_bags or (BAGS_SMALL if small else BAGS_LARGE)
+        # the bags are independent fits: on large data every core takes one (the result does
+        # not depend on it: each bag has its own seed); on small data the worker start-up
+        # would cost more than it saves
+        self.jobs_ = self.n_jobs if self.n_jobs is not None else (1 if small else -1)
         self.model_ = ExplainableBoostingClassifier(
             feature_names=list(choice.features),
             feature_types=types,
@@ -177,7 +193,7 @@ class BoostedTrainer:
             outer_bags=self.bags_,
             max_bins=self.max_bins,
             monotone_constraints=constraints if any(constraints) else None,
-            n_jobs=self.n_jobs,
+            n_jobs=self.jobs_,
             random_state=self.random_state,
         )
         with warnings.catch_warnings():
@@ -202,13 +218,17 @@ class BoostedTrainer:
         taken: set[str] = set()
         features: list[CardFeature] = []
         flat: list[str] = []
+        scores = np.zeros(len(X), dtype=np.float64)
         for i, column in enumerate(self.columns_.features):
-            scores = np.asarray(self.model_.term_scores_[i], dtype=np.float64)
-            points = [round(share - factor * s) for s in scores]
-            feature = self._feature(column, self.model_.bins_[i][0], points, X[column], y, taken)
+            shape = np.asarray(self.model_.term_scores_[i], dtype=np.float64)
+            points = [round(share - factor * s) for s in shape]
+            feature, index = self._feature(
+                column, self.model_.bins_[i][0], points, X[column], y, taken
+            )
             if len({*(b.points for b in feature.bins), feature.missing_points}) == 1:
                 flat.append(column)
             features.append(feature)
+            scores += feature_points(index, feature)  # as the lowered card scores, vectorised
         excluded = [Excluded(c, r) for c, r in self.columns_.excluded]
         card = Artifact(
             target=target,
@@ -220,15 +240,12 @@ class BoostedTrainer:
             protected_included=tuple(self.columns_.protected_included),
             trained_rows=len(X),
         )
-        scores = np.zeros(len(X), dtype=np.float64)
-        for f in features:
-            index = card_bins(X[f.column], f.bins, f.kind == "categorical")
-            scores += feature_points(index, f)  # as the lowered card scores, vectorised
         metrics = {f"train_{k}": v for k, v in discrimination(y, scores).items()}
         settings: dict[str, Any] = {
             "method": METHOD,
             "interactions": 0,
             "outer_bags": self.bags_,
+            "jobs": self.jobs_,
             "max_bins": self.max_bins,
             "boosting_rows": self.fit_rows_,
             "monotone": {c: d.value for c, d in self.directions_.items()},
@@ -244,18 +261,20 @@ class BoostedTrainer:
         values: pd.Series,
         y: np.ndarray[Any, Any],
         taken: set[str],
-    ) -> CardFeature:
+    ) -> tuple[CardFeature, np.ndarray[Any, Any]]:
+        """The card feature of one shape function, and each row's bin index in it."""
         categorical = column in self.columns_.categorical
         if categorical:
             bins = self._category_bins(binning, points)
         else:
             bins = self._numeric_bins(np.asarray(binning, dtype=np.float64), points)
         index = card_bins(values, bins, categorical)
+        rows, bads = bin_counts(index, y, len(bins))
         counted = []
         for j, b in enumerate(bins):
-            mask = index == j
-            rate = round(float(y[mask].mean()), 6) if mask.any() else None
-            counted.append(_with(b, count=int(mask.sum()), event_rate=rate))
+            total = int(rows[j + 1])
+            rate = round(int(bads[j + 1]) / total, 6) if total else None
+            counted.append(_with(b, count=total, event_rate=rate))
         if categorical or column in self.immutable:
             direction = Direction.NONE
         else:
@@ -265,7 +284,7 @@ class BoostedTrainer:
         numeric = None if categorical else pd.to_numeric(values, errors="coerce")
         observed = numeric is not None and bool(numeric.notna().any())
         integer = bool(observed and numeric is not None and (numeric.dropna() % 1 == 0).all())
-        return CardFeature(
+        feature = CardFeature(
             name=feature_name(column, taken),
             column=column,
             kind="categorical" if categorical else "numerical",
@@ -281,6 +300,7 @@ class BoostedTrainer:
             high=float(numeric.max()) if observed and numeric is not None else None,
             iv=round(information_value(index, y), 6),
         )
+        return feature, index
 
     @staticmethod
     def _numeric_bins(cuts: np.ndarray[Any, Any], points: list[int]) -> list[CardBin]:
@@ -335,8 +355,9 @@ def card_bins(
     out = np.full(len(values), -1, dtype=np.int64)
     if categorical:
         lookup = {c: j for j, b in enumerate(bins) for c in b.categories}
-        found = values.astype(str).map(lookup).where(values.notna())
-        return np.asarray(found.fillna(-1), dtype=np.int64)
+        codes, uniques = pd.factorize(values)  # NaN -> -1; a category is read as its text
+        per_unique = np.asarray([lookup.get(str(u), -1) for u in uniques] + [-1], dtype=np.int64)
+        return np.asarray(per_unique[codes], dtype=np.int64)
     x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
     uppers = np.asarray([b.upper for b in bins[:-1]], dtype=np.float64)
     known = np.isfinite(x)
