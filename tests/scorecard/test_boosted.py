@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from conftest import messy_frame
 from creditgate.cli.main import app
 from creditgate.scorecard.artifact import dump, load
-from creditgate.scorecard.boosted import BoostedTrainer
+from creditgate.scorecard.boosted import BoostedTrainer, bin_counts, information_value
 from creditgate.scorecard.metrics import auc
 from creditgate.scorecard.train import bad_labels
 
@@ -33,6 +33,30 @@ def test_card_ranks_as_the_model_and_points_differ_only_by_rounding(german, boos
     assert boosted.artifact_.metrics["train_auc"] == round(auc(y, card), 6)
     assert boosted.artifact_.metadata["training"]["method"] == "boosted"
     assert "personal_status_and_sex" not in boosted.artifact_.columns
+
+
+def test_the_card_does_not_depend_on_how_many_workers_fit_the_bags(german, boosted):
+    """Large data fits the bags one per core: each bag is seeded, so the card is the same."""
+    parallel = BoostedTrainer(outer_bags=4, n_jobs=2).fit(german, "creditability", "bad")
+    assert parallel.artifact_.features == boosted.artifact_.features
+    assert parallel.artifact_.metadata["training"]["jobs"] == 2
+    assert boosted.artifact_.metadata["training"]["jobs"] == 1  # small data: one process
+
+
+def test_bin_counts_and_information_value_equal_a_direct_computation():
+    rng = np.random.default_rng(7)
+    index = rng.integers(-1, 6, 5_000)
+    y = (rng.random(5_000) < 0.2).astype(np.int64)
+    rows, bads = bin_counts(index, y, 6)
+    for j in range(-1, 6):
+        assert rows[j + 1] == (index == j).sum() and bads[j + 1] == y[index == j].sum()
+    n_bad, n_good = y.sum(), (1 - y).sum()
+    want = 0.0
+    for j in range(-1, 6):
+        bad = (y[index == j].sum() + 0.5) / n_bad
+        good = ((index == j).sum() - y[index == j].sum() + 0.5) / n_good
+        want += (good - bad) * np.log(good / bad)
+    assert information_value(index, y) == pytest.approx(want, rel=1e-12)
 
 
 def test_missing_values_categories_and_specials_round_trip_through_yaml(tmp_path):
