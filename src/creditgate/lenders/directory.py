@@ -19,7 +19,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from creditgate.policy.yamlsrc import SourceMap, YamlSyntaxError, load_yaml
 from creditgate.population.regions import RegionTable, load_regions
@@ -139,17 +146,18 @@ class Lender(_Strict):
     fields: tuple[str, ...] = Field(min_length=1)
     mini_program: MiniProgram
 
-    @model_validator(mode="after")
-    def _fields(self) -> Self:
-        for name in self.fields:
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, fields: tuple[str, ...]) -> tuple[str, ...]:
+        for name in fields:
             spec = PROFILE_FIELDS.get(name)
             if spec is None:
-                raise ValueError(f"fields: {name!r} is not a profile field")
+                raise ValueError(f"{name!r} is not a profile field")
             if spec.consent is Consent.SECURITY or name == "user_id":
-                raise ValueError(f"fields: {name!r} is never shared with a lender")
-        if len(set(self.fields)) != len(self.fields):
-            raise ValueError("fields: a field is named twice")
-        return self
+                raise ValueError(f"{name!r} is never shared with a lender")
+        if len(set(fields)) != len(fields):
+            raise ValueError("a field is named twice")
+        return fields
 
     def public(self) -> dict[str, Any]:
         """What a decision and the page say about the lender (no criteria: they are its own)."""
