@@ -143,9 +143,7 @@ class Decider:
                 policy.offer.terms if outcome == Outcome.INVITED else (),
                 reasons,
                 steps,
-                self.alternatives(
-                    outcome, bool(referred), row, as_of, [r.layer for r in reasons]
-                ),
+                self.alternatives(outcome, bool(referred), row, as_of, [r.layer for r in reasons]),
                 internal,
                 entry,
                 bool(retained),

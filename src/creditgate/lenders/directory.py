@@ -123,11 +123,11 @@ class Criteria(_Strict):
     or behaviour data fail for a user who did not consent to that data being processed."""
 
     age: AgeRange | None = None
-    pay_score_min: int | None = Field(None, ge=300, le=850)
-    ecosystem_repayment_score_min: int | None = Field(None, ge=0, le=100)
-    max_current_overdue_days: int | None = Field(None, ge=0)
-    occupations: tuple[Occupation, ...] | None = Field(None, min_length=1)
-    provinces: tuple[str, ...] | None = Field(None, min_length=1)  # absent: nationwide
+    pay_score_min: int | None = Field(default=None, ge=300, le=850)
+    ecosystem_repayment_score_min: int | None = Field(default=None, ge=0, le=100)
+    max_current_overdue_days: int | None = Field(default=None, ge=0)
+    occupations: tuple[Occupation, ...] | None = Field(default=None, min_length=1)
+    provinces: tuple[str, ...] | None = Field(default=None, min_length=1)  # absent: nationwide
     county_areas: bool = True  # whether county-level areas are served
 
 
@@ -220,7 +220,9 @@ def parse_directory(
     try:
         data, source = load_yaml(text, file)
     except YamlSyntaxError as exc:
-        raise DirectoryError([DirectoryIssue(file, exc.line, "", str(exc).split(": ", 1)[-1])])
+        raise DirectoryError(
+            [DirectoryIssue(file, exc.line, "", str(exc).split(": ", 1)[-1])]
+        ) from None
     try:
         spec = _DirectorySpec.model_validate(data)
     except ValidationError as exc:

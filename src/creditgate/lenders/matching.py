@@ -25,9 +25,7 @@ def age_on(birth: date, as_of: date) -> int:
     return as_of.year - birth.year - ((as_of.month, as_of.day) < (birth.month, birth.day))
 
 
-def meets(
-    criteria: Criteria, row: Mapping[str, Any], as_of: date, regions: RegionTable
-) -> bool:
+def meets(criteria: Criteria, row: Mapping[str, Any], as_of: date, regions: RegionTable) -> bool:
     """Whether a typed profile row meets every published condition."""
     credit = bool(row.get(Consent.CREDIT.value))
     behaviour = bool(row.get(Consent.BEHAVIOUR.value))

@@ -26,16 +26,16 @@ from creditgate.service.logs import actor_name, audit_log
 from creditgate.service.security import Principal, pseudonym
 from creditgate.store.canonical import canonical
 from creditgate.store.referrals import (
-    ConsentMissing,
+    ConsentMissingError,
     Referral,
     ReferralConsent,
     ReferralStore,
 )
 
-__all__ = ["ConsentMissing", "ReferralRefused", "Shared"]
+__all__ = ["ConsentMissingError", "ReferralRefusedError", "Shared"]
 
 
-class ReferralRefused(Exception):
+class ReferralRefusedError(Exception):
     """Why a request cannot go ahead: ``status`` (404 unknown, 409 not possible for this
     user, 422 bad request) and a message that names no value."""
 
@@ -60,7 +60,7 @@ def store(services: Services) -> ReferralStore:
 def lender(lender_id: str) -> Lender:
     found = packaged_directory().get(lender_id)
     if found is None:
-        raise ReferralRefused(404, "no such lender in the directory")
+        raise ReferralRefusedError(404, "no such lender in the directory")
     return found
 
 
@@ -85,7 +85,7 @@ def grant(
     target = lender(lender_id)
     unasked = sorted(set(fields) - set(target.fields))
     if not fields or unasked:
-        raise ReferralRefused(
+        raise ReferralRefusedError(
             422,
             f"fields not asked for by lender {lender_id}: {', '.join(unasked)}"
             if unasked
@@ -110,10 +110,8 @@ def withdraw(
     actor, subject = _who(services, caller, user_id)
     consent = store(services).withdraw(user_id, consent_id, actor, subject)
     if consent is None:
-        raise ReferralRefused(404, "no such consent for this user")
-    audit_log(
-        "referral.withdraw", actor, subject, lender=consent.lender_id, consent_id=consent_id
-    )
+        raise ReferralRefusedError(404, "no such consent for this user")
+    audit_log("referral.withdraw", actor, subject, lender=consent.lender_id, consent_id=consent_id)
     return consent
 
 
@@ -135,11 +133,11 @@ def refer(services: Services, caller: Principal, user_id: str, lender_id: str) -
     target = lender(lender_id)
     found = answer(services, user_id)
     if found.source == "withdrawn":
-        raise ReferralRefused(409, "the user has withdrawn consent: nothing can be shared")
+        raise ReferralRefusedError(409, "the user has withdrawn consent: nothing can be shared")
     if found.profile is None or found.decision is None:
-        raise ReferralRefused(409, "the user has no decision to refer from")
+        raise ReferralRefusedError(409, "the user has no decision to refer from")
     if lender_id not in {x["id"] for x in named_lenders(found)}:
-        raise ReferralRefused(
+        raise ReferralRefusedError(
             409,
             f"lender {lender_id} is not among the lenders the user's decision names "
             "(its published criteria are not met, or the decision is not a refusal)",

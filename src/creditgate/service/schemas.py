@@ -333,7 +333,7 @@ class LenderOut(_Out):
 class AlternativeOut(_Out):
     kind: str = Field(description="bank_app, licensed_cfc, business_loan or licensed_lender.")
     message: Message
-    lender: LenderOut | None = Field(None, description="With licensed_lender only.")
+    lender: LenderOut | None = Field(default=None, description="With licensed_lender only.")
 
 
 class NoticeOut(_Out):

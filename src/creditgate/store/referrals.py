@@ -60,7 +60,7 @@ class Referral:
     created_at: str
 
 
-class ConsentMissing(Exception):
+class ConsentMissingError(Exception):
     """No unwithdrawn consent covers these fields for this lender."""
 
     def __init__(self, lender_id: str, missing: tuple[str, ...]) -> None:
@@ -81,7 +81,11 @@ class ReferralStore:
         """Record the user's consent to send ``fields`` to ``lender_id`` (a new consent each
         time: an earlier one stays until withdrawn)."""
         consent = ReferralConsent(
-            "rc_" + secrets.token_hex(12), lender_id, tuple(sorted(set(fields))), now_shanghai(), None
+            "rc_" + secrets.token_hex(12),
+            lender_id,
+            tuple(sorted(set(fields))),
+            now_shanghai(),
+            None,
         )
         with self.events.write_lock, self.engine.begin() as conn:
             conn.execute(
@@ -107,7 +111,8 @@ class ReferralStore:
         withdrawing a withdrawn consent changes nothing and records nothing."""
         with self.events.write_lock, self.engine.begin() as conn:
             row = conn.execute(
-                select(referral_consents).where(
+                select(referral_consents)
+                .where(
                     referral_consents.c.consent_id == consent_id,
                     referral_consents.c.user_id == user_id,
                 )
@@ -169,11 +174,12 @@ class ReferralStore:
         subject: str,
     ) -> Referral:
         """Record a referral sending ``fields`` to ``lender_id``, only if unwithdrawn consents
-        of the user to that lender cover every one of them (``ConsentMissing`` otherwise).
+        of the user to that lender cover every one of them (``ConsentMissingError`` otherwise).
         The check and the record are one transaction under the event chain's lock."""
         with self.events.write_lock, self.engine.begin() as conn:
             covering = conn.execute(
-                select(referral_consents.c.consent_id, referral_consents.c.fields).where(
+                select(referral_consents.c.consent_id, referral_consents.c.fields)
+                .where(
                     referral_consents.c.user_id == user_id,
                     referral_consents.c.lender_id == lender_id,
                     referral_consents.c.withdrawn_at.is_(None),
@@ -184,7 +190,7 @@ class ReferralStore:
             consented = {f for r in covering for f in orjson.loads(r.fields)}
             missing = tuple(f for f in fields if f not in consented)
             if missing:
-                raise ConsentMissing(lender_id, missing)
+                raise ConsentMissingError(lender_id, missing)
             used = tuple(
                 sorted(r.consent_id for r in covering if set(orjson.loads(r.fields)) & set(fields))
             )

@@ -90,7 +90,7 @@ def _consent(c: ReferralConsent) -> ConsentOut:
     )
 
 
-def _refused(exc: r.ReferralRefused) -> HTTPException:
+def _refused(exc: r.ReferralRefusedError) -> HTTPException:
     return HTTPException(exc.status, str(exc))
 
 
@@ -119,7 +119,7 @@ def grant_consent(
     own_user(caller, user_id)
     try:
         return _consent(r.grant(services, caller, user_id, body.lender_id, body.fields))
-    except r.ReferralRefused as exc:
+    except r.ReferralRefusedError as exc:
         raise _refused(exc) from None
 
 
@@ -131,7 +131,7 @@ def withdraw_consent(
     own_user(caller, user_id)
     try:
         return _consent(r.withdraw(services, caller, user_id, body.consent_id))
-    except r.ReferralRefused as exc:
+    except r.ReferralRefusedError as exc:
         raise _refused(exc) from None
 
 
@@ -149,9 +149,9 @@ def make_referral(
     own_user(caller, user_id)
     try:
         shared = r.refer(services, caller, user_id, body.lender_id)
-    except r.ReferralRefused as exc:
+    except r.ReferralRefusedError as exc:
         raise _refused(exc) from None
-    except r.ConsentMissing as exc:
+    except r.ConsentMissingError as exc:
         return JSONResponse(
             {
                 "detail": str(exc),
