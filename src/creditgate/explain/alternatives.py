@@ -11,7 +11,7 @@ from typing import Any
 from creditgate.decision import Alternative
 from creditgate.explain.catalogue import LANGS, catalogue, text
 from creditgate.lenders.directory import LICENCE_NAMES, Directory, Lender
-from creditgate.lenders.matching import matching_lenders
+from creditgate.lenders.matching import LenderMatcher
 from creditgate.policy.nodes import Outcome
 from creditgate.population.regions import RegionTable
 
@@ -53,8 +53,13 @@ class LenderAlternatives:
     companies"; with none, the generic list stays. Each lender's text is built once."""
 
     def __init__(self, directory: Directory, regions: RegionTable) -> None:
-        self.directory, self.regions = directory, regions
+        self.match = LenderMatcher(directory, regions)
         self.named = {lender.id: lender_alternative(lender) for lender in directory.lenders}
+        # what stays beside named lenders: business loans first (referred), bank apps last
+        self.before = {False: (), True: alternatives(Outcome.REFERRED, True)[:1]}
+        self.after = tuple(
+            a for a in alternatives(Outcome.NOT_INVITED, False) if a.kind == "bank_app"
+        )
 
     def __call__(
         self,
@@ -64,14 +69,8 @@ class LenderAlternatives:
         as_of: date,
         reason_layers: Iterable[str],
     ) -> tuple[Alternative, ...]:
-        generic = alternatives(outcome, referred)
-        if not generic:
-            return generic
-        found = matching_lenders(
-            self.directory, row, as_of, self.regions, outcome, referred, reason_layers
-        )
+        found = self.match(row, as_of, outcome, referred, reason_layers)
         if not found:
-            return generic
-        kept = tuple(a for a in generic if a.kind != "licensed_cfc")
-        business, rest = kept[: int(referred)], kept[int(referred) :]
-        return business + tuple(self.named[lender.id] for lender in found) + rest
+            return alternatives(outcome, referred)
+        named = self.named
+        return self.before[referred] + tuple([named[x.id] for x in found]) + self.after
