@@ -167,6 +167,7 @@ def test_general_consent_withdrawal_ends_referral_consents(client: TestClient) -
     listed = client.get(f"/v1/users/{USER}/referral-consents", headers=as_user()).json()
     assert [c["active"] for c in listed["consents"]] == [False]
     assert refer(client).status_code == 409  # withdrawn: nothing can be shared
+    assert grant(client, ASKED).status_code == 409  # nor agreed to be
 
 
 def test_a_user_acts_only_for_themself(client: TestClient) -> None:

@@ -91,6 +91,8 @@ def grant(
             if unasked
             else "name at least one field to share",
         )
+    if user_id in services.state.withdrawn:
+        raise ReferralRefusedError(409, "the user has withdrawn consent: nothing can be shared")
     actor, subject = _who(services, caller, user_id)
     consent = store(services).grant(user_id, lender_id, tuple(fields), actor, subject)
     audit_log(
