@@ -14,12 +14,13 @@ from typing import Any
 
 from creditgate.decision import BINDING_OF, Decision, Notice, Reason, RecourseStep
 from creditgate.engines.row import RowCompiler, Source, compile_program
-from creditgate.explain.alternatives import alternatives
+from creditgate.explain.alternatives import LenderAlternatives
 from creditgate.explain.catalogue import text
 from creditgate.explain.evaluation import Evaluation
 from creditgate.explain.reasons import ReasonBuilder
 from creditgate.explain.recourse_plan import RecoursePlanner
 from creditgate.identifiers import new_decision_id
+from creditgate.lenders.directory import packaged_directory
 from creditgate.policy.bindings import Fixed, FraudFired
 from creditgate.policy.lint import errors, lint
 from creditgate.policy.loader import PolicyError, PolicyIssue, load_policy
@@ -50,6 +51,9 @@ class Decider:
         refuse_if_lint_errors(self.policy, self.regions)
         self.program: Program = lower(self.policy, self.regions)
         self.run = compile_program(self.program)
+        # Named lenders for the refused (docs/lenders.md): none above this policy's APR cap.
+        directory = packaged_directory(self.policy.jurisdiction.apr_cap)
+        self.alternatives = LenderAlternatives(directory, self.regions)
         # The reason-order keys come last and matter only when something fired: the hot path
         # evaluates everything before them, and ``explain`` the keys, with the reasons worded
         # from them, only for users who are not invited.
@@ -139,7 +143,7 @@ class Decider:
                 policy.offer.terms if outcome == Outcome.INVITED else (),
                 reasons,
                 steps,
-                alternatives(outcome, bool(referred)),
+                self.alternatives(outcome, bool(referred), row, as_of, [r.layer for r in reasons]),
                 internal,
                 entry,
                 bool(retained),

@@ -67,9 +67,13 @@ class RecourseStep(NamedTuple):
 class Alternative(NamedTuple):
     kind: str
     message: Text
+    # a named licensed lender (``lenders/directory.Lender.public``), kind ``licensed_lender``
+    lender: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "message": self.message}
+        if self.lender is None:
+            return {"kind": self.kind, "message": self.message}
+        return {"kind": self.kind, "message": self.message, "lender": self.lender}
 
 
 class Notice(NamedTuple):

@@ -48,6 +48,12 @@ def test_every_message_formats() -> None:
         "eta": "2027-01-01",
         "from": 0,
         "province": "甘肃",
+        # a named lender (explain/alternatives.lender_alternative)
+        "name": "示例",
+        "licence_type": "bank",
+        "licence": "B0001H111000001",
+        "apr_min": "4.32%",
+        "apr_max": "18.00%",
     }
     for section in ("reasons", "recourse", "alternatives", "schedule"):
         for key, template in catalogue("en")[section].items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from creditgate.cli import audit, experiment, policy, scorecards, token
+from creditgate.cli import audit, experiment, lenders, policy, scorecards, token
 from creditgate.cli.batch import batch
 from creditgate.cli.calibrate import calibrate_command
 from creditgate.cli.decide import decide
@@ -37,6 +37,7 @@ app.command()(replay)
 app.add_typer(audit.app, name="audit")
 app.add_typer(token.app, name="token")
 app.add_typer(experiment.app, name="experiment")
+app.add_typer(lenders.app, name="lenders")
 
 if __name__ == "__main__":
     app()

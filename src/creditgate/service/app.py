@@ -37,6 +37,7 @@ from creditgate.service.routes import (
     entry,
     experiments,
     health,
+    referrals,
     reviews,
     tokens,
 )
@@ -161,7 +162,8 @@ def create_app(settings: Settings | None = None) -> CreditgateAPI:
     app.state.snapshot_reviews = reviews_at_activation
     if not public_docs:
         _guarded_docs(app)
-    for module in (decisions, entry, reviews, admin, changes, experiments, tokens, health):
+    routers = (decisions, entry, reviews, referrals, admin, changes, experiments, tokens, health)
+    for module in routers:
         app.include_router(module.router)
     install_self_check(app, services)  # the self-check page at / (service/web)
     install_console(app)  # the operator console at /console (service/console)

@@ -24,7 +24,16 @@ from creditgate.service.logs import PRINCIPAL_KEY, actor_name, client_kind
 from creditgate.service.security import AuthError, Principal, pseudonym
 
 log = logging.getLogger("creditgate.access")
-USER_ROUTE_WORDS = frozenset({"entry", "consent-withdrawal"})  # /v1/users/{id}/<word>
+USER_ROUTE_WORDS = frozenset(  # /v1/users/{id}/<word>
+    {
+        "entry",
+        "consent-withdrawal",
+        "lenders",
+        "referral-consents",
+        "referral-consent-withdrawal",
+        "referrals",
+    }
+)
 NO_STORE = (b"cache-control", b"no-store")
 MAX_BUCKETS = 100_000
 

@@ -310,9 +310,30 @@ class RecourseOut(_Out):
     message: Message
 
 
+class MiniProgramOut(_Out):
+    app_id: str
+    path: str
+
+
+class LenderOut(_Out):
+    """A licensed lender named by a refusal (docs/lenders.md); APRs annualised, as text."""
+
+    id: str
+    name: Message
+    licence_type: str = Field(description="consumer_finance_company, commercial_bank, microlender")
+    licence_type_name: Message
+    licence_number: str
+    purpose: str = Field(description="consumption or business")
+    apr_min: str
+    apr_max: str
+    fields: list[str] = Field(description="The profile fields it asks to receive, with consent.")
+    mini_program: MiniProgramOut
+
+
 class AlternativeOut(_Out):
-    kind: str
+    kind: str = Field(description="bank_app, licensed_cfc, business_loan or licensed_lender.")
     message: Message
+    lender: LenderOut | None = Field(default=None, description="With licensed_lender only.")
 
 
 class NoticeOut(_Out):

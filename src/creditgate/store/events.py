@@ -40,6 +40,9 @@ KINDS = frozenset(
         "snapshot_reviews_queued",
         "erasure",
         "host_activation",
+        "referral_consent_granted",  # store/referrals.py: docs/lenders.md
+        "referral_consent_withdrawn",
+        "referral_made",
     }
 )
 CHAINED = ("seq", "kind", "actor", "subject", "body_hash", "created_at")

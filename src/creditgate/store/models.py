@@ -187,6 +187,35 @@ experiments = Table(  # champion/challenger: started and stopped by approved cha
     Column("stop_seq", BigInteger, nullable=True),  # decision log head at the stop
 )
 
+# A user's separate consent (PIPL Art. 23) to send NAMED profile fields to a NAMED lender,
+# and each referral made under one (field names and a keyed hash of the values, never the
+# values): docs/lenders.md. Times are Asia/Shanghai ISO 8601 with their offset.
+referral_consents = Table(
+    "referral_consents",
+    metadata,
+    Column("consent_id", String(40), primary_key=True),
+    Column("user_id", String(64), nullable=False, index=True),
+    Column("lender_id", String(40), nullable=False),
+    Column("fields", Text, nullable=False),  # JSON list of profile field names, sorted
+    Column("granted_at", String(32), nullable=False),
+    Column("granted_by", String(128), nullable=False),  # actor (a pseudonym for a user)
+    Column("withdrawn_at", String(32), nullable=True),
+    Column("withdrawn_by", String(128), nullable=True),
+)
+
+referrals = Table(
+    "referrals",
+    metadata,
+    Column("referral_id", String(40), primary_key=True),
+    Column("user_id", String(64), nullable=False, index=True),
+    Column("lender_id", String(40), nullable=False),
+    Column("consent_ids", Text, nullable=False),  # JSON list: the consents it relied on
+    Column("fields", Text, nullable=False),  # JSON list of the field names shared
+    Column("shared_hmac", String(64), nullable=False),  # HMAC-SHA256 of the values sent
+    Column("created_at", String(32), nullable=False),
+    Column("created_by", String(128), nullable=False),
+)
+
 GENESIS = "0" * 64
 
 # The tables of revision 0001, created by name there: later revisions create their own.

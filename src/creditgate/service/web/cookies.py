@@ -23,8 +23,19 @@ WHATIF = "cg_whatif"
 WHATIF_KIND = "cgw"
 WHATIF_TTL_S = 600
 YEAR_S = 365 * 24 * 3600
-OK_FLASHES = frozenset({"review_requested", "dispute_sent", "consent_withdrawn"})
-ERROR_FLASHES = frozenset({"whatif_bad_field", "whatif_unavailable", "dispute_bad"})
+OK_FLASHES = frozenset(
+    {
+        "review_requested",
+        "dispute_sent",
+        "consent_withdrawn",
+        "lender_consent_recorded",
+        "lender_consent_withdrawn",
+        "referral_sent",
+    }
+)
+ERROR_FLASHES = frozenset(
+    {"whatif_bad_field", "whatif_unavailable", "dispute_bad", "referral_refused"}
+)
 
 
 def _set(request: Request, response: Response, name: str, value: str, max_age: int) -> None:

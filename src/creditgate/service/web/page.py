@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from fastapi.responses import HTMLResponse
 
+from creditgate.explain.alternatives import LENDER_KIND
 from creditgate.profile import ProfileError
+from creditgate.service import referrals
 from creditgate.service.answers import Answer, what_if
 from creditgate.service.deps import Services
 from creditgate.service.web import view
@@ -46,6 +49,33 @@ def _tried(
 RESOLVED = ("upheld", "overturned", "approve", "decline")  # each has a message
 
 
+def _lenders(services: Services, found: Answer, state: str) -> list[dict[str, Any]]:
+    """The licensed lenders the refusal names, each with the user's active consents to share
+    fields with it and whether they cover every field it asks for (read only when some are
+    named: an ordinary page costs no query more)."""
+    named = referrals.named_lenders(found) if state == "hidden" else []
+    if not named:
+        return []
+    mine = referrals.store(services).consents(found.user_id)
+    out = []
+    for lender in named:
+        active = [c for c in mine if c.active and c.lender_id == lender["id"]]
+        covered = {f for c in active for f in c.fields}
+        out.append(
+            {
+                **lender,
+                "apr_min_pct": f"{Decimal(lender['apr_min']) * 100:.2f}%",
+                "apr_max_pct": f"{Decimal(lender['apr_max']) * 100:.2f}%",
+                "consents": [
+                    {"consent_id": c.consent_id, "granted_at": c.granted_at[:16].replace("T", " ")}
+                    for c in active
+                ],
+                "covered": set(lender["fields"]) <= covered,
+            }
+        )
+    return out
+
+
 def _requests(services: Services, user_id: str) -> list[dict[str, Any]]:
     return [
         {
@@ -83,7 +113,10 @@ def answer_page(
         others=others,
         todo=todo,
         fixed=fixed,
-        alternatives=list(decision.get("alternatives") or []) if state == "hidden" else [],
+        alternatives=[a for a in decision.get("alternatives") or [] if a.get("kind") != LENDER_KIND]
+        if state == "hidden"
+        else [],
+        lenders=_lenders(services, found, state),
         as_of=found.as_of.isoformat() if found.as_of else None,
         snapshot_as_of=found.snapshot_as_of if found.source == "snapshot" else None,
         policy_version=found.policy_version,

@@ -47,6 +47,9 @@ def install(app: FastAPI, services: Services) -> None:
         UsedLinks(services.engine), PerUserLimit(services.settings.whatif_per_minute)
     )
     app.include_router(router)
+    from creditgate.service.web import lender_forms  # imports this module's helpers
+
+    app.include_router(lender_forms.router)
 
 
 async def _self_check(request: Request) -> SelfCheck:
