@@ -107,7 +107,6 @@ def test_the_printed_duckdb_sql_runs_and_decides_like_the_decider(
 SQL_CACHE: dict[str, str] = {}
 
 
-@pytest.mark.xdist_group("spark")
 def test_the_printed_spark_sql_runs_on_spark_and_decides_like_the_decider(
     decider: Decider,
 ) -> None:
