@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from family import FAMILY, family_policy, family_text
 
 from creditgate.decider import Decider
 from creditgate.policy.loader import PolicyError, parse_policy
+from product_family import FAMILY, family_policy, family_text
 from strategies import strong_profile
 
 AS_OF = date(2026, 11, 28)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from family import FAMILY, family_policy
 from scipy.optimize import brentq
 
 from creditgate.policy.lint import errors, lint
 from creditgate.products.instalments import plan_apr, schedule
+from product_family import FAMILY, family_policy
 
 PLANS = [
     (1, "0.0100"),

@@ -7,13 +7,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from family import FAMILY, family_policy
 
 from creditgate.decider import Decider
 from creditgate.policy.lint import errors, lint
 from creditgate.policy.loader import PolicyError
 from creditgate.policy.nodes import Lender, PartnerDecline
 from creditgate.products.joint import allocate, part
+from product_family import FAMILY, family_policy
 from strategies import strong_profile
 
 AS_OF = date(2026, 11, 28)

@@ -92,9 +92,7 @@ class OfferBuilder:
         if status == ProductStatus.OFFERED:
             key = "offered_plans" if p.kind is ProductKind.INSTALMENT else "offered"
             funding = tuple(
-                FundingPart(lender, name, own, values[at])
-                for lender, name, own, at in r.funding
-                if values[at]
+                FundingPart(lender, name, own, values[at]) for lender, name, own, at in r.funding
             )
             return ProductOffer(
                 p.id,

@@ -1,4 +1,4 @@
-"""The product family used by the products tests: the default policy plus ``family.yaml``."""
+"""The products tests' family: the default policy plus ``products/family.yaml``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from creditgate.policy.loader import default_policy_path, parse_policy
 from creditgate.policy.nodes import Policy
 
-FAMILY = (Path(__file__).parent / "family.yaml").read_text(encoding="utf-8")
+FAMILY = (Path(__file__).parent / "products" / "family.yaml").read_text(encoding="utf-8")
 
 
 def family_text(extra: str = FAMILY) -> str:
