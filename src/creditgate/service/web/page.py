@@ -84,6 +84,7 @@ def answer_page(
         todo=todo,
         fixed=fixed,
         alternatives=list(decision.get("alternatives") or []) if state == "hidden" else [],
+        offers=list(decision.get("offers") or []) if state == "visible" else [],
         as_of=found.as_of.isoformat() if found.as_of else None,
         snapshot_as_of=found.snapshot_as_of if found.source == "snapshot" else None,
         policy_version=found.policy_version,
