@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from product_family import family_text
 from test_api import PROFILES, STRONG, decide
 from test_snapshot_decisions import activate, snapshot
 
 from conftest import auth, make_settings
 from creditgate.service.app import create_app
 from creditgate.service.schemas import DecisionOut
+from product_family import family_text
 
 
 @pytest.fixture

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from product_family import family_text
 from selfcheck_helpers import by_testid, page, sign_in, state
 from test_api import STRONG, decide
 
 from conftest import make_settings
 from creditgate.service.app import create_app
+from product_family import family_text
 
 
 def test_the_page_shows_every_offer(tmp_path: Path) -> None:
