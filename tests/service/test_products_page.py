@@ -7,9 +7,12 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from selfcheck_helpers import by_testid, page, sign_in, state
-from test_api import STRONG, decide
+from sqlalchemy import text
+from test_api import PROFILES, STRONG, decide
+from typer.testing import CliRunner
 
 from conftest import make_settings
+from creditgate.cli.main import app as cli
 from creditgate.service.app import create_app
 from product_family import family_text
 
@@ -39,3 +42,28 @@ def test_the_page_shows_every_offer(tmp_path: Path) -> None:
     assert {
         f.split('data-lender="')[1].split('"')[0] for f in by_testid(html, "offer-funding")
     } == lenders
+
+
+def test_replay_reproduces_a_family_decision_and_sees_a_changed_offer(tmp_path: Path) -> None:
+    """``replay`` decides a stored decision again, offers included: identical as stored, and
+    an offer changed in the log (a joint loan's funding) is a difference."""
+    policy = tmp_path / "family.yaml"
+    policy.write_text(family_text(), encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    settings = make_settings(url, snapshot_dir=str(tmp_path / "s"), policy_path=str(policy))
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        ids = [decide(client, p)["decision_id"] for p in PROFILES.values()]
+        log = client.app.state.services.log  # type: ignore[attr-defined]
+    runner = CliRunner()
+    for decision_id in ids:
+        result = runner.invoke(cli, ["replay", decision_id, "--db", url])
+        assert result.exit_code == 0, result.output
+    with log.engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE decisions SET decision = replace(decision, "
+                '\'"lender":"partner_a"\', \'"lender":"partner_z"\') WHERE seq = 1'
+            )
+        )
+    result = runner.invoke(cli, ["replay", ids[0], "--db", url])
+    assert result.exit_code != 0
