@@ -4,6 +4,7 @@ cutoffs; a policy without products writes none, and its decisions are unchanged.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -102,3 +103,17 @@ def test_a_policy_without_products_writes_no_offers(tmp_path: Path) -> None:
     write_parquet(source, 500, seed=3, as_of=AS_OF, chunk_size=5_000)
     batch(duckdb_backend("1GB", 1), source, tmp_path, Decider())
     assert not offers_path(tmp_path / "decisions.parquet").exists()
+
+
+def test_the_run_report_counts_each_product(family_run: tuple[Path, Path, Decider]) -> None:
+    """``decisions.report.json`` (``simulate``'s figures too) counts each product's offers."""
+    _, out, decider = family_run
+    document = json.loads((out / "decisions.report.json").read_text(encoding="utf-8"))
+    report = document["reports"][0]
+    offers = offer_rows(out)
+    assert [p["product"] for p in report["products"]] == [p.id for p in decider.policy.products]
+    for p in report["products"]:
+        mine = [r for r in offers if r["product"] == p["product"]]
+        for status in ("offered", "not_eligible", "referred"):
+            assert p[status] == sum(r["status"] == status for r in mine)
+        assert p["exposure_cny"] == sum(r["limit_cny"] or 0 for r in mine)
