@@ -44,8 +44,8 @@ def offer_bindings(program: Program) -> tuple[str, ...]:
     lenders' parts (add them to a decided table's extra columns)."""
     names: list[str] = []
     for p in program.policy.products:
-        keys = [ProductValue(p.id, part) for part in _PARTS]
-        keys += [Funding(p.id, lender.id) for lender in p.lenders]  # type: ignore[misc]
+        keys: list[ProductValue | Funding] = [ProductValue(p.id, part) for part in _PARTS]
+        keys += [Funding(p.id, lender.id) for lender in p.lenders]
         names += [k.column for k in keys if program.has(k)]
     return tuple(names)
 
