@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from creditgate.policy.loader import default_policy_path, load_policy, parse_policy
 from creditgate.policy.nodes import CmpOp, Condition, LimitRow, Policy, Segment, Value
 from creditgate.population.regions import load_regions
-from creditgate.schema import Occupation
+from creditgate.schema import LoanPurpose, Occupation
 
 AS_OF = date(2026, 11, 28)
 CITIES = sorted(load_regions().cities)
@@ -110,6 +110,8 @@ def profiles(draw: st.DrawFn, as_of: date = AS_OF) -> dict[str, Any]:
         "sim_changed_days_ago": draw(st.one_of(st.none(), st.integers(0, 400))),
         "applications_7d": draw(_edge_ints(0, 8, [0, 1, 5])),
         **held_facts(draw, as_of),
+        # mostly unstated (consumption), sometimes business (referred) or another purpose
+        "loan_purpose": draw(st.one_of(st.none(), st.sampled_from([p.value for p in LoanPurpose]))),
     }
 
 

@@ -17,6 +17,7 @@ from creditgate.engines.row import RowCompiler, Source, compile_program
 from creditgate.explain.alternatives import LenderAlternatives
 from creditgate.explain.catalogue import text
 from creditgate.explain.evaluation import Evaluation
+from creditgate.explain.offers import OfferBuilder
 from creditgate.explain.reasons import ReasonBuilder
 from creditgate.explain.recourse_plan import RecoursePlanner
 from creditgate.identifiers import new_decision_id
@@ -71,6 +72,8 @@ class Decider:
         self.output_at = tuple(self.program.at(key) for key in read)
         assert max(self.output_at) < split, "decision outputs must precede the reason keys"
         self.outputs = itemgetter(*self.output_at)
+        # The product family's offers (docs/policy.md, "products"); None without one.
+        self.offers = OfferBuilder(self.program) if self.policy.products else None
 
     def explanation(self, source: Source) -> tuple[list[str], dict[str, Any]]:
         """The end of ``explain``: the reasons and the gate and region recourse, worded
@@ -151,6 +154,7 @@ class Decider:
                 if reduced or withdrawn or entry == "servicing"
                 else (),
                 since,
+                () if self.offers is None else self.offers.offers(row, values, reasons),
             ),
         )
 

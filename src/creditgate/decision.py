@@ -91,6 +91,73 @@ class Notice(NamedTuple):
         return out
 
 
+class PlanTerms(NamedTuple):
+    """An instalment plan as offered: the fee per period on the original principal and the
+    APR of its repayment schedule by the IRR method (monthly IRR x 12)."""
+
+    periods: int
+    fee_per_period: Decimal
+    apr: Decimal
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "periods": self.periods,
+            "fee_per_period": str(self.fee_per_period),
+            "apr": str(self.apr),
+            "apr_method": "nominal",
+        }
+
+
+class FundingPart(NamedTuple):
+    """Who funds how much of a joint loan (``own``: the platform's own lender)."""
+
+    lender: str
+    name: Text
+    own: bool
+    amount_cny: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lender": self.lender,
+            "name": self.name,
+            "own": self.own,
+            "amount_cny": self.amount_cny,
+        }
+
+
+class ProductOffer(NamedTuple):
+    """One product of the policy's family for this user (docs/policy.md, "products"):
+    ``offered`` with its line and price, or ``not_eligible`` / ``referred`` with the reasons
+    (the product's own, or the shared layers' when those left the user out)."""
+
+    product: str
+    kind: str
+    name: Text
+    status: str
+    limit_cny: int | None
+    apr: Decimal | None
+    plans: tuple[PlanTerms, ...]
+    funding: tuple[FundingPart, ...]
+    reasons: tuple[Reason, ...]
+    merchant_only: bool
+    message: Text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "product": self.product,
+            "kind": self.kind,
+            "name": self.name,
+            "status": self.status,
+            "limit_cny": self.limit_cny,
+            "apr": str(self.apr) if self.apr is not None else None,
+            "merchant_only": self.merchant_only,
+            "plans": [p.to_dict() for p in self.plans],
+            "funding": [f.to_dict() for f in self.funding],
+            "reasons": [r.to_dict() for r in self.reasons],
+            "message": self.message,
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class OutputColumn:
     """One column of the decision as a table (``batch`` writes them, ``Decider`` reads the
@@ -152,6 +219,9 @@ class Decision(NamedTuple):
     retained: bool = False  # invited only because the hysteresis kept an invitation
     notices: tuple[Notice, ...] = ()
     invited_since: date | None = None  # when the invitation an invited user holds began
+    # One per product of the policy's family (empty without a ``products:`` section: the
+    # top-level fields are the cash loan's, and the JSON has no "offers").
+    offers: tuple[ProductOffer, ...] = ()
 
     @property
     def review(self) -> dict[str, Any]:
@@ -199,6 +269,8 @@ class Decision(NamedTuple):
             "alternatives": [a.to_dict() for a in self.alternatives],
             "review": self.review,
         }
+        if self.offers:
+            out["offers"] = [o.to_dict() for o in self.offers]
         return out if langs is None else only_langs(out, langs)
 
 

@@ -42,6 +42,22 @@ class Occupation(StrEnum):
     OTHER = "other"
 
 
+class LoanPurpose(StrEnum):
+    """What the user says a loan is for (``loan_purpose``; absent: consumption). The family
+    is for personal consumption: a business purpose is referred to business loans."""
+
+    CONSUMPTION = "consumption"
+    BUSINESS = "business"
+    EDUCATION = "education"
+    MEDICAL = "medical"
+    HOME = "home"
+    TRAVEL = "travel"
+    OTHER = "other"
+
+
+BUSINESS_PURPOSES: Final = (LoanPurpose.BUSINESS.value,)
+"""Purposes never given a consumption loan (``policy.lower``: referred, ``BUSINESS_PURPOSE``)."""
+
 Scalar = bool | int | float | Decimal | str | date
 
 TEXT_LENGTH: Final = (1, 64)  # characters in any text field, the user id too
@@ -140,6 +156,15 @@ _FIELDS: Final = (
     FieldSpec("invited_since", date, Consent.NONE, nullable=True, optional=True),
     FieldSpec(
         "invited_limit_cny", int, Consent.NONE, nullable=True, ge=0, le=10_000_000, optional=True
+    ),
+    # What the user says the loan is for, when they say (docs/policy.md, "products").
+    FieldSpec(
+        "loan_purpose",
+        str,
+        Consent.NONE,
+        nullable=True,
+        optional=True,
+        choices=tuple(p.value for p in LoanPurpose),
     ),
 )
 

@@ -20,6 +20,7 @@ from creditgate.policy.bindings import (
     FraudFired,
     GateFailed,
     Points,
+    ProductGateFailed,
     ReasonKey,
     ReasonOrder,
     ReasonRank,
@@ -35,6 +36,7 @@ def _family_prefixes() -> set[str]:
     keys = (GateFailed(""), FraudFired(""), BinIndex(""), Points(""), ReasonOrder(""))
     prefixes = {k.column for k in keys} | {ReasonRank("").column}
     prefixes.add(ReasonKey(0).column.removesuffix("0"))
+    prefixes.add(ProductGateFailed("", "").column.partition(".")[0] + ".")  # the family's
     return prefixes
 
 
@@ -62,6 +64,7 @@ def test_the_prefixes_cover_every_family() -> None:
         "reason.",
         "reason.order.",
         "reason.rank.",
+        "product.",
     } <= set(PREFIXES)
     assert "cutoff.capacity" in PREFIXES and "outcome.policy" in PREFIXES
 

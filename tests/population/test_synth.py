@@ -53,6 +53,7 @@ CONTRACT = [
     ("has_outstanding_loan", pa.bool_()),  # optional: NULL in a new programme's population
     ("invited_since", pa.date32()),
     ("invited_limit_cny", pa.int64()),
+    ("loan_purpose", pa.string()),  # optional: NULL (consumption) unless the user states one
 ]
 NULLABLE = {
     "last_overdue_on",
@@ -60,6 +61,7 @@ NULLABLE = {
     "has_outstanding_loan",
     "invited_since",
     "invited_limit_cny",
+    "loan_purpose",
 }
 
 

@@ -15,6 +15,7 @@ from test_snapshot_decisions import activate, snapshot
 from conftest import auth, make_settings
 from creditgate.service.app import create_app
 from creditgate.service.schemas import DecisionOut
+from product_family import family_text
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def response_schema(client: TestClient) -> dict[str, Any]:
 def test_the_openapi_document_gives_the_decision_fields(sqlite_client: TestClient) -> None:
     schema = response_schema(sqlite_client)
     decision = decide(sqlite_client, STRONG)
-    assert set(schema["properties"]) == set(decision) | {"experiment"}
+    assert set(schema["properties"]) == set(decision) | {"experiment", "offers"}
     assert set(schema["required"]) == set(decision)
     assert schema["properties"]["outcome"]["enum"] == [
         "invited",
@@ -64,3 +65,25 @@ def test_every_decision_returned_matches_the_schema(
     activate(sqlite_client, snapshot(tmp_path, "c", loose, city_cutoffs={"capital": {"兰州": 790}}))
     for profile in [STRONG | {"city": "兰州", "user_id": "u-lz"}, *PROFILES.values()]:
         check(profile)
+
+
+def test_a_family_policys_offers_match_the_schema(tmp_path: Path) -> None:
+    """Served under a policy with a product family, every decision carries its offers, and
+    they match ``OfferOut`` exactly."""
+    policy = tmp_path / "family.yaml"
+    policy.write_text(family_text(), encoding="utf-8")
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'f.db'}",
+        snapshot_dir=str(tmp_path / "snapshots"),
+        policy_path=str(policy),
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        statuses = set()
+        for profile in PROFILES.values():
+            body = {"profile": profile, "as_of": "2026-11-28"}
+            r = client.post("/v1/decisions", json=body, headers=auth("service"))
+            assert r.status_code == 200, r.text
+            out = DecisionOut.model_validate_json(r.content, strict=True)
+            assert out.offers is not None and len(out.offers) == 3
+            statuses |= {o.status for o in out.offers}
+        assert statuses == {"offered", "not_eligible", "referred"}

@@ -27,6 +27,7 @@ from creditgate.batch.decisions import (
     with_reasons,
 )
 from creditgate.batch.locations import Location, local_path, sibling, text_of
+from creditgate.batch.offers import offer_bindings, offers_of, offers_path
 from creditgate.batch.staging import OUTCOME, stage_policies
 from creditgate.batch.validate import (
     BAD_COLUMN,
@@ -206,6 +207,10 @@ def run_batch(
         step("writing decisions")
         provinces = provinces_of(pop.raw_cities, regions) if PROVINCE in partition_by else None
         write_output(backend, as_optional(decisions_of(rows, lists, provinces)), out, partition_by)
+        if policy.products:
+            step("writing offers")
+            full = rows if lists is None else with_reasons(rows, lists)
+            write_output(backend, as_optional(offers_of(final.program, full)), offers_path(out))
         step("reporting")
         lab_report = report_of(backend, rows, sp.steps, policy, cutoffs, regions, as_of)
         step("writing quarantine")
@@ -509,15 +514,17 @@ def decided(
     (``Backend.release`` it when done; None when the rows carry ``reason_codes`` already).
 
     Columns: the contract's (``reason_codes`` only with ``with_reasons(rows, lists)``; the
-    signature ``_sig`` instead), ``region_class``, ``segment``, ``city``, the funnel's
+    signature ``_sig`` instead), ``region_class``, ``segment``, the product family's
+    (``batch.offers.offer_bindings``), ``city``, the funnel's
     ``_fmask`` and ``_ffirst`` with the whitelist's cuts, and ``_outcome`` when staged."""
     late = {i: s for i, s in enumerate(steps) if s.late}
-    extra = ("region_class", "segment", *(str(refs(s.condition).pop()) for s in late.values()))
+    flags = tuple(str(refs(s.condition).pop()) for s in late.values())
+    extra = ("region_class", "segment", *flags, *offer_bindings(sp.program))
     keep = tuple(c for c in ("city", MASK, FIRST, OUTCOME) if c in good.columns)
     rows = final_columns(sp, good, as_of, extra=extra, keep=keep)
     cut = {i: rows[extra[2 + j]] for j, i in enumerate(late)}
     mask, first = mask_and_first(steps, cut)
-    renamed_rows = {c: c for c in rows.columns if c not in extra[2:] and c not in (MASK, FIRST)}
+    renamed_rows = {c: c for c in rows.columns if c not in flags and c not in (MASK, FIRST)}
     rows = rows.select(
         **{c: rows[c] for c in renamed_rows},
         **{MASK: rows[MASK] + mask, FIRST: ibis.coalesce(rows[FIRST], first)},

@@ -75,7 +75,7 @@ def is_indicator(node: n.Case) -> bool:
     )
 
 
-_OPTIONAL_TYPES = {bool: "boolean", int: "int64", date: "date"}
+_OPTIONAL_TYPES = {bool: "boolean", int: "int64", date: "date", str: "string"}
 
 
 def with_optional_fields(table: ir.Table) -> ir.Table:

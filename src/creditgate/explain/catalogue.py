@@ -29,6 +29,7 @@ SECTIONS = (
     "review",
     "schedule",
     "notices",
+    "products",
 )
 Text = dict[str, str]
 _SEPARATOR = {"zh-CN": "", "en": " "}  # between sentences: Chinese needs no space

@@ -30,7 +30,8 @@ import pyarrow as pa
 from creditgate.batch.backends import Backend
 from creditgate.batch.whitelist import Cutoffs
 from creditgate.lab.funnel import FIRST, MASK, FunnelStep, failed_at
-from creditgate.policy.nodes import Outcome, Policy
+from creditgate.policy.bindings import ProductPart, ProductValue
+from creditgate.policy.nodes import Outcome, Policy, ProductStatus
 from creditgate.policy.schedule import stage_at
 from creditgate.population.regions import RegionTable
 
@@ -137,7 +138,32 @@ def report_of(
             if g[k] is not None:
                 g[k] = int(g[k])
     report = assemble(groups, scores, offers, steps, policy, cutoffs, has_outcome)
-    return report | {"rollout": rollout(policy, regions, as_of)}
+    report |= {"rollout": rollout(policy, regions, as_of)}
+    if policy.products:
+        report["products"] = product_counts(backend, rows, policy)
+    return report
+
+
+def product_counts(backend: Backend, rows: ir.Table, policy: Policy) -> list[dict[str, Any]]:
+    """Per product of the family (docs/policy.md, "Products"): users by status and the
+    exposure offered (the sum of its lines), in one aggregation of the decided rows."""
+    sums: dict[str, ir.Value] = {}
+    for i, p in enumerate(policy.products):
+        status = rows[ProductValue(p.id, ProductPart.STATUS).column]
+        for s in ProductStatus:
+            sums[f"p{i}_{s.value}"] = (status == s.value).cast("int64").sum()
+        line = rows[ProductValue(p.id, ProductPart.LIMIT).column].cast("int64")
+        sums[f"p{i}_exposure"] = line.fill_null(0).sum()
+    got = backend.fetch(rows.aggregate(**sums)).to_pylist()[0]
+    return [
+        {
+            "product": p.id,
+            "kind": p.kind.value,
+            **{s.value: int(got[f"p{i}_{s.value}"] or 0) for s in ProductStatus},
+            "exposure_cny": int(got[f"p{i}_exposure"] or 0),
+        }
+        for i, p in enumerate(policy.products)
+    ]
 
 
 STABILITY = ("retained", "servicing", "limit_reduced", "withdrawn")

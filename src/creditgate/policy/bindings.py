@@ -8,7 +8,9 @@ columns and in the Parquet a run writes, so the rendering here must stay byte-st
 - ``Fixed``: the bindings every program has once (``score``, ``cutoff``, ``outcome``...).
 - one class per family of bindings named after a policy element: ``GateFailed(gate id)``,
   ``FraudFired(rule id)``, ``BinIndex(feature)``, ``Points(feature)``, ``ReasonKey(slot)``,
-  ``ReasonOrder(feature)``, ``ReasonRank(feature)``.
+  ``ReasonOrder(feature)``, ``ReasonRank(feature)``; the product family's
+  ``ProductValue(product, part)``, ``ProductGateFailed(product, gate)``,
+  ``PartnerAccepts(product, lender)`` and ``Funding(product, lender)``.
 
 Derived fields (``features.derived_fields``) are bound under their own field names.
 """
@@ -154,4 +156,84 @@ class ReasonRank(_Keyed):
         return f"reason.rank.{self.feature}"
 
 
-Key = Fixed | GateFailed | FraudFired | BinIndex | Points | ReasonKey | ReasonOrder | ReasonRank
+class ProductPart(Enum):
+    """What a product of the family binds once (``ProductValue``)."""
+
+    BASE_LIMIT = "limit.base"  # its line from the cash loan's, before funding
+    FUNDED = "limit.funded"  # a joint loan's line after the partners' decisions
+    REASON = "reason"  # its own reason code when the shared layers invite (else NULL)
+    STATUS = "status"  # offered, not_eligible or referred
+    LIMIT = "limit"  # the line offered (NULL unless offered)
+    APR = "apr"  # the APR offered (cash and joint loans; NULL unless offered)
+
+    @property
+    def column(self) -> str:
+        return str(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductValue(_Keyed):
+    """Product ``product``'s ``part`` (``ProductPart``)."""
+
+    product: str
+    part: ProductPart
+
+    @property
+    def column(self) -> str:
+        return f"product.{self.product}.{self.part.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class ProductGateFailed(_Keyed):
+    """TRUE when gate ``gate_id`` of product ``product`` fails (of its partner ``lender``
+    when one is named)."""
+
+    product: str
+    gate_id: str
+    lender: str = ""
+
+    @property
+    def column(self) -> str:
+        owner = f"{self.product}.{self.lender}" if self.lender else self.product
+        return f"product.{owner}.fail.{self.gate_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerAccepts(_Keyed):
+    """TRUE when partner ``lender`` of joint product ``product`` takes its share."""
+
+    product: str
+    lender: str
+
+    @property
+    def column(self) -> str:
+        return f"product.{self.product}.accept.{self.lender}"
+
+
+@dataclass(frozen=True, slots=True)
+class Funding(_Keyed):
+    """The yuan lender ``lender`` funds of joint product ``product``'s line (NULL unless
+    offered)."""
+
+    product: str
+    lender: str
+
+    @property
+    def column(self) -> str:
+        return f"product.{self.product}.fund.{self.lender}"
+
+
+Key = (
+    Fixed
+    | GateFailed
+    | FraudFired
+    | BinIndex
+    | Points
+    | ReasonKey
+    | ReasonOrder
+    | ReasonRank
+    | ProductValue
+    | ProductGateFailed
+    | PartnerAccepts
+    | Funding
+)

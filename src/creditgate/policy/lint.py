@@ -82,6 +82,7 @@ def lint(policy: Policy, regions: RegionTable | None = None) -> list[Finding]:
     findings += _gates(policy)
     findings += _scorecard(policy)
     findings += _schedule(policy, regions)
+    findings += _products(policy)
     if policy.jurisdiction.name == "CN":
         findings += _cn_mandatory(policy)
         findings += _cn_cutoffs(policy)
@@ -187,6 +188,50 @@ def _pricing(policy: Policy) -> list[Finding]:
     return out
 
 
+def _products(policy: Policy) -> list[Finding]:
+    """Each instalment plan's APR (IRR method, computed at load) within the cap; a joint
+    loan's shares adding up to 100%, the own lender's at least the jurisdiction's minimum."""
+    out: list[Finding] = []
+    law = policy.jurisdiction
+    for p in policy.products:
+        for plan in p.plans:
+            if plan.apr > law.apr_cap:
+                out.append(
+                    Finding(
+                        Level.ERROR,
+                        "APR_CAP",
+                        plan.line or p.line,
+                        f"product {p.id}: the {plan.periods}-period plan at a fee of "
+                        f"{plan.fee_per_period} a period has an APR of {plan.apr} (IRR method), "
+                        f"above the {law.name} cap of {law.apr_cap}",
+                    )
+                )
+        if p.own_lender is None:
+            continue
+        total = sum((lender.share for lender in p.lenders), Decimal(0))
+        if total != 1:
+            out.append(
+                Finding(
+                    Level.ERROR,
+                    "JOINT_SHARES",
+                    p.line,
+                    f"product {p.id}: the lenders' shares add up to {total}, not 1",
+                )
+            )
+        if p.own_lender.share < law.joint_min_own_share:
+            out.append(
+                Finding(
+                    Level.ERROR,
+                    "JOINT_OWN_SHARE",
+                    p.own_lender.line or p.line,
+                    f"product {p.id}: the own lender {p.own_lender.id} funds "
+                    f"{p.own_lender.share} of each loan; {law.name} requires at least "
+                    f"{law.joint_min_own_share}",
+                )
+            )
+    return out
+
+
 def _consent(policy: Policy, regions: RegionTable) -> list[Finding]:
     derived = by_name(derived_fields(regions, policy.unknown_city))
     gated = {
@@ -199,6 +244,11 @@ def _consent(policy: Policy, regions: RegionTable) -> list[Finding]:
     uses += [
         (f.field, policy.line(f"scorecard.features.{i}"), f"scorecard feature {f.name}")
         for i, f in enumerate(policy.scorecard.features)
+    ]
+    uses += [
+        (g.field, g.line, f"product {p.id} gate {g.id}")
+        for p in policy.products
+        for g in (*p.gates, *(g for lender in p.lenders for g in lender.gates))
     ]
     uses += [
         (c.field, row.line, f"segment {s.name} limit row {j}")

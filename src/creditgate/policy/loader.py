@@ -15,7 +15,7 @@ from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -30,12 +30,18 @@ from creditgate.policy.nodes import (
     Condition,
     FraudRule,
     Gate,
+    InstalmentPlan,
     Jurisdiction,
     Layer,
+    Lender,
     LimitRow,
     Offer,
+    PartnerDecline,
     Policy,
     PriceBand,
+    Product,
+    ProductKind,
+    ProductLimit,
     RegionRule,
     RegionStatus,
     RolloutStage,
@@ -53,6 +59,7 @@ from creditgate.population.regions import (
     UnknownCityError,
     load_regions,
 )
+from creditgate.products.instalments import plan_apr
 from creditgate.schema import PROFILE_FIELDS, Consent
 
 PROTECTED_ATTRIBUTES = frozenset(
@@ -71,6 +78,7 @@ PROTECTED_ATTRIBUTES = frozenset(
     }
 )
 DEFAULT_POLICY = "default.yaml"
+LANGS: tuple[Literal["zh-CN"], Literal["en"]] = ("zh-CN", "en")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +170,7 @@ class _Builder:
         schedule = self.schedule()
         scorecard = self.scorecard(regions)
         offer = self.offer()
+        products = self.products()
         if self.issues:
             raise PolicyError(self.issues)
         return Policy(
@@ -180,7 +189,9 @@ class _Builder:
                 spec.jurisdiction.name,
                 spec.jurisdiction.apr_cap,
                 spec.jurisdiction.household_line_cap_cny,
+                spec.jurisdiction.joint_min_own_share,
             ),
+            products=products,
             lgd=spec.risk.lgd,
             stability=Stability(spec.stability.min_days, spec.stability.band),
             source=self.source.file,
@@ -430,6 +441,96 @@ class _Builder:
             prices,
             tuple(o.terms),
             o.days_per_year,
+        )
+
+    def products(self) -> tuple[Product, ...]:
+        """The product family: exactly one cash loan (the ``offer:`` section), then
+        instalments and joint loans with what their kind needs and nothing it does not."""
+        specs = self.spec.products
+        if not specs:
+            return ()
+        self.unique([p.id for p in specs], "products")
+        if sum(p.kind == "cash" for p in specs) != 1:
+            self.error(("products",), "list exactly one product of kind cash (the offer)")
+        return tuple(self.product(p, ("products", i)) for i, p in enumerate(specs))
+
+    def product(self, p: s.ProductSpec, path: Path_) -> Product:
+        kind = ProductKind(p.kind)
+        needs = {
+            ProductKind.CASH: set[str](),
+            ProductKind.INSTALMENT: {"plans", "limit"},
+            ProductKind.JOINT: {"own_lender", "partners"},
+        }[kind]
+        allowed = (
+            needs
+            | {
+                ProductKind.CASH: set[str](),
+                ProductKind.INSTALMENT: {"gates", "merchant_only", "apr_method"},
+                ProductKind.JOINT: {"gates", "limit", "on_partner_decline"},
+            }[kind]
+        )
+        given = p.model_fields_set - {"id", "kind"}
+        for name in sorted(given - allowed):
+            self.error((*path, name), f"a product of kind {kind.value} has no {name!r}")
+        for name in sorted(needs - given):
+            self.error(path, f"a product of kind {kind.value} needs {name!r}")
+        gates = self.product_gates(p.gates, (*path, "gates"))
+        limit = None
+        if p.limit is not None:
+            if p.limit.min_cny > p.limit.max_cny:
+                self.error((*path, "limit"), "min_cny is above max_cny")
+            limit = ProductLimit(p.limit.share_of_cash, p.limit.min_cny, p.limit.max_cny)
+        plans: list[InstalmentPlan] = []
+        for i, plan in enumerate(p.plans):
+            ppath = (*path, "plans", i)
+            if plan.periods in (q.periods for q in plans):
+                self.error((*ppath, "periods"), f"a second plan of {plan.periods} periods")
+            apr = plan_apr(plan.periods, plan.fee_per_period)
+            line = self.source.line_of(ppath)
+            plans.append(InstalmentPlan(plan.periods, plan.fee_per_period, apr, line))
+        own = None
+        if p.own_lender is not None:
+            opath = (*path, "own_lender")
+            if p.own_lender.gates or p.own_lender.max_exposure_cny is not None:
+                self.error(opath, "the own lender's appetite is the shared layers: no gates or max")
+            own = self.lender(p.own_lender, opath)
+        partners = tuple(self.lender(q, (*path, "partners", i)) for i, q in enumerate(p.partners))
+        ids = [q.id for q in [*([p.own_lender] if p.own_lender else []), *p.partners]]
+        if len(set(ids)) != len(ids):
+            self.error((*path, "partners"), "lender ids must differ")
+        return Product(
+            id=p.id,
+            kind=kind,
+            gates=gates,
+            limit=limit,
+            merchant_only=p.merchant_only,
+            plans=tuple(plans),
+            own_lender=own,
+            partners=partners,
+            on_partner_decline=PartnerDecline(p.on_partner_decline),
+            line=self.source.line_of(path),
+        )
+
+    def product_gates(self, specs: list[s.GateSpec], path: Path_) -> tuple[Gate, ...]:
+        gates = tuple(self.gate(g, (*path, i)) for i, g in enumerate(specs))
+        seen: set[str] = set()
+        for i, g in enumerate(specs):
+            if g.id in seen:
+                self.error((*path, i, "id"), f"duplicate id {g.id!r}")
+            seen.add(g.id)
+        return gates
+
+    def lender(self, spec: s.LenderSpec, path: Path_) -> Lender:
+        missing = [lang for lang in LANGS if not spec.name.get(lang)]
+        if missing:
+            self.error((*path, "name"), f"a lender is named in zh-CN and en: {missing} missing")
+        return Lender(
+            spec.id,
+            tuple(sorted(spec.name.items())),
+            spec.share,
+            spec.max_exposure_cny,
+            self.product_gates(spec.gates, (*path, "gates")),
+            self.source.line_of(path),
         )
 
     def limit_rows(self, rows: list[s.LimitSpec], path: Path_) -> tuple[LimitRow, ...]:

@@ -54,10 +54,11 @@ from creditgate.policy.nodes import (
     ScoreFeature,
 )
 from creditgate.policy.passes import optimize
+from creditgate.policy.product_lowering import product_bindings
 from creditgate.policy.reason_order import ReasonSlot, reason_slots
 from creditgate.policy.schedule import open_expr
 from creditgate.population.regions import RegionTable
-from creditgate.schema import PROFILE_FIELDS, Consent
+from creditgate.schema import BUSINESS_PURPOSES, PROFILE_FIELDS, Consent
 from creditgate.timeutil import Unit
 
 FALSE = Literal(False)
@@ -357,7 +358,11 @@ def lower(policy: Policy, regions: RegionTable) -> Program:
     )
     out.append(bind(Fixed.SEGMENT, Case(segment_whens, Literal(None))))
     referred = tuple(s.name for s in policy.offer.segments if s.refer)
-    out.append(bind(Fixed.REFERRED, Coalesce((InSet(Fixed.SEGMENT.ref, referred), FALSE))))
+    # A segment the product does not fit, or a stated business purpose: the family is for
+    # personal consumption, so either is referred to business loans (``loan_purpose``).
+    business = InSet(Field("loan_purpose"), BUSINESS_PURPOSES)
+    refer = Or((InSet(Fixed.SEGMENT.ref, referred), business))
+    out.append(bind(Fixed.REFERRED, Coalesce((refer, FALSE))))
 
     by_policy = Case(
         (
@@ -376,6 +381,8 @@ def lower(policy: Policy, regions: RegionTable) -> Program:
     out.append(bind(Fixed.OUTCOME, by_policy))
     out.extend(offer_bindings(policy, derived, capacity))
     out.extend(entry_bindings(policy, capacity))
+    family = product_bindings(policy, lambda gate: gate_failed(gate, derived))
+    out.extend(bind(key, expr) for key, expr in family)
     keys, slots = reason_slots(policy, capacity)
     out.extend(bind(key, expr) for key, expr in keys)
     return Program(policy, tuple(out), derived, tuple(slots), regions)

@@ -455,6 +455,88 @@ class Jurisdiction:
     name: str
     apr_cap: Decimal
     household_line_cap_cny: int
+    # In joint lending the platform's own lender funds at least this share of every loan
+    # (CN: 30%, CBIRC notice 2021 No. 24); the lint checks every joint product against it.
+    joint_min_own_share: Decimal = Decimal("0.30")
+
+
+class ProductKind(StrEnum):
+    """The product family (docs/policy.md, "products")."""
+
+    CASH = "cash"  # today's cash loan: the ``offer:`` section
+    INSTALMENT = "instalment"  # consumption instalments at merchants
+    JOINT = "joint"  # a cash loan co-funded with partner banks
+
+
+class PartnerDecline(StrEnum):
+    """What a joint loan does with the share of a partner that declines (its gates fail) or
+    cannot take all of it (its ``max_exposure_cny``)."""
+
+    PASS_TO_NEXT = "pass_to_next"  # the accepting partners take it, in list order
+    REDUCE = "reduce"  # the limit shrinks to what the accepting lenders fund
+
+
+class ProductStatus(StrEnum):
+    OFFERED = "offered"
+    NOT_ELIGIBLE = "not_eligible"
+    REFERRED = "referred"
+
+
+@dataclass(frozen=True, slots=True)
+class ProductLimit:
+    """A product's line from the cash loan's: ``share_of_cash`` of it, rounded down to whole
+    yuan, then held within ``min_cny``..``max_cny``."""
+
+    share_of_cash: Decimal
+    min_cny: int
+    max_cny: int
+
+
+@dataclass(frozen=True, slots=True)
+class InstalmentPlan:
+    """``periods`` monthly repayments of principal / periods plus ``fee_per_period`` x the
+    original principal; ``apr`` is its annualised rate by the IRR method, computed at load
+    (``products.instalments.plan_apr``)."""
+
+    periods: int
+    fee_per_period: Decimal
+    apr: Decimal
+    line: int = source_line()
+
+
+@dataclass(frozen=True, slots=True)
+class Lender:
+    """A lender of a joint loan: ``share`` of each loan, at most ``max_exposure_cny`` yuan of
+    one loan (None: no bound), and its own appetite (gates) on top of the shared layers."""
+
+    id: str
+    name: tuple[tuple[str, str], ...]  # (language, name)
+    share: Decimal
+    max_exposure_cny: int | None = None
+    gates: tuple[Gate, ...] = ()
+    line: int = source_line()
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    """One product of the family. The cash loan is the ``offer:`` section itself; the others
+    are offered to users the shared layers invite and their own ``gates`` pass."""
+
+    id: str
+    kind: ProductKind
+    gates: tuple[Gate, ...] = ()
+    limit: ProductLimit | None = None  # None: the cash loan's line
+    merchant_only: bool = False
+    plans: tuple[InstalmentPlan, ...] = ()
+    own_lender: Lender | None = None
+    partners: tuple[Lender, ...] = ()
+    on_partner_decline: PartnerDecline = PartnerDecline.PASS_TO_NEXT
+    line: int = source_line()
+
+    @property
+    def lenders(self) -> tuple[Lender, ...]:
+        """The own lender first, then the partners in order (a joint loan's funders)."""
+        return ((self.own_lender,) if self.own_lender else ()) + self.partners
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,6 +575,9 @@ class Policy:
     # strategy lab's reports is PD x LGD x limit. No decision reads it.
     lgd: Decimal = DEFAULT_LGD
     stability: Stability = Stability()
+    # The product family (docs/policy.md, "products"); empty: the cash loan alone, as
+    # ``offer`` describes it (no offers in a decision, no offers table in a batch).
+    products: tuple[Product, ...] = ()
 
     def line(self, path: str) -> int:
         """The policy-file line of a dotted path such as ``offer.pricing.0`` (0 if unknown)."""

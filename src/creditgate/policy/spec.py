@@ -50,6 +50,7 @@ class JurisdictionSpec(Strict):
     name: str
     apr_cap: Decimal = Field(gt=0, lt=1)
     household_line_cap_cny: int = Field(gt=0)
+    joint_min_own_share: Decimal = Field(default=Decimal("0.30"), ge=0, le=1)
 
 
 class RiskSpec(Strict):
@@ -151,6 +152,40 @@ class OfferSpec(Strict):
     pricing: list[PriceSpec] = Field(min_length=1)
 
 
+class ProductLimitSpec(Strict):
+    """A product's line as a share of the cash loan's, within ``min_cny``..``max_cny``."""
+
+    share_of_cash: Decimal = Field(gt=0, le=1)
+    min_cny: int = Field(gt=0)
+    max_cny: int = Field(gt=0)
+
+
+class PlanSpec(Strict):
+    periods: int = Field(ge=1, le=60)
+    fee_per_period: Decimal = Field(ge=0, lt=1)
+
+
+class LenderSpec(Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: dict[Literal["zh-CN", "en"], str] = {}
+    share: Decimal = Field(gt=0, le=1)
+    max_exposure_cny: int | None = Field(default=None, gt=0)
+    gates: list[GateSpec] = []
+
+
+class ProductSpec(Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: Literal["cash", "instalment", "joint"]
+    gates: list[GateSpec] = []
+    limit: ProductLimitSpec | None = None
+    merchant_only: bool = False
+    apr_method: Literal["nominal"] = "nominal"
+    plans: list[PlanSpec] = []
+    own_lender: LenderSpec | None = None
+    partners: list[LenderSpec] = Field(default=[], max_length=4)
+    on_partner_decline: Literal["pass_to_next", "reduce"] = "pass_to_next"
+
+
 class PolicySpec(Strict):
     policy: Meta
     capacity_share: float = Field(gt=0, le=1)
@@ -162,3 +197,4 @@ class PolicySpec(Strict):
     fraud: list[FraudSpec] = []
     scorecard: ScorecardSpec
     offer: OfferSpec
+    products: list[ProductSpec] = []

@@ -342,6 +342,38 @@ class NoticeOut(_Out):
     previous_limit_cny: int | None = Field(None, description="With LIMIT_REDUCED only.")
 
 
+class PlanOut(_Out):
+    periods: int
+    fee_per_period: str = Field(
+        description="A decimal string: the fee per period on the principal."
+    )
+    apr: str = Field(description="A decimal string: the schedule's monthly IRR x 12.")
+    apr_method: Literal["nominal"]
+
+
+class FundingOut(_Out):
+    lender: str
+    name: Message
+    own: bool = Field(description="The platform's own lender.")
+    amount_cny: int
+
+
+class OfferOut(_Out):
+    """One product of the policy's family (docs/policy.md, "products")."""
+
+    product: str
+    kind: Literal["cash", "instalment", "joint"]
+    name: Message
+    status: Literal["offered", "not_eligible", "referred"]
+    limit_cny: int | None
+    apr: str | None = Field(description="A decimal string (cash and joint loans).")
+    merchant_only: bool
+    plans: list[PlanOut]
+    funding: list[FundingOut]
+    reasons: list[ReasonOut]
+    message: Message
+
+
 class ReviewRight(_Out):
     right: str
     endpoint: str
@@ -393,4 +425,7 @@ class DecisionOut(_Out):
     cutoffs: CutoffsOut
     experiment: ExperimentArm | None = Field(
         None, description="Present while a champion/challenger experiment runs."
+    )
+    offers: list[OfferOut] | None = Field(
+        None, description="One per product, present when the policy declares a product family."
     )
