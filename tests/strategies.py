@@ -91,7 +91,7 @@ def profiles(draw: st.DrawFn, as_of: date = AS_OF) -> dict[str, Any]:
         "overdue_count_24m": overdue,
         "current_overdue_days": current,
         "last_overdue_on": last,
-        "ecosystem_repayment_score": draw(_edge_ints(0, 100, [59, 60, 80, 90])),
+        "ecosystem_repayment_score": draw(_edge_ints(0, 100, [39, 40, 59, 60, 80, 90])),
         "ecosystem_active_products": draw(_edge_ints(0, 12, [0, 1, 2, 4])),
         "avg_daily_opens_90d": draw(
             st.one_of(st.floats(0, 40, allow_nan=False), st.sampled_from([0.0, 0.9, 1.0, 2.9, 3.0]))
@@ -178,6 +178,29 @@ def invitable_profiles(draw: st.DrawFn, as_of: date = AS_OF) -> dict[str, Any]:
         monthly_flow_cv_6m=draw(
             st.one_of(st.floats(0, 0.5, allow_nan=False), st.sampled_from([0.2, 0.25, 0.5]))
         ),
+        **held_facts(draw, as_of),
+    )
+
+
+@st.composite
+def hidden_weight_profiles(draw: st.DrawFn, as_of: date = AS_OF) -> dict[str, Any]:
+    """A strong profile whose hidden weights (opens, spend, repayment score) are drawn around
+    the default policy's any-of group edges (1 open a day, 1,000 yuan, 40): the group fails,
+    or one weight passes it."""
+    return strong_profile(
+        city=draw(st.sampled_from(CITIES)),
+        pay_score=draw(_edge_ints(600, 850, [600, 760, 850])),
+        avg_daily_opens_90d=draw(
+            st.one_of(st.floats(0, 1.5, allow_nan=False), st.sampled_from([0.0, 0.99, 1.0, 3.0]))
+        ),
+        monthly_spend_cny_6m=draw(
+            st.one_of(
+                st.decimals(0, 1500, places=2, allow_nan=False, allow_infinity=False),
+                st.sampled_from([Decimal("999.99"), Decimal("1000.00"), Decimal("2000.00")]),
+            )
+        ),
+        ecosystem_repayment_score=draw(_edge_ints(0, 60, [39, 40])),
+        ecosystem_active_products=draw(_edge_ints(1, 12, [1, 8])),
         **held_facts(draw, as_of),
     )
 
