@@ -108,3 +108,11 @@ def test_each_hidden_weight_moves_the_score(
 ) -> None:
     scores = [decider.evaluate(strong_profile(**{field: v}), AS_OF)["score"] for v in (low, high)]
     assert scores[0] < scores[1], scores
+
+
+def test_a_weak_weight_is_named_once_when_the_score_fails_too(decider: Decider) -> None:
+    """The group's gate reason names the weight; its score factor is not given again."""
+    row = shenzhen(pay_score=600, ecosystem_active_products=1, monthly_flow_cv_6m=0.45)
+    codes = decider.decide(row, AS_OF).reason_codes
+    assert codes[:3] == tuple(GROUP) and "SCORE_BELOW_CUTOFF" in codes
+    assert len(set(codes)) == len(codes), codes
