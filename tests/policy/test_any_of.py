@@ -98,6 +98,6 @@ def test_a_gate_in_a_group_is_no_hard_bound_for_the_lint() -> None:
     assert not [f for f in lint(parse_policy(text)) if f.check == "UNREACHABLE"]
     adult = '{id: adult, code: UNDERAGE, layer: compliance, field: age, op: ">=", value: 18}'
     grouped = adult[:-1] + ", any_of: grown}\n  - " + adult.replace("adult", "adult_too")[:-1]
-    grouped += ', any_of: grown}'
+    grouped += ", any_of: grown}"
     found = lint(parse_policy(DEFAULT.replace(adult, grouped, 1)))
     assert any(f.check == "CN_MANDATORY" and "age >= 18" in f.message for f in found), found

@@ -198,9 +198,7 @@ class RecoursePlanner:
         if choice is None:
             return math.inf
         movables = self.solver.movables
-        return float(
-            sum(movables[k].feature.cost * abs(j - bins[k]) for k, j in choice)
-        )
+        return float(sum(movables[k].feature.cost * abs(j - bins[k]) for k, j in choice))
 
     def with_unread_gates(
         self, steps: list[RecourseStep], row: Row, as_of: date

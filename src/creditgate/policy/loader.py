@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -296,7 +297,7 @@ class _Builder:
             if len(at) < 2:
                 self.error(("gates", at[0], "any_of"), f"any_of group {name!r} has one gate only")
             elif at != list(range(at[0], at[0] + len(at))):
-                gap = next(i for i, j in zip(at, at[1:], strict=False) if j != i + 1) + 1
+                gap = next(i for i, j in pairwise(at) if j != i + 1) + 1
                 self.error(
                     ("gates", gap),
                     f"the gates of any_of group {name!r} must be side by side",

@@ -46,6 +46,8 @@ DEFAULT_MODEL: Final[Mapping[str, float]] = MappingProxyType(
         "currently_overdue": 1.00,
         "flow_cv_above_0_4": 0.80,
         "repayment_score_per_10": -0.22,
+        # engagement lowers the default odds: the seed platform's ASSUMPTION (``synth``'s
+        # docstring), not a finding
         "log_opens_vs_5": -0.40,
         "log_products_vs_4": -0.35,
         "log_spend_vs_2000": -0.15,

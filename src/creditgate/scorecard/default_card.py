@@ -7,6 +7,11 @@ synthetic population has a known ground-truth default model (``population.synth`
 trained card can be checked against it. Only contract fields are offered, one per existing
 factor code, so every principal factor keeps its user-facing message.
 
+All seven contract score fields are kept, the seed's hidden weights among them; daily opens and
+product count carry signal only because the population's ground truth assumes engagement
+relates to repayment (``population.synth``: the seed platform's assumption, not a finding).
+Monthly spend keeps a bin edge at the seed's 2,000-yuan mark (``FIXED_EDGES``).
+
 Cutoffs are the risk floor (the lowest acceptable score per region class; tier1 lowest,
 prefecture highest, fixed spacing); the batch whitelist then invites the best-scored users
 above it up to the regional quotas and the capacity (``batch.whitelist``). Calibrating the
