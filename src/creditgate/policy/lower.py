@@ -292,7 +292,10 @@ def lower(policy: Policy, regions: RegionTable) -> Program:
     out.extend(held_bindings())
 
     for gate in policy.gates:
-        out.append(bind(GateFailed(gate.id), group_failed(policy.group_of(gate), derived)))
+        group = policy.group_of(gate)
+        # the group's failure is computed once, by its first gate; the others read it
+        failed = group_failed(group, derived) if gate is group[0] else GateFailed(group[0].id).ref
+        out.append(bind(GateFailed(gate.id), failed))
         (review if gate.action is Action.REVIEW else decline).append(GateFailed(gate.id).ref)
 
     closed = tuple(r.region_class for r in policy.regions if r.status is RegionStatus.CLOSED)
