@@ -42,13 +42,18 @@ def test_the_default_groups_the_three_hidden_weights() -> None:
 
 def test_each_gate_of_a_group_fails_as_the_whole_group() -> None:
     """One IR: the group's first gate binds the AND of the members' own failures, the others
-    read it (one computation, and no two bindings alike for a merge to fold)."""
+    read it beside their own (one computation, and no two bindings alike for a merge to
+    fold)."""
     policy = parse_policy(DEFAULT)
     program = lower(policy, load_regions())
     group = [g for g in policy.gates if g.group == "hidden_weights"]
     alone = tuple(gate_failed(g, program.derived) for g in group)
-    first = GateFailed(group[0].id)
-    assert [program.expr(GateFailed(g.id)) for g in group] == [And(alone), first.ref, first.ref]
+    first = GateFailed(group[0].id).ref
+    assert [program.expr(GateFailed(g.id)) for g in group] == [
+        And(alone),
+        And((first, alone[1])),
+        And((first, alone[2])),
+    ]
     pay_score = next(g for g in policy.gates if g.id == "pay_score")
     assert program.expr(GateFailed("pay_score")) == gate_failed(pay_score, program.derived)
 

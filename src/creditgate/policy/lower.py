@@ -293,8 +293,12 @@ def lower(policy: Policy, regions: RegionTable) -> Program:
 
     for gate in policy.gates:
         group = policy.group_of(gate)
-        # the group's failure is computed once, by its first gate; the others read it
-        failed = group_failed(group, derived) if gate is group[0] else GateFailed(group[0].id).ref
+        # A gate of a group fails when it fails and so does its group: the group's failure is
+        # computed once, by its first gate; the others read it beside their own test (so no
+        # two bindings are alike, which a program merge would fold into one).
+        failed = group_failed(group, derived)
+        if gate is not group[0]:
+            failed = And((GateFailed(group[0].id).ref, gate_failed(gate, derived)))
         out.append(bind(GateFailed(gate.id), failed))
         (review if gate.action is Action.REVIEW else decline).append(GateFailed(gate.id).ref)
 
