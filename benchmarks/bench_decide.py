@@ -62,7 +62,12 @@ def zen_decision(decider: Decider) -> Any:
     exprs.append(("region_closed", f"region_class in [{', '.join(map(zen_literal, closed))}]"))
     for r in policy.fraud:
         exprs.append((f"fraud_{r.id}", " and ".join(zen_condition(c) for c in r.conditions)))
-    declines = [f"not $.pass_{g.id}" for g in policy.gates] + ["$.region_closed"]
+    declines = []  # an any-of group declines only when none of its gates passes
+    for g in policy.gates:
+        group = policy.group_of(g)
+        if g is group[0]:
+            declines.append("not (" + " or ".join(f"$.pass_{m.id}" for m in group) + ")")
+    declines.append("$.region_closed")
     declines += [f"$.fraud_{r.id}" for r in policy.fraud if r.action.value == "decline"]
     reviews = [f"$.fraud_{r.id}" for r in policy.fraud if r.action.value == "review"]
     exprs.append(

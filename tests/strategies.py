@@ -91,7 +91,7 @@ def profiles(draw: st.DrawFn, as_of: date = AS_OF) -> dict[str, Any]:
         "overdue_count_24m": overdue,
         "current_overdue_days": current,
         "last_overdue_on": last,
-        "ecosystem_repayment_score": draw(_edge_ints(0, 100, [59, 60, 80, 90])),
+        "ecosystem_repayment_score": draw(_edge_ints(0, 100, [39, 40, 59, 60, 80, 90])),
         "ecosystem_active_products": draw(_edge_ints(0, 12, [0, 1, 2, 4])),
         "avg_daily_opens_90d": draw(
             st.one_of(st.floats(0, 40, allow_nan=False), st.sampled_from([0.0, 0.9, 1.0, 2.9, 3.0]))
@@ -184,6 +184,29 @@ def invitable_profiles(draw: st.DrawFn, as_of: date = AS_OF) -> dict[str, Any]:
     )
 
 
+@st.composite
+def hidden_weight_profiles(draw: st.DrawFn, as_of: date = AS_OF) -> dict[str, Any]:
+    """A strong profile whose hidden weights (opens, spend, repayment score) are drawn around
+    the default policy's any-of group edges (1 open a day, 1,000 yuan, 40): the group fails,
+    or one weight passes it."""
+    return strong_profile(
+        city=draw(st.sampled_from(CITIES)),
+        pay_score=draw(_edge_ints(600, 850, [600, 760, 850])),
+        avg_daily_opens_90d=draw(
+            st.one_of(st.floats(0, 1.5, allow_nan=False), st.sampled_from([0.0, 0.99, 1.0, 3.0]))
+        ),
+        monthly_spend_cny_6m=draw(
+            st.one_of(
+                st.decimals(0, 1500, places=2, allow_nan=False, allow_infinity=False),
+                st.sampled_from([Decimal("999.99"), Decimal("1000.00"), Decimal("2000.00")]),
+            )
+        ),
+        ecosystem_repayment_score=draw(_edge_ints(0, 60, [39, 40])),
+        ecosystem_active_products=draw(_edge_ints(1, 12, [1, 8])),
+        **held_facts(draw, as_of),
+    )
+
+
 _LIMIT_CONDITIONS: list[tuple[str, list[CmpOp], list[Value]]] = [
     ("monthly_spend_cny_6m", [CmpOp.GE, CmpOp.LT], [Decimal(2000), Decimal("5000.5")]),
     ("monthly_flow_cv_6m", [CmpOp.LE, CmpOp.GT], [0.2, 0.25]),
@@ -220,7 +243,8 @@ def limit_matrices(draw: st.DrawFn, low: int = 500, high: int = 300_000) -> tupl
             max_size=6,
         )
     )
-    return (*rows, LimitRow(draw(st.sampled_from([0, 600])), draw(amounts)))
+    # the catch-all: no score bar, or one at or under the default policy's lowest floor (557)
+    return (*rows, LimitRow(draw(st.sampled_from([0, 550])), draw(amounts)))
 
 
 @st.composite

@@ -29,10 +29,12 @@ def decide(decider: Decider = DEFAULT, **changes: Any) -> Decision:
 
 
 def weak(**changes: Any) -> dict[str, Any]:
-    """Passes every gate in 深圳, scores under the tier-1 floor (575 with the default card)."""
+    """Passes every gate in 深圳 (the opens pass the hidden-weights group), scores under the
+    tier-1 floor and its band (515 with the default card)."""
     return {
         "pay_score": 600,
-        "ecosystem_repayment_score": 40,
+        "ecosystem_repayment_score": 20,
+        "ecosystem_active_products": 1,
         "avg_daily_opens_90d": 1.0,
         "monthly_spend_cny_6m": 800,
         **changes,

@@ -95,7 +95,8 @@ def by_user(table: pa.Table) -> dict[str, dict[str, object]]:
 def test_a_fallen_score_keeps_the_invitation_within_the_minimum_period(refresh: dict) -> None:
     held, bare = by_user(refresh["held"]), by_user(refresh["bare"])
     fell = refresh["fell"]
-    assert sum(bare[u]["outcome"] != "invited" for u in fell) >= 30  # they did fall
+    # they did fall (20 of the 40 under the retrained card, whose floors are lower)
+    assert sum(bare[u]["outcome"] != "invited" for u in fell) >= 15
     for u in fell:
         assert held[u]["outcome"] == "invited" and held[u]["entry"] == "offer"
         assert held[u]["invited_since"] == T0

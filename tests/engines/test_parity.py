@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from creditgate.population.schema import PROFILE_SCHEMA
 from strategies import (
     AS_OF,
     CITY_CUTOFFS,
+    hidden_weight_profiles,
     invitable_profiles,
     limit_policies,
     profiles,
@@ -141,7 +143,8 @@ def batches() -> st.SearchStrategy[Rows]:
     def numbered(rows: Rows) -> Rows:
         return [{**r, "user_id": f"u{i:05d}"} for i, r in enumerate(rows)]
 
-    rows = st.one_of(profiles(), invitable_profiles())  # invited users exercise the limits
+    # invited users exercise the limits; hidden weights around the any-of group's edges
+    rows = st.one_of(profiles(), invitable_profiles(), hidden_weight_profiles())
     return st.lists(rows, min_size=1, max_size=60).map(numbered)
 
 
@@ -199,3 +202,31 @@ def test_snapshot_cutoffs_produce_capacity_reasons() -> None:
     assert Decider(
         apply_cutoffs(base.policy, {**CAPACITY_CUTOFFS, "new_tier1": 900}), base.regions
     ).decide(hangzhou, AS_OF).reason_codes == ("REGION_QUOTA",)
+
+
+def test_the_any_of_group_both_fails_and_passes_in_the_parity_batches() -> None:
+    """The hidden-weight rows really exercise the any-of group (all three weak: its three
+    reasons; one back at its edge: passed), so the parity above covers the construct."""
+    decider = Decider()
+    from strategies import strong_profile
+
+    weak = strong_profile(pay_score=850, ecosystem_active_products=12)
+    for opens, spend, repayment, fails in [
+        (0.99, Decimal("999.99"), 39, True),
+        (1.0, Decimal("999.99"), 39, False),
+        (0.99, Decimal("1000.00"), 39, False),
+        (0.99, Decimal("999.99"), 40, False),
+    ]:
+        row = {
+            **weak,
+            "avg_daily_opens_90d": opens,
+            "monthly_spend_cny_6m": spend,
+            "ecosystem_repayment_score": repayment,
+        }
+        decision = decider.decide(row, AS_OF)
+        gates = [r.code for r in decision.reasons if r.layer == "behaviour"]
+        assert gates == (["LOW_ACTIVITY", "LOW_SPEND", "LOW_REPAYMENT_SCORE"] if fails else [])
+        ev = decider.evaluate(row, AS_OF)
+        assert [ev[f"fail.{g}_floor"] for g in ("activity", "spend", "repayment")] == [fails] * 3
+        oracle = reference.decide(decider.program, row, AS_OF)["reason_codes"]
+        assert oracle == list(decision.reason_codes)

@@ -150,7 +150,7 @@ def test_quota_and_capacity_refusals_get_dated_steps(row: dict[str, Any], above:
 
 
 def test_the_issues_user_is_aimed_at_the_quota_cutoff() -> None:
-    """Hangzhou, floor 625, quota cutoff 735: the moves reach 735, not the floor."""
+    """Hangzhou, floor 567, quota cutoff 677: the moves reach 677, not the floor."""
     row = strong_profile(city="杭州", ecosystem_repayment_score=48, monthly_spend_cny_6m=1000)
     cut = snapshot_of(tuple((c, 110 if c != "tier1" else 0) for c in sorted(QUOTA_CLASSES)))
     d = cut.decide(row, AS_OF)

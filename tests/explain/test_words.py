@@ -71,10 +71,11 @@ def test_raising_a_pay_score_shows_no_now() -> None:
 
 
 def test_a_factor_says_what_would_help_and_by_how_much_not_a_bin_edge() -> None:
-    decider = decider_with("{below: 1208.73, points: 113}", "{below: 1300.00, points: 113}")
+    decider = decider_with("{below: 1258.28, points: 78}", "{below: 1300.00, points: 78}")
+    weak = {"ecosystem_repayment_score": 20, "ecosystem_active_products": 1}
     d = decider.decide(
         strong_profile(
-            monthly_spend_cny_6m=Decimal("1000.00"), pay_score=640, ecosystem_repayment_score=30
+            monthly_spend_cny_6m=Decimal("1000.00"), pay_score=640, avg_daily_opens_90d=1.0, **weak
         ),
         AS_OF,
     )
@@ -82,11 +83,11 @@ def test_a_factor_says_what_would_help_and_by_how_much_not_a_bin_edge() -> None:
     pay = next(r for r in d.reasons if r.code == "PAY_SCORE_BAND")
     assert spend.required is None and pay.required is None  # a factor is not a threshold
     for lang in LANGS:
-        # 1,000 yuan is in the 113-point bin; the next (now from 1,300) is worth 118
-        assert "1300" in spend.message[lang] and "5" in spend.message[lang]
-        assert "6582.55" not in spend.message[lang]
-        assert "655" in pay.message[lang] and "18" in pay.message[lang]  # 144 -> 162
-        assert "749" not in pay.message[lang]
+        # 1,000 yuan is in the 78-point bin; the next (now from 1,300) is worth 86
+        assert "1300" in spend.message[lang] and "8" in spend.message[lang]
+        assert "7494.21" not in spend.message[lang]
+        assert "655" in pay.message[lang] and "15" in pay.message[lang]  # 108 -> 123
+        assert "746" not in pay.message[lang]
 
 
 def test_manual_review_reads_as_a_review_in_progress() -> None:
@@ -96,10 +97,14 @@ def test_manual_review_reads_as_a_review_in_progress() -> None:
     declined = decider.decide(strong_profile(blacklist_hit=True), AS_OF)
     assert declined.outcome == "not_invited"
     assert reason(fraud, "FRAUD_SUSPECTED") != reason(declined, "FRAUD_SUSPECTED")
-    # the review band: a score just below the floor of 615 in 深圳
+    # the review band: a score just below the floor of 557 in 深圳
     near = decider.decide(
         strong_profile(
-            ecosystem_repayment_score=30, monthly_spend_cny_6m=Decimal("1500"), pay_score=640
+            ecosystem_repayment_score=20,
+            monthly_spend_cny_6m=Decimal("1000"),
+            pay_score=640,
+            ecosystem_active_products=5,
+            avg_daily_opens_90d=1.0,
         ),
         AS_OF,
     )

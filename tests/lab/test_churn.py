@@ -28,9 +28,9 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("churn")
     write_parquet(tmp / "users.parquet", 3_000, seed=21, as_of=date(2025, 6, 30), chunk_size=5_000)
     text = default_policy_path().read_text(encoding="utf-8")
-    old = "cutoffs: {tier1: 615, new_tier1: 625, capital: 635, prefecture: 645}"
+    old = "cutoffs: {tier1: 557, new_tier1: 567, capital: 577, prefecture: 587}"
     assert old in text
-    new = "cutoffs: {tier1: 680, new_tier1: 600, capital: 600, prefecture: 600}"
+    new = "cutoffs: {tier1: 620, new_tier1: 540, capital: 540, prefecture: 540}"
     (tmp / "challenger.yaml").write_text(text.replace(old, new, 1), encoding="utf-8")
     for name, policy in (
         ("champion", default_policy_path()),

@@ -34,8 +34,8 @@ def stricter(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tier-1 floor: users move both ways."""
     text = default_policy_path().read_text(encoding="utf-8")
     text = text.replace("capacity_share: 0.15", "capacity_share: 0.25", 1)
-    old = "cutoffs: {tier1: 615, new_tier1: 625, capital: 635, prefecture: 645}"
-    new = "cutoffs: {tier1: 700, new_tier1: 600, capital: 600, prefecture: 600}"
+    old = "cutoffs: {tier1: 557, new_tier1: 567, capital: 577, prefecture: 587}"
+    new = "cutoffs: {tier1: 640, new_tier1: 540, capital: 540, prefecture: 540}"
     assert old in text and "capacity_share: 0.25" in text
     text = text.replace(old, new, 1)
     path = tmp_path_factory.mktemp("policies") / "challenger.yaml"

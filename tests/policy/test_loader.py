@@ -35,7 +35,7 @@ def issues(text: str) -> list[str]:
 
 def test_default_policy_loads() -> None:
     policy = load_policy()
-    assert policy.name == "default" and len(policy.gates) == 12
+    assert policy.name == "default" and len(policy.gates) == 15
     assert {g.code for g in policy.gates} >= {"PAY_SCORE_LOW", "ACCOUNT_TOO_NEW", "UNDERAGE"}
     cutoffs = dict(policy.scorecard.cutoffs)
     assert cutoffs["tier1"] < cutoffs["new_tier1"] < cutoffs["capital"] < cutoffs["prefecture"]
@@ -68,8 +68,8 @@ def test_default_policy_loads() -> None:
         ("value: 24, when_missing: pass", "value: 24", "when_missing"),
         ("code: PAY_SCORE_LOW", "code: PAY_SCORE_TOO_LOW", "has no message"),
         (
-            "{below: 655, points: 144}, {below: 707, points: 162}",
-            "{below: 707, points: 144}, {below: 655, points: 162}",
+            "{below: 655, points: 108}, {below: 684, points: 123}",
+            "{below: 684, points: 108}, {below: 655, points: 123}",
             "bins must ascend",
         ),
         (f"tier1: {TIER1}, ", "", "no cutoff for 'tier1'"),

@@ -115,15 +115,15 @@ def test_no_stage_ever_opening_a_province_gives_no_date() -> None:
 
 
 def test_city_cutoffs_cut_each_city_at_its_own_score() -> None:
-    """Same profile (score 687 on that date), four capitals: each city's own snapshot cutoff
+    """Same profile (score 681 on that date), four capitals: each city's own snapshot cutoff
     decides, and the reason quotes it."""
     caps = {"tier1": 640, "new_tier1": 660, "capital": 670, "prefecture": 680}
     cut = Decider(apply_cutoffs(DECIDER.policy, caps, AS_OF, by_city=CITY_CUTOFFS), DECIDER.regions)
-    weaker = {"ecosystem_repayment_score": 60, "pay_score": 640}
+    weaker = {"ecosystem_repayment_score": 55, "pay_score": 640}
     outcomes = {}
     for city in ("兰州", "济南", "福州", "石家庄", "大理白族自治州", "广州"):
         d = decide(city, EVERYWHERE, cut, **weaker)
-        assert d.score == 687
+        assert d.score == 681
         outcomes[city] = (d.reason_codes, d.reasons[0].required if d.reasons else None)
     assert outcomes == {
         "兰州": (("REGION_QUOTA",), ">= 700"),

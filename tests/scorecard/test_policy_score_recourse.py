@@ -29,4 +29,6 @@ def test_following_score_recourse_invites_every_score_only_reject():
         again = decider.decide(changed, AS_OF)
         assert again.outcome == "invited", (row["user_id"], d.recourse, again.reasons)
         checked += 1
-    assert checked >= 50
+    # the retrained card's floors (557 in tier-1 cities) leave few users whom only the score
+    # stops: 12 of these 6,000
+    assert checked >= 10

@@ -22,7 +22,7 @@ from creditgate.store.audit import verify_all
 from creditgate.store.catalog import Catalog
 from creditgate.store.db import make_engine
 
-TIGHT = {"tier1": 782, "new_tier1": 782, "capital": 782, "prefecture": 782}  # STRONG: 781
+TIGHT = {"tier1": 796, "new_tier1": 796, "capital": 796, "prefecture": 796}  # STRONG: 795
 LOOSE = {"tier1": 700, "new_tier1": 700, "capital": 700, "prefecture": 700}
 USER = str(STRONG["user_id"])
 

@@ -22,7 +22,7 @@ from creditgate.store.repo import verify
 
 runner = CliRunner()
 QUOTA_CITY = STRONG | {"city": "杭州", "user_id": "u-hangzhou"}  # new_tier1: partly open
-TIGHT = {"tier1": 782, "new_tier1": 782, "capital": 782, "prefecture": 782}  # STRONG scores 781
+TIGHT = {"tier1": 796, "new_tier1": 796, "capital": 796, "prefecture": 796}  # STRONG scores 795
 
 
 def snapshot(
@@ -168,17 +168,17 @@ def test_a_city_cutoff_cuts_its_users_and_the_decision_names_it(
     """A snapshot's city quota cutoff: 兰州 is cut at its own score, 济南 (no cutoff of its own)
     at its class's; the API, the CLI and replay agree, and the field names the city's bar."""
     loose = {"tier1": 700, "new_tier1": 700, "capital": 700, "prefecture": 700}
-    cities = {"capital": {"兰州": 790, "福州": 700}}
+    cities = {"capital": {"兰州": 800, "福州": 700}}
     snap = snapshot(tmp_path, "cities", loose, city_cutoffs=cities)
     sid = activate(client, snap)
     lanzhou = STRONG | {"city": "兰州市", "user_id": "u-lanzhou"}
     jinan = STRONG | {"city": "济南", "user_id": "u-jinan"}
     api = decide(client, lanzhou)
     assert api["outcome"] == "not_invited" and codes(api) == ["REGION_QUOTA"], api
-    assert api["reasons"][0]["required"] == ">= 790"
+    assert api["reasons"][0]["required"] == ">= 800"
     assert comparable(api) == comparable(by_cli(tmp_path, lanzhou, snap))
     base = {"source": "snapshot", "snapshot_id": sid, "snapshot_as_of": "2026-11-28"}
-    city = {"name": "兰州", "cutoff": 790}
+    city = {"name": "兰州", "cutoff": 800}
     assert api["cutoffs"] == base | {"by_class": loose, "city": city}
     assert services(client).log.get(api["decision_id"]).decision["cutoffs"] == api["cutoffs"]
     result = runner.invoke(cli, ["replay", api["decision_id"], "--db", db_url])

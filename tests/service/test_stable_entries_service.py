@@ -30,7 +30,7 @@ def held_snapshot(tmp_path: Path) -> Path:
         {
             "user_id": [STRONG["user_id"], "owing"],
             "region_class": ["tier1", "tier1"],
-            "score": [781, None],
+            "score": [795, None],
             "limit_cny": [300_000, None],
             "apr": ["0.073", None],
             "entry": ["offer", "servicing"],

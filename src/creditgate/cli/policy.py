@@ -140,6 +140,8 @@ def tables(policy: Policy) -> list[Table]:
             if g.op
             else f"{g.field} {'not in' if g.negate_values else 'in'} {list(g.values)}"
         )
+        if g.group is not None:
+            rule += f" (or another of any_of {g.group})"
         gates.add_row(
             g.layer.value, g.id, g.code, rule, "pass" if g.when_missing else "fail", g.action.value
         )

@@ -9,11 +9,14 @@ bar, is told now, not after doing what the gate steps say. Moves aimed at a snap
 carry its code (REGION_QUOTA in partly open classes, CAPACITY in open ones) and say as of which
 whitelist the bar holds; when no set of moves reaches the bar, one immutable step says so.
 Moves never undo a gate step (both go the helpful way); when a move and a gate step touch one
-field, the step goes the further way.
+field, the step goes the further way. A failed any-of group (``Gate.group``) needs one of its
+gates to pass: its recourse is the one gate step after which the score moves cost least (file
+order on ties), never all of them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from datetime import date
 from functools import lru_cache
@@ -42,6 +45,12 @@ class RecoursePlanner:
         index = program.positions
         derived = program.derived
         self.gates = [GateRecourse(gate, derived) for gate in policy.gates]
+        grouped: dict[str, list[tuple[str, str]]] = {}
+        for gate in policy.gates:
+            if gate.group is not None:
+                grouped.setdefault(gate.group, []).append((gate.code, gate.field))
+        # each any-of group's gates as the (code, field) of their steps, in file order
+        self.groups = tuple(tuple(members) for members in grouped.values())
         self.schedule = (
             ScheduleRecourse(policy, program.regions or load_regions()) if policy.schedule else None
         )
@@ -120,6 +129,8 @@ class RecoursePlanner:
             steps = self.with_unread_gates(steps, row, as_of)
         cap = values[self.cap_at] if self.cap_at is not None else None
         bar, code = self.bar(values[self.region_at], cap)
+        if self.groups:
+            steps = self.one_per_group(steps, row, values, as_of, bar)
         if bar is None:  # a closed region: its step says so
             return steps
         score, bins = self.where_steps_lead(steps, row, values, as_of)
@@ -150,6 +161,44 @@ class RecoursePlanner:
                 move_code = code or m.feature.factor
                 steps.append(self.move(move_code, field, row.get(field), to, m.message, aimed))
         return steps
+
+    def one_per_group(
+        self, steps: list[RecourseStep], row: Row, values: Values, as_of: date, bar: int | None
+    ) -> list[RecourseStep]:
+        """``steps`` with one step per failed any-of group: the gate (one the user can move)
+        after whose step the cheapest score moves to ``bar`` cost least."""
+        for members in self.groups:
+            found = [i for i, s in enumerate(steps) if (s.code, s.field) in members]
+            if len(found) < 2:
+                continue
+            movable = [i for i in found if not steps[i].immutable] or found[:1]
+            best = min(
+                movable,
+                key=lambda i: self.moves_cost(
+                    [s for j, s in enumerate(steps) if j == i or j not in found],
+                    row,
+                    values,
+                    as_of,
+                    bar,
+                ),
+            )
+            steps = [s for j, s in enumerate(steps) if j == best or j not in found]
+        return steps
+
+    def moves_cost(
+        self, steps: list[RecourseStep], row: Row, values: Values, as_of: date, bar: int | None
+    ) -> float:
+        """The cost of the cheapest score moves to ``bar`` where ``steps`` lead (inf: none)."""
+        if bar is None:
+            return 0.0
+        score, bins = self.where_steps_lead(steps, row, values, as_of)
+        if score is None or score >= bar:
+            return 0.0
+        choice = self.solver.solve(bins, bar - score)
+        if choice is None:
+            return math.inf
+        movables = self.solver.movables
+        return float(sum(movables[k].feature.cost * abs(j - bins[k]) for k, j in choice))
 
     def with_unread_gates(
         self, steps: list[RecourseStep], row: Row, as_of: date

@@ -237,7 +237,10 @@ def _consent(policy: Policy, regions: RegionTable) -> list[Finding]:
     gated = {
         g.field
         for g in policy.gates
-        if g.op is CmpOp.EQ and g.value is True and g.field in (c.value for c in Consent)
+        if g.op is CmpOp.EQ
+        and g.value is True
+        and g.field in (c.value for c in Consent)
+        and g.group is None  # one of an any-of group does not require the consent
     }
     out: list[Finding] = []
     uses = [(g.field, g.line, f"gate {g.id}") for g in policy.gates]
@@ -276,7 +279,8 @@ def _gates(policy: Policy) -> list[Finding]:
     feasible: dict[str, tuple[float, float]] = {}
     for g in policy.gates:
         rng = field_range(g.field)
-        if rng is None or g.op is None or g.op is CmpOp.NE:
+        # a gate of an any-of group may fail while the user passes: no bound on its field
+        if rng is None or g.op is None or g.op is CmpOp.NE or g.group is not None:
             continue
         interval = passing_interval(g.op, g.value)
         if interval is None:
@@ -385,7 +389,7 @@ def _adult(g: Gate) -> bool:
 
 def _cn_mandatory(policy: Policy) -> list[Finding]:
     """Each mandatory rule must exist and decline (a rule sent to review does not refuse)."""
-    gates = [g for g in policy.gates if g.action is Action.DECLINE]
+    gates = [g for g in policy.gates if g.action is Action.DECLINE and g.group is None]
     needed = {
         f"a gate age >= {MIN_AGE} (minors may not borrow)": any(_adult(g) for g in gates),
         "a gate is_student == false (no lending to students)": any(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
@@ -164,6 +165,7 @@ class _Builder:
             self.error(("regions", "unknown_city"), f"must be one of {classes} or null")
         gates = tuple(self.gate(g, ("gates", i)) for i, g in enumerate(spec.gates))
         self.unique([g.id for g in spec.gates], "gates")
+        self.groups(spec.gates)
         fraud = tuple(self.fraud(f, ("fraud", i)) for i, f in enumerate(spec.fraud))
         self.unique([f.id for f in spec.fraud], "fraud")
         regions = self.rollout(classes)
@@ -290,8 +292,35 @@ class _Builder:
             negate_values=cond.negate_values,
             when_missing=g.when_missing == "pass",
             action=Action(g.action),
+            group=g.any_of,
             line=self.source.line_of(path),
         )
+
+    def groups(self, gates: list[s.GateSpec]) -> None:
+        """Any-of groups: two gates or more, side by side in the file (one place to read the
+        rule, and their reasons come together), with one layer and one action."""
+        members: dict[str, list[int]] = {}
+        for i, g in enumerate(gates):
+            if g.any_of is not None:
+                members.setdefault(g.any_of, []).append(i)
+        for name, at in members.items():
+            first = gates[at[0]]
+            if len(at) < 2:
+                self.error(("gates", at[0], "any_of"), f"any_of group {name!r} has one gate only")
+            elif at != list(range(at[0], at[0] + len(at))):
+                gap = next(i for i, j in pairwise(at) if j != i + 1) + 1
+                self.error(
+                    ("gates", gap),
+                    f"the gates of any_of group {name!r} must be side by side",
+                )
+            for i in at[1:]:
+                g = gates[i]
+                if (g.layer, g.action) != (first.layer, first.action):
+                    self.error(
+                        ("gates", i, "any_of"),
+                        f"the gates of any_of group {name!r} must share one layer and action "
+                        f"({first.layer}, {first.action})",
+                    )
 
     def fraud(self, f: s.FraudSpec, path: Path_) -> FraudRule:
         conds = tuple(self.condition(c, (*path, "when", i)) for i, c in enumerate(f.when))

@@ -233,6 +233,13 @@ def gate_failed(gate: Gate, derived: Mapping[str, DerivedField]) -> Expr:
     return guarded(consent_guard([gate.field], derived), Not(passed))
 
 
+def group_failed(group: tuple[Gate, ...], derived: Mapping[str, DerivedField]) -> Expr:
+    """A gate's failure: its own, or (an any-of group) every gate of its group failing."""
+    if len(group) == 1:
+        return gate_failed(group[0], derived)
+    return And(tuple(gate_failed(g, derived) for g in group))
+
+
 def bin_expr(feature: ScoreFeature, x: Expr) -> Expr:
     """The index of the bin value ``x`` falls in (``MISSING_BIN``: missing or an unseen
     category; ``SPECIAL_BIN``: one of a trained card's special values)."""
@@ -286,7 +293,14 @@ def lower(policy: Policy, regions: RegionTable) -> Program:
     out.extend(held_bindings())
 
     for gate in policy.gates:
-        out.append(bind(GateFailed(gate.id), gate_failed(gate, derived)))
+        group = policy.group_of(gate)
+        # A gate of a group fails when it fails and so does its group: the group's failure is
+        # computed once, by its first gate; the others read it beside their own test (so no
+        # two bindings are alike, which a program merge would fold into one).
+        failed = group_failed(group, derived)
+        if gate is not group[0]:
+            failed = And((GateFailed(group[0].id).ref, gate_failed(gate, derived)))
+        out.append(bind(GateFailed(gate.id), failed))
         (review if gate.action is Action.REVIEW else decline).append(GateFailed(gate.id).ref)
 
     closed = tuple(r.region_class for r in policy.regions if r.status is RegionStatus.CLOSED)

@@ -291,6 +291,10 @@ class Gate:
 
     ``when_missing`` says whether a NULL field passes. Gates on data that needs a consent are
     evaluated only when that consent is given: without it the data may not be processed.
+
+    ``group`` names an *any-of* group (``any_of:`` in the policy file): a gate of a group
+    fails only when every gate of the group fails, and then each of them is a reason (and
+    recourse offers the smallest change: one of them).
     """
 
     id: str
@@ -303,6 +307,7 @@ class Gate:
     negate_values: bool = False  # True: field NOT IN values
     when_missing: bool = False
     action: Action = Action.DECLINE
+    group: str | None = None
     line: int = source_line()
 
 
@@ -586,6 +591,12 @@ class Policy:
                 return self.lines[path]
             path = path.rpartition(".")[0]
         return 0
+
+    def group_of(self, gate: Gate) -> tuple[Gate, ...]:
+        """The gates that must all fail for ``gate`` to fail: its any-of group, or itself."""
+        if gate.group is None:
+            return (gate,)
+        return tuple(g for g in self.gates if g.group == gate.group)
 
     def region(self, region_class: str) -> RegionRule:
         return next(r for r in self.regions if r.region_class == region_class)

@@ -8,7 +8,8 @@ column) cannot disagree about which reasons fire or in which order.
 Key = rank(action, layer, position, sub): declines before reviews before referrals, then the
 policy's layer order, then file order. The score's principal factors follow the score reason
 (``sub`` = 1 + the factor's rank by shortfall against its best bin, ties by scorecard order),
-at most ``MAX_FACTORS`` of them.
+at most ``MAX_FACTORS`` of them; a factor whose code a failed gate already gives (the
+hidden-weights group's LOW_SPEND...) is not given twice.
 """
 
 from __future__ import annotations
@@ -181,11 +182,14 @@ def reason_slots(policy: Policy, capacity: bool) -> tuple[list[tuple[Key, Expr]]
         bindings.append((rank_key, _when(below, _factor_rank(policy, i))))
         position: Expr = rank_key.ref
         points = Points(feature.name)
+        # a failed gate with the factor's code (the hidden-weights group) already names it
+        named = [Not(GateFailed(g.id).ref) for g in policy.gates if g.code == feature.factor]
         factor_fired = And(
             (
                 below,
                 Compare(CmpOp.LT, points.ref, Literal(feature.best_points)),
                 Compare(CmpOp.LT, position, Literal(MAX_FACTORS)),
+                *named,
             )
         )
         factor_key = score_key(Add((position, Literal(1))))

@@ -81,6 +81,8 @@ class GateSpec(Strict):
     value: Scalar | list[Scalar]
     when_missing: Literal["pass", "fail"] | None = None
     action: Literal["decline", "review"] = "decline"
+    # An any-of group: the gate fails only when every gate naming the same group fails.
+    any_of: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")
 
 
 class FraudSpec(Strict):

@@ -46,7 +46,10 @@ DEFAULT_MODEL: Final[Mapping[str, float]] = MappingProxyType(
         "currently_overdue": 1.00,
         "flow_cv_above_0_4": 0.80,
         "repayment_score_per_10": -0.22,
-        "log_opens_vs_5": -0.12,
+        # engagement lowers the default odds: the seed platform's ASSUMPTION (``synth``'s
+        # docstring), not a finding
+        "log_opens_vs_5": -0.40,
+        "log_products_vs_4": -0.35,
         "log_spend_vs_2000": -0.15,
         "age_under_23": 0.35,
         "student": 0.45,
@@ -91,6 +94,7 @@ def default_probability(features: Mapping[str, Any]) -> Floats:
         + m["flow_cv_above_0_4"] * (np.asarray(f["monthly_flow_cv_6m"]) - 0.4)
         + m["repayment_score_per_10"] * (np.asarray(f["ecosystem_repayment_score"]) - 75) / 10
         + m["log_opens_vs_5"] * (np.log1p(f["avg_daily_opens_90d"]) - math.log(5))
+        + m["log_products_vs_4"] * (np.log1p(f["ecosystem_active_products"]) - math.log(4))
         + m["log_spend_vs_2000"] * np.log(np.maximum(f["monthly_spend_cny_6m"], 1.0) / 2000)
         + m["age_under_23"] * (np.asarray(f["age_years"]) < 23)
         + m["student"] * np.asarray(f["is_student"])

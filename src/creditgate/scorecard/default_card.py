@@ -7,6 +7,11 @@ synthetic population has a known ground-truth default model (``population.synth`
 trained card can be checked against it. Only contract fields are offered, one per existing
 factor code, so every principal factor keeps its user-facing message.
 
+All seven contract score fields are kept, the seed's hidden weights among them; daily opens and
+product count carry signal only because the population's ground truth assumes engagement
+relates to repayment (``population.synth``: the seed platform's assumption, not a finding).
+Monthly spend keeps a bin edge at the seed's 2,000-yuan mark (``FIXED_EDGES``).
+
 Cutoffs are the risk floor (the lowest acceptable score per region class; tier1 lowest,
 prefecture highest, fixed spacing); the batch whitelist then invites the best-scored users
 above it up to the regional quotas and the capacity (``batch.whitelist``). Calibrating the
@@ -62,6 +67,10 @@ RESOLUTION = {"account_age_days": 1}
 # with no floor at all the pool is 1.03 x capacity on the training population. A larger value
 # only lowers the floor towards the gates (calibrate refuses what cannot be reached).
 HEADROOM = 1.0
+# The seed's marks that the card must separate (a bin edge of their own): monthly spend
+# "> 2,000 yuan". Opens (> 3 a day) keep their learned edges: the gate in the policy holds
+# the marks for the hidden weights (docs/scorecard.md, "Hidden weights").
+FIXED_EDGES = {"monthly_spend_cny_6m": (2000.0,)}
 
 
 def population(users: int, seed: int) -> pa.Table:
@@ -262,7 +271,9 @@ def train_policy(
     above the block."""
     frame = training_frame(table, as_of)
     fit, test = split(frame, "defaulted", "1", 0.3, seed)
-    trainer = ScorecardTrainer(pdo=40, base_score=600, base_odds=19, min_iv=0.0)
+    trainer = ScorecardTrainer(
+        pdo=40, base_score=600, base_odds=19, min_iv=0.0, fixed_edges=FIXED_EDGES
+    )
     trainer.fit(fit, "defaulted", "1")
     card = trainer.artifact_
     held_out = discrimination(test["defaulted"].to_numpy(), trainer.score(test))

@@ -9,7 +9,7 @@ IV-based selection; then a logistic regression on WoE and PDO scaling to integer
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,6 +138,7 @@ class ScorecardTrainer:
         prebinning: str = "auto",
         n_jobs: int | None = None,
         drop_reversed: bool = True,
+        fixed_edges: Mapping[str, Sequence[float]] | None = None,
     ) -> None:
         self.pdo = pdo
         self.base_score = base_score
@@ -155,8 +156,17 @@ class ScorecardTrainer:
         self.prebinning = prebinning
         self.n_jobs = n_jobs
         self.drop_reversed = drop_reversed
+        # Bin edges a policy requires (e.g. the seed's 2,000-yuan spend mark): kept whatever
+        # the optimal merge prefers, so the points on either side of them can differ.
+        self.fixed_edges = {c: tuple(e) for c, e in (fixed_edges or {}).items()}
 
-    def _model(self, features: Sequence[str], categorical: Sequence[str], rows: int) -> Any:
+    def _model(
+        self,
+        features: Sequence[str],
+        categorical: Sequence[str],
+        rows: int,
+        prebins: Mapping[str, Sequence[float]] | None = None,
+    ) -> Any:
         from optbinning import BinningProcess, Scorecard
         from sklearn.linear_model import LogisticRegression
 
@@ -165,11 +175,15 @@ class ScorecardTrainer:
         method = self.prebinning
         if method == "auto":
             method = "cart" if rows <= LARGE else "quantile"
-        params = {
+        params: dict[str, dict[str, Any]] = {
             c: {"monotonic_trend": "auto_asc_desc", "prebinning_method": method}
             for c in features
             if c not in categorical
         }
+        for c, splits in (prebins or {}).items():
+            if c in params:
+                fixed = [s in self.fixed_edges.get(c, ()) for s in splits]
+                params[c] |= {"user_splits": list(splits), "user_splits_fixed": fixed}
         process = BinningProcess(
             list(features),
             categorical_variables=list(categorical) or None,
@@ -210,7 +224,9 @@ class ScorecardTrainer:
         while True:
             features = [c for c in choice.features if c not in self.reversed_]
             categorical = [c for c in choice.categorical if c not in self.reversed_]
-            self.model_ = self._model(features, categorical, len(X)).fit(X[features], y)
+            prebins = {c: self.prebins(X[c], c) for c in self.fixed_edges if c in features}
+            model = self._model(features, categorical, len(X), prebins)
+            self.model_ = model.fit(X[features], y)
             support = self.model_.binning_process_.get_support(names=True)
             self.selected_ = tuple(str(c) for c in support)
             if not self.selected_:
@@ -225,6 +241,13 @@ class ScorecardTrainer:
             self.reversed_ += flipped
         self.artifact_ = self.export(X, y, target, bad)
         return self
+
+    def prebins(self, column: pd.Series, name: str) -> tuple[float, ...]:
+        """Pre-bin splits of a column with fixed edges: its 5%..95% quantiles (one per 5%, the
+        minimum bin size) and the fixed edges, which the optimal merge then keeps."""
+        values = pd.to_numeric(column, errors="coerce").dropna().to_numpy(dtype=float)
+        quantiles = np.quantile(values, np.linspace(0.05, 0.95, 19)) if values.size else []
+        return tuple(sorted({float(q) for q in quantiles} | set(self.fixed_edges[name])))
 
     def points_table(self) -> pd.DataFrame:
         table: pd.DataFrame = self.model_.table(style="detailed")
