@@ -17,7 +17,7 @@ import numpy as np
 
 from creditgate.scorecard.boosted import BoostedTrainer
 from creditgate.scorecard.default_card import population, training_frame
-from creditgate.scorecard.lowering import pd_scale
+from creditgate.policy.lower import pd_scale
 from creditgate.scorecard.metrics import discrimination
 from creditgate.scorecard.report import split
 from creditgate.scorecard.report_html import calibration_rows
@@ -41,7 +41,7 @@ def main() -> int:
         trainer.fit(fit, "defaulted", "1")
         card = trainer.artifact_
         scores = trainer.score(test)
-        offset, scale = pd_scale(card)
+        offset, scale = pd_scale(card.scaling)
         pd_ = 1.0 / (1.0 + np.exp((scores - offset) / scale))
         print(f"\n{name}: {len(card.features)} features, held-out {discrimination(y, scores)}")
         print(f"{'decile':>6s} {'rows':>7s} {'predicted':>10s} {'observed':>9s} {'rel.err':>8s}")
