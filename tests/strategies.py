@@ -7,6 +7,7 @@ import re
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from hypothesis import strategies as st
@@ -33,85 +34,123 @@ def _edge_ints(lo: int, hi: int, edges: list[int]) -> st.SearchStrategy[int]:
     return st.one_of(st.integers(lo, hi), st.sampled_from([e for e in edges if lo <= e <= hi]))
 
 
+@lru_cache(maxsize=8)
+def _held_parts(as_of: date) -> tuple[st.SearchStrategy[date | None], ...]:
+    since = st.one_of(
+        st.none(),
+        dates_between(as_of - timedelta(days=700), as_of),
+        st.sampled_from([as_of - timedelta(days=d) for d in (0, 89, 90, 91)]),
+    )
+    return (
+        since,
+        st.sampled_from([500, 1000, 5000, 20000, 200000]),
+        st.one_of(st.none(), st.booleans()),
+    )
+
+
 def held_facts(draw: st.DrawFn, as_of: date = AS_OF) -> dict[str, Any]:
     """What the lender knows (``schema`` optional fields): often nothing, else an outstanding
     loan and an invitation held since a date around the stability window's edge (89, 90 days
     with the default policy's ``min_days: 90``), with the line held."""
-    since = draw(
-        st.one_of(
-            st.none(),
-            dates_between(as_of - timedelta(days=700), as_of),
-            st.sampled_from([as_of - timedelta(days=d) for d in (0, 89, 90, 91)]),
-        )
-    )
-    line = draw(st.sampled_from([500, 1000, 5000, 20000, 200000])) if since is not None else None
+    since_s, line_s, loan_s = _held_parts(as_of)
+    since = draw(since_s)
+    line = draw(line_s) if since is not None else None
     return {
-        "has_outstanding_loan": draw(st.one_of(st.none(), st.booleans())),
+        "has_outstanding_loan": draw(loan_s),
         "invited_since": since,
         "invited_limit_cny": line,
+    }
+
+
+@lru_cache(maxsize=8)
+def _profile_parts(as_of: date) -> dict[str, st.SearchStrategy[Any]]:
+    """The strategies ``profiles`` draws from, built once per date: building one (its
+    validation included) took longer than drawing from it, for every example."""
+    return {
+        "overdue": st.integers(0, 4),
+        "current": st.sampled_from([0, 0, 0, 1, 15, 90]),
+        "last": dates_between(as_of - timedelta(days=1500), as_of),
+        "birth": st.one_of(
+            dates_between(date(1950, 1, 1), as_of - timedelta(days=16 * 366)),
+            st.sampled_from([date(2008, 11, 28), date(2008, 11, 29), date(2008, 2, 29)]),
+        ),
+        "registered_edge": st.sampled_from(
+            [as_of - timedelta(days=364), as_of - timedelta(days=365)]
+        ),
+        "user_id": st.from_regex(r"u[0-9]{1,9}", fullmatch=True),
+        "mostly_true": mostly(True),
+        "mostly_false": mostly(False),
+        "occupation": st.sampled_from([o.value for o in Occupation]),
+        "city": st.sampled_from(CITIES),
+        "pay_score": _edge_ints(300, 850, [599, 600, 649, 650, 700, 750]),
+        "ecosystem_repayment_score": _edge_ints(0, 100, [39, 40, 59, 60, 80, 90]),
+        "ecosystem_active_products": _edge_ints(0, 12, [0, 1, 2, 4]),
+        "avg_daily_opens_90d": st.one_of(
+            st.floats(0, 40, allow_nan=False), st.sampled_from([0.0, 0.9, 1.0, 2.9, 3.0])
+        ),
+        "monthly_spend_cny_6m": st.one_of(
+            st.decimals(0, 60000, places=2, allow_nan=False, allow_infinity=False),
+            st.sampled_from([Decimal("499.99"), Decimal("500.00"), Decimal("2000.00")]),
+        ),
+        "monthly_flow_cv_6m": st.one_of(
+            st.floats(0, 3, allow_nan=False), st.sampled_from([0.2, 0.35, 0.5, 0.51])
+        ),
+        "blacklist_hit": st.sampled_from([False, False, False, True]),
+        "accounts_on_device": _edge_ints(1, 8, [1, 2, 3, 6]),
+        "sim_changed_days_ago": st.one_of(st.none(), st.integers(0, 400)),
+        "applications_7d": _edge_ints(0, 8, [0, 1, 5]),
+        "loan_purpose": st.one_of(st.none(), st.sampled_from([x.value for x in LoanPurpose])),
     }
 
 
 @st.composite
 def profiles(draw: st.DrawFn, as_of: date = AS_OF) -> dict[str, Any]:
     """A valid, typed profile row (as ``validate_profile`` returns), biased to thresholds."""
-    overdue = draw(st.integers(0, 4))
-    current = draw(st.sampled_from([0, 0, 0, 1, 15, 90]))
+    p = _profile_parts(as_of)
+    overdue = draw(p["overdue"])
+    current = draw(p["current"])
     last = None
     if overdue or draw(st.booleans()):
-        last = draw(dates_between(as_of - timedelta(days=1500), as_of))
+        last = draw(p["last"])
     if overdue and last is None:
         last = as_of - timedelta(days=30)
-    birth = draw(
-        st.one_of(
-            dates_between(date(1950, 1, 1), as_of - timedelta(days=16 * 366)),
-            st.sampled_from([date(2008, 11, 28), date(2008, 11, 29), date(2008, 2, 29)]),
-        )
-    )
+    birth = draw(p["birth"])
+    lo = max(birth, date(2011, 1, 21))
     registered = draw(
         st.one_of(
-            dates_between(max(birth, date(2011, 1, 21)), as_of),
-            st.sampled_from([as_of - timedelta(days=364), as_of - timedelta(days=365)]),
+            st.integers(0, (as_of - lo).days).map(lambda d: lo + timedelta(days=d)),
+            p["registered_edge"],
         )
     )
     registered = max(registered, birth)
     return {
-        "user_id": draw(st.from_regex(r"u[0-9]{1,9}", fullmatch=True)),
+        "user_id": draw(p["user_id"]),
         "birth_date": birth,
         "registered_at": registered,
-        "real_name_verified": draw(mostly(True)),
-        "bank_card_bound": draw(mostly(True)),
-        "is_student": draw(mostly(False)),
-        "occupation": draw(st.sampled_from([o.value for o in Occupation])),
-        "city": draw(st.sampled_from(CITIES)),
+        "real_name_verified": draw(p["mostly_true"]),
+        "bank_card_bound": draw(p["mostly_true"]),
+        "is_student": draw(p["mostly_false"]),
+        "occupation": draw(p["occupation"]),
+        "city": draw(p["city"]),
         "is_county_area": draw(st.booleans()),
-        "consent_credit_data": draw(mostly(True)),
-        "consent_behaviour_data": draw(mostly(True)),
-        "pay_score": draw(_edge_ints(300, 850, [599, 600, 649, 650, 700, 750])),
+        "consent_credit_data": draw(p["mostly_true"]),
+        "consent_behaviour_data": draw(p["mostly_true"]),
+        "pay_score": draw(p["pay_score"]),
         "overdue_count_24m": overdue,
         "current_overdue_days": current,
         "last_overdue_on": last,
-        "ecosystem_repayment_score": draw(_edge_ints(0, 100, [39, 40, 59, 60, 80, 90])),
-        "ecosystem_active_products": draw(_edge_ints(0, 12, [0, 1, 2, 4])),
-        "avg_daily_opens_90d": draw(
-            st.one_of(st.floats(0, 40, allow_nan=False), st.sampled_from([0.0, 0.9, 1.0, 2.9, 3.0]))
-        ),
-        "monthly_spend_cny_6m": draw(
-            st.one_of(
-                st.decimals(0, 60000, places=2, allow_nan=False, allow_infinity=False),
-                st.sampled_from([Decimal("499.99"), Decimal("500.00"), Decimal("2000.00")]),
-            )
-        ),
-        "monthly_flow_cv_6m": draw(
-            st.one_of(st.floats(0, 3, allow_nan=False), st.sampled_from([0.2, 0.35, 0.5, 0.51]))
-        ),
-        "blacklist_hit": draw(st.sampled_from([False, False, False, True])),
-        "accounts_on_device": draw(_edge_ints(1, 8, [1, 2, 3, 6])),
-        "sim_changed_days_ago": draw(st.one_of(st.none(), st.integers(0, 400))),
-        "applications_7d": draw(_edge_ints(0, 8, [0, 1, 5])),
+        "ecosystem_repayment_score": draw(p["ecosystem_repayment_score"]),
+        "ecosystem_active_products": draw(p["ecosystem_active_products"]),
+        "avg_daily_opens_90d": draw(p["avg_daily_opens_90d"]),
+        "monthly_spend_cny_6m": draw(p["monthly_spend_cny_6m"]),
+        "monthly_flow_cv_6m": draw(p["monthly_flow_cv_6m"]),
+        "blacklist_hit": draw(p["blacklist_hit"]),
+        "accounts_on_device": draw(p["accounts_on_device"]),
+        "sim_changed_days_ago": draw(p["sim_changed_days_ago"]),
+        "applications_7d": draw(p["applications_7d"]),
         **held_facts(draw, as_of),
         # mostly unstated (consumption), sometimes business (referred) or another purpose
-        "loan_purpose": draw(st.one_of(st.none(), st.sampled_from([p.value for p in LoanPurpose]))),
+        "loan_purpose": draw(p["loan_purpose"]),
     }
 
 
@@ -152,34 +191,43 @@ SPEND_EDGES = [Decimal(v) for v in ("999.99", "1000.00", "1999.99", "2000.00", "
 ]
 
 
+_INVITABLE = {
+    "old_overdue": st.one_of(st.none(), dates_between(date(2018, 1, 1), date(2024, 10, 1))),
+    "birth_date": st.one_of(
+        dates_between(date(1960, 1, 1), date(2008, 11, 28)),
+        st.sampled_from([date(1996, 11, 28), date(1996, 11, 29)]),  # 30 on as_of
+    ),
+    "city": st.sampled_from(CITIES),
+    "occupation": st.sampled_from([o.value for o in Occupation]),
+    "pay_score": _edge_ints(600, 850, [600, 650, 700, 750]),
+    "ecosystem_repayment_score": _edge_ints(0, 100, [60, 80, 90]),
+    "monthly_spend_cny_6m": st.one_of(
+        st.decimals(0, 60000, places=2, allow_nan=False, allow_infinity=False),
+        st.sampled_from(SPEND_EDGES),
+    ),
+    "monthly_flow_cv_6m": st.one_of(
+        st.floats(0, 0.5, allow_nan=False), st.sampled_from([0.2, 0.25, 0.5])
+    ),
+}  # built once (see ``_profile_parts``)
+
+
 @st.composite
 def invitable_profiles(draw: st.DrawFn, as_of: date = AS_OF) -> dict[str, Any]:
     """A profile that passes every gate of the default policy, with what limit rows read
     (age, spend, flow, scores, occupation, an old overdue record) drawn around band edges:
     most are invited, so limits are exercised rather than NULL."""
-    old_overdue = draw(st.one_of(st.none(), dates_between(date(2018, 1, 1), date(2024, 10, 1))))
+    p = _INVITABLE
+    old_overdue = draw(p["old_overdue"])
     return strong_profile(
-        birth_date=draw(
-            st.one_of(
-                dates_between(date(1960, 1, 1), date(2008, 11, 28)),
-                st.sampled_from([date(1996, 11, 28), date(1996, 11, 29)]),  # 30 on as_of
-            )
-        ),
-        city=draw(st.sampled_from(CITIES)),
-        occupation=draw(st.sampled_from([o.value for o in Occupation])),
-        pay_score=draw(_edge_ints(600, 850, [600, 650, 700, 750])),
-        ecosystem_repayment_score=draw(_edge_ints(0, 100, [60, 80, 90])),
+        birth_date=draw(p["birth_date"]),
+        city=draw(p["city"]),
+        occupation=draw(p["occupation"]),
+        pay_score=draw(p["pay_score"]),
+        ecosystem_repayment_score=draw(p["ecosystem_repayment_score"]),
         overdue_count_24m=0,
         last_overdue_on=old_overdue,
-        monthly_spend_cny_6m=draw(
-            st.one_of(
-                st.decimals(0, 60000, places=2, allow_nan=False, allow_infinity=False),
-                st.sampled_from(SPEND_EDGES),
-            )
-        ),
-        monthly_flow_cv_6m=draw(
-            st.one_of(st.floats(0, 0.5, allow_nan=False), st.sampled_from([0.2, 0.25, 0.5]))
-        ),
+        monthly_spend_cny_6m=draw(p["monthly_spend_cny_6m"]),
+        monthly_flow_cv_6m=draw(p["monthly_flow_cv_6m"]),
         **held_facts(draw, as_of),
     )
 

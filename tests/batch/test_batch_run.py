@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from shared_spark import SharedRun, read_spark_dir
 
 from creditgate.batch import backends
 from creditgate.batch.backends import duckdb_backend
@@ -220,31 +221,21 @@ def test_hand_made_rows(tmp_path: Path, field: str, text: str, problem: str | No
     assert row[field] == text  # quarantined as read, never fixed
 
 
-def test_spark_runs_the_same_batch_as_duckdb(tmp_path: Path) -> None:
-    """The staged run (one program pass, ranking, late bindings, reason lists) on Spark."""
-    pytest.importorskip("pyspark")
-    from creditgate.batch.backends import spark_backend
-
-    source, duck, decider = run(tmp_path, 3_000, dirty=0.05)
-    spark_out = tmp_path / "spark"
-    spark = run_batch(
-        spark_backend(),
-        source,
-        spark_out / "decisions.parquet",
-        decider.policy,
-        decider.regions,
-        AS_OF,
-        snapshot=spark_out / "snapshot.parquet",
-    )
+def test_spark_runs_the_same_batch_as_duckdb(spark_run: SharedRun) -> None:
+    """The staged run (one program pass, ranking, late bindings, reason lists) on Spark: the
+    session's shared run (``shared_spark.py``), written partitioned by region class and
+    province."""
+    spark, duck = spark_run.spark, spark_run.duck
     assert (spark.outcomes, spark.quarantined, spark.duplicate_rows) == (
         duck.outcomes,
         duck.quarantined,
         duck.duplicate_rows,
     )
+    assert duck.quarantined > 0 and duck.duplicate_rows > 0
     assert spark.cutoffs == duck.cutoffs
-    want = pq.read_table(source.with_name("decisions.parquet")).sort_by("user_id")
-    got = pq.read_table(spark_out / "decisions.parquet").select(want.column_names)
-    assert got.sort_by("user_id").cast(want.schema).to_pylist() == want.to_pylist()
+    want = pq.read_table(spark_run.duck_decisions).sort_by("user_id")
+    got = read_spark_dir(spark_run.out / "decisions", want.schema)
+    assert got.sort_by("user_id").to_pylist() == want.to_pylist()
 
 
 def test_an_official_city_name_is_decided_as_its_city(tmp_path: Path) -> None:

@@ -21,6 +21,9 @@ from spark_cluster import NO_PYTHON, Cluster
 
 import creditgate.cli.main
 import creditgate.submit.creditgate_main
+from creditgate.batch.backends import duckdb_backend
+from creditgate.batch.run import run_batch
+from creditgate.decider import Decider
 from creditgate.population.synth import write_parquet
 from creditgate.snapshot import read_meta
 
@@ -60,15 +63,18 @@ def driver_env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
-    """A small dirty population (5 % bad rows, duplicates among them) decided by DuckDB."""
+    """A small dirty population (5 % bad rows, duplicates among them) decided by DuckDB, in
+    this process (what ``creditgate batch`` without ``--engine`` runs; the CLI's own tests
+    cover the command)."""
     root = tmp_path_factory.mktemp("duckdb")
     users = root / "users.parquet"
     write_parquet(users, USERS, seed=11, as_of=AS_OF, dirty_fraction=0.05)
-    done = cli(
-        "batch", str(users), "--out", str(root / "decisions.parquet"),
-        "--snapshot", str(root / "snapshot.parquet"), "--as-of", AS_OF.isoformat(),
+    decider = Decider()
+    report = run_batch(
+        duckdb_backend(), users, root / "decisions.parquet", decider.policy, decider.regions,
+        AS_OF, snapshot=root / "snapshot.parquet",
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    assert report.reconciles and report.duplicate_rows > 0
     return Reference(
         users,
         root / "decisions.parquet",

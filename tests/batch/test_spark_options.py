@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from shared_spark import SharedRun
 from typer.testing import CliRunner
 
 import creditgate.cli.main
@@ -141,39 +142,19 @@ PYTHON_NODES = ("PythonUDF", "BatchEvalPython", "ArrowEvalPython", "MapInPandas"
 
 
 @pytest.mark.population
-def test_every_spark_query_of_a_run_is_sql_without_python(tmp_path: Path) -> None:
+def test_every_spark_query_of_a_run_is_sql_without_python(spark_run: SharedRun) -> None:
     """Each query a run sends to Spark plans with no Python node: executors need no
-    creditgate (the cluster tests run a worker whose Python does not exist)."""
-    from creditgate.batch.backends import spark_backend
-    from creditgate.batch.run import run_batch
-    from creditgate.batch.spark import spark_session
-    from creditgate.decider import Decider
-
-    users = tmp_path / "users.parquet"
-    write_parquet(users, 300, seed=5, as_of=date(2026, 11, 28), dirty_fraction=0.05)
-    backend = spark_backend(spark_session("local[1]"))
-    session = backend.con._session
-    plans: list[str] = []
-    real_sql = session.sql
-
-    def recording_sql(query: str, *args: object, **kwargs: object) -> object:
-        frame = real_sql(query, *args, **kwargs)
-        plans.append(str(frame._jdf.queryExecution().executedPlan().toString()))
-        return frame
-
-    d = Decider()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(session, "sql", recording_sql)
-        report = run_batch(
-            backend, users, tmp_path / "d", d.policy, d.regions, date(2026, 11, 28),
-            snapshot=tmp_path / "snapshot.parquet", partition_by=("region_class", "province"),
-        )  # fmt: skip
+    creditgate (the cluster tests run a worker whose Python does not exist). The run is the
+    session's shared one (``shared_spark.py``: dirty rows, partitioned by region class and
+    province), each query's executed plan recorded as it was sent."""
+    report, plans, out = spark_run.spark, spark_run.plans, spark_run.out
     assert report.reconciles and report.quarantined > 0
     assert len(plans) > 5
     assert [p for p in plans if any(node in p for node in PYTHON_NODES)] == []
-    assert any((tmp_path / "d").glob("region_class=*/province=*/*.parquet"))
+    assert any((out / "decisions").glob("region_class=*/province=*/*.parquet"))
+    session = spark_run.session
     session.udf.register("cg_probe", lambda x: x, "int")  # the check does see a Python UDF
-    probe = real_sql("SELECT cg_probe(id) FROM range(1)")._jdf.queryExecution().executedPlan()
+    probe = session.sql("SELECT cg_probe(id) FROM range(1)")._jdf.queryExecution().executedPlan()
     assert "BatchEvalPython" in str(probe.toString())
 
 

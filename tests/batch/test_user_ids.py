@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
+from shared_spark import BAD_IDS, GOOD_IDS, SharedRun, read_spark_dir
 
 from creditgate.batch.backends import Backend, duckdb_backend
 from creditgate.batch.run import run_batch
@@ -19,17 +18,7 @@ from creditgate.population.synth import write_parquet
 
 AS_OF = date(2025, 6, 30)
 DECIDER = Decider()
-BAD_IDS = {
-    "user ": "whitespace",
-    "\u3000user": "whitespace",
-    "user\u200b": "control or format",
-    "us\x07er": "control or format",
-    "u\u2028ser": "control or format",
-    "x" * 65: "1..64",
-    "cafe\u0301": "NFC",
-    "\uac00\u11a8x": "NFC",
-}
-GOOD_IDS = ["user_ok", "张三", "caf\u00e9", "a b", "\u0101\u0302"]
+QUARANTINED = pa.schema([("user_id", pa.string()), ("quarantine_reason", pa.string())])
 
 
 def table_with(tmp: Path, ids: list[str], birth: list[date] | None = None) -> Path:
@@ -55,22 +44,23 @@ def reasons(backend: Backend, tmp: Path, source: Path) -> dict[str, str]:
     return {r["user_id"]: r["quarantine_reason"] for r in quarantine}
 
 
-def backends() -> list[Any]:
-    return [
-        pytest.param(lambda: duckdb_backend("1GB", 1), id="duckdb"),
-        pytest.param("spark", id="spark"),
-    ]
-
-
-@pytest.mark.parametrize("make", backends())
-def test_bad_user_ids_are_quarantined_naming_the_rule(make: Any, tmp_path: Path) -> None:
-    if make == "spark":
-        pytest.importorskip("pyspark")
-        from creditgate.batch.backends import spark_backend
-
-        make = spark_backend
+def test_bad_user_ids_are_quarantined_naming_the_rule(tmp_path: Path) -> None:
     ids = [*BAD_IDS, *GOOD_IDS]
-    got = reasons(make(), tmp_path, table_with(tmp_path, ids))
+    got = reasons(duckdb_backend("1GB", 1), tmp_path, table_with(tmp_path, ids))
+    assert_quarantines_the_bad_ids(got)
+
+
+def test_spark_quarantines_the_same_bad_ids(spark_run: SharedRun) -> None:
+    """The session's shared Spark run holds one clean row per id of ``BAD_IDS`` and
+    ``GOOD_IDS`` among its dirty population (``shared_spark.py``)."""
+    table = read_spark_dir(Path(spark_run.spark.quarantine_path), QUARANTINED)
+    odd = {*BAD_IDS, *GOOD_IDS}
+    got = {r["user_id"]: r["quarantine_reason"] for r in table.to_pylist() if r["user_id"] in odd}
+    assert_quarantines_the_bad_ids(got)
+
+
+def assert_quarantines_the_bad_ids(got: dict[str, str]) -> None:
+    """``got``: quarantine reasons by id, of the runs' odd ids."""
     assert set(got) == set(BAD_IDS)
     for user_id, rule in BAD_IDS.items():
         assert got[user_id].startswith("user_id: ") and rule in got[user_id], got[user_id]

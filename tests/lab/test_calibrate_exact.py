@@ -69,13 +69,21 @@ def policy_with(capacity: float, quotas: dict[str, float]) -> Policy:
 def brute_force(
     pool: list[Eligible], all_users: int, policy: Policy, ceiling: float
 ) -> tuple[int, int]:
-    """(most invited, least summed PD among those) over every floor combination."""
+    """(most invited, least summed PD among those) over every floor combination.
+
+    Per class, the floors worth trying are the lowest, each entry's score and one above it;
+    floors that keep the same entries of the class (no entry's score between them) decide
+    alike, so only the lowest of each such run is tried."""
     ratio = Fraction(str(ceiling)) * MICRO
     classes = sorted(CITIES)
     candidates = []
     for c in classes:
-        near = {s + d for e in pool if e.region_class == c for s in (e.score,) for d in (0, 1)}
-        candidates.append(sorted({LOW} | {f for f in near if LOW <= f <= HIGH}))
+        scores = {e.score for e in pool if e.region_class == c}
+        near = {s + d for s in scores for d in (0, 1)}
+        kept: dict[int | None, int] = {}  # lowest entry score kept -> lowest such floor
+        for f in sorted({LOW} | {f for f in near if LOW <= f <= HIGH}):
+            kept.setdefault(min((s for s in scores if s >= f), default=None), f)
+        candidates.append(sorted(kept.values()))
     best = (0, 0)
     for combo in itertools.product(*candidates):
         floors = dict(zip(classes, combo, strict=True))
