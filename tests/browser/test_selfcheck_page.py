@@ -307,11 +307,23 @@ def test_english_switch_persists(served, page) -> None:
 # what if (without JavaScript) --------------------------------------------------------------
 
 
+def whatif_yes(served: Served, code: str, changes: dict[str, Any]) -> str:
+    """A batch user refused for ``code`` alone whom ``changes`` turn into a yes at the
+    snapshot's cutoffs (asked of the service's own what-if: the cutoffs differ by region)."""
+    from creditgate.service.answers import answer, what_if
+
+    for index in range(1, 40):
+        user = only(served, "not_invited", code, index=index)
+        if what_if(served.services, answer(served.services, user), changes)["entry_visible"]:
+            return user
+    raise AssertionError(f"no user refused for {code} alone whom {changes} would invite")
+
+
 def test_what_if_without_javascript_stores_nothing(served, browser, save_screenshot) -> None:
     context = new_phone(browser, java_script_enabled=False)
     try:
         page = context.new_page()
-        sign_in(page, served, only(served, "not_invited", "PAY_SCORE_LOW", index=2))
+        sign_in(page, served, whatif_yes(served, "PAY_SCORE_LOW", {"pay_score": 720}))
         assert state(page) == "hidden"
         before = stored_decisions(served)
         field = page.get_by_test_id("whatif-field-pay_score")

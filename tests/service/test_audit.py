@@ -56,8 +56,9 @@ def test_concurrent_decisions_keep_one_chain(client: TestClient) -> None:
     profiles = list(PROFILES.values())
 
     def one(i: int) -> int:
-        body = {"profile": profiles[i % len(profiles)], "as_of": "2026-11-28"}
-        headers = auth("service") | {"Idempotency-Key": f"k{i % 30}"}
+        key = i % 30  # each key is sent twice, always with the same body
+        body = {"profile": profiles[key % len(profiles)], "as_of": "2026-11-28"}
+        headers = auth("service") | {"Idempotency-Key": f"k{key}"}
         return client.post("/v1/decisions", json=body, headers=headers).status_code
 
     with ThreadPoolExecutor(8) as pool:
