@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from creditgate.policy.yamlsrc import SourceMap, YamlSyntaxError, load_yaml
+from creditgate.policy.yamlsrc import SourceIssue, SourceMap, YamlSyntaxError, load_yaml
 from creditgate.population.regions import RegionTable, load_regions
 from creditgate.schema import PROFILE_FIELDS, Consent, Occupation
 
@@ -189,16 +189,7 @@ class Directory:
         return next((lender for lender in self.lenders if lender.id == lender_id), None)
 
 
-@dataclass(frozen=True, slots=True)
-class DirectoryIssue:
-    file: str
-    line: int
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f" {self.path}:" if self.path else ""
-        return f"{self.file}:{self.line}:{where} {self.message}"
+DirectoryIssue = SourceIssue  # a directory file's problem, at file:line
 
 
 class DirectoryError(ValueError):

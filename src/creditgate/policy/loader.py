@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from importlib import resources
@@ -53,7 +52,7 @@ from creditgate.policy.nodes import (
     Stability,
     Value,
 )
-from creditgate.policy.yamlsrc import Path_, SourceMap, YamlSyntaxError, load_yaml
+from creditgate.policy.yamlsrc import Path_, SourceIssue, SourceMap, YamlSyntaxError, load_yaml
 from creditgate.population.regions import (
     RegionClass,
     RegionTable,
@@ -82,16 +81,7 @@ DEFAULT_POLICY = "default.yaml"
 LANGS: tuple[Literal["zh-CN"], Literal["en"]] = ("zh-CN", "en")
 
 
-@dataclass(frozen=True, slots=True)
-class PolicyIssue:
-    file: str
-    line: int
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f" {self.path}:" if self.path else ""
-        return f"{self.file}:{self.line}:{where} {self.message}"
+PolicyIssue = SourceIssue  # a policy file's problem, at file:line
 
 
 class PolicyError(ValueError):

@@ -35,6 +35,20 @@ class SourceMap:
         return 1
 
 
+@dataclass(frozen=True, slots=True)
+class SourceIssue:
+    """One problem of a YAML file (a policy, a lender directory), at ``file:line``."""
+
+    file: str
+    line: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f" {self.path}:" if self.path else ""
+        return f"{self.file}:{self.line}:{where} {self.message}"
+
+
 class YamlSyntaxError(ValueError):
     def __init__(self, file: str, line: int, message: str) -> None:
         super().__init__(f"{file}:{line}: {message}")
