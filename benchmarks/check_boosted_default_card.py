@@ -15,9 +15,9 @@ import warnings
 
 import numpy as np
 
+from creditgate.policy.lower import pd_scale
 from creditgate.scorecard.boosted import BoostedTrainer
 from creditgate.scorecard.default_card import population, training_frame
-from creditgate.policy.lower import pd_scale
 from creditgate.scorecard.metrics import discrimination
 from creditgate.scorecard.report import split
 from creditgate.scorecard.report_html import calibration_rows
