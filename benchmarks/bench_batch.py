@@ -145,6 +145,21 @@ class StepTimer:
         return [(a, w2 - w1, c2 - c1) for (a, w1, c1), (_, w2, c2) in pairs]
 
 
+def synthesized(users: int, work: Path) -> Path:
+    """The benchmark population of ``users`` (seed 7) under ``work``, made once, untimed, by
+    ``creditgate synth`` in a subprocess; other benchmarks share it."""
+    work.mkdir(parents=True, exist_ok=True)
+    source = work / f"users_{users}.parquet"
+    if not source.exists():
+        print(f"generating {users:,} users -> {source} (untimed, in a subprocess)")
+        cli = Path(sys.executable).with_name("creditgate")
+        subprocess.run(
+            [str(cli), "synth", "--users", str(users), "--seed", "7", "--out", str(source)],
+            check=True,
+        )
+    return source
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=10_000_000)
@@ -155,15 +170,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs of batch and floor (median)")
     args = parser.parse_args()
     work: Path = args.workdir
-    work.mkdir(parents=True, exist_ok=True)
-    source = work / f"users_{args.users}.parquet"
-    if not source.exists():
-        print(f"generating {args.users:,} users -> {source} (untimed, in a subprocess)")
-        cli = Path(sys.executable).with_name("creditgate")
-        subprocess.run(
-            [str(cli), "synth", "--users", str(args.users), "--seed", "7", "--out", str(source)],
-            check=True,
-        )
+    source = synthesized(args.users, work)
     decider = Decider()
     runs: list[tuple[float, StepTimer]] = []
     for _ in range(max(1, args.runs)):

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import sys
 import time
 from datetime import date
 from pathlib import Path
 
+from bench_batch import synthesized
 from creditgate.batch.backends import duckdb_backend
 from creditgate.batch.run import run_batch
 from creditgate.decider import Decider
@@ -54,15 +53,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     work: Path = args.workdir
-    work.mkdir(parents=True, exist_ok=True)
-    source = work / f"users_{args.users}.parquet"
-    if not source.exists():
-        print(f"generating {args.users:,} users -> {source} (untimed, in a subprocess)")
-        cli = Path(sys.executable).with_name("creditgate")
-        subprocess.run(
-            [str(cli), "synth", "--users", str(args.users), "--seed", "7", "--out", str(source)],
-            check=True,
-        )
+    source = synthesized(args.users, work)
     single = Decider()
     text = default_policy_path().read_text(encoding="utf-8") + FAMILY.read_text(encoding="utf-8")
     family = Decider(parse_policy(text, "default.yaml + family.yaml"), single.regions)
