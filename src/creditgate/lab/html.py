@@ -9,6 +9,7 @@ and a CJK-capable font stack, so zh-CN city names render with Noto CJK where ins
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ th{background:#eef1f6}td.t,th.t{text-align:left}
 .kpi{display:flex;flex-wrap:wrap;gap:.6rem}.kpi div{border:1px solid #d5d9e0;border-radius:6px;
 padding:.45rem .7rem;min-width:9rem}.kpi b{display:block;font-size:1.15rem}
 .scroll{max-height:24rem;overflow:auto;display:inline-block}svg{display:block;margin:.4rem 0}
+@media print{.scroll{max-height:none;overflow:visible}h2,h3{break-after:avoid}}
 """
 WIDTH, HEIGHT, PAD = 640, 200, 34
 
@@ -225,6 +227,11 @@ def policy_section(report: dict[str, Any]) -> str:
     )
 
 
+def _yuan(value: str | None) -> str:
+    """A decimal string of yuan with thousands separators."""
+    return "—" if value is None else f"{Decimal(value):,}"
+
+
 def _both(name: dict[str, str]) -> str:
     """A name in both languages (zh-CN first), as the report holds it."""
     return " / ".join(name[lang] for lang in ("zh-CN", "en") if name.get(lang))
@@ -258,8 +265,8 @@ def _products(products: list[dict[str, Any]] | None) -> str:
                 _pct(p["offered_share"]),
                 _pct(p["offered_of_eligible"]),
                 p["exposure_cny"],
-                p["mean_limit_cny"],
-                p["median_limit_cny"],
+                _yuan(p["mean_limit_cny"]),
+                _yuan(p["median_limit_cny"]),
             ]
             for p in products
         ],
