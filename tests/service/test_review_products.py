@@ -9,13 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from test_api import decide, services
 from test_review_work import DEVICE, USER, queue, resolve
 
 from conftest import auth, make_settings
 from creditgate.service.app import create_app
+from creditgate.store.models import decisions
 from creditgate.store.replay import replay
 from product_family import family_text
 
@@ -52,7 +55,7 @@ def human_after(client: TestClient, resolution: str) -> tuple[dict[str, Any], di
 def test_an_approved_review_gets_the_policys_offers_for_the_invited_profile(
     family_client: TestClient,
 ) -> None:
-    _, human = human_after(family_client, "approve")
+    decided, human = human_after(family_client, "approve")
     assert human["outcome"] == "invited"
     # the same profile without the shared device is invited by the engine: the same offers
     clean = decide(family_client, DEVICE | {"user_id": "same-but-clean", "accounts_on_device": 1})
@@ -63,6 +66,20 @@ def test_an_approved_review_gets_the_policys_offers_for_the_invited_profile(
     assert offers["cash_loan"]["limit_cny"] == human["limit_cny"]
     svc = services(family_client)
     assert replay(svc.log, svc.catalog, human["decision_id"]).status == "identical"
+    # the offers are part of what replay derives again: the contested ones stored instead
+    # (what a person's decision held before) are a difference
+    stored = svc.log.get(human["decision_id"])
+    assert stored is not None
+    forged = stored.decision | {"offers": decided["offers"]}
+    with svc.engine.begin() as conn:
+        conn.execute(
+            update(decisions)
+            .where(decisions.c.decision_id == human["decision_id"])
+            .values(decision=orjson.dumps(forged).decode())
+        )
+    result = replay(svc.log, svc.catalog, human["decision_id"])
+    assert result.status == "different"
+    assert [d.split(":")[0] for d in result.differences] == ["offers"]
 
 
 def test_a_products_own_gate_still_refuses_after_an_approval(family_client: TestClient) -> None:
