@@ -11,15 +11,18 @@ else the policy's offer for the user's profile, i.e. what the same policy (cut a
 snapshot) gives that profile once invited (``forced_offer``: the lowered program with the
 outcome forced to ``invited``, so the segment's limit row and the score's price band are the
 policy's own). A profile whose score is unknown (e.g. consent missing) gets the smallest
-line at the highest price the policy offers. Refused by a person: the contested decision's
+line at the highest price the policy offers. Under a product family the offers are always
+the policy's for the invited profile (``forced_offer``), never the contested decision's
+(which left the user out of every product): products whose own gates fail stay
+``not_eligible`` with their own reasons. Refused by a person: the contested decision's
 reasons, worded as a refusal rather than as a review in progress, and a notice that a person
-reviewed the case.
+reviewed the case; every product is refused with those reasons.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -28,8 +31,8 @@ from creditgate.decider import Decider
 from creditgate.engines.row import compile_program
 from creditgate.explain.catalogue import text
 from creditgate.policy.bindings import Fixed
-from creditgate.policy.lower import Binding
-from creditgate.policy.nodes import Literal, Outcome
+from creditgate.policy.lower import Binding, Program
+from creditgate.policy.nodes import Literal, Outcome, ProductStatus
 
 APPROVING = frozenset({"approve", "overturned"})
 RESOLUTIONS = {"manual_review": ("approve", "decline"), "appeal": ("upheld", "overturned")}
@@ -46,26 +49,69 @@ def reviewable(decision: Mapping[str, Any]) -> bool:
 
 
 def forced_offer(decider: Decider, row: Mapping[str, Any], as_of: date) -> dict[str, Any]:
-    """The limit, price and terms ``decider``'s policy gives ``row`` once invited."""
+    """The limit, price and terms ``decider``'s policy gives ``row`` once invited, and with a
+    product family its ``offers`` as that invitation makes them (each product's own gates
+    still apply: one that fails stays ``not_eligible`` with its own reason)."""
     program = decider.program
-    outcomes = (Fixed.OUTCOME.column, Fixed.POLICY_OUTCOME.column)
-    bindings = tuple(
-        Binding(b.name, Literal(Outcome.INVITED.value)) if b.name in outcomes else b
-        for b in program.bindings
-    )
-    values = compile_program(dataclasses.replace(program, bindings=bindings))(row, as_of)
     offer = decider.policy.offer
+    forced: dict[str, Any] = {
+        Fixed.OUTCOME.column: Outcome.INVITED.value,
+        Fixed.POLICY_OUTCOME.column: Outcome.INVITED.value,
+    }
+    values = _forced_values(program, forced, row, as_of)
     limit, rate = values[program.at(Fixed.LIMIT)], values[program.at(Fixed.DAILY_RATE)]
     if limit is None or rate is None:  # no score: the smallest line at the highest price
         limit = offer.min_limit if limit is None else limit
         rate = offer.prices[-1].daily_rate if rate is None else rate
+        forced[Fixed.LIMIT.column] = int(limit)
+        forced[Fixed.DAILY_RATE.column] = rate
+        forced[Fixed.APR.column] = rate * offer.days_per_year
+        if decider.offers is not None:  # the products' lines follow the cash line
+            values = _forced_values(program, forced, row, as_of)
     rate = Decimal(str(rate))
-    return {
+    out: dict[str, Any] = {
         "limit_cny": int(limit),
         "daily_rate": str(rate),
         "apr": str(rate * offer.days_per_year),
         "terms": list(offer.terms),
     }
+    if decider.offers is not None:
+        out["offers"] = [o.to_dict() for o in decider.offers.offers(row, values, ())]
+    return out
+
+
+def _forced_values(
+    program: Program, forced: Mapping[str, Any], row: Mapping[str, Any], as_of: date
+) -> Sequence[Any]:
+    """``program``'s values for ``row`` with the bindings named in ``forced`` made constants
+    (same positions, so the decider's ``OfferBuilder`` reads them)."""
+    bindings = tuple(
+        Binding(b.name, Literal(forced[b.name])) if b.name in forced else b
+        for b in program.bindings
+    )
+    values: Sequence[Any] = compile_program(dataclasses.replace(program, bindings=bindings))(
+        row, as_of
+    )
+    return values
+
+
+def refused_offers(
+    contested: Mapping[str, Any], reasons: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Every product of the contested decision refused with the person's decision's reasons."""
+    return [
+        {
+            **o,
+            "status": ProductStatus.NOT_ELIGIBLE.value,
+            "limit_cny": None,
+            "apr": None,
+            "plans": [],
+            "funding": [],
+            "reasons": reasons,
+            "message": text("products", ProductStatus.NOT_ELIGIBLE.value),
+        }
+        for o in contested["offers"]
+    ]
 
 
 def _as_refusal(reason: Mapping[str, Any]) -> dict[str, Any]:
@@ -88,7 +134,9 @@ def human_decision(
 ) -> dict[str, Any]:
     """The decision a person's resolution records. ``review``: ``review_id``, ``resolution``,
     ``operator`` (a principal's name) and ``decided_at`` (ISO, UTC); ``offer``: the contested
-    decision's limit and price are used when it had them, else ``offer`` (``forced_offer``)."""
+    decision's limit and price are used when it had them, else ``offer`` (``forced_offer``);
+    a product family's offers are always ``offer``'s when invited (``forced_offer``), all
+    refused with the decision's reasons when refused."""
     decided_at = str(review["decided_at"])
     invited = review["resolution"] in APPROVING
     out = dict(contested)
@@ -129,6 +177,9 @@ def human_decision(
             invited_since=decided_at[:10],
             notices=[{"code": "HUMAN_APPROVED", "message": text("notices", "HUMAN_APPROVED")}],
         )
+        if "offers" in contested:  # what the policy gives the invited profile, per product
+            assert offer is not None and "offers" in offer, "the family's offers need the policy"
+            out["offers"] = offer["offers"]
     else:
         out.update(
             limit_cny=None,
@@ -139,6 +190,8 @@ def human_decision(
             invited_since=None,
             notices=[{"code": "HUMAN_DECLINED", "message": text("notices", "HUMAN_DECLINED")}],
         )
+        if "offers" in contested:
+            out["offers"] = refused_offers(contested, out["reasons"])
     return out
 
 

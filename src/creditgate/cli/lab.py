@@ -17,7 +17,7 @@ from creditgate.batch.run import BatchInputError
 from creditgate.cli.batch import ConfOption, Engine, MasterOption, connect, unwritable
 from creditgate.cli.common import AsOfOption, Exit, err, fail, load_decider, out, parse_as_of
 from creditgate.lab.churn import churn
-from creditgate.lab.compare import CompareError, compare_tables, headline
+from creditgate.lab.compare import CompareError, compare_tables, headline, product_deltas
 from creditgate.lab.evaluate import Evaluation, evaluate
 from creditgate.lab.html import write_compare_html, write_html
 from creditgate.lab.report import write_report
@@ -236,6 +236,9 @@ def compare(
         "champion": headline(reports[0]),
         "challenger": headline(reports[1]),
     } | result
+    deltas = product_deltas(reports[0], reports[1])
+    if deltas:  # either policy declares a product family
+        body["products"] = deltas
     print_swap_set(body)
     if output is not None:
         (output / "compare.json").write_text(
@@ -271,6 +274,25 @@ def print_swap_set(body: dict[str, Any]) -> None:
     ):
         top = ", ".join(f"{r['code']} {r['users']:,}" for r in body[key][:6])
         out.print(f"{label}: {top or 'nobody'}")
+    if body.get("products"):
+        print_products(body["products"])
+
+
+def print_products(deltas: list[dict[str, Any]]) -> None:
+    """Users offered each product under A and B, and the change (``lab.product_deltas``)."""
+    table = Table(title="products: users offered under A and B", padding=(0, 1, 0, 0))
+    for name in ("product", "offered A", "offered B", "change", "exposure A", "exposure B"):
+        table.add_column(name, justify="left" if name == "product" else "right", no_wrap=True)
+    for d in deltas:
+        table.add_row(
+            d["product"],
+            f"{d['offered_champion']:,}",
+            f"{d['offered_challenger']:,}",
+            f"{d['offered_delta']:+,}",
+            f"{d['exposure_champion_cny']:,}",
+            f"{d['exposure_challenger_cny']:,}",
+        )
+    out.print(table)
 
 
 def _rate(value: float | None) -> str:

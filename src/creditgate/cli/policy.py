@@ -13,7 +13,7 @@ from rich.table import Table
 from creditgate.cli.common import AsOfOption, Exit, err, fail, out, parse_as_of
 from creditgate.policy.lint import Level, errors, lint
 from creditgate.policy.loader import PolicyError, default_policy_path, load_policy
-from creditgate.policy.nodes import Condition, Policy
+from creditgate.policy.nodes import Condition, Gate, Policy, ProductKind
 
 app = typer.Typer(help="Check and inspect policy files.", no_args_is_help=True)
 PolicyFile = Annotated[Path, typer.Argument(help="Policy YAML file.", dir_okay=False)]
@@ -206,15 +206,65 @@ def tables(policy: Policy) -> list[Table]:
             f"APR {p.daily_rate * policy.offer.days_per_year}",
             "",
         )
+    family = [products_table(policy)] if policy.products else []
     if not policy.schedule:
-        return [gates, fraud, card, rollout, offer]
+        return [gates, fraud, card, rollout, offer, *family]
     schedule = Table(title="rollout schedule (Asia/Shanghai; each stage adds to the earlier)")
     for col in ("from", "provinces", "cities"):
         schedule.add_column(col)
     for stage in policy.schedule:
         provinces = "all" if stage.every_province else ", ".join(stage.provinces)
         schedule.add_row(stage.start.isoformat(), provinces, ", ".join(stage.cities))
-    return [gates, fraud, card, rollout, schedule, offer]
+    return [gates, fraud, card, rollout, schedule, offer, *family]
+
+
+def gate_text(g: Gate) -> str:
+    return (
+        f"{g.code}: {condition_text(Condition(g.field, g.op, g.value, g.values, g.negate_values))}"
+    )
+
+
+def products_table(policy: Policy) -> Table:
+    """The product family (docs/policy.md, "Products"): each product's own gates, line,
+    instalment plans with the APR computed by the IRR method, and a joint loan's lenders."""
+    table = Table(title="products (on top of the shared layers; the cash loan is the offer)")
+    for col in ("product", "kind", "own gates", "line", "plans / lenders"):
+        table.add_column(col)
+    for p in policy.products:
+        gates = "\n".join(gate_text(g) for g in p.gates) or "-"
+        if p.limit is None:
+            line = "the cash line"
+        else:
+            line = (
+                f"{p.limit.share_of_cash} x the cash line, "
+                f"{p.limit.min_cny:,}..{p.limit.max_cny:,} yuan"
+            )
+        if p.merchant_only:
+            line += "; at merchants only"
+        parts = [
+            f"{x.periods} periods: fee {x.fee_per_period * 100:.2f}% a period, "
+            f"APR {x.apr * 100:.2f}% (IRR x 12)"
+            for x in p.plans
+        ]
+        for lender in p.lenders:
+            own = lender is p.own_lender
+            bound = (
+                f", at most {lender.max_exposure_cny:,} yuan"
+                if lender.max_exposure_cny is not None
+                else ""
+            )
+            appetite = "; ".join(gate_text(g) for g in lender.gates)
+            parts.append(
+                f"{lender.id} ({dict(lender.name).get('en', lender.id)}"
+                f"{', own lender' if own else ''}): share {lender.share}{bound}"
+                + (f"; needs {appetite}" if appetite else "")
+            )
+        if p.partners:
+            parts.append(f"partner declines: {p.on_partner_decline.value}")
+        if p.kind is ProductKind.CASH:
+            parts.append(f"the offer's price bands, terms {list(policy.offer.terms)}")
+        table.add_row(p.id, p.kind.value, gates, line, "\n".join(parts))
+    return table
 
 
 @app.command("train")

@@ -167,3 +167,41 @@ def headline(report: dict[str, Any]) -> dict[str, Any]:
         "expected_loss_cny": report["expected_loss_cny"],
         "cutoffs": report["cutoffs"]["by_class"],
     }
+
+
+def product_deltas(champion: dict[str, Any], challenger: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per product (docs/policy.md, "Products"), matched by id: users offered and exposure
+    under each policy and the change; empty unless either declares a family. A policy
+    without one offers its cash loan alone: the family's cash product, as many as it invites.
+    A product one side does not declare is offered to nobody there."""
+    if not champion.get("products") and not challenger.get("products"):
+        return []
+    family = champion.get("products") or challenger["products"]
+    cash_id = next(p["product"] for p in family if p["kind"] == "cash")
+
+    def offered(report: dict[str, Any]) -> dict[str, tuple[int, int, str]]:
+        if report.get("products"):
+            return {
+                p["product"]: (p["offered"], p["exposure_cny"], p["kind"])
+                for p in report["products"]
+            }
+        return {cash_id: (report["invited"], report["exposure_cny"], "cash")}
+
+    a, b = offered(champion), offered(challenger)
+    out = []
+    for pid in [*a, *(x for x in b if x not in a)]:
+        a_n, a_cny, kind = a.get(pid, (0, 0, ""))
+        b_n, b_cny, b_kind = b.get(pid, (0, 0, ""))
+        out.append(
+            {
+                "product": pid,
+                "kind": kind or b_kind,
+                "offered_champion": a_n,
+                "offered_challenger": b_n,
+                "offered_delta": b_n - a_n,
+                "exposure_champion_cny": a_cny,
+                "exposure_challenger_cny": b_cny,
+                "exposure_delta_cny": b_cny - a_cny,
+            }
+        )
+    return out

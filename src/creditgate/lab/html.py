@@ -9,6 +9,7 @@ and a CJK-capable font stack, so zh-CN city names render with Noto CJK where ins
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ th{background:#eef1f6}td.t,th.t{text-align:left}
 .kpi{display:flex;flex-wrap:wrap;gap:.6rem}.kpi div{border:1px solid #d5d9e0;border-radius:6px;
 padding:.45rem .7rem;min-width:9rem}.kpi b{display:block;font-size:1.15rem}
 .scroll{max-height:24rem;overflow:auto;display:inline-block}svg{display:block;margin:.4rem 0}
+@media print{.scroll{max-height:none;overflow:visible}h2,h3{break-after:avoid}}
 """
 WIDTH, HEIGHT, PAD = 640, 200, 34
 
@@ -206,6 +208,7 @@ def policy_section(report: dict[str, Any]) -> str:
             "<h3>City cutoffs (partly open classes: each city's own quota)</h3>" + cities
             if cities
             else "",
+            _products(report.get("products")),
             _rollout(report.get("rollout")),
             _stability(report.get("stability")),
             _churn(report.get("churn")),
@@ -222,6 +225,71 @@ def policy_section(report: dict[str, Any]) -> str:
             "</section>",
         ]
     )
+
+
+def _yuan(value: str | None) -> str:
+    """A decimal string of yuan with thousands separators."""
+    return "—" if value is None else f"{Decimal(value):,}"
+
+
+def _both(name: dict[str, str]) -> str:
+    """A name in both languages (zh-CN first), as the report holds it."""
+    return " / ".join(name[lang] for lang in ("zh-CN", "en") if name.get(lang))
+
+
+def _products(products: list[dict[str, Any]] | None) -> str:
+    """The product family: per product its statuses, offered share (of all and of those the
+    shared layers invite), exposure, mean and median line; a joint loan's yuan by lender."""
+    if not products:
+        return ""
+    table = _table(
+        [
+            "product",
+            "offered",
+            "eligible (shared layers)",
+            "own gates refused",
+            "referred",
+            "offered share",
+            "offered of eligible",
+            "exposure (CNY)",
+            "mean line (CNY)",
+            "median line (CNY)",
+        ],
+        [
+            [
+                f"{_both(p['name'])} ({p['product']})",
+                p["offered"],
+                p["eligible"],
+                p["eligible"] - p["offered"],
+                p["referred"],
+                _pct(p["offered_share"]),
+                _pct(p["offered_of_eligible"]),
+                p["exposure_cny"],
+                _yuan(p["mean_limit_cny"]),
+                _yuan(p["median_limit_cny"]),
+            ]
+            for p in products
+        ],
+        1,
+    )
+    funding = "".join(
+        f"<h4>{_e(_both(p['name']))}: funding by lender</h4>"
+        + _table(
+            ["lender", "funds (CNY)", "share of exposure"],
+            [
+                [
+                    _both(f["name"]) + (" (own lender)" if f["own"] else ""),
+                    f["amount_cny"],
+                    _pct(str(f["amount_cny"] / p["exposure_cny"]) if p["exposure_cny"] else None),
+                ]
+                for f in p["funding"]
+            ],
+            1,
+        )
+        for p in products
+        if p["funding"]
+    )
+    return '<h3 id="products">Products / 产品</h3>' + table + funding
 
 
 def _rollout(rollout: dict[str, Any] | None) -> str:
@@ -416,8 +484,30 @@ def render_compare(body: dict[str, Any]) -> str:
                 + _table(["reason", "users"], [[r["code"], r["users"]] for r in rows], 1)
                 for title, rows in moved
             ),
+            _product_deltas(body.get("products")),
             "</body></html>\n",
         ]
+    )
+
+
+def _product_deltas(deltas: list[dict[str, Any]] | None) -> str:
+    """Users offered each product under both policies (present when either has a family)."""
+    if not deltas:
+        return ""
+    return '<h2 id="products">Products: users offered</h2>' + _table(
+        ["product", "champion", "challenger", "change", "exposure champion", "exposure challenger"],
+        [
+            [
+                d["product"],
+                d["offered_champion"],
+                d["offered_challenger"],
+                f"{d['offered_delta']:+,}",
+                d["exposure_champion_cny"],
+                d["exposure_challenger_cny"],
+            ]
+            for d in deltas
+        ],
+        1,
     )
 
 

@@ -150,8 +150,9 @@ def _compare(
 
 def offer_for(catalog: Catalog, contested: Stored) -> dict[str, Any] | ReplayResult | None:
     """The terms a person's invitation of ``contested`` takes from the policy (None: the
-    contested decision had its own; ``human.forced_offer``)."""
-    if contested.decision.get("limit_cny") is not None:
+    contested decision had its own and no product family's offers; ``human.forced_offer``)."""
+    own = contested.decision
+    if own.get("limit_cny") is not None and "offers" not in own:
         return None
     found = context(catalog, contested)
     if isinstance(found, ReplayResult):

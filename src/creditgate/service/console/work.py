@@ -20,7 +20,7 @@ from creditgate.experiment_report import report
 from creditgate.human import RESOLUTIONS
 from creditgate.service import experiments, reviewing
 from creditgate.service.console import pages
-from creditgate.service.deps import ServicesDep
+from creditgate.service.deps import Services, ServicesDep
 from creditgate.service.routes.experiments import performance_of
 from creditgate.store.experiments import all_experiments, get
 
@@ -38,11 +38,17 @@ def reviews_page(request: Request, services: ServicesDep) -> Response:
     kind = request.query_params.get("kind")
     kind = kind if kind in RESOLUTIONS else None
     rows = services.catalog.reviews("open", QUEUE_LIMIT, kind)
-    items = [reviewing.queue_item(services, r) for r in rows]
+    items = [_with_offers(services, reviewing.queue_item(services, r)) for r in rows]
     return pages.render(
         request, "reviews.html", 200, staff, services, items=items, kind=kind,
         summary=reviewing.summary(services), resolutions=RESOLUTIONS,
     )  # fmt: skip
+
+
+def _with_offers(services: Services, item: dict[str, Any]) -> dict[str, Any]:
+    """A queue item with the reviewed decision's product offers (None without a family)."""
+    stored = services.log.get(str(item["decision_id"]))
+    return {**item, "offers": stored.decision.get("offers") if stored is not None else None}
 
 
 @router.post("/reviews/{review_id}/{action}")
