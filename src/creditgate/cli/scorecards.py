@@ -156,6 +156,14 @@ def train(
         float | None,
         typer.Option(help="Approval cutoff for the audit (default: approves the good share)."),
     ] = None,
+    pairs: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=10,
+            help="boosted: also export up to N pairwise tables (FAST-ranked); 0: none.",
+        ),
+    ] = 0,
 ) -> None:
     """Train a scorecard and export it as plain YAML data."""
     from creditgate.scorecard.methods import METHODS, fit_method, train_auto
@@ -178,6 +186,8 @@ def train(
         fail(f"--audit-column: column {absent[0]!r} is not in {data}")
     if monotone and method == "logistic":
         fail("--monotone needs --method boosted or auto (logistic bins pick their own trend)")
+    if pairs and method == "logistic":
+        fail("--pairs needs --method boosted or auto (logistic cards are additive)")
     options = {
         "costs": parse_costs(cost or []),
         "pdo": pdo,
@@ -190,6 +200,8 @@ def train(
         "immutable": immutable or (),
         "monotone": parse_monotone(monotone or []),
     }
+    if pairs:  # only when asked: the default options (and card) stay as they were
+        options["pairs"] = pairs
     started = time.perf_counter()
     with spinner() as progress:
         progress.add_task(f"training ({method}) on {len(frame):,} rows", total=None)
