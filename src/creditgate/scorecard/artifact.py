@@ -268,6 +268,8 @@ def from_dict(data: Any, lines: SourceMap | None = None) -> Artifact:
             metadata=dict(data.get("metadata") or {}),
             pairs=pairs,
         )
+    except ArtifactError:
+        raise
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(f"missing or malformed entry: {exc}") from exc
 
