@@ -29,11 +29,26 @@ PAIRS = [
 ]
 
 
-def paired_text() -> str:
+# A table that punishes a high pay score with low spend: moves that ignore it (raising the pay
+# score alone) lose the points they were meant to win.
+HARSH = [
+    {
+        "name": "pay_without_spend",
+        "axes": [
+            {"feature": "spend", "edges": [1500]},
+            {"feature": "pay_band", "edges": [600, 650]},
+        ],
+        "points": [[0, 0, 0, 0], [0, 0, -40, -80], [0, 0, 0, 0]],
+    }
+]
+
+
+def paired_text(pairs: list[dict[str, object]] | None = None) -> str:
     data = yaml.safe_load(default_policy_path().read_text(encoding="utf-8"))
-    data["scorecard"]["pairs"] = PAIRS
+    data["scorecard"]["pairs"] = PAIRS if pairs is None else pairs
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
-def paired_policy() -> Policy:
-    return parse_policy(paired_text(), "paired.yaml")
+def paired_policy(pairs: list[dict[str, object]] | None = None) -> Policy:
+    """The default policy with ``pairs`` (default ``PAIRS``)."""
+    return parse_policy(paired_text(pairs), "paired.yaml")

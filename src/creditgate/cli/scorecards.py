@@ -264,7 +264,7 @@ def with_explanations(scored: pa.Table, table: pa.Table, card: Artifact, cutoff:
     """Principal factors and exact recourse (JSON text) for every row below ``cutoff``."""
     import numpy as np
 
-    from creditgate.policy.bindings import BinIndex
+    from creditgate.policy.bindings import BinIndex, PairBin
     from creditgate.scorecard.recourse import explain_rows
     from creditgate.scorecard.scoring import bins_matrix
 
@@ -274,7 +274,12 @@ def with_explanations(scored: pa.Table, table: pa.Table, card: Artifact, cutoff:
         [np.asarray(result[name].to_numpy(zero_copy_only=False)) for name in at]
     ).astype(np.int64)
     scores = np.asarray(scored.column("score").to_numpy(), dtype=np.int64)
-    factors, recourse = explain_rows(bins, scores, card, cutoff)
+    cells = None
+    if card.pairs:  # the pairs' current cells, for recourse exact over their tables
+        names = [PairBin(p.name, k).column for p in card.pairs for k in (0, 1)]
+        columns = [np.asarray(result[n].to_numpy(zero_copy_only=False)) for n in names]
+        cells = np.column_stack(columns).astype(np.int64)
+    factors, recourse = explain_rows(bins, scores, card, cutoff, cells)
     scored = scored.append_column("factors", pa.array(factors, pa.string()))
     return scored.append_column("recourse", pa.array(recourse, pa.string()))
 
