@@ -3,6 +3,8 @@ Decimal field by an int one, and a derived clock field (account age) by a float 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import yaml
 
 from creditgate.policy.loader import default_policy_path, parse_policy
@@ -52,3 +54,10 @@ def paired_text(pairs: list[dict[str, object]] | None = None) -> str:
 def paired_policy(pairs: list[dict[str, object]] | None = None) -> Policy:
     """The default policy with ``pairs`` (default ``PAIRS``)."""
     return parse_policy(paired_text(pairs), "paired.yaml")
+
+
+def with_pairs(policy: Policy) -> Policy:
+    """``policy`` (a variant of the default, same features) with ``PAIRS`` as well."""
+    return replace(
+        policy, scorecard=replace(policy.scorecard, pairs=paired_policy().scorecard.pairs)
+    )

@@ -30,7 +30,7 @@ from creditgate.batch.whitelist import apply_cutoffs
 from creditgate.decider import Decider
 from creditgate.policy.nodes import Policy
 from creditgate.population.schema import PROFILE_SCHEMA
-from paired_policy import paired_policy
+from paired_policy import paired_policy, with_pairs
 from strategies import (
     AS_OF,
     CITY_CUTOFFS,
@@ -111,7 +111,7 @@ def assert_like_oracle(name: str, decider: Decider, rows: Rows, got: Rows) -> No
 VARIANTS = [("row", "plain"), ("row", "snapshot"), ("duckdb", "plain"), ("duckdb", "snapshot")]
 VARIANTS += [("row", "cities"), ("duckdb", "cities")]
 # slow to start: the cities program (a schedule on the evaluation date, class and city
-# cutoffs) covers the snapshot and plain ones
+# cutoffs, the pairwise tables) covers the snapshot, plain and pairs ones
 VARIANTS.append(("spark", "cities"))
 VARIANTS += [("row", "pairs"), ("duckdb", "pairs")]  # pairwise tables (``paired_policy``)
 
@@ -125,7 +125,7 @@ def spark() -> Backend:
 @pytest.fixture(params=VARIANTS, ids=["-".join(v) for v in VARIANTS])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Decider, Run]]:
     name, variant = request.param
-    base = Decider(scheduled_policy()) if variant == "cities" else Decider()
+    base = Decider(with_pairs(scheduled_policy())) if variant == "cities" else Decider()
     if variant == "pairs":
         base = Decider(paired_policy())
     decider = (
