@@ -14,9 +14,10 @@ from creditgate.decider import Decider
 from creditgate.engines.row import compile_program
 from creditgate.explain.score_recourse import axis_index
 from creditgate.policy.bindings import PairPoints
+from creditgate.policy.lint import lint
 from creditgate.policy.loader import PolicyError, default_policy_path, parse_policy
 from creditgate.scorecard import artifact
-from paired_policy import paired_policy
+from paired_policy import PAIRS, paired_policy
 from strategies import AS_OF, invitable_profiles
 
 PAIRED = Decider(paired_policy())
@@ -130,3 +131,23 @@ def test_artefact_pairs_are_checked_with_file_and_line(tmp_path: Path) -> None:
     assert path.read_text().splitlines()[line - 1].strip() == "- 1"
     assert "pairs.0.axes.1.edges.1: edges must ascend" in message
     assert "pairs.0.points.0: 3 points; expected 4 (missing, then 3 bins)" in message
+
+
+def test_the_lint_bounds_the_score_with_the_tables_cells() -> None:
+    """A cutoff above the features' best total is reachable when a table adds more, and a
+    table's worst cell lowers the score a cutoff must clear."""
+    card = PLAIN.policy.scorecard
+    top = card.base_points + sum(f.best_points for f in card.features)
+    data = yaml.safe_load(with_pairs(PAIRS))
+    data["scorecard"]["cutoffs"]["tier1"] = top + 5  # the tables' best cells: 12 + 6
+    findings = lint(parse_policy(yaml.safe_dump(data, sort_keys=False), "p.yaml"))
+    assert not [f for f in findings if f.check == "CUTOFF_UNREACHABLE"], findings
+    data["scorecard"]["cutoffs"]["tier1"] = top + 19
+    findings = lint(parse_policy(yaml.safe_dump(data, sort_keys=False), "p.yaml"))
+    assert [f for f in findings if f.check == "CUTOFF_UNREACHABLE"]
+    bottom = card.base_points + sum(
+        min(min(b.points for b in f.bins), f.missing_points) for f in card.features
+    )
+    data["scorecard"]["cutoffs"]["tier1"] = bottom - 5  # the tables' worst cells: -9 - 8
+    findings = lint(parse_policy(yaml.safe_dump(data, sort_keys=False), "p.yaml"))
+    assert not [f for f in findings if f.check == "CUTOFF_NEVER_BINDS"], findings
