@@ -30,6 +30,7 @@ from creditgate.batch.whitelist import apply_cutoffs
 from creditgate.decider import Decider
 from creditgate.policy.nodes import Policy
 from creditgate.population.schema import PROFILE_SCHEMA
+from paired_policy import paired_policy, with_pairs
 from strategies import (
     AS_OF,
     CITY_CUTOFFS,
@@ -110,8 +111,9 @@ def assert_like_oracle(name: str, decider: Decider, rows: Rows, got: Rows) -> No
 VARIANTS = [("row", "plain"), ("row", "snapshot"), ("duckdb", "plain"), ("duckdb", "snapshot")]
 VARIANTS += [("row", "cities"), ("duckdb", "cities")]
 # slow to start: the cities program (a schedule on the evaluation date, class and city
-# cutoffs) covers the snapshot and plain ones
+# cutoffs, the pairwise tables) covers the snapshot, plain and pairs ones
 VARIANTS.append(("spark", "cities"))
+VARIANTS += [("row", "pairs"), ("duckdb", "pairs")]  # pairwise tables (``paired_policy``)
 
 
 @pytest.fixture(scope="module")
@@ -123,10 +125,12 @@ def spark() -> Backend:
 @pytest.fixture(params=VARIANTS, ids=["-".join(v) for v in VARIANTS])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Decider, Run]]:
     name, variant = request.param
-    base = Decider(scheduled_policy()) if variant == "cities" else Decider()
+    base = Decider(with_pairs(scheduled_policy())) if variant == "cities" else Decider()
+    if variant == "pairs":
+        base = Decider(paired_policy())
     decider = (
         base
-        if variant == "plain"
+        if variant in ("plain", "pairs")
         else Decider(
             apply_cutoffs(
                 base.policy,

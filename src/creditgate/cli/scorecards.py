@@ -156,6 +156,14 @@ def train(
         float | None,
         typer.Option(help="Approval cutoff for the audit (default: approves the good share)."),
     ] = None,
+    pairs: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=10,
+            help="boosted: also export up to N pairwise tables (FAST-ranked); 0: none.",
+        ),
+    ] = 0,
 ) -> None:
     """Train a scorecard and export it as plain YAML data."""
     from creditgate.scorecard.methods import METHODS, fit_method, train_auto
@@ -178,6 +186,8 @@ def train(
         fail(f"--audit-column: column {absent[0]!r} is not in {data}")
     if monotone and method == "logistic":
         fail("--monotone needs --method boosted or auto (logistic bins pick their own trend)")
+    if pairs and method == "logistic":
+        fail("--pairs needs --method boosted or auto (logistic cards are additive)")
     options = {
         "costs": parse_costs(cost or []),
         "pdo": pdo,
@@ -190,6 +200,8 @@ def train(
         "immutable": immutable or (),
         "monotone": parse_monotone(monotone or []),
     }
+    if pairs:  # only when asked: the default options (and card) stay as they were
+        options["pairs"] = pairs
     started = time.perf_counter()
     with spinner() as progress:
         progress.add_task(f"training ({method}) on {len(frame):,} rows", total=None)
@@ -252,7 +264,7 @@ def with_explanations(scored: pa.Table, table: pa.Table, card: Artifact, cutoff:
     """Principal factors and exact recourse (JSON text) for every row below ``cutoff``."""
     import numpy as np
 
-    from creditgate.policy.bindings import BinIndex
+    from creditgate.policy.bindings import BinIndex, PairBin
     from creditgate.scorecard.recourse import explain_rows
     from creditgate.scorecard.scoring import bins_matrix
 
@@ -262,7 +274,12 @@ def with_explanations(scored: pa.Table, table: pa.Table, card: Artifact, cutoff:
         [np.asarray(result[name].to_numpy(zero_copy_only=False)) for name in at]
     ).astype(np.int64)
     scores = np.asarray(scored.column("score").to_numpy(), dtype=np.int64)
-    factors, recourse = explain_rows(bins, scores, card, cutoff)
+    cells = None
+    if card.pairs:  # the pairs' current cells, for recourse exact over their tables
+        names = [PairBin(p.name, k).column for p in card.pairs for k in (0, 1)]
+        columns = [np.asarray(result[n].to_numpy(zero_copy_only=False)) for n in names]
+        cells = np.column_stack(columns).astype(np.int64)
+    factors, recourse = explain_rows(bins, scores, card, cutoff, cells)
     scored = scored.append_column("factors", pa.array(factors, pa.string()))
     return scored.append_column("recourse", pa.array(recourse, pa.string()))
 

@@ -29,7 +29,7 @@ from creditgate.explain.catalogue import Text, joined, renderer, sentences, text
 from creditgate.explain.reasons import cutoff_note
 from creditgate.explain.recourse import GateRecourse, ScheduleRecourse, region_step
 from creditgate.explain.score_recourse import ScoreRecourse
-from creditgate.policy.bindings import BinIndex, Fixed, GateFailed
+from creditgate.policy.bindings import BinIndex, Fixed, GateFailed, Key, PairBin
 from creditgate.policy.lower import Program, fields_read, slice_program
 from creditgate.policy.nodes import RegionStatus
 from creditgate.population.regions import load_regions
@@ -64,19 +64,24 @@ class RecoursePlanner:
         self.partial = frozenset(partial)
         self.note = cutoff_note(policy)
         self.as_of = card.capacity_as_of
-        self.solver = ScoreRecourse(card.features)
+        self.solver = ScoreRecourse(card.features, pairs=card.pairs)
         self.score_moves_with_time = any(
             f.field in derived and derived[f.field].time_start is not None for f in card.features
         )
         bins = [BinIndex(f.name) for f in card.features]
-        rescore = slice_program(program, [Fixed.SCORE.column] + [b.column for b in bins])
+        # each pairwise table's current cells (``PairBin``) follow the movables' bins
+        cells: list[Key] = [PairBin(p.name, k) for p in card.pairs for k in (0, 1)]
+        wanted = [Fixed.SCORE.column] + [b.column for b in [*bins, *cells]]
+        rescore = slice_program(program, wanted)
         self.rescore = compile_program(rescore)
         # a step changing any input the score reads (a scored field, a consent) re-scores
         self.rescore_inputs = frozenset(
             name for b in rescore.bindings for name in fields_read(b.expr)
         )
         self.rescore_score = rescore.at(Fixed.SCORE)
-        moved = [BinIndex(m.feature.name) for m in self.solver.movables]
+        moved: list[Key] = [BinIndex(m.feature.name) for m in self.solver.movables]
+        self.moved = len(moved)
+        moved += cells
         self.rescore_bins = tuple_getter([rescore.at(b) for b in moved])
         self.program_bins = tuple_getter([program.at(b) for b in moved])
         self.move = lru_cache(maxsize=16384)(self._move)
@@ -136,7 +141,7 @@ class RecoursePlanner:
         score, bins = self.where_steps_lead(steps, row, values, as_of)
         if score is None or score >= bar:
             return steps
-        choice = self.solver.solve(bins, bar - score)
+        choice = self.solve_moves(bins, bar - score)
         if choice is None:  # honest: nothing the user can do reaches the bar
             message = text("recourse", "score_unreachable", required=bar)
             if code is not None:
@@ -194,7 +199,7 @@ class RecoursePlanner:
         score, bins = self.where_steps_lead(steps, row, values, as_of)
         if score is None or score >= bar:
             return 0.0
-        choice = self.solver.solve(bins, bar - score)
+        choice = self.solve_moves(bins, bar - score)
         if choice is None:
             return math.inf
         movables = self.solver.movables
@@ -219,10 +224,15 @@ class RecoursePlanner:
         ]
         return [*steps, *more] if more else steps
 
+    def solve_moves(self, state: tuple[int, ...], need: int) -> tuple[tuple[int, int], ...] | None:
+        """The solver's moves from ``state``: the movables' bins, then the pairs' cells."""
+        return self.solver.solve(state[: self.moved], need, state[self.moved :])
+
     def where_steps_lead(
         self, steps: list[RecourseStep], row: Row, values: Values, as_of: date
     ) -> tuple[Any, tuple[int, ...]]:
-        """(score, bins) once the gate steps are applied, at the latest ETA."""
+        """(score, bins) once the gate steps are applied, at the latest ETA (``bins``: the
+        movables' bins, then the pairwise tables' cells)."""
         changes = {s.field: s.to for s in steps if not s.immutable and s.eta is None}
         etas = [s.eta for s in steps if s.eta is not None]
         later = max(etas) if etas else as_of

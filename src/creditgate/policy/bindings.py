@@ -7,7 +7,8 @@ columns and in the Parquet a run writes, so the rendering here must stay byte-st
 
 - ``Fixed``: the bindings every program has once (``score``, ``cutoff``, ``outcome``...).
 - one class per family of bindings named after a policy element: ``GateFailed(gate id)``,
-  ``FraudFired(rule id)``, ``BinIndex(feature)``, ``Points(feature)``, ``ReasonKey(slot)``,
+  ``FraudFired(rule id)``, ``BinIndex(feature)``, ``Points(feature)``, ``PairBin(pair, axis)``,
+  ``PairPoints(pair)``, ``ReasonKey(slot)``,
   ``ReasonOrder(feature)``, ``ReasonRank(feature)``; the product family's
   ``ProductValue(product, part)``, ``ProductGateFailed(product, gate)``,
   ``PartnerAccepts(product, lender)`` and ``Funding(product, lender)``.
@@ -124,6 +125,29 @@ class Points(_Keyed):
 
 
 @dataclass(frozen=True, slots=True)
+class PairBin(_Keyed):
+    """The index of the bin pairwise table ``pair`` puts its axis ``axis`` (0 or 1) in."""
+
+    pair: str
+    axis: int
+
+    @property
+    def column(self) -> str:
+        return f"pairbin.{self.pair}.{self.axis}"
+
+
+@dataclass(frozen=True, slots=True)
+class PairPoints(_Keyed):
+    """The points pairwise table ``pair`` gives."""
+
+    pair: str
+
+    @property
+    def column(self) -> str:
+        return f"pairpoints.{self.pair}"
+
+
+@dataclass(frozen=True, slots=True)
 class ReasonKey(_Keyed):
     """Reason slot ``slot``'s sort key (NULL: the reason does not apply)."""
 
@@ -229,6 +253,8 @@ Key = (
     | FraudFired
     | BinIndex
     | Points
+    | PairBin
+    | PairPoints
     | ReasonKey
     | ReasonOrder
     | ReasonRank

@@ -17,6 +17,7 @@ modelled PD is above ``MAX_CUTOFF_PD`` (``CN_MANDATORY`` and ``CN_CUTOFF``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -339,12 +340,19 @@ def _gates(policy: Policy) -> list[Finding]:
     return out
 
 
+def _pair_cells(policy: Policy, pick: Callable[[Iterable[int]], int]) -> int:
+    """Each pairwise table's lowest (``min``) or highest (``max``) cell, summed: a bound on
+    what the tables add (the features' own bins are bounded separately)."""
+    return sum(pick(v for row in p.points for v in row) for p in policy.scorecard.pairs)
+
+
 def _scorecard(policy: Policy) -> list[Finding]:
     card = policy.scorecard
-    top = card.base_points + sum(f.best_points for f in card.features)
+    top = card.base_points + sum(f.best_points for f in card.features) + _pair_cells(policy, max)
     bottom = card.base_points + sum(
         min(min(b.points for b in f.bins), f.missing_points) for f in card.features
     )
+    bottom += _pair_cells(policy, min)
     out: list[Finding] = []
     for region_class, cutoff in card.cutoffs:
         if policy.region(region_class).status is RegionStatus.CLOSED:
@@ -435,6 +443,7 @@ def _cutoff_bounds(policy: Policy) -> tuple[int, float]:
     bottom = card.base_points + sum(
         min(min(b.points for b in f.bins), f.missing_points) for f in card.features
     )
+    bottom += _pair_cells(policy, min)
     offset, scale = pd_scale(policy.scorecard.scaling)
     return bottom, offset + scale * math.log((1 - MAX_CUTOFF_PD) / MAX_CUTOFF_PD)
 

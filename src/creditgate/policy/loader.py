@@ -48,10 +48,12 @@ from creditgate.policy.nodes import (
     Scaling,
     Scorecard,
     ScoreFeature,
+    ScorePair,
     Segment,
     Stability,
     Value,
 )
+from creditgate.policy.pairs import pair_axis, table_problems
 from creditgate.policy.yamlsrc import Path_, SourceIssue, SourceMap, YamlSyntaxError, load_yaml
 from creditgate.population.regions import (
     RegionClass,
@@ -390,13 +392,47 @@ class _Builder:
             self.feature(f, ("scorecard", "features", i)) for i, f in enumerate(card.features)
         )
         self.unique([f.name for f in card.features], "scorecard.features")
+        named = {f.name: f for f in features}
+        pairs = tuple(
+            self.pair(p, named, ("scorecard", "pairs", i)) for i, p in enumerate(card.pairs)
+        )
+        self.unique([p.name for p in card.pairs], "scorecard.pairs")
         return Scorecard(
             base_points=card.base_points,
             features=features,
             scaling=Scaling(card.scaling.pdo, card.scaling.base_score, card.scaling.base_odds),
             cutoffs=tuple(sorted(card.cutoffs.items())),
             review_band=card.review_band,
+            pairs=pairs,
         )
+
+    def pair(self, p: s.PairSpec, features: Mapping[str, ScoreFeature], path: Path_) -> ScorePair:
+        """A pairwise table: two distinct features of the card, their own ascending edges (or
+        category groups), and ``1 + bins`` rows of ``1 + bins`` points (``policy.pairs``)."""
+        axes = []
+        for k, a in enumerate(p.axes):
+            apath = (*path, "axes", k)
+            feature = features.get(a.feature)
+            if feature is None:
+                self.error((*apath, "feature"), f"unknown scorecard feature {a.feature!r}")
+                kind = None
+                field = a.feature
+            else:
+                kind = self.field_type(feature.field, (*apath, "feature"))
+                field = feature.field
+            axis, problems = pair_axis(
+                a.feature, field, kind, a.edges, a.categories, self.typed_bound
+            )
+            for where, message in problems:
+                self.error((*apath, *where), message)
+            axes.append(axis)
+        first, second = axes
+        if p.axes[0].feature == p.axes[1].feature:
+            self.error((*path, "axes", 1, "feature"), "a pair needs two different features")
+        points = tuple(tuple(r) for r in p.points)
+        for where, message in table_problems(points, len(first.bins), len(second.bins)):
+            self.error((*path, "points", *where), message)
+        return ScorePair(p.name, (first, second), points)
 
     def feature(self, f: s.FeatureSpec, path: Path_) -> ScoreFeature:
         kind = self.field_type(f.field, (*path, "field"))

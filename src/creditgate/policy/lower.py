@@ -22,6 +22,8 @@ from creditgate.policy.bindings import (
     FraudFired,
     GateFailed,
     Key,
+    PairBin,
+    PairPoints,
     Points,
 )
 from creditgate.policy.by_bin import MISSING_BIN, SPECIAL_BIN, by_points
@@ -47,11 +49,13 @@ from creditgate.policy.nodes import (
     Not,
     Or,
     Outcome,
+    PairAxis,
     Policy,
     Ref,
     RegionStatus,
     Scaling,
     ScoreFeature,
+    ScorePair,
 )
 from creditgate.policy.passes import optimize
 from creditgate.policy.product_lowering import product_bindings
@@ -240,7 +244,7 @@ def group_failed(group: tuple[Gate, ...], derived: Mapping[str, DerivedField]) -
     return And(tuple(gate_failed(g, derived) for g in group))
 
 
-def bin_expr(feature: ScoreFeature, x: Expr) -> Expr:
+def bin_expr(feature: ScoreFeature | PairAxis, x: Expr) -> Expr:
     """The index of the bin value ``x`` falls in (``MISSING_BIN``: missing or an unseen
     category; ``SPECIAL_BIN``: one of a trained card's special values)."""
     whens: list[tuple[Expr, Expr]] = [(IsNull(x), Literal(MISSING_BIN))]
@@ -262,21 +266,56 @@ def points_expr(feature: ScoreFeature) -> Expr:
     return by_points(feature, Literal)
 
 
+def pair_points_expr(pair: ScorePair) -> Expr:
+    """A pair's points as nested CASEs on its two axis indices (any index that is not a bin:
+    row or column 0, the missing one), the same node kinds a feature's points use."""
+    first, second = PairBin(pair.name, 0).ref, PairBin(pair.name, 1).ref
+
+    def row(r: int) -> Expr:
+        cells = pair.points[r]
+        whens = tuple(
+            (Compare(CmpOp.EQ, second, Literal(j)), Literal(cells[j + 1]))
+            for j in range(len(pair.axes[1].bins))
+        )
+        return Case(whens, Literal(cells[0]))
+
+    rows = tuple(
+        (Compare(CmpOp.EQ, first, Literal(i)), row(i + 1)) for i in range(len(pair.axes[0].bins))
+    )
+    return Case(rows, row(0))
+
+
+def pair_bindings(pair: ScorePair, read: Callable[[str], Expr]) -> list[Binding]:
+    """``pairbin.<pair>.0``, ``pairbin.<pair>.1`` (each axis's bin index, as ``bin_expr``
+    gives a feature's) and ``pairpoints.<pair>``."""
+    out = [
+        bind(PairBin(pair.name, k), bin_expr(axis, read(axis.field)))
+        for k, axis in enumerate(pair.axes)
+    ]
+    out.append(bind(PairPoints(pair.name), pair_points_expr(pair)))
+    return out
+
+
 def score_bindings(
     features: Sequence[ScoreFeature],
     base_points: int,
     scaling: Scaling,
     read: Callable[[str], Expr],
     guards: Sequence[Expr] = (),
+    pairs: Sequence[ScorePair] = (),
 ) -> list[Binding]:
     """The score nodes of any scorecard, a policy's or a trained one: per feature
-    ``bin.<feature>`` (the value ``read`` gives for its field) and ``points.<feature>``, then
-    ``score`` (NULL unless every one of ``guards`` holds) and ``pd``."""
+    ``bin.<feature>`` (the value ``read`` gives for its field) and ``points.<feature>``, per
+    pairwise table its axes' bins and points (``pair_bindings``), then ``score`` (NULL unless
+    every one of ``guards`` holds) and ``pd``."""
     out: list[Binding] = []
     for feature in features:
         out.append(bind(BinIndex(feature.name), bin_expr(feature, read(feature.field))))
         out.append(bind(Points(feature.name), points_expr(feature)))
-    total = Add((Literal(base_points), *(Points(f.name).ref for f in features)))
+    for pair in pairs:
+        out.extend(pair_bindings(pair, read))
+    parts = (*(Points(f.name).ref for f in features), *(PairPoints(p.name).ref for p in pairs))
+    total = Add((Literal(base_points), *parts))
     score = Case(((And(tuple(guards)), total),), Literal(None)) if guards else total
     out.append(bind(Fixed.SCORE, score))
     out.append(bind(Fixed.PD, Logistic(Fixed.SCORE.ref, *pd_scale(scaling))))
@@ -331,6 +370,7 @@ def lower(policy: Policy, regions: RegionTable) -> Program:
             card.scaling,
             lambda name: operand(name, derived),
             guards,
+            card.pairs,
         )
     )
     cutoff_whens = tuple(

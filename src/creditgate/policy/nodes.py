@@ -364,6 +364,32 @@ class ScoreFeature:
 
 
 @dataclass(frozen=True, slots=True)
+class PairAxis:
+    """One side of a pairwise table: a scorecard feature's field cut by the pair's own bins
+    (their ``points`` are unused: the table holds them). Special values read as missing."""
+
+    feature: str  # the scorecard feature whose field this axis reads
+    field: str
+    bins: tuple[Bin, ...]
+    special_values: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ScorePair:
+    """A pairwise interaction: integer points by (bin of ``axes[0]``, bin of ``axes[1]``).
+    ``points`` has ``1 + len(bins)`` rows and columns; row and column 0 take a missing value,
+    a special value or an unseen category, as a feature's ``missing_points`` does."""
+
+    name: str
+    axes: tuple[PairAxis, PairAxis]
+    points: tuple[tuple[int, ...], ...]
+
+    def at(self, a: int, b: int) -> int:
+        """Points of the cell of axis indices ``a``, ``b`` (negative: missing or special)."""
+        return self.points[a + 1 if a >= 0 else 0][b + 1 if b >= 0 else 0]
+
+
+@dataclass(frozen=True, slots=True)
 class Scaling:
     """PDO scaling: ``score = offset + factor * ln(odds_good)``."""
 
@@ -389,6 +415,9 @@ class Scorecard:
     # a quota or capacity bar holds (it is recomputed at each whitelist refresh). No engine
     # reads it, so the batch engines' programs do not depend on it.
     capacity_as_of: date | None = None
+    # Pairwise interaction tables (``ScorePair``) added to the score; none unless trained
+    # with ``--pairs`` or written by hand.
+    pairs: tuple[ScorePair, ...] = ()
 
     def cutoff(self, region_class: str) -> int:
         return dict(self.cutoffs)[region_class]

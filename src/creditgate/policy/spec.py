@@ -113,12 +113,30 @@ class ScalingSpec(Strict):
     base_odds: float = Field(gt=0)
 
 
+class PairAxisSpec(Strict):
+    """One side of a pairwise table: a feature of the card, cut at ``edges`` (numeric,
+    ascending; ``n`` edges make ``n + 1`` bins) or into ``categories`` groups."""
+
+    feature: str
+    edges: list[float] | None = None
+    categories: list[list[str]] | None = None
+
+
+class PairSpec(Strict):
+    """Points by two features' bins; row and column 0 take missing values."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    axes: list[PairAxisSpec] = Field(min_length=2, max_length=2)
+    points: list[list[int]] = Field(min_length=1)
+
+
 class ScorecardSpec(Strict):
     base_points: int = 0
     scaling: ScalingSpec
     cutoffs: dict[str, int]
     review_band: int = Field(default=0, ge=0)
     features: list[FeatureSpec] = Field(min_length=1)
+    pairs: list[PairSpec] = []
 
 
 class LimitSpec(Strict):

@@ -9,13 +9,16 @@ a trained card exactly as it reads a policy.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from creditgate.policy.nodes import Bin, Scaling, ScoreFeature
+from creditgate.policy.nodes import Bin, PairAxis, Scaling, ScoreFeature, ScorePair
+from creditgate.policy.pairs import Problem, pair_axis, table_problems
+from creditgate.policy.yamlsrc import SourceMap
 from creditgate.schema import PROFILE_FIELDS, Consent, Direction, FieldSpec
 
 FORMAT = "creditgate.scorecard/1"
@@ -62,6 +65,26 @@ class CardFeature:
 
 
 @dataclass(frozen=True, slots=True)
+class CardAxis:
+    """One side of a pair: a card feature (by name) cut at its own ``edges`` (numeric) or
+    into ``categories`` groups; the pair's bins may differ from the feature's."""
+
+    feature: str
+    edges: tuple[float, ...] = ()
+    categories: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CardPair:
+    """Points by two features' bins (``nodes.ScorePair``): ``1 + bins`` rows and columns,
+    row and column 0 for a missing or special value or an unseen category."""
+
+    name: str
+    axes: tuple[CardAxis, CardAxis]
+    points: tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Excluded:
     column: str
     reason: str
@@ -84,6 +107,8 @@ class Artifact:
     # How it was trained (method, settings, CV figures, fairness audit): plain YAML values,
     # read by reports and reviewers, never by scoring.
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Pairwise interaction tables (``train --pairs N``); none by default.
+    pairs: tuple[CardPair, ...] = ()
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -93,6 +118,11 @@ class Artifact:
         """The policy nodes for this card (special values handled by ``scorecard.lowering``)."""
         return tuple(to_score_feature(f) for f in self.features)
 
+    def to_pairs(self) -> tuple[ScorePair, ...]:
+        """The policy's pair nodes for this card's pairs (checked by ``from_dict``)."""
+        named = {f.name: f for f in self.features}
+        return tuple(to_score_pair(p, named) for p in self.pairs)
+
     def field_specs(self) -> dict[str, FieldSpec]:
         """Per column: type, range and direction, as the contract gives its own fields."""
         return {f.column: field_spec(f) for f in self.features}
@@ -101,6 +131,41 @@ class Artifact:
 def to_score_feature(f: CardFeature) -> ScoreFeature:
     bins = tuple(Bin(b.points, b.lower, b.upper, b.categories) for b in f.bins)
     return ScoreFeature(f.name, f.column, bins, f.missing_points, f.factor, f.cost)
+
+
+def _axis(axis: CardAxis, features: Mapping[str, CardFeature]) -> tuple[PairAxis, list[Problem]]:
+    f = features.get(axis.feature)
+    if f is None:
+        bare = PairAxis(axis.feature, axis.feature, ())
+        return bare, [(("feature",), f"unknown card feature {axis.feature!r}")]
+    categorical = f.kind == "categorical"
+    return pair_axis(
+        f.name,
+        f.column,
+        str if categorical else float,
+        None if categorical else axis.edges,
+        axis.categories if categorical else None,
+        special_values=f.special_values,
+    )
+
+
+def to_score_pair(pair: CardPair, features: Mapping[str, CardFeature]) -> ScorePair:
+    first, second = (_axis(a, features)[0] for a in pair.axes)
+    return ScorePair(pair.name, (first, second), pair.points)
+
+
+def pair_problems(pair: CardPair, features: Mapping[str, CardFeature]) -> list[Problem]:
+    """Everything wrong with one pair, as (path inside the entry, message)."""
+    problems: list[Problem] = []
+    axes = []
+    for k, a in enumerate(pair.axes):
+        axis, found = _axis(a, features)
+        problems += [(("axes", k, *where), message) for where, message in found]
+        axes.append(axis)
+    if pair.axes[0].feature == pair.axes[1].feature:
+        problems.append((("axes", 1, "feature"), "a pair needs two different features"))
+    shape = table_problems(pair.points, len(axes[0].bins), len(axes[1].bins))
+    return problems + [(("points", *where), message) for where, message in shape]
 
 
 def field_spec(f: CardFeature) -> FieldSpec:
@@ -144,12 +209,29 @@ def to_dict(card: Artifact) -> dict[str, Any]:
                 del b["categories"]
             else:
                 del b["lower"], b["upper"]
+    if card.pairs:
+        data["pairs"] = [pair_dict(p) for p in card.pairs]
+    else:
+        del data["pairs"]  # cards without pairs dump byte-identically
     data["excluded"] = [asdict(e) for e in card.excluded]
     data["protected_included"] = list(card.protected_included)
     order = ["format", "target", "bad_value", "base_points", "scaling", "features"]
+    order += ["pairs"] if card.pairs else []
     if not card.metadata:
         del data["metadata"]  # cards trained before metadata existed dump byte-identically
     return {k: data[k] for k in order} | {k: v for k, v in data.items() if k not in order}
+
+
+def pair_dict(pair: CardPair) -> dict[str, Any]:
+    axes: list[dict[str, Any]] = []
+    for a in pair.axes:
+        axis: dict[str, Any] = {"feature": a.feature}
+        if a.categories:
+            axis["categories"] = [list(g) for g in a.categories]
+        else:
+            axis["edges"] = list(a.edges)
+        axes.append(axis)
+    return {"name": pair.name, "axes": axes, "points": [list(r) for r in pair.points]}
 
 
 def dump(card: Artifact, path: Path) -> None:
@@ -164,12 +246,14 @@ def _int(value: Any, where: str) -> int:
     return value
 
 
-def from_dict(data: Any) -> Artifact:
-    """Parse and check an artefact; errors name the feature and bin at fault."""
+def from_dict(data: Any, lines: SourceMap | None = None) -> Artifact:
+    """Parse and check an artefact; errors name the feature and bin at fault (pairs: also
+    ``file:line`` when ``lines`` maps the text, as ``load`` does)."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ArtifactError(f"not a scorecard artefact (expected format: {FORMAT})")
     try:
         features = tuple(_feature(f, i) for i, f in enumerate(data["features"]))
+        pairs = _pairs(data.get("pairs") or [], features, lines)
         s = data["scaling"]
         return Artifact(
             target=str(data["target"]),
@@ -182,9 +266,48 @@ def from_dict(data: Any) -> Artifact:
             metrics={k: float(v) for k, v in (data.get("metrics") or {}).items()},
             trained_rows=int(data.get("trained_rows", 0)),
             metadata=dict(data.get("metadata") or {}),
+            pairs=pairs,
         )
-    except (KeyError, TypeError) as exc:
+    except ArtifactError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(f"missing or malformed entry: {exc}") from exc
+
+
+def _pairs(
+    raw: list[Any], features: tuple[CardFeature, ...], lines: SourceMap | None
+) -> tuple[CardPair, ...]:
+    """The pairs, or one ``ArtifactError`` listing every problem as ``file:line: path: why``."""
+    named = {f.name: f for f in features}
+    pairs: list[CardPair] = []
+    issues: list[str] = []
+    names: set[str] = set()
+    for i, p in enumerate(raw):
+        axes = tuple(
+            CardAxis(
+                str(a["feature"]),
+                tuple(float(e) for e in a.get("edges") or ()),
+                tuple(tuple(str(c) for c in g) for g in a.get("categories") or ()),
+            )
+            for a in p["axes"]
+        )
+        if len(axes) != 2:
+            at = f"{lines.file}:{lines.line_of(('pairs', i, 'axes'))}: " if lines else ""
+            issues.append(f"{at}pairs.{i}.axes: a pair has two axes, not {len(axes)}")
+            continue
+        pair = CardPair(str(p["name"]), (axes[0], axes[1]), tuple(tuple(r) for r in p["points"]))
+        problems = pair_problems(pair, named)
+        if pair.name in names:
+            problems.append((("name",), f"pair {pair.name!r} twice"))
+        names.add(pair.name)
+        for where, message in problems:
+            path = ("pairs", i, *where)
+            at = f"{lines.file}:{lines.line_of(path)}: " if lines is not None else ""
+            issues.append(f"{at}{'.'.join(str(x) for x in path)}: {message}")
+        pairs.append(pair)
+    if issues:
+        raise ArtifactError("\n".join(issues))
+    return tuple(pairs)
 
 
 def _feature(f: dict[str, Any], i: int) -> CardFeature:
@@ -226,8 +349,33 @@ def _feature(f: dict[str, Any], i: int) -> CardFeature:
 
 def load(path: Path) -> Artifact:
     """Read an artefact file; ``ArtifactError`` on anything malformed."""
+    text = path.read_text(encoding="utf-8")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ArtifactError(f"{path}: not YAML: {exc}") from exc
-    return from_dict(data)
+    lines = pair_lines(text, str(path)) if isinstance(data, dict) and data.get("pairs") else None
+    return from_dict(data, lines)
+
+
+def pair_lines(text: str, file: str) -> SourceMap:
+    """Line numbers of the ``pairs`` entries only (features can be thousands of bins)."""
+    source = SourceMap(file)
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+
+    def walk(node: yaml.Node, path: tuple[str | int, ...]) -> None:
+        source.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                source.lines[(*path, str(key.value))] = key.start_mark.line + 1
+                walk(value, (*path, str(key.value)))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, (*path, i))
+
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if key.value == "pairs":
+                source.lines[("pairs",)] = key.start_mark.line + 1
+                walk(value, ("pairs",))
+    return source

@@ -23,7 +23,14 @@ import pyarrow as pa
 
 from creditgate.policy.nodes import Scaling
 from creditgate.schema import PROFILE_FIELDS, Direction
-from creditgate.scorecard.artifact import Artifact, CardBin, CardFeature, Excluded
+from creditgate.scorecard.artifact import (
+    Artifact,
+    CardAxis,
+    CardBin,
+    CardFeature,
+    CardPair,
+    Excluded,
+)
 from creditgate.scorecard.columns import choose_columns
 from creditgate.scorecard.fairness import feature_points
 from creditgate.scorecard.metrics import discrimination
@@ -115,6 +122,7 @@ class BoostedTrainer:
         max_rows: int = MAX_ROWS,
         n_jobs: int | None = None,
         random_state: int = 0,
+        pairs: int = 0,
     ) -> None:
         self.pdo = pdo
         self.base_score = base_score
@@ -131,6 +139,7 @@ class BoostedTrainer:
         self.max_rows = max_rows
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.pairs = pairs
 
     # ------------------------------------------------------------------ fit
 
@@ -189,7 +198,7 @@ class BoostedTrainer:
         self.model_ = ExplainableBoostingClassifier(
             feature_names=list(choice.features),
             feature_types=types,
-            interactions=0,
+            interactions=self.pairs,
             outer_bags=self.bags_,
             max_bins=self.max_bins,
             monotone_constraints=constraints if any(constraints) else None,
@@ -229,6 +238,12 @@ class BoostedTrainer:
                 flat.append(column)
             features.append(feature)
             scores += feature_points(index, feature)  # as the lowered card scores, vectorised
+        pairs = []
+        for t, term in enumerate(self.model_.term_features_):
+            if len(term) == 2:
+                pair, cells = self._pair(term, t, X, features, factor)
+                pairs.append(pair)
+                scores += cells
         excluded = [Excluded(c, r) for c, r in self.columns_.excluded]
         card = Artifact(
             target=target,
@@ -239,11 +254,12 @@ class BoostedTrainer:
             excluded=tuple(excluded),
             protected_included=tuple(self.columns_.protected_included),
             trained_rows=len(X),
+            pairs=tuple(pairs),
         )
         metrics = {f"train_{k}": v for k, v in discrimination(y, scores).items()}
         settings: dict[str, Any] = {
             "method": METHOD,
-            "interactions": 0,
+            "interactions": self.pairs,
             "outer_bags": self.bags_,
             "jobs": self.jobs_,
             "max_bins": self.max_bins,
@@ -301,6 +317,57 @@ class BoostedTrainer:
             iv=round(information_value(index, y), 6),
         )
         return feature, index
+
+    def _pair(
+        self,
+        term: tuple[int, int],
+        t: int,
+        X: pd.DataFrame,  # noqa: N803
+        features: Sequence[CardFeature],
+        factor: float,
+    ) -> tuple[CardPair, np.ndarray[Any, Any]]:
+        """One boosted pair term -> a card pair (points ``round(-factor * table)``, the
+        unknown-category row and column dropped, adjacent equal numeric rows or columns merged)
+        and each row's points from it, as the lowered card computes them."""
+        table = np.asarray(self.model_.term_scores_[t], dtype=np.float64)
+        points = np.asarray([[round(-factor * v) for v in row] for row in table], dtype=np.int64)
+        axes: list[CardAxis] = []
+        for k, i in enumerate(term):
+            levels = self.model_.bins_[i]
+            binning = levels[min(len(levels), 2) - 1]  # interpret's bins for a pair's axis
+            column = self.columns_.features[i]
+            if column in self.columns_.categorical:
+                order = sorted(binning.items(), key=lambda item: item[1])
+                keep = [0, *(idx for _, idx in order)]
+                groups = tuple((str(c),) for c, _ in order)
+                points = np.take(points, keep, axis=k)
+                axes.append(CardAxis(features[i].name, categories=groups))
+                continue
+            cuts = [float(c) for c in binning]
+            points = np.take(points, range(len(cuts) + 2), axis=k)  # missing, bins
+            axis_points = np.moveaxis(points, k, 0)
+            kept_edges: list[float] = []
+            kept_rows = [0, 1]
+            for r in range(2, len(cuts) + 2):
+                if not np.array_equal(axis_points[r], axis_points[kept_rows[-1]]):
+                    kept_edges.append(cuts[r - 2])
+                    kept_rows.append(r)
+            points = np.take(points, kept_rows, axis=k)
+            axes.append(CardAxis(features[i].name, edges=tuple(kept_edges)))
+        name = f"{features[term[0]].name}_x_{features[term[1]].name}"
+        pair = CardPair(name, (axes[0], axes[1]), tuple(tuple(int(v) for v in r) for r in points))
+        index = []
+        for k, i in enumerate(term):
+            column = self.columns_.features[i]
+            categorical = column in self.columns_.categorical
+            a = axes[k]
+            bins = (
+                [CardBin(0, categories=g) for g in a.categories]
+                if categorical
+                else [CardBin(0, None, e) for e in a.edges] + [CardBin(0, None, None)]
+            )
+            index.append(card_bins(X[column], bins, categorical) + 1)  # -1 missing -> row 0
+        return pair, points[index[0], index[1]].astype(np.float64)
 
     @staticmethod
     def _numeric_bins(cuts: np.ndarray[Any, Any], points: list[int]) -> list[CardBin]:

@@ -4,7 +4,8 @@ The card reads arbitrary columns (German Credit's ``duration_in_month``, a bank'
 ``utilisation``...), not the profile contract, so it lowers to its own small program, but
 through the policy's own score lowering (``policy.lower.score_bindings``): per feature
 ``bin.<name>`` (index; -1 missing or unseen category, -2 special value) and
-``points.<name>``, then ``score`` and ``pd``, under the same keys (``policy.bindings``). Any
+``points.<name>``, per pairwise table ``pairbin.<pair>.0/1`` and ``pairpoints.<pair>``, then
+``score`` and ``pd``, under the same keys (``policy.bindings``). Any
 engine that compiles a policy's program compiles this one too (see ``engines.row.Compilable``).
 """
 
@@ -48,5 +49,5 @@ def scored_feature(f: CardFeature) -> ScoreFeature:
 def lower_card(card: Artifact, name: str = "scorecard") -> CardProgram:
     """``bin.<f>``, ``points.<f>`` per feature, then ``score`` and ``pd``."""
     features = tuple(scored_feature(f) for f in card.features)
-    out = score_bindings(features, card.base_points, card.scaling, Field)
+    out = score_bindings(features, card.base_points, card.scaling, Field, pairs=card.to_pairs())
     return CardProgram(name, tuple(out), card.columns)

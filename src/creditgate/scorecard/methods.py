@@ -32,11 +32,11 @@ class Trainer(Protocol):
 
 def make_trainer(method: str, options: dict[str, Any]) -> Trainer:
     """A fresh trainer; ``options`` are the shared settings (scaling, columns, costs...).
-    ``min_iv`` applies to ``logistic`` only, ``monotone`` to ``boosted`` only."""
+    ``min_iv`` applies to ``logistic`` only, ``monotone`` and ``pairs`` to ``boosted`` only."""
     if method == "logistic":
         from creditgate.scorecard.train import ScorecardTrainer
 
-        kept = {k: v for k, v in options.items() if k != "monotone"}
+        kept = {k: v for k, v in options.items() if k not in ("monotone", "pairs")}
         return ScorecardTrainer(**kept)
     if method == "boosted":
         from creditgate.scorecard.boosted import BoostedTrainer

@@ -72,13 +72,16 @@ class CardRecourse:
 
     def __init__(self, card: Artifact) -> None:
         self.card = card
-        self.solver = ScoreRecourse(card.to_features(), card.field_specs())
+        self.solver = ScoreRecourse(card.to_features(), card.field_specs(), card.to_pairs())
         self.positions = [m.position for m in self.solver.movables]
 
-    def solve(self, bins: tuple[int, ...], need: int) -> list[Step] | None:
-        """Steps for one user (``bins`` over all card features); None when unreachable."""
+    def solve(
+        self, bins: tuple[int, ...], need: int, cells: tuple[int, ...] = ()
+    ) -> list[Step] | None:
+        """Steps for one user (``bins`` over all card features; ``cells``: each pair's axis
+        indices, ``pairbin.<pair>.0``, ``.1``, in order); None when unreachable."""
         sub = tuple(bins[p] for p in self.positions)
-        choice = self.solver.solve(sub, need)
+        choice = self.solver.solve(sub, need, cells)
         if choice is None:
             return None
         steps = []
@@ -91,11 +94,18 @@ class CardRecourse:
         return steps
 
     def solve_batch(
-        self, bins: npt.NDArray[np.int64], scores: npt.NDArray[np.int64], cutoff: int
+        self,
+        bins: npt.NDArray[np.int64],
+        scores: npt.NDArray[np.int64],
+        cutoff: int,
+        cells: npt.NDArray[np.int64] | None = None,
     ) -> list[list[Step] | None]:
-        """Per row: [] when the score already passes, the steps, or None if unreachable."""
+        """Per row: [] when the score already passes, the steps, or None if unreachable.
+        ``cells``: per row, each pair's axis indices (a card with pairs needs them)."""
         need = np.maximum(cutoff - scores, 0).astype(np.int64)
-        keys = np.column_stack([bins[:, self.positions], need]) if self.positions else need[:, None]
+        pair_cells = cells if cells is not None else np.zeros((len(need), 0), dtype=np.int64)
+        width = pair_cells.shape[1]
+        keys = np.column_stack([bins[:, self.positions], pair_cells, need])
         unique, inverse = np.unique(keys, axis=0, return_inverse=True)
         solved: list[list[Step] | None] = []
         for key in unique:
@@ -103,20 +113,27 @@ class CardRecourse:
                 solved.append([])
                 continue
             full = [0] * len(self.card.features)
-            for p, b in zip(self.positions, key[:-1], strict=True):
+            moved = key[: len(key) - 1 - width]
+            for p, b in zip(self.positions, moved, strict=True):
                 full[p] = int(b)
-            solved.append(self.solve(tuple(full), int(key[-1])))
+            at = tuple(int(c) for c in key[len(key) - 1 - width : -1])
+            solved.append(self.solve(tuple(full), int(key[-1]), at))
         return [solved[i] for i in inverse.reshape(-1)]
 
 
 def explain_rows(
-    bins: npt.NDArray[np.int64], scores: npt.NDArray[np.int64], card: Artifact, cutoff: int
+    bins: npt.NDArray[np.int64],
+    scores: npt.NDArray[np.int64],
+    card: Artifact,
+    cutoff: int,
+    cells: npt.NDArray[np.int64] | None = None,
 ) -> tuple[list[str | None], list[str | None]]:
     """Per row below ``cutoff``: principal factors and recourse steps as JSON text (else NULL).
 
     Recourse is ``[{"field", "to", "factor"}...]``, ``[]`` when no change lifts the score.
+    ``cells``: the pairs' axis indices per row (``CardRecourse.solve_batch``).
     """
-    steps = CardRecourse(card).solve_batch(bins, scores, cutoff)
+    steps = CardRecourse(card).solve_batch(bins, scores, cutoff, cells)
     factors: list[str | None] = []
     recourse: list[str | None] = []
     cache: dict[tuple[int, ...], str] = {}

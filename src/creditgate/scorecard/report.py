@@ -46,6 +46,11 @@ def write_report(
         metrics |= {f"test_{k}": v for k, v in discrimination(y_test, s_test).items()}
         metrics["psi_train_test"] = round(psi(s_fit, s_test), 6)
     card = replace(card, metrics=metrics)
+    if card.pairs:  # what each pairwise table adds, on the rows the metrics use
+        from creditgate.scorecard.pair_gains import pair_gains
+
+        gains = pair_gains(card, eval_part, y_test, held_out=bool(len(test)))
+        card = replace(card, metadata={**card.metadata, "pairs": gains})
     if directory is None:
         return card
     from creditgate.scorecard.report_html import write_committee_report

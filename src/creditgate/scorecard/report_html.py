@@ -251,6 +251,34 @@ def fairness(card: Artifact) -> str:
     return "".join(parts)
 
 
+def pair_section(card: Artifact) -> str:
+    """What each pairwise table adds (``metadata.pairs``); nothing for a card without pairs."""
+    gains = card.metadata.get("pairs")
+    if not gains:
+        return ""
+    header = ["pair", "features", "cells", "AUC before", "AUC after", "delta"]
+    rows = [
+        [
+            g["pair"],
+            " x ".join(g["features"]),
+            g["cells"],
+            g["auc_without"],
+            g["auc_with"],
+            f"{g['delta']:+.4f}",
+        ]
+        for g in gains["added"]
+    ]
+    return "".join(
+        [
+            "<h2>Pairwise tables: what each adds</h2>",
+            f"<p>AUC on {gains['rows']:,} {esc(gains['on'])} rows, pairs added in ranked order: "
+            f"{gains['auc_without_pairs']:.4f} without pairs, "
+            f"{gains['auc_with_pairs']:.4f} with all.</p>",
+            table(header, rows),
+        ]
+    )
+
+
 def settings(card: Artifact) -> str:
     s = card.scaling
     rows: list[tuple[str, object]] = [
@@ -311,6 +339,7 @@ def render(card: Artifact, bad: npt.NDArray[Any], scores: npt.NDArray[Any], held
             figure(distribution(bad, scores), "share of each class by score"),
             "<h2>Features: points by bin</h2>",
             shapes(card),
+            pair_section(card),
             "<h2>Fairness audit</h2>",
             fairness(card),
             "<h2>Training settings</h2>",

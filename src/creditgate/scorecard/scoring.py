@@ -18,7 +18,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from creditgate.engines.row import compile_program
-from creditgate.policy.bindings import BinIndex, Fixed
+from creditgate.policy.bindings import BinIndex, Fixed, PairBin
 from creditgate.scorecard.artifact import Artifact
 from creditgate.scorecard.lowering import CardProgram, lower_card
 
@@ -134,8 +134,11 @@ def score_table(table: pa.Table, card: Artifact, engine: ScoreEngine | None = No
 def bins_matrix(
     table: pa.Table, card: Artifact, engine: ScoreEngine | None = None
 ) -> Iterator[tuple[str, pa.Array]]:
-    """Each feature's bin index per row (for drift and batch recourse)."""
+    """Each feature's bin index per row (for drift and batch recourse), then each pair's axis
+    indices (``pairbin.<pair>.0``, ``.1``) when the card has pairs, then the score."""
     program = lower_card(card)
-    outputs = [BinIndex(f.name).column for f in card.features] + [Fixed.SCORE.column]
+    outputs = [BinIndex(f.name).column for f in card.features]
+    outputs += [PairBin(p.name, k).column for p in card.pairs for k in (0, 1)]
+    outputs += [Fixed.SCORE.column]
     result = (engine or RowEngine()).evaluate(program, conform(table, card), outputs)
     yield from result.items()
