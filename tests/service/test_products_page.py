@@ -1,5 +1,6 @@
 """Under a policy with a product family, an invited user's self-check page shows each offer:
-the instalment plans with their APRs and who funds the joint loan."""
+the instalment plans with their APRs and who funds the joint loan; a product not offered
+shows its own steps (an invited user's, and a refused user's beyond the decision's)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,23 @@ from conftest import make_settings
 from creditgate.cli.main import app as cli
 from creditgate.service.app import create_app
 from product_family import family_text
+
+
+def family_client(tmp_path: Path) -> TestClient:
+    policy = tmp_path / "family.yaml"
+    policy.write_text(family_text(), encoding="utf-8")
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'p.db'}",
+        snapshot_dir=str(tmp_path / "snapshots"),
+        policy_path=str(policy),
+    )
+    return TestClient(create_app(settings), raise_server_exceptions=False)
+
+
+def offer_items(html: str) -> dict[str, str]:
+    """Each offer's list item (to its closing tag), by product."""
+    items = html.split('data-testid="offer" data-product="')[1:]
+    return {item.split('"')[0]: item.split("\n</li>")[0] for item in items}
 
 
 def test_the_page_shows_every_offer(tmp_path: Path) -> None:
@@ -67,3 +85,50 @@ def test_replay_reproduces_a_family_decision_and_sees_a_changed_offer(tmp_path: 
         )
     result = runner.invoke(cli, ["replay", ids[0], "--db", url])
     assert result.exit_code != 0
+
+
+def test_a_product_not_offered_shows_its_own_steps(tmp_path: Path) -> None:
+    low_spend = {**STRONG, "user_id": "u-low-spend", "monthly_spend_cny_6m": "600.00"}
+    with family_client(tmp_path) as client:
+        decision = decide(client, low_spend)
+        sign_in(client, "u-low-spend")
+        pages = {lang: page(client, f"?lang={lang}") for lang in ("en", "zh-CN")}
+    assert decision["outcome"] == "invited"
+    instalments = next(o for o in decision["offers"] if o["product"] == "instalments")
+    assert instalments["status"] == "not_eligible" and instalments["recourse"]
+    for lang, html in pages.items():
+        assert state(html) == "visible"
+        items = offer_items(html)
+        assert by_testid(items["cash_loan"], "offer-step") == []
+        steps = by_testid(items["instalments"], "offer-step")
+        assert [s.split('data-field="')[1].split('"')[0] for s in steps] == [
+            s["field"] for s in instalments["recourse"]
+        ]
+        assert all(s["message"][lang] in items["instalments"] for s in instalments["recourse"])
+
+
+def test_a_refused_users_products_add_only_their_own_steps(tmp_path: Path) -> None:
+    overdue = {
+        **STRONG,
+        "user_id": "u-overdue",
+        "current_overdue_days": 3,
+        "monthly_spend_cny_6m": "600.00",
+    }
+    with family_client(tmp_path) as client:
+        decision = decide(client, overdue)
+        sign_in(client, "u-overdue")
+        html = page(client, "?lang=en")
+    assert decision["outcome"] == "not_invited" and state(html) == "hidden"
+    items = offer_items(html)
+    assert set(items) == {o["product"] for o in decision["offers"]}
+    shown = {s["field"] for s in decision["recourse"]}
+    own = {
+        o["product"]: [s["field"] for s in o["recourse"] if s["field"] not in shown]
+        for o in decision["offers"]
+    }
+    assert own["instalments"] == ["monthly_spend_cny_6m"]
+    for product, fields in own.items():
+        steps = by_testid(items[product], "offer-step")
+        assert [s.split('data-field="')[1].split('"')[0] for s in steps] == fields
+        assert bool(by_testid(items[product], "offer-steps-same")) == (not fields)
+        assert by_testid(items[product], "offer-reason") == []  # the reasons are above

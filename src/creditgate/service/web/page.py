@@ -117,7 +117,7 @@ def answer_page(
         if state == "hidden"
         else [],
         lenders=_lenders(services, found, state),
-        offers=list(decision.get("offers") or []) if state == "visible" else [],
+        offers=view.offers(decision, state),
         as_of=found.as_of.isoformat() if found.as_of else None,
         snapshot_as_of=found.snapshot_as_of if found.source == "snapshot" else None,
         policy_version=found.policy_version,

@@ -64,6 +64,28 @@ def steps(decision: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[
     return [s for s in items if not s.get("immutable")], [s for s in items if s.get("immutable")]
 
 
+def offers(decision: Mapping[str, Any], state: str) -> list[dict[str, Any]]:
+    """The products to show, each with ``todo`` and ``fixed``: its own recourse steps (what
+    makes THAT product offered) split as ``steps`` splits the decision's. On a refused
+    user's page the decision's steps are listed above: a product's repeat none of them, and
+    ``also`` says so."""
+    if state not in ("visible", "hidden"):
+        return []
+    shown = [] if state == "visible" else list(decision.get("recourse") or [])
+    out = []
+    for offer in decision.get("offers") or []:
+        own = [s for s in offer.get("recourse") or [] if s not in shown]
+        out.append(
+            {
+                **offer,
+                "todo": [s for s in own if not s.get("immutable")],
+                "fixed": [s for s in own if s.get("immutable")],
+                "also": bool(shown) and bool(offer.get("recourse")),
+            }
+        )
+    return out
+
+
 def inputs(found: Answer) -> list[tuple[str, Any]]:
     """The shown inputs the decision used, as (field, value)."""
     profile = found.profile or {}
