@@ -3,11 +3,11 @@ process.
 
     .venv/bin/python benchmarks/bench_product_recourse.py --users 5000 --runs 3
 
-Population: the synthetic generator, validated, decided under the default policy with the
-three-product family of ``tests/products/family.yaml`` appended (when the packaged default
-has no ``products:`` section). Baseline: the same decider whose product recourse returns no
-steps (``ProductRecourse.steps`` replaced), so both compile the same program. The runs
-alternate (baseline, with, baseline, ...) after a warm-up on other users; figures are the
+Population: the synthetic generator, validated, decided under the default policy and its
+three-product family (``tests/products/family.yaml`` appended if the default has none).
+Baseline: the same decider whose product recourse returns no steps (``ProductRecourse.steps``
+replaced), so both compile the same program. The runs alternate (baseline, with, baseline,
+...) after a warm-up on other users; figures are the
 medians per user, split by whether every product was offered: for those the decision must
 cost what it did (no product is planned), the others pay for re-deciding where steps lead.
 """

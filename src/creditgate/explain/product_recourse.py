@@ -176,13 +176,12 @@ class ProductRecourse:
             if any(s.immutable for s in steps):
                 return tuple(steps)
             point = lead(row, steps, as_of)
-            changed = {**row, **dict(point[0])}
             at = seen.get(point)
             if at is None:
-                at = seen[point] = self.head(changed, point[1])
+                at = seen[point] = self.head({**row, **dict(point[0])}, point[1])
             if at[plan.status] == ProductStatus.OFFERED:
                 return tuple(steps)
-            more = self.needed(plan, changed, at, point[1])
+            more = self.needed(plan, {**row, **dict(point[0])}, at, point[1])
             if not more:
                 break
             steps = merged(steps, more, original)
