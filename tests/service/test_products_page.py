@@ -132,3 +132,15 @@ def test_a_refused_users_products_add_only_their_own_steps(tmp_path: Path) -> No
         assert [s.split('data-field="')[1].split('"')[0] for s in steps] == fields
         assert bool(by_testid(items[product], "offer-steps-same")) == (not fields)
         assert by_testid(items[product], "offer-reason") == []  # the reasons are above
+
+
+def test_a_refusal_with_no_steps_lists_no_products(tmp_path: Path) -> None:
+    """A fraud refusal says nothing of what to do, so no product is listed with steps."""
+    flagged = {**STRONG, "user_id": "u-flagged", "blacklist_hit": True}
+    with family_client(tmp_path) as client:
+        decision = decide(client, flagged)
+        sign_in(client, "u-flagged")
+        html = page(client, "?lang=en")
+    assert decision["outcome"] == "not_invited" and decision["recourse"] == []
+    assert all(o["recourse"] == [] for o in decision["offers"])
+    assert state(html) == "hidden" and by_testid(html, "offers") == []

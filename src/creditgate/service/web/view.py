@@ -68,12 +68,15 @@ def offers(decision: Mapping[str, Any], state: str) -> list[dict[str, Any]]:
     """The products to show, each with ``todo`` and ``fixed``: its own recourse steps (what
     makes THAT product offered) split as ``steps`` splits the decision's. On a refused
     user's page the decision's steps are listed above: a product's repeat none of them, and
-    ``also`` says so."""
+    ``also`` says so; a product with no steps at all (a fraud rule, a referral) is left out
+    there, its reasons being the decision's."""
     if state not in ("visible", "hidden"):
         return []
     shown = [] if state == "visible" else list(decision.get("recourse") or [])
     out = []
     for offer in decision.get("offers") or []:
+        if state == "hidden" and not offer.get("recourse"):
+            continue
         own = [s for s in offer.get("recourse") or [] if s not in shown]
         out.append(
             {
