@@ -100,6 +100,7 @@ def answer_page(
     decision = found.decision or {}
     principal, others = view.reasons(decision)
     todo, fixed = view.steps(decision)
+    offers = view.offers(decision, state)
     fields = view.triable(found) if state != "withdrawn" else []
     changes, outcome = _tried(services, found, fields, tried)
     values = {**(found.profile or {}), **changes}
@@ -117,7 +118,8 @@ def answer_page(
         if state == "hidden"
         else [],
         lenders=_lenders(services, found, state),
-        offers=view.offers(decision, state),
+        offers=[o for o in offers if o["todo"] or o["fixed"] or state == "visible"],
+        offers_same=[o for o in offers if not (o["todo"] or o["fixed"]) and state == "hidden"],
         as_of=found.as_of.isoformat() if found.as_of else None,
         snapshot_as_of=found.snapshot_as_of if found.source == "snapshot" else None,
         policy_version=found.policy_version,

@@ -67,9 +67,9 @@ def steps(decision: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[
 def offers(decision: Mapping[str, Any], state: str) -> list[dict[str, Any]]:
     """The products to show, each with ``todo`` and ``fixed``: its own recourse steps (what
     makes THAT product offered) split as ``steps`` splits the decision's. On a refused
-    user's page the decision's steps are listed above: a product's repeat none of them, and
-    ``also`` says so; a product with no steps at all (a fraud rule, a referral) is left out
-    there, its reasons being the decision's."""
+    user's page the decision's steps are listed above: a product's repeat none of them (the
+    page names those they open in one list), and ``also`` says so; a product with no steps at
+    all (a fraud rule, a referral) is left out there, its reasons being the decision's."""
     if state not in ("visible", "hidden"):
         return []
     shown = [] if state == "visible" else list(decision.get("recourse") or [])
