@@ -147,3 +147,19 @@ def test_a_refusal_with_no_steps_lists_no_products(tmp_path: Path) -> None:
     assert decision["outcome"] == "not_invited" and decision["recourse"] == []
     assert all(o["recourse"] == [] for o in decision["offers"])
     assert state(html) == "hidden" and by_testid(html, "offers") == []
+
+
+def test_a_blocker_no_step_clears_is_said_once(tmp_path: Path) -> None:
+    """Overdue and flagged: the decision's steps clear the overdue gates, but no step clears
+    the fraud rule, so every product ends unreachable: one note, no product listed."""
+    flagged = {**STRONG, "user_id": "u-flagged-overdue", "blacklist_hit": True}
+    flagged["current_overdue_days"] = 3
+    with family_client(tmp_path) as client:
+        decision = decide(client, flagged)
+        sign_in(client, "u-flagged-overdue")
+        html = page(client, "?lang=en")
+    assert decision["outcome"] == "not_invited" and decision["recourse"]
+    assert all(o["recourse"][-1]["code"] == "PRODUCT_UNREACHABLE" for o in decision["offers"])
+    assert len(by_testid(html, "offers-unreachable")) == 1
+    assert by_testid(html, "offer") == [] and by_testid(html, "offer-same") == []
+    assert by_testid(html, "offer-immutable-step") == []

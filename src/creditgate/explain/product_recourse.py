@@ -186,7 +186,7 @@ class ProductRecourse:
                 break
             steps = merged(steps, more, original)
         message = text("recourse", "product_unreachable")
-        return (*steps, RecourseStep(UNREACHABLE, "product", product, None, None, True, message))
+        return (*steps, RecourseStep(UNREACHABLE, "product", None, None, None, True, message))
 
     def needed(self, plan: _Plan, row: Row, values: Values, when: date) -> list[RecourseStep]:
         """What still keeps ``plan``'s product from the user at this point."""

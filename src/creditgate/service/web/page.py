@@ -101,6 +101,7 @@ def answer_page(
     principal, others = view.reasons(decision)
     todo, fixed = view.steps(decision)
     offers = view.offers(decision, state)
+    blocker = view.shared_blocker(decision) if state == "hidden" else None
     fields = view.triable(found) if state != "withdrawn" else []
     changes, outcome = _tried(services, found, fields, tried)
     values = {**(found.profile or {}), **changes}
@@ -119,7 +120,10 @@ def answer_page(
         else [],
         lenders=_lenders(services, found, state),
         offers=[o for o in offers if o["todo"] or o["fixed"] or state == "visible"],
-        offers_same=[o for o in offers if not (o["todo"] or o["fixed"]) and state == "hidden"],
+        offers_same=[o for o in offers if not (o["todo"] or o["fixed"]) and state == "hidden"]
+        if blocker is None
+        else [],
+        offers_blocked=blocker,
         as_of=found.as_of.isoformat() if found.as_of else None,
         snapshot_as_of=found.snapshot_as_of if found.source == "snapshot" else None,
         policy_version=found.policy_version,

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from creditgate.explain.product_recourse import UNREACHABLE
 from creditgate.schema import PROFILE_FIELDS, Consent, Direction
 from creditgate.service.answers import Answer
 
@@ -73,6 +74,8 @@ def offers(decision: Mapping[str, Any], state: str) -> list[dict[str, Any]]:
     if state not in ("visible", "hidden"):
         return []
     shown = [] if state == "visible" else list(decision.get("recourse") or [])
+    if state == "hidden" and shared_blocker(decision) is not None:
+        shown += [shared_blocker(decision)]  # said once (``shared_blocker``), not per product
     out = []
     for offer in decision.get("offers") or []:
         if state == "hidden" and not offer.get("recourse"):
@@ -87,6 +90,19 @@ def offers(decision: Mapping[str, Any], state: str) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def shared_blocker(decision: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The cash loan's ``PRODUCT_UNREACHABLE`` step: even after the decision's steps something
+    no step clears still refuses the user (a fraud rule), so no product is within reach. A
+    refused user's page says it once, above the products."""
+    for offer in decision.get("offers") or []:
+        if offer.get("kind") == "cash":
+            for step in offer.get("recourse") or []:
+                if step.get("code") == UNREACHABLE:
+                    found: dict[str, Any] = step
+                    return found
+    return None
 
 
 def inputs(found: Answer) -> list[tuple[str, Any]]:
