@@ -163,3 +163,15 @@ def test_a_blocker_no_step_clears_is_said_once(tmp_path: Path) -> None:
     assert len(by_testid(html, "offers-unreachable")) == 1
     assert by_testid(html, "offer") == [] and by_testid(html, "offer-same") == []
     assert by_testid(html, "offer-immutable-step") == []
+
+
+def test_no_product_is_said_to_open_after_a_step_the_user_cannot_take(tmp_path: Path) -> None:
+    """A county (closed) region: the products are not listed as opened by the steps above."""
+    county = {**STRONG, "user_id": "u-county", **PROFILES["03_county_area"]}
+    county["user_id"] = "u-county"
+    with family_client(tmp_path) as client:
+        decision = decide(client, county)
+        sign_in(client, "u-county")
+        html = page(client, "?lang=en")
+    assert any(s["immutable"] for s in decision["recourse"])
+    assert state(html) == "hidden" and by_testid(html, "offer-same") == []

@@ -120,8 +120,10 @@ def answer_page(
         else [],
         lenders=_lenders(services, found, state),
         offers=[o for o in offers if o["todo"] or o["fixed"] or state == "visible"],
+        # products the decision's steps open, named once: never after a step the user cannot
+        # take (a closed region) or a blocker no step clears
         offers_same=[o for o in offers if not (o["todo"] or o["fixed"]) and state == "hidden"]
-        if blocker is None
+        if blocker is None and not fixed
         else [],
         offers_blocked=blocker,
         as_of=found.as_of.isoformat() if found.as_of else None,
