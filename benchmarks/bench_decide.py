@@ -2,6 +2,7 @@
 zen-engine deciding the same gates per record in the same process.
 
     .venv/bin/python benchmarks/bench_decide.py --users 20000
+    .venv/bin/python benchmarks/bench_decide.py --users 20000 --policy my_policy.yaml
 
 Population: the synthetic generator (realistic mix of invited, rejected, reviewed users).
 creditgate: ``Decider.decide`` on validated rows, after a warm-up on other users (so the timed
@@ -21,11 +22,13 @@ import statistics
 import time
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import zen
 
 from creditgate.decider import Decider
+from creditgate.policy.loader import load_policy
 from creditgate.policy.nodes import Condition, Gate
 from creditgate.population.synth import generate
 from creditgate.profile import validate_profile
@@ -142,9 +145,12 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--zen-users", type=int, default=5_000)
+    parser.add_argument("--policy", type=Path, help="a policy file (default: the packaged one)")
     args = parser.parse_args()
 
-    decider = Decider()
+    decider = Decider(load_policy(args.policy) if args.policy else None)
+    if decider.policy.products:
+        print(f"products: {', '.join(p.id for p in decider.policy.products)}")
 
     def population(seed: int) -> list[dict[str, Any]]:
         table = next(generate(args.users, seed, AS_OF, chunk_size=args.users))

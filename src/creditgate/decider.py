@@ -18,6 +18,7 @@ from creditgate.explain.alternatives import LenderAlternatives
 from creditgate.explain.catalogue import text
 from creditgate.explain.evaluation import Evaluation
 from creditgate.explain.offers import OfferBuilder
+from creditgate.explain.product_recourse import ProductRecourse
 from creditgate.explain.reasons import ReasonBuilder
 from creditgate.explain.recourse_plan import RecoursePlanner
 from creditgate.identifiers import new_decision_id
@@ -73,7 +74,15 @@ class Decider:
         assert max(self.output_at) < split, "decision outputs must precede the reason keys"
         self.outputs = itemgetter(*self.output_at)
         # The product family's offers (docs/policy.md, "products"); None without one.
-        self.offers = OfferBuilder(self.program) if self.policy.products else None
+        # A product not offered carries its own recourse, planned by re-deciding.
+        self.offers = (
+            OfferBuilder(
+                self.program,
+                ProductRecourse(self.program, self.run_head, self.explain, self.planner),
+            )
+            if self.policy.products
+            else None
+        )
 
     def explanation(self, source: Source) -> tuple[list[str], dict[str, Any]]:
         """The end of ``explain``: the reasons and the gate and region recourse, worded
@@ -154,7 +163,9 @@ class Decider:
                 if reduced or withdrawn or entry == "servicing"
                 else (),
                 since,
-                () if self.offers is None else self.offers.offers(row, values, reasons),
+                ()
+                if self.offers is None
+                else self.offers.offers(row, values, reasons, steps, as_of),
             ),
         )
 

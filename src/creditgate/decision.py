@@ -128,7 +128,8 @@ class FundingPart(NamedTuple):
 class ProductOffer(NamedTuple):
     """One product of the policy's family for this user (docs/policy.md, "products"):
     ``offered`` with its line and price, or ``not_eligible`` / ``referred`` with the reasons
-    (the product's own, or the shared layers' when those left the user out)."""
+    (the product's own, or the shared layers' when those left the user out) and, when not
+    eligible, its own recourse."""
 
     product: str
     kind: str
@@ -141,6 +142,9 @@ class ProductOffer(NamedTuple):
     reasons: tuple[Reason, ...]
     merchant_only: bool
     message: Text
+    # Not offered: the changes (and the date) after which this product is offered, in the
+    # decision's recourse shape (``explain.product_recourse``); empty when offered.
+    recourse: tuple[RecourseStep, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -154,6 +158,7 @@ class ProductOffer(NamedTuple):
             "plans": [p.to_dict() for p in self.plans],
             "funding": [f.to_dict() for f in self.funding],
             "reasons": [r.to_dict() for r in self.reasons],
+            "recourse": [s.to_dict() for s in self.recourse],
             "message": self.message,
         }
 

@@ -21,7 +21,7 @@ from creditgate.population.synth import write_parquet
 from creditgate.profile import validate_profile
 from creditgate.snapshot import read_meta
 from creditgate.snapshot_decider import snapshot_decider
-from product_family import family_policy
+from product_family import family_policy, single_policy
 
 AS_OF = date(2025, 6, 30)
 
@@ -101,7 +101,7 @@ def test_spark_writes_the_same_offers(
 def test_a_policy_without_products_writes_no_offers(tmp_path: Path) -> None:
     source = tmp_path / "users.parquet"
     write_parquet(source, 500, seed=3, as_of=AS_OF, chunk_size=5_000)
-    batch(duckdb_backend("1GB", 1), source, tmp_path, Decider())
+    batch(duckdb_backend("1GB", 1), source, tmp_path, Decider(single_policy()))
     assert not offers_path(tmp_path / "decisions.parquet").exists()
 
 

@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 
 from creditgate.decider import Decider
-from creditgate.policy.loader import PolicyError, parse_policy
-from product_family import FAMILY, family_policy, family_text
+from creditgate.policy.loader import PolicyError
+from product_family import FAMILY, family_policy, family_text, single_policy
 from strategies import strong_profile
 
 AS_OF = date(2026, 11, 28)
@@ -56,7 +56,7 @@ def test_lenders_are_named_in_both_languages() -> None:
 
 
 def test_a_policy_without_products_has_no_offers() -> None:
-    d = Decider().decide(strong_profile(), AS_OF)
+    d = Decider(single_policy()).decide(strong_profile(), AS_OF)
     assert d.offers == () and "offers" not in d.to_dict()
 
 
@@ -82,7 +82,7 @@ def test_a_product_gate_gives_that_product_its_own_reason() -> None:
 
 @pytest.mark.parametrize("with_products", [False, True])
 def test_a_business_purpose_is_referred_never_lent_to(with_products: bool) -> None:
-    decider = Decider(family_policy() if with_products else None)
+    decider = Decider(family_policy() if with_products else single_policy())
     assert decider.decide(strong_profile(loan_purpose="consumption"), AS_OF).outcome == "invited"
     assert decider.decide(strong_profile(loan_purpose=None), AS_OF).outcome == "invited"
     d = decider.decide(strong_profile(loan_purpose="business"), AS_OF)
@@ -92,8 +92,18 @@ def test_a_business_purpose_is_referred_never_lent_to(with_products: bool) -> No
     assert len(d.offers) == (3 if with_products else 0)
 
 
-def test_the_packaged_policy_parses_unchanged() -> None:
-    from creditgate.policy.loader import default_policy_path
+def test_the_packaged_policy_declares_the_tests_family() -> None:
+    """The default's ``products:`` is ``products/family.yaml`` (which tests vary), and a
+    default decision offers the three products."""
+    from creditgate.policy.loader import load_policy
 
-    text = default_policy_path().read_text(encoding="utf-8")
-    assert parse_policy(text).products == ()
+    packaged = load_policy()
+    assert [p.id for p in packaged.products] == ["cash_loan", "instalments", "joint_loan"]
+    assert packaged.products == family_policy().products
+    assert single_policy().products == ()
+    d = Decider().decide(strong_profile(), AS_OF)
+    assert [(o.product, o.status) for o in d.offers] == [
+        ("cash_loan", "offered"),
+        ("instalments", "offered"),
+        ("joint_loan", "offered"),
+    ]

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from creditgate.decision import FundingPart, PlanTerms, ProductOffer, Reason
+from creditgate.decision import FundingPart, PlanTerms, ProductOffer, Reason, RecourseStep
 from creditgate.explain.catalogue import Text, text
+from creditgate.explain.product_recourse import Point, ProductRecourse
 from creditgate.explain.reasons import Maker, gate_maker
 from creditgate.policy.bindings import Funding, ProductGateFailed, ProductPart, ProductValue
 from creditgate.policy.lower import Program
@@ -34,9 +36,12 @@ class _Reader:
 
 
 class OfferBuilder:
-    """Builds the offers of one program's decisions (positions resolved once)."""
+    """Builds the offers of one program's decisions (positions resolved once); ``recourse``
+    plans the steps of a product not offered."""
 
-    def __init__(self, program: Program) -> None:
+    def __init__(self, program: Program, recourse: ProductRecourse) -> None:
+        self.recourse = recourse
+
         def at(key: ProductValue | ProductGateFailed | Funding) -> int:
             return program.at(key)
 
@@ -74,17 +79,27 @@ class OfferBuilder:
         self.readers = tuple(readers)
 
     def offers(
-        self, row: Mapping[str, Any], values: Sequence[Any], shared: tuple[Reason, ...]
+        self,
+        row: Mapping[str, Any],
+        values: tuple[Any, ...],
+        shared: tuple[Reason, ...],
+        steps: tuple[RecourseStep, ...],
+        as_of: date,
     ) -> tuple[ProductOffer, ...]:
-        """The offers, ``shared`` being the decision's own reasons (the shared layers')."""
-        return tuple(self.offer(r, row, values, shared) for r in self.readers)
+        """The offers, ``shared`` and ``steps`` being the decision's own reasons (the shared
+        layers') and recourse."""
+        seen: dict[Point, tuple[Any, ...]] = {}  # re-decisions the products' recourse shares
+        return tuple(self.offer(r, row, values, shared, steps, as_of, seen) for r in self.readers)
 
     def offer(
         self,
         r: _Reader,
         row: Mapping[str, Any],
-        values: Sequence[Any],
+        values: tuple[Any, ...],
         shared: tuple[Reason, ...],
+        steps: tuple[RecourseStep, ...],
+        as_of: date,
+        seen: dict[Point, tuple[Any, ...]],
     ) -> ProductOffer:
         status = values[r.status]
         limit = values[r.limit]
@@ -109,6 +124,11 @@ class OfferBuilder:
             )
         code = values[r.reason]
         reasons = shared if code is None else (self.own_reason(r, code, row, values),)
+        recourse = (
+            self.recourse.steps(p.id, row, values, as_of, steps, seen)
+            if status == ProductStatus.NOT_ELIGIBLE
+            else ()
+        )
         return ProductOffer(
             p.id,
             p.kind.value,
@@ -121,6 +141,7 @@ class OfferBuilder:
             reasons,
             p.merchant_only,
             text("products", status),
+            recourse,
         )
 
     @staticmethod

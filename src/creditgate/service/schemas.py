@@ -371,6 +371,10 @@ class OfferOut(_Out):
     plans: list[PlanOut]
     funding: list[FundingOut]
     reasons: list[ReasonOut]
+    recourse: list[RecourseOut] = Field(
+        description="Not offered: the changes (and the date) after which this product is "
+        "offered, as the decision's recourse; empty when offered."
+    )
     message: Message
 
 

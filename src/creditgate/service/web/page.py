@@ -100,6 +100,8 @@ def answer_page(
     decision = found.decision or {}
     principal, others = view.reasons(decision)
     todo, fixed = view.steps(decision)
+    offers = view.offers(decision, state)
+    blocker = view.shared_blocker(decision) if state == "hidden" else None
     fields = view.triable(found) if state != "withdrawn" else []
     changes, outcome = _tried(services, found, fields, tried)
     values = {**(found.profile or {}), **changes}
@@ -117,7 +119,13 @@ def answer_page(
         if state == "hidden"
         else [],
         lenders=_lenders(services, found, state),
-        offers=list(decision.get("offers") or []) if state == "visible" else [],
+        offers=[o for o in offers if o["todo"] or o["fixed"] or state == "visible"],
+        # products the decision's steps open, named once: never after a step the user cannot
+        # take (a closed region) or a blocker no step clears
+        offers_same=[o for o in offers if not (o["todo"] or o["fixed"]) and state == "hidden"]
+        if blocker is None and not fixed
+        else [],
+        offers_blocked=blocker,
         as_of=found.as_of.isoformat() if found.as_of else None,
         snapshot_as_of=found.snapshot_as_of if found.source == "snapshot" else None,
         policy_version=found.policy_version,

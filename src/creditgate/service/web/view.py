@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from creditgate.explain.product_recourse import UNREACHABLE
 from creditgate.schema import PROFILE_FIELDS, Consent, Direction
 from creditgate.service.answers import Answer
 
@@ -62,6 +63,46 @@ def steps(decision: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[
     """Recourse steps a user can take, and the honest "cannot change" ones."""
     items = list(decision.get("recourse") or [])
     return [s for s in items if not s.get("immutable")], [s for s in items if s.get("immutable")]
+
+
+def offers(decision: Mapping[str, Any], state: str) -> list[dict[str, Any]]:
+    """The products to show, each with ``todo`` and ``fixed``: its own recourse steps (what
+    makes THAT product offered) split as ``steps`` splits the decision's. On a refused
+    user's page the decision's steps are listed above: a product's repeat none of them (the
+    page names those they open in one list), and ``also`` says so; a product with no steps at
+    all (a fraud rule, a referral) is left out there, its reasons being the decision's."""
+    if state not in ("visible", "hidden"):
+        return []
+    shown = [] if state == "visible" else list(decision.get("recourse") or [])
+    if state == "hidden" and shared_blocker(decision) is not None:
+        shown += [shared_blocker(decision)]  # said once (``shared_blocker``), not per product
+    out = []
+    for offer in decision.get("offers") or []:
+        if state == "hidden" and not offer.get("recourse"):
+            continue
+        own = [s for s in offer.get("recourse") or [] if s not in shown]
+        out.append(
+            {
+                **offer,
+                "todo": [s for s in own if not s.get("immutable")],
+                "fixed": [s for s in own if s.get("immutable")],
+                "also": bool(shown) and bool(offer.get("recourse")),
+            }
+        )
+    return out
+
+
+def shared_blocker(decision: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The cash loan's ``PRODUCT_UNREACHABLE`` step: even after the decision's steps something
+    no step clears still refuses the user (a fraud rule), so no product is within reach. A
+    refused user's page says it once, above the products."""
+    for offer in decision.get("offers") or []:
+        if offer.get("kind") == "cash":
+            for step in offer.get("recourse") or []:
+                if step.get("code") == UNREACHABLE:
+                    found: dict[str, Any] = step
+                    return found
+    return None
 
 
 def inputs(found: Answer) -> list[tuple[str, Any]]:
