@@ -45,7 +45,7 @@ def snapshot(path: Path, users: int) -> Path:
     ids = [f"u{i}" for i in range(users)]
     meta = SnapshotMeta(
         "default",
-        "2026.12.1",
+        "2026.12.2",
         date(2026, 11, 28),
         {"tier1": 600},
         0.15,

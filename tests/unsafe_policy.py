@@ -21,4 +21,4 @@ def unsafe_cn_policy() -> str:
         r"cutoffs: \{.*\}", "cutoffs: {tier1: 1, new_tier1: 1, capital: 1, prefecture: 1}", text
     )
     text = text.replace("review_band: 5", "review_band: 0")
-    return text.replace('version: "2026.12.1"', 'version: "unsafe.1"')
+    return text.replace('version: "2026.12.2"', 'version: "unsafe.1"')

@@ -154,9 +154,9 @@ def test_demo_pipeline_synth_train_batch(tmp_path: Path, monkeypatch: pytest.Mon
     trained = tmp_path / "policy.yaml"
     assert served == [trained, tmp_path / "snapshot.parquet"]
     assert "Trained by `creditgate policy train users.parquet` on 3,000" in trained.read_text()
-    assert load_policy(trained).version == "2026.12.1-trained"
-    assert read_meta(tmp_path / "snapshot.parquet").policy_version == "2026.12.1-trained"
-    assert "policy default 2026.12.1-trained" in result.stdout  # the examples' header
+    assert load_policy(trained).version == "2026.12.2-trained"
+    assert read_meta(tmp_path / "snapshot.parquet").policy_version == "2026.12.2-trained"
+    assert "policy default 2026.12.2-trained" in result.stdout  # the examples' header
     for name in (
         "users.parquet",
         "policy.yaml",

@@ -83,7 +83,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
 def write_snapshot_file(
     path: Path,
     users: list[str],
-    version: str = "2026.12.1",
+    version: str = "2026.12.2",
     cutoffs: dict[str, int] | None = None,
     counts: dict[str, int] | None = None,
     *,

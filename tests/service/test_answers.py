@@ -133,7 +133,7 @@ def snapshot_with_profiles(tmp_path: Path, profiles: list[dict[str, Any]]) -> Pa
     n = len(invited)
     meta = SnapshotMeta(
         "default",
-        "2026.12.1",
+        "2026.12.2",
         date.fromisoformat(AS_OF),
         {"tier1": 600},
         0.15,

@@ -263,9 +263,9 @@ def manual_second(client: TestClient) -> tuple[dict[str, Any], dict[str, Any]]:
 def test_what_supersedes_a_persons_decision_and_when_it_ends() -> None:
     """The rule on its own: same data and no new hard failure -> kept aside until the period
     ends; a gate the reviewed decision did not fail -> replaced at once."""
-    key = ("2026.12.1", None)
+    key = ("2026.12.2", None)
     human = {
-        "policy": {"version": "2026.12.1"},
+        "policy": {"version": "2026.12.2"},
         "entry_visible": True,
         "cutoffs": {"source": "policy"},
         "human": {

@@ -29,7 +29,7 @@ def snapshot(
     tmp_path: Path,
     name: str,
     cutoffs: dict[str, int],
-    version: str = "2026.12.1",
+    version: str = "2026.12.2",
     city_cutoffs: dict[str, dict[str, int]] | None = None,
 ) -> Path:
     path = tmp_path / "snapshots" / f"{name}.parquet"
@@ -190,7 +190,7 @@ def test_a_city_cutoff_cuts_its_users_and_the_decision_names_it(
 def test_a_snapshot_written_before_city_cutoffs_still_loads(tmp_path: Path) -> None:
     """Old metadata has no ``city_cutoffs``: it reads as none, and decisions cut by class."""
     meta = SnapshotMeta(
-        "default", "2026.12.1", date(2026, 11, 28), TIGHT, 0.15, "fp", datetime.now(UTC), {}
+        "default", "2026.12.2", date(2026, 11, 28), TIGHT, 0.15, "fp", datetime.now(UTC), {}
     )
     old = orjson.loads(meta.to_json())
     del old["city_cutoffs"]

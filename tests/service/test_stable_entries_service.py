@@ -24,7 +24,7 @@ def held_snapshot(tmp_path: Path) -> Path:
     """TIGHT cutoffs (STRONG scores just under them) and STRONG's user invited since
     HELD_SINCE with a 300,000 line; ``owing`` on a servicing-only entry."""
     meta = SnapshotMeta(
-        "default", "2026.12.1", date(2026, 11, 28), TIGHT, 0.15, "fp", datetime.now(UTC), {}
+        "default", "2026.12.2", date(2026, 11, 28), TIGHT, 0.15, "fp", datetime.now(UTC), {}
     )
     table = pa.table(
         {
