@@ -12,32 +12,43 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from creditgate.cli import common
 from creditgate.cli.main import app
 from creditgate.lab.compare import product_deltas
-from creditgate.policy.loader import default_policy_path, load_policy
+from creditgate.policy.loader import load_policy
 from creditgate.population.synth import write_parquet
-from product_family import FAMILY, family_text
+from product_family import FAMILY, family_text, single_text
 
 runner = CliRunner()
 AS_OF = "2025-06-30"
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A small population and the default policy with the test family."""
+def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A small population, the default policy with the test family, and the default's cash
+    loan alone (the packaged default declares the family too)."""
     tmp = tmp_path_factory.mktemp("products-cli")
     source = tmp / "users.parquet"
     write_parquet(source, 800, seed=11, as_of=date(2025, 6, 30), chunk_size=5_000)
     policy = tmp / "family.yaml"
     policy.write_text(family_text(), encoding="utf-8")
-    return source, policy
+    single = tmp / "single.yaml"
+    single.write_text(single_text(), encoding="utf-8")
+    return source, policy, single
+
+
+@pytest.fixture
+def wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's console 240 columns wide: it is made once per process, so ``COLUMNS`` set
+    for one invocation comes too late when an earlier test made it."""
+    monkeypatch.setattr(common.out, "width", 240)
 
 
 def test_compare_reports_each_products_offered_change(
-    files: tuple[Path, Path], tmp_path: Path
+    files: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:
-    source, family = files
-    args = ["compare", str(default_policy_path()), str(family), "--population", str(source)]
+    source, family, single = files
+    args = ["compare", str(single), str(family), "--population", str(source)]
     result = runner.invoke(app, [*args, "--as-of", AS_OF, "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     body = json.loads((tmp_path / "compare.json").read_text(encoding="utf-8"))
@@ -62,9 +73,9 @@ def test_compare_without_a_family_has_no_products() -> None:
     assert product_deltas(plain, plain) == []
 
 
-def test_policy_show_lists_the_family(files: tuple[Path, Path]) -> None:
-    _, family = files
-    result = runner.invoke(app, ["policy", "show", str(family)], env={"COLUMNS": "240"})
+def test_policy_show_lists_the_family(files: tuple[Path, Path, Path], wide: None) -> None:
+    _, family, single = files
+    result = runner.invoke(app, ["policy", "show", str(family)])
     assert result.exit_code == 0, result.output
     shown = result.output
     policy = load_policy(family)
@@ -79,12 +90,14 @@ def test_policy_show_lists_the_family(files: tuple[Path, Path]) -> None:
     assert "LOW_SPEND: monthly_spend_cny_6m >= 1000" in shown
     assert "ACCOUNT_TOO_NEW: account_age_days >= 730" in shown
     assert "at most 20,000 yuan" in shown and "partner declines: pass_to_next" in shown
-    plain = runner.invoke(app, ["policy", "show"], env={"COLUMNS": "240"})
+    plain = runner.invoke(app, ["policy", "show", str(single)])
     assert plain.exit_code == 0 and "products (" not in plain.output
+    packaged = runner.invoke(app, ["policy", "show"])  # the packaged default declares it
+    assert packaged.exit_code == 0 and "products (" in packaged.output
 
 
-def test_calibrate_runs_with_a_family(files: tuple[Path, Path], tmp_path: Path) -> None:
-    source, family = files
+def test_calibrate_runs_with_a_family(files: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    source, family, _ = files
     out = tmp_path / "calibrated.yaml"
     args = ["calibrate", str(family), "--population", str(source), "--as-of", AS_OF]
     result = runner.invoke(app, [*args, "--bad-rate-ceiling", "0.05", "--out", str(out)])

@@ -5,13 +5,20 @@ nothing for a policy without products."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from selfcheck_helpers import by_testid
 from test_api import STRONG, decide
 from test_console import sign_in
 from test_review_products import family_client  # noqa: F401  (the fixture)
 from test_review_work import DEVICE
+
+from conftest import make_settings
+from creditgate.service.app import create_app
+from product_family import single_text
 
 ATTR = re.compile(r'data-([a-z]+)="([^"]*)"')
 
@@ -60,7 +67,22 @@ def test_a_review_card_and_a_refusal_show_each_products_reasons(
     assert reasons == ["FRAUD_SUSPECTED"] * len(decided["offers"])
 
 
-def test_no_products_section_without_a_family(client: TestClient) -> None:
+@pytest.fixture
+def single_client(tmp_path: Path) -> Iterator[TestClient]:
+    """A service on the default policy cut to its cash loan (no ``products:`` section)."""
+    policy = tmp_path / "single.yaml"
+    policy.write_text(single_text(), encoding="utf-8")
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 's.db'}",
+        snapshot_dir=str(tmp_path / "snapshots"),
+        policy_path=str(policy),
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_no_products_section_without_a_family(single_client: TestClient) -> None:
+    client = single_client
     decision = decide(client, STRONG)
     assert "offers" not in decision
     sign_in(client, "viewer")
