@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from creditgate.schema import PROFILE_FIELDS
 
@@ -57,10 +58,23 @@ class ProfilesRef:
         return cls(str(data["name"]), str(data["sha256"]), int(data["rows"]))
 
 
+class ProfilesOrderError(ValueError):
+    """The batches given to ``write_profiles`` are not in strictly increasing ``user_id``
+    order (nothing is left written)."""
+
+
+def _disordered(ids: pa.Array) -> bool:
+    """Whether some id of one batch is not below the next (byte order, as Python's
+    ``str`` order of the same text): one vectorised comparison, not a loop in Python."""
+    n = len(ids)
+    return n > 1 and bool(pc.any(pc.greater_equal(ids.slice(0, n - 1), ids.slice(1))).as_py())
+
+
 def write_profiles(directory: Path, batches: Iterable[pa.RecordBatch]) -> ProfilesRef:
     """Write ``batches`` (profile columns, already sorted by ``user_id``) into ``directory``
     under their content name; written to a temporary file, synced and renamed, so a reader
-    never sees half a file. Batches are streamed: the population never sits in memory."""
+    never sees half a file. Batches are streamed: the population never sits in memory.
+    Raises ``ProfilesOrderError`` at the first id out of order."""
     directory.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=directory, prefix=".profiles-", suffix=".arrow")
     os.fchmod(fd, 0o644)  # as any file the batch writes (mkstemp makes it owner-only)
@@ -76,8 +90,10 @@ def write_profiles(directory: Path, batches: Iterable[pa.RecordBatch]) -> Profil
                 batch = batch.select(list(PROFILE_FIELDS))
                 ids = batch.column("user_id")
                 first = ids[0].as_py()
-                if previous is not None and first <= previous:
-                    raise ValueError("profiles must be written sorted by user_id, without repeats")
+                if (previous is not None and first <= previous) or _disordered(ids):
+                    raise ProfilesOrderError(
+                        "profiles must be written sorted by user_id, without repeats"
+                    )
                 previous = ids[-1].as_py()
                 if writer is None:
                     writer = pa.ipc.new_file(sink, batch.schema)
