@@ -63,9 +63,8 @@ def test_unsorted_or_repeated_ids_are_refused(tmp_path: Path) -> None:
 
 
 def test_an_id_out_of_order_inside_one_batch_is_refused(tmp_path: Path) -> None:
-    # ``batch.run.write_decided_profiles`` streams the rows in input order first and relies
-    # on this refusal to sort them instead: the order is checked in every batch, not only
-    # between batches.
+    # The order is checked in every batch, not only between batches: a stream whose blocks
+    # are each sorted but interleaved (DuckDB may return an unordered scan so) is refused.
     for ids in (["a", "c", "b"], ["a", "b", "b"]):
         with pytest.raises(ProfilesOrderError, match="sorted"):
             write_profiles(tmp_path, table(ids).to_batches())

@@ -297,8 +297,8 @@ def test_the_staged_plan_writes_what_one_projection_decides(tmp_path: Path) -> N
 def test_the_decided_profiles_are_the_valid_rows_sorted_by_id(
     tmp_path: Path, dirty: float, shuffled: bool
 ) -> None:
-    # A clean input skips the second validation, a sorted one the sort
-    # (``run.write_decided_profiles``): the file holds the same rows either way.
+    # A clean input's profiles skip the second validation (the staged pass counted no bad
+    # row): the file holds the valid rows, sorted by id, whatever the input's order.
     source = tmp_path / "users.parquet"
     write_parquet(source, 3_000, seed=5, as_of=AS_OF, dirty_fraction=dirty, chunk_size=1_000)
     if shuffled:

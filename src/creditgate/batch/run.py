@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -62,7 +61,7 @@ from creditgate.snapshot import (
     read_meta,
     write_snapshot,
 )
-from creditgate.snapshot_profiles import ProfilesOrderError, ProfilesRef, write_profiles
+from creditgate.snapshot_profiles import write_profiles
 from creditgate.snapshot_report import write_run_report
 
 Step = Callable[[str], None]
@@ -265,7 +264,9 @@ def run_batch(
             decided_profiles = valid_profiles(checked(raw, as_of, cities, dup_table, not_nfc))
         else:  # every row is decided (counted in the staged pass): no validity to test again
             decided_profiles = profiles(pop.table).drop(BAD_COLUMN)
-        profiles_ref = write_decided_profiles(backend, snapshot.parent, decided_profiles)
+        profiles_ref = write_profiles(
+            snapshot.parent, backend.batches(decided_profiles.order_by("user_id"))
+        )
         report_ref = write_run_report(snapshot.parent, document)
         step("writing snapshot")
         ordered = backend.batches(
@@ -296,24 +297,6 @@ def run_batch(
     finally:
         backend.release(shown)
     return report
-
-
-def write_decided_profiles(backend: Backend, directory: Path, table: ir.Table) -> ProfilesRef:
-    """``write_profiles`` of ``table`` sorted by ``user_id``. On DuckDB the rows are first
-    streamed in input order, which is the sorted order when the input file is sorted by id (as
-    exports often are): then no sort runs at all (a sort of every profile column: 0.3 CPU-s
-    per million users, and it spills at 10M). At the first id out of order that attempt
-    stops, leaving nothing written, and the rows are sorted as before. Either way the file
-    holds the same rows in the same order. Spark collects the result on the driver, so it is
-    not asked twice: it sorts."""
-    if backend.name == "duckdb":
-        with closing(backend.batches(table)) as in_input_order:
-            try:
-                return write_profiles(directory, in_input_order)
-            except ProfilesOrderError:
-                pass
-    with closing(backend.batches(table.order_by("user_id"))) as ordered:
-        return write_profiles(directory, ordered)
 
 
 def snapshot_rows(decided: ir.Table) -> ir.Table:
