@@ -16,6 +16,7 @@ from creditgate.service.snapshot_files import (
     map_profiles,
 )
 from creditgate.snapshot_profiles import (
+    ProfilesOrderError,
     ProfilesRef,
     SnapshotProfiles,
     column_reader,
@@ -59,6 +60,15 @@ def test_unsorted_or_repeated_ids_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="sorted"):
         write_profiles(tmp_path, table(["a", "a"]).to_batches(max_chunksize=1))
     assert not list(tmp_path.glob("*.arrow"))  # nothing half-written is left
+
+
+def test_an_id_out_of_order_inside_one_batch_is_refused(tmp_path: Path) -> None:
+    # The order is checked in every batch, not only between batches: a stream whose blocks
+    # are each sorted but interleaved (DuckDB may return an unordered scan so) is refused.
+    for ids in (["a", "c", "b"], ["a", "b", "b"]):
+        with pytest.raises(ProfilesOrderError, match="sorted"):
+            write_profiles(tmp_path, table(ids).to_batches())
+    assert not list(tmp_path.glob("*.arrow")) and not list(tmp_path.glob(".profiles-*"))
 
 
 def test_the_service_maps_only_the_named_intact_file(tmp_path: Path) -> None:

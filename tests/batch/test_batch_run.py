@@ -291,3 +291,36 @@ def test_the_staged_plan_writes_what_one_projection_decides(tmp_path: Path) -> N
     assert got == [r for r in want.sort_by("user_id").to_pylist() if r["user_id"] in kept]
     counts = pc.value_counts(written["outcome"]).to_pylist()
     assert report.outcomes == {c["values"]: c["counts"] for c in counts}
+
+
+@pytest.mark.parametrize(("dirty", "shuffled"), [(0.0, False), (0.0, True), (0.05, True)])
+def test_the_decided_profiles_are_the_valid_rows_sorted_by_id(
+    tmp_path: Path, dirty: float, shuffled: bool
+) -> None:
+    # A clean input's profiles skip the second validation (the staged pass counted no bad
+    # row): the file holds the valid rows, sorted by id, whatever the input's order.
+    source = tmp_path / "users.parquet"
+    write_parquet(source, 3_000, seed=5, as_of=AS_OF, dirty_fraction=dirty, chunk_size=1_000)
+    if shuffled:
+        rows = pq.read_table(source)
+        pq.write_table(rows.take(pa.array(range(rows.num_rows - 1, -1, -1))), source)
+    decider = Decider()
+    backend = duckdb_backend("1GB", 2)
+    run_batch(
+        backend,
+        source,
+        tmp_path / "decisions.parquet",
+        decider.policy,
+        decider.regions,
+        AS_OF,
+        snapshot=tmp_path / "snapshot.parquet",
+    )
+    pop = open_population(backend, source, decider.policy, decider.regions, AS_OF)
+    want = backend.fetch(valid_profiles(pop.table)).sort_by("user_id")
+    if dirty:
+        decided = pq.read_table(tmp_path / "decisions.parquet", columns=["user_id"])
+        want = want.filter(pc.is_in(want["user_id"], decided["user_id"]))
+    name = read_meta(tmp_path / "snapshot.parquet").profiles["name"]
+    got = pa.ipc.open_file(tmp_path / name).read_all()
+    assert got.num_rows == want.num_rows > 0
+    assert got.equals(want.select(got.column_names).cast(got.schema))

@@ -38,6 +38,7 @@ from creditgate.batch.validate import (
     id_candidates,
     missing_columns,
     not_nfc_ids,
+    profiles,
     quarantined,
     typed,
     valid_profiles,
@@ -259,7 +260,10 @@ def run_batch(
         return report
     try:
         step("writing the decided profiles")
-        decided_profiles = valid_profiles(checked(raw, as_of, cities, dup_table, not_nfc))
+        if counted.bad_rows or dup_table is not None:
+            decided_profiles = valid_profiles(checked(raw, as_of, cities, dup_table, not_nfc))
+        else:  # every row is decided (counted in the staged pass): no validity to test again
+            decided_profiles = profiles(pop.table).drop(BAD_COLUMN)
         profiles_ref = write_profiles(
             snapshot.parent, backend.batches(decided_profiles.order_by("user_id"))
         )

@@ -230,16 +230,24 @@ class IbisCompiler(Compiler[ir.Value]):
 
     def join_lookups(self, expr: n.Expr) -> None:
         """Left-join a small key/value table for each lookup inside ``expr`` worth it: many
-        string keys, string results (short tables stay CASEs, which databases evaluate fastest).
+        string keys, all results strings or all integers (short tables stay CASEs, which
+        databases evaluate fastest).
 
         A map literal looked up per row is a linear search of its keys in DuckDB (300 cities:
         the costliest expression of a batch); a hash join against the same pairs costs a
-        probe. A NULL or unknown key finds no row, so the default applies, as in the CASE.
+        probe. So does a CASE of ``IN`` lists: a snapshot's city cutoffs (``cutoff.capacity``,
+        370 spellings) cost 0.24 CPU-s per million rows as a CASE, 0.09 as joins. A NULL or
+        unknown key finds no row, so the default applies, as in the CASE.
         """
         if isinstance(expr, n.Lookup) and expr not in self.lookups:
             table = expr.table
-            if len(table) >= LOOKUP_MIN and all(
-                isinstance(k, str) and isinstance(v, str) for k, v in table.items()
+            if (
+                len(table) >= LOOKUP_MIN
+                and all(isinstance(k, str) for k in table)
+                and (
+                    all(isinstance(v, str) for v in table.values())
+                    or all(isinstance(v, int) and not isinstance(v, bool) for v in table.values())
+                )
             ):
                 name = f"_lk{len(self.lookups)}"
                 pairs = ibis.memtable({f"{name}_key": list(table), name: list(table.values())})
