@@ -122,6 +122,19 @@ def write_snapshot_file(
     return path
 
 
+def policy_client(tmp_path: Path, text: str) -> TestClient:
+    """A service on its own SQLite database under ``tmp_path``, deciding under the policy
+    ``text`` (e.g. the default with or without its product family); use it in ``with``."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(text, encoding="utf-8")
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'policy.db'}",
+        snapshot_dir=str(tmp_path / "snapshots"),
+        policy_path=str(policy),
+    )
+    return TestClient(create_app(settings), raise_server_exceptions=False)
+
+
 def make_settings(db_url: str, **overrides: object) -> Settings:
     base: dict[str, object] = {
         "db_url": db_url,

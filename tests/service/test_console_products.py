@@ -16,8 +16,7 @@ from test_console import sign_in
 from test_review_products import family_client  # noqa: F401  (the fixture)
 from test_review_work import DEVICE
 
-from conftest import make_settings
-from creditgate.service.app import create_app
+from conftest import policy_client
 from product_family import single_text
 
 ATTR = re.compile(r'data-([a-z]+)="([^"]*)"')
@@ -70,14 +69,7 @@ def test_a_review_card_and_a_refusal_show_each_products_reasons(
 @pytest.fixture
 def single_client(tmp_path: Path) -> Iterator[TestClient]:
     """A service on the default policy cut to its cash loan (no ``products:`` section)."""
-    policy = tmp_path / "single.yaml"
-    policy.write_text(single_text(), encoding="utf-8")
-    settings = make_settings(
-        f"sqlite:///{tmp_path / 's.db'}",
-        snapshot_dir=str(tmp_path / "snapshots"),
-        policy_path=str(policy),
-    )
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    with policy_client(tmp_path, single_text()) as client:
         yield client
 
 

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from test_api import PROFILES, STRONG, decide
 from test_snapshot_decisions import activate, snapshot
 
-from conftest import auth, make_settings
+from conftest import auth, make_settings, policy_client
 from creditgate.service.app import create_app
 from creditgate.service.schemas import DecisionOut
 from product_family import family_text
@@ -71,14 +71,7 @@ def test_every_decision_returned_matches_the_schema(
 def test_a_family_policys_offers_match_the_schema(tmp_path: Path) -> None:
     """Served under a policy with a product family, every decision carries its offers, and
     they match ``OfferOut`` exactly."""
-    policy = tmp_path / "family.yaml"
-    policy.write_text(family_text(), encoding="utf-8")
-    settings = make_settings(
-        f"sqlite:///{tmp_path / 'f.db'}",
-        snapshot_dir=str(tmp_path / "snapshots"),
-        policy_path=str(policy),
-    )
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    with policy_client(tmp_path, family_text()) as client:
         statuses = set()
         for profile in PROFILES.values():
             body = {"profile": profile, "as_of": "2026-11-28"}

@@ -12,21 +12,14 @@ from sqlalchemy import text
 from test_api import PROFILES, STRONG, decide
 from typer.testing import CliRunner
 
-from conftest import make_settings
+from conftest import make_settings, policy_client
 from creditgate.cli.main import app as cli
 from creditgate.service.app import create_app
 from product_family import family_text
 
 
 def family_client(tmp_path: Path) -> TestClient:
-    policy = tmp_path / "family.yaml"
-    policy.write_text(family_text(), encoding="utf-8")
-    settings = make_settings(
-        f"sqlite:///{tmp_path / 'p.db'}",
-        snapshot_dir=str(tmp_path / "snapshots"),
-        policy_path=str(policy),
-    )
-    return TestClient(create_app(settings), raise_server_exceptions=False)
+    return policy_client(tmp_path, family_text())
 
 
 def offer_items(html: str) -> dict[str, str]:
@@ -36,14 +29,7 @@ def offer_items(html: str) -> dict[str, str]:
 
 
 def test_the_page_shows_every_offer(tmp_path: Path) -> None:
-    policy = tmp_path / "family.yaml"
-    policy.write_text(family_text(), encoding="utf-8")
-    settings = make_settings(
-        f"sqlite:///{tmp_path / 'p.db'}",
-        snapshot_dir=str(tmp_path / "snapshots"),
-        policy_path=str(policy),
-    )
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    with family_client(tmp_path) as client:
         decision = decide(client, STRONG)
         sign_in(client, str(STRONG["user_id"]))
         html = page(client, "?lang=en")

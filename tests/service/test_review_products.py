@@ -16,8 +16,7 @@ from sqlalchemy import update
 from test_api import decide, services
 from test_review_work import DEVICE, USER, queue, resolve
 
-from conftest import auth, make_settings
-from creditgate.service.app import create_app
+from conftest import auth, policy_client
 from creditgate.store.models import decisions
 from creditgate.store.replay import replay
 from product_family import family_text
@@ -25,14 +24,7 @@ from product_family import family_text
 
 @pytest.fixture
 def family_client(tmp_path: Path) -> Iterator[TestClient]:
-    policy = tmp_path / "family.yaml"
-    policy.write_text(family_text(), encoding="utf-8")
-    settings = make_settings(
-        f"sqlite:///{tmp_path / 'f.db'}",
-        snapshot_dir=str(tmp_path / "snapshots"),
-        policy_path=str(policy),
-    )
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    with policy_client(tmp_path, family_text()) as client:
         yield client
 
 
