@@ -8,7 +8,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from creditgate.decision import Decision
+from creditgate.decision import Decision, ProductOffer
 from creditgate.policy.nodes import Outcome
 
 _STYLE: dict[str, str] = {
@@ -56,6 +56,8 @@ def decision_panel(title: str, d: Decision, lang: str = "zh-CN") -> Panel:
                 escape(s.message[lang]), s.field, "" if s.to is None else escape(str(s.to)), when
             )
         parts.append(steps)
+    if d.offers:
+        parts.append(products_table(d.offers, lang))
     if d.alternatives:
         parts.append(
             Text(
@@ -63,3 +65,27 @@ def decision_panel(title: str, d: Decision, lang: str = "zh-CN") -> Panel:
             )
         )
     return Panel(Group(*parts), title=f"{title} ({d.user_id})", title_align="left")
+
+
+def products_table(offers: tuple[ProductOffer, ...], lang: str) -> Table:
+    """One row per product of the policy's family: its line and price (instalment plans with
+    the fee per period and the IRR APR, a joint loan's yuan by lender), or why not."""
+    table = plain_table("product", "status", "line (yuan)", "price, funding or reasons")
+    for o in offers:
+        if o.plans:
+            terms = ", ".join(
+                f"{p.periods}x fee {float(p.fee_per_period):.2%} APR {float(p.apr):.2%}"
+                for p in o.plans
+            )
+        elif o.funding:
+            terms = f"APR {float(o.apr or 0):.2%}; " + " + ".join(
+                f"{f.name[lang]} {f.amount_cny:,}" for f in o.funding
+            )
+        elif o.apr is not None:
+            terms = f"APR {float(o.apr):.2%}"
+        else:
+            steps = f"; {len(o.recourse)} step(s) would open it" if o.recourse else ""
+            terms = ", ".join(r.code for r in o.reasons) + steps
+        line = "-" if o.limit_cny is None else f"{o.limit_cny:,}"
+        table.add_row(escape(o.name[lang]), o.status, line, escape(terms))
+    return table
