@@ -78,8 +78,8 @@ def forced_offer(decider: Decider, row: Mapping[str, Any], as_of: date) -> dict[
     if decider.offers is not None:
         # a person's invitation carries no product steps: they are planned against the
         # engine's decision, which a person has overruled
-        offers = decider.offers.offers(row, tuple(values), (), (), as_of)
-        out["offers"] = [o._replace(recourse=()).to_dict() for o in offers]
+        offers = decider.offers.offers(row, tuple(values), (), (), as_of, plan=False)
+        out["offers"] = [o.to_dict() for o in offers]
     return out
 
 

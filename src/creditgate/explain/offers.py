@@ -85,11 +85,14 @@ class OfferBuilder:
         shared: tuple[Reason, ...],
         steps: tuple[RecourseStep, ...],
         as_of: date,
+        plan: bool = True,
     ) -> tuple[ProductOffer, ...]:
         """The offers, ``shared`` and ``steps`` being the decision's own reasons (the shared
-        layers') and recourse."""
+        layers') and recourse; ``plan=False``: no product steps (a person's decision)."""
         seen: dict[Point, tuple[Any, ...]] = {}  # re-decisions the products' recourse shares
-        return tuple(self.offer(r, row, values, shared, steps, as_of, seen) for r in self.readers)
+        return tuple(
+            self.offer(r, row, values, shared, steps, as_of, seen, plan) for r in self.readers
+        )
 
     def offer(
         self,
@@ -100,6 +103,7 @@ class OfferBuilder:
         steps: tuple[RecourseStep, ...],
         as_of: date,
         seen: dict[Point, tuple[Any, ...]],
+        plan: bool = True,
     ) -> ProductOffer:
         status = values[r.status]
         limit = values[r.limit]
@@ -126,7 +130,7 @@ class OfferBuilder:
         reasons = shared if code is None else (self.own_reason(r, code, row, values),)
         recourse = (
             self.recourse.steps(p.id, row, values, as_of, steps, seen)
-            if status == ProductStatus.NOT_ELIGIBLE
+            if plan and status == ProductStatus.NOT_ELIGIBLE
             else ()
         )
         return ProductOffer(
