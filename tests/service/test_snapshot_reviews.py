@@ -5,6 +5,7 @@ stored decision with its reasons; approving one shows the entry."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -94,10 +95,11 @@ def test_the_snapshot_holds_the_manual_reviews_as_hidden_rows(batch) -> None:
 
 
 def test_activation_queues_each_manual_review_once_with_its_reasons(
-    client: TestClient, batch, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, batch, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     snapshot, rows = batch
     users = reviewed(batch)
+    caplog.set_level(logging.INFO, logger="creditgate.admin")
     before = verify(services(client).log)[0]
     sid = activate(client, snapshot)
     settled(client)
@@ -137,6 +139,10 @@ def test_activation_queues_each_manual_review_once_with_its_reasons(
     assert racing["queued"] == len(users)
     assert len(queue(client, kind="manual_review", limit="500")) == len(users)
     assert verify(log)[0] == before + len(users)
+    # the admin trail says "queued" once per item, however many runs found it queued
+    trail = [getattr(r, "fields", {}) for r in caplog.records]
+    queued = sorted(f["subject"] for f in trail if f.get("action") == "review.queue")
+    assert queued == sorted(by_user)
 
     # a routine refresh holding the same manual reviews queues none of them again
     refreshed = activate(client, snapshot.parent / "refresh.parquet")

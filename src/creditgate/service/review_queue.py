@@ -29,9 +29,10 @@ def manual_review_id(decision_id: str) -> str:
 
 
 def queue_manual_review(services: Services, stored: Stored) -> dict[str, Any]:
-    """Queue a stored ``manual_review`` decision (idempotent)."""
+    """Queue a stored ``manual_review`` decision (idempotent: the trail's ``review.queue``
+    line is written once, by the call that queued it)."""
     codes, rules = reviewed_facts(stored.decision)
-    review = services.catalog.add_review(
+    review, inserted = services.catalog.add_review(
         stored.decision_id,
         stored.user_id,
         "",
@@ -40,6 +41,7 @@ def queue_manual_review(services: Services, stored: Stored) -> dict[str, Any]:
         fraud_rules=rules,
         review_id=manual_review_id(stored.decision_id),
     )
-    subject = pseudonym(services.secret, stored.user_id)
-    audit_log("review.queue", "engine", subject, review_id=review["review_id"], kind=MANUAL)
+    if inserted:
+        subject = pseudonym(services.secret, stored.user_id)
+        audit_log("review.queue", "engine", subject, review_id=review["review_id"], kind=MANUAL)
     return review

@@ -150,9 +150,11 @@ class Catalog:
         reason_codes: list[str] | None = None,
         fraud_rules: list[str] | None = None,
         review_id: str | None = None,
-    ) -> dict[str, Any]:
-        """Queue a review. A fixed ``review_id`` makes the insert idempotent: the row already
-        stored comes back (a manual review is queued once per decision, whoever queues it)."""
+    ) -> tuple[dict[str, Any], bool]:
+        """Queue a review; returns it and whether this call inserted it. A fixed
+        ``review_id`` makes the insert idempotent: the row already stored comes back with
+        False (a manual review is queued once per decision, whoever queues it, and only the
+        call that queued it writes the admin trail)."""
         row = {
             "review_id": review_id or "r_" + os.urandom(10).hex(),
             "decision_id": decision_id,
@@ -174,8 +176,8 @@ class Catalog:
             found = self.review(str(row["review_id"])) if review_id is not None else None
             if found is None:
                 raise
-            return found
-        return self.review(str(row["review_id"])) or row
+            return found, False
+        return self.review(str(row["review_id"])) or row, True
 
     def review(self, review_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:

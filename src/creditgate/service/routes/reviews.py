@@ -33,7 +33,7 @@ def open_review(
     the self-check page both call this."""
     stored = services.log.get(decision_id)
     codes, rules = reviewed_facts(stored.decision) if stored is not None else ([], [])
-    review = services.catalog.add_review(
+    review, _ = services.catalog.add_review(
         decision_id, user_id, reason, kind=APPEAL, reason_codes=codes, fraud_rules=rules
     )
     subject = pseudonym(services.secret, user_id)
