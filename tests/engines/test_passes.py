@@ -108,7 +108,9 @@ def test_the_policy_program_compiles_its_city_tables_as_lookups() -> None:
     assert prepared.nullable["held.since"] is True  # an optional field
 
 
-_BOOLS = st.sampled_from([n.Literal(True), n.Literal(False), n.Literal(None), n.Field("a", n.Type.BOOL, True)])
+_BOOLS = st.sampled_from(
+    [n.Literal(True), n.Literal(False), n.Literal(None), n.Field("a", n.Type.BOOL, True)]
+)
 
 
 def _logic(children: st.SearchStrategy[n.Expr]) -> st.SearchStrategy[n.Expr]:

@@ -55,7 +55,9 @@ def test_each_gate_of_a_group_fails_as_the_whole_group() -> None:
         And((first, alone[2])),
     ]
     pay_score = next(g for g in policy.gates if g.id == "pay_score")
-    assert program.expr(GateFailed("pay_score")) == gate_failed(program.scope, pay_score, program.derived)
+    assert program.expr(GateFailed("pay_score")) == gate_failed(
+        program.scope, pay_score, program.derived
+    )
 
 
 @pytest.mark.parametrize(

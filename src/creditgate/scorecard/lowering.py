@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from creditgate.policy.bindings import Scope
 from creditgate.policy.by_bin import MISSING_BIN, SPECIAL_BIN
 from creditgate.policy.lower import Binding, Bound, score_bindings
-from creditgate.policy.nodes import Field, ScoreFeature, Type
-from creditgate.scorecard.artifact import Artifact, CardFeature, to_score_feature
+from creditgate.policy.nodes import Field, ScoreFeature, type_of_class
+from creditgate.scorecard.artifact import Artifact, CardFeature, field_spec, to_score_feature
 
 MISSING = MISSING_BIN
 SPECIAL = SPECIAL_BIN
@@ -48,12 +48,11 @@ def lower_card(card: Artifact, name: str = "scorecard") -> CardProgram:
     """``bin.<f>``, ``points.<f>`` per feature, then ``score`` and ``pd``."""
     features = tuple(scored_feature(f) for f in card.features)
     pairs = card.to_pairs()
-    categorical = {f.field for f in features if any(b.categories for b in f.bins)}
-    categorical |= {a.field for p in pairs for a in p.axes if any(b.categories for b in a.bins)}
+    types = {f.column: type_of_class(field_spec(f).type) for f in card.features}
 
     def column(name: str) -> Field:
-        """Any column may be NULL (real data is dirty); text where a bin holds categories."""
-        return Field(name, Type.STRING if name in categorical else Type.FLOAT, True)
+        """Any column may be NULL (real data is dirty), of the type training saw."""
+        return Field(name, types[name], True)
 
     out = score_bindings(Scope(), features, card.base_points, card.scaling, column, pairs=pairs)
     return CardProgram(name, tuple(out), card.columns)
