@@ -35,7 +35,7 @@ BIRTH, SINCE = n.Field.of("birth_date"), n.Field.of("invited_since")
         (lambda: n.Compare(n.CmpOp.EQ, CITY, n.Literal(3)), r"cannot compare string with int"),
         (lambda: n.Compare(n.CmpOp.LT, BIRTH, SCORE), r"cannot compare date with int"),
         (lambda: n.Compare(n.CmpOp.EQ, n.Literal(1), n.Literal(True)), r"int with bool"),
-        (lambda: n.InSet(SCORE, ("深圳",)), r"InSet: a int operand"),
+        (lambda: n.InSet(SCORE, ("深圳",)), r"InSet: a int operand, the constant '深圳'"),
         (lambda: n.Add((SCORE, BIRTH)), r"Add: an operand is date"),
         (lambda: n.Add((CITY, n.Literal(1))), r"Add: an operand is string"),
         (lambda: n.And((SCORE, n.Literal(True))), r"And: an operand is int"),
@@ -46,7 +46,7 @@ BIRTH, SINCE = n.Field.of("birth_date"), n.Field.of("invited_since")
         (lambda: n.Coalesce((n.Literal(1.5), n.Literal(Decimal(1)))), r"no common type"),
         (lambda: n.Elapsed(SCORE, Unit.DAYS), r"Elapsed: the start is int"),
         (lambda: n.Logistic(CITY, 0.0, 1.0), r"Logistic: the operand is string"),
-        (lambda: n.Lookup(SCORE, ((("a",), 1),), n.Literal(0)), r"Lookup: a int key"),
+        (lambda: n.Lookup(SCORE, ((("a",), 1),), n.Literal(0)), r"Lookup: a int operand"),
         (lambda: n.Lookup(CITY, ((("a",), 1),), n.Literal("z")), r"Lookup: no common type"),
         (lambda: n.Literal((1, 2)), r"no IR type for the constant"),  # type: ignore[arg-type]
     ],

@@ -22,7 +22,7 @@ that binding's type and nullability (``scope.ref(key)``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from creditgate.policy.nodes import Expr, Ref, Type
@@ -31,10 +31,12 @@ from creditgate.policy.passes import optimize
 
 @dataclass(frozen=True, slots=True)
 class Binding:
-    """One named value of a program."""
+    """One named value of a program. ``optimized``: ``expr`` after the IR passes, when the
+    lowering already computed it (``Scope.bind``), so ``lower.prepare`` need not again."""
 
     name: str  # the column ``Key.column`` renders (derived fields: the field's name)
     expr: Expr
+    optimized: Expr | None = field(default=None, compare=False, repr=False)
 
 
 class _Keyed:
@@ -281,16 +283,22 @@ class Scope:
 
     def __init__(self, facts: Mapping[str, tuple[Type, bool]] | None = None) -> None:
         self.facts: dict[str, tuple[Type, bool]] = dict(facts or {})
+        self._done: dict[str, tuple[Expr, Expr]] = {}  # name -> (expr, after the passes)
 
-    def note(self, key: Key | str, expr: Expr) -> None:
-        """Record that ``key`` (a derived field: its name) is bound to ``expr``."""
-        done = optimize(expr)
-        self.facts[key if isinstance(key, str) else key.column] = (done.type, done.nullable)
+    def note(self, key: Key | str, expr: Expr) -> Expr:
+        """Record that ``key`` (a derived field: its name) is bound to ``expr``; returns
+        ``expr`` after the passes (computed once however often it is noted)."""
+        name = key if isinstance(key, str) else key.column
+        done = self._done.get(name)
+        if done is None or done[0] is not expr:
+            done = self._done[name] = (expr, optimize(expr))
+        self.facts[name] = (done[1].type, done[1].nullable)
+        return done[1]
 
     def bind(self, key: Key | str, expr: Expr) -> Binding:
         """The binding of ``key`` to ``expr``, noted (``note``)."""
-        self.note(key, expr)
-        return Binding(key if isinstance(key, str) else key.column, expr)
+        name = key if isinstance(key, str) else key.column
+        return Binding(name, expr, self.note(name, expr))
 
     def ref(self, key: Key | str) -> Ref:
         """An expression reading the binding of ``key`` (made earlier: a ``KeyError`` else)."""

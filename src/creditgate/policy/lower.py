@@ -84,8 +84,13 @@ class Prepared:
 
 
 def prepare(bindings: tuple[Binding, ...]) -> Prepared:
-    """Run the IR passes over ``bindings``."""
-    return Prepared(tuple(Binding(b.name, optimize(b.expr)) for b in bindings))
+    """Run the IR passes over ``bindings`` (where lowering has not: ``Binding.optimized``)."""
+    return Prepared(
+        tuple(
+            Binding(b.name, optimize(b.expr) if b.optimized is None else b.optimized)
+            for b in bindings
+        )
+    )
 
 
 class Bound:

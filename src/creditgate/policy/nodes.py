@@ -17,7 +17,7 @@ facts are outside equality, hashing and ``repr``: they follow from the structure
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -79,10 +79,24 @@ def type_of(value: Value) -> Type:
     """The ``Type`` of a constant."""
     if value is None:
         return Type.NULL
-    for cls, kind in _OF_CLASS.items():  # bool before int: True is an int in Python
+    kind = _OF_CLASS.get(type(value))
+    if kind is not None:
+        return kind
+    for cls, kind in _OF_CLASS.items():  # a subclass (a StrEnum...); bool before int
         if isinstance(value, cls):
             return kind
     raise NodeTypeError(f"no IR type for the constant {value!r}")
+
+
+def _check_constants(node: str, operand: Type, values: Iterable[Value]) -> None:
+    """Each of ``values`` may be compared with an ``operand`` (each class checked once: a
+    city table has hundreds of spellings)."""
+    classes: dict[type, Value] = {}
+    for value in values:
+        classes.setdefault(type(value), value)
+    for value in classes.values():
+        if not comparable(operand, type_of(value)):
+            raise NodeTypeError(f"{node}: a {operand} operand, the constant {value!r}")
 
 
 def comparable(a: Type, b: Type) -> bool:
@@ -232,9 +246,7 @@ class InSet(Expr):
     nullable: bool = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        for value in self.values:
-            if not comparable(self.operand.type, type_of(value)):
-                raise NodeTypeError(f"InSet: a {self.operand.type} operand, the value {value!r}")
+        _check_constants("InSet", self.operand.type, self.values)
         _set(self, Type.BOOL, self.operand.nullable)
 
     def children(self) -> tuple[Expr, ...]:
@@ -376,11 +388,8 @@ class Lookup(Expr):
     nullable: bool = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        for keys, _ in self.entries:
-            for k in keys:
-                if not comparable(self.key.type, type_of(k)):
-                    raise NodeTypeError(f"Lookup: a {self.key.type} key, the entry {k!r}")
-        results = (*(type_of(r) for _, r in self.entries), self.default.type)
+        _check_constants("Lookup", self.key.type, (k for keys, _ in self.entries for k in keys))
+        results = (*{type_of(r) for _, r in self.entries}, self.default.type)
         nullable = any(r is None for _, r in self.entries) or self.default.nullable
         _set(self, common_type(results, "Lookup"), nullable)
 
