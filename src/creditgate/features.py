@@ -9,12 +9,13 @@ thresholds by them, the lint bounds gates by them and recourse words its steps b
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from types import MappingProxyType
 from typing import Final
 
+from creditgate.policy.bindings import Scope
 from creditgate.policy.nodes import (
     AsOf,
     Case,
@@ -25,7 +26,8 @@ from creditgate.policy.nodes import (
     Field,
     InSet,
     Literal,
-    Ref,
+    NodeTypeError,
+    type_of_class,
 )
 from creditgate.population.regions import RegionClass, RegionTable
 from creditgate.schema import PROFILE_FIELDS, Consent, Direction
@@ -116,6 +118,7 @@ class DerivedField:
 
 def derived_fields(regions: RegionTable, unknown_city: str | None) -> tuple[DerivedField, ...]:
     """The derived fields in dependency order (later ones may ``Ref`` earlier ones)."""
+    scope = Scope()
     by_class: dict[str, list[str]] = {}
     for city in regions.cities.values():
         by_class.setdefault(city.region_class.value, []).append(city.name)
@@ -124,23 +127,30 @@ def derived_fields(regions: RegionTable, unknown_city: str | None) -> tuple[Deri
         names = by_class.get(region_class.value)
         if names:
             region_whens.append(
-                (InSet(Field("city"), regions.spellings(names)), Literal(region_class.value))
+                (InSet(Field.of("city"), regions.spellings(names)), Literal(region_class.value))
             )
-    exprs: dict[str, Expr] = {
-        "age": Elapsed(Field("birth_date"), Unit.YEARS),
-        "account_age_days": Elapsed(Field("registered_at"), Unit.DAYS),
+    exprs: dict[str, Callable[[], Expr]] = {
+        "age": lambda: Elapsed(Field.of("birth_date"), Unit.YEARS),
+        "account_age_days": lambda: Elapsed(Field.of("registered_at"), Unit.DAYS),
         # Being overdue today means the most recent overdue is today: repaying starts the clock.
-        "last_overdue_date": Case(
-            ((Compare(CmpOp.GT, Field("current_overdue_days"), Literal(0)), AsOf()),),
-            Field("last_overdue_on"),
+        "last_overdue_date": lambda: Case(
+            ((Compare(CmpOp.GT, Field.of("current_overdue_days"), Literal(0)), AsOf()),),
+            Field.of("last_overdue_on"),
         ),
-        "months_since_last_overdue": Elapsed(Ref("last_overdue_date"), Unit.MONTHS),
-        "region_class": Case(
-            ((Field("is_county_area"), Literal(RegionClass.COUNTY.value)),),
+        "months_since_last_overdue": lambda: Elapsed(scope.ref("last_overdue_date"), Unit.MONTHS),
+        "region_class": lambda: Case(
+            ((Field.of("is_county_area"), Literal(RegionClass.COUNTY.value)),),
             Case(tuple(region_whens), Literal(unknown_city)),
         ),
     }
-    return tuple(DerivedField(spec, exprs[name]) for name, spec in DERIVED_SPECS.items())
+    out: list[DerivedField] = []
+    for name, spec in DERIVED_SPECS.items():
+        expr = exprs[name]()  # built in order: a later one reads an earlier one's facts
+        if expr.type is not type_of_class(spec.type):
+            raise NodeTypeError(f"derived field {name}: declared {spec.type}, is {expr.type}")
+        scope.note(name, expr)
+        out.append(DerivedField(spec, expr))
+    return tuple(out)
 
 
 def consent_of(name: str, derived: Mapping[str, DerivedField]) -> Consent:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from reference import evaluate
@@ -17,37 +18,40 @@ from creditgate.policy.passes import fold, optimize, transform
 from creditgate.timeutil import Unit
 
 AS_OF = date(2026, 11, 30)
-X, Y = n.Field("has_outstanding_loan"), n.Ref("held.invited")
+X, Y = n.Field.of("has_outstanding_loan"), n.Ref("held.invited", n.Type.BOOL, False)
+N, M = n.Field.of("invited_limit_cny"), n.Ref("limit_cny", n.Type.INT, True)
+Z = n.Ref("z", n.Type.BOOL, False)
 
 
 def test_children_rebuild_every_node_class() -> None:
     """``with_children(children())`` is the identity, and a rebuild reaches every child."""
     case = n.Case(((X, n.Literal(1)), (Y, n.Literal(2))), n.Literal(3))
     exprs: list[n.Expr] = [
-        n.Compare(n.CmpOp.LT, X, Y),
-        n.InSet(X, (1, 2)),
+        n.Compare(n.CmpOp.LT, N, M),
+        n.InSet(N, (1, 2)),
         n.And((X, Y)),
         n.Or((X, Y)),
         n.Not(X),
         n.IsNull(X),
         n.Coalesce((X, Y)),
         case,
-        n.Elapsed(X, Unit.DAYS),
-        n.Add((X, Y)),
-        n.Logistic(X, 1.0, 2.0),
-        n.Lookup(X, (((1,), 2),), Y),
+        n.Elapsed(n.Field.of("invited_since"), Unit.DAYS),
+        n.Add((N, M)),
+        n.Logistic(N, 1.0, 2.0),
+        n.Lookup(N, (((1,), 2),), M),
         n.Literal(1),
         n.AsOf(),
     ]
     for expr in exprs:
         assert expr.with_children(expr.children()) == expr
-        swapped = transform(expr, lambda e: n.Ref("z") if e == Y else e)
-        assert Y not in walk(swapped) and (n.Ref("z") in walk(swapped)) == (Y in walk(expr))
+        swapped = transform(expr, lambda e: Z if e == Y else e)
+        assert Y not in walk(swapped) and (Z in walk(swapped)) == (Y in walk(expr))
     assert case.children() == (X, n.Literal(1), Y, n.Literal(2), n.Literal(3))
 
 
 def test_renaming_and_refs_reach_inside_a_lookup() -> None:
-    lookup = n.Lookup(n.Ref("a"), ((("k",), "v"),), n.Ref("b"))
+    a, b = n.Ref("a", n.Type.STRING, True), n.Ref("b", n.Type.STRING, True)
+    lookup = n.Lookup(a, ((("k",), "v"),), b)
     assert refs(lookup) == {"a", "b"}
     assert refs(renamed(lookup, {"a": "p1:a", "b": "b"})) == {"p1:a", "b"}
 
@@ -61,9 +65,10 @@ def test_folding_keeps_three_valued_logic() -> None:
     assert fold(n.Or((f, f))) == f
     assert fold(n.Not(null)) == null
     assert fold(n.Compare(n.CmpOp.GE, n.Literal(3), n.Literal(2))) == t
-    assert fold(n.Compare(n.CmpOp.EQ, n.Literal(1), n.Literal(True))) == n.Compare(
-        n.CmpOp.EQ, n.Literal(1), n.Literal(True)
-    )  # Python's 1 == True is no SQL truth: left alone
+    one_and_a_half = n.Compare(n.CmpOp.LT, n.Literal(1), n.Literal(1.5))
+    assert fold(one_and_a_half) == one_and_a_half  # mixed number types: left to the engines
+    with pytest.raises(n.NodeTypeError):  # Python's 1 == True is no SQL truth: not even built
+        n.Compare(n.CmpOp.EQ, n.Literal(1), n.Literal(True))
     assert fold(n.Case(((f, n.Literal(1)), (X, n.Literal(2)), (t, n.Literal(3))), null)) == (
         n.Case(((X, n.Literal(2)),), n.Literal(3))
     )
@@ -76,7 +81,7 @@ def test_folding_never_drops_the_only_branch_of_a_type() -> None:
 
 
 def test_case_tables_become_lookups_and_short_or_mixed_ones_stay() -> None:
-    city = n.Field("city")
+    city = n.Field.of("city")
     table = n.Case(
         (
             (n.InSet(city, ("a", "b")), n.Literal(1)),
@@ -103,7 +108,9 @@ def test_the_policy_program_compiles_its_city_tables_as_lookups() -> None:
     assert prepared.nullable["held.since"] is True  # an optional field
 
 
-_BOOLS = st.sampled_from([n.Literal(True), n.Literal(False), n.Literal(None), n.Field("a")])
+_BOOLS = st.sampled_from(
+    [n.Literal(True), n.Literal(False), n.Literal(None), n.Field("a", n.Type.BOOL, True)]
+)
 
 
 def _logic(children: st.SearchStrategy[n.Expr]) -> st.SearchStrategy[n.Expr]:

@@ -81,8 +81,8 @@ def test_unhandled_node_fails_loudly() -> None:
 def test_case_lookup_keeps_first_match_and_null_default() -> None:
     program_case = n.Case(
         (
-            (n.InSet(n.Field("city"), ("深圳", "广州")), n.Literal("a")),
-            (n.InSet(n.Field("city"), ("深圳",)), n.Literal("b")),
+            (n.InSet(n.Field.of("city"), ("深圳", "广州")), n.Literal("a")),
+            (n.InSet(n.Field.of("city"), ("深圳",)), n.Literal("b")),
         ),
         n.Literal("z"),
     )

@@ -38,9 +38,9 @@ def test_a_signature_decodes_to_the_row_engines_reasons(row: dict[str, Any]) -> 
 def test_values_are_enumerated_only_for_constants() -> None:
     program = BASE.program
     memo: dict[str, frozenset[n.Value] | None] = {}
-    case = n.Case(((n.Field("is_student"), n.Literal(3)),), n.Literal(None))
+    case = n.Case(((n.Field.of("is_student"), n.Literal(3)),), n.Literal(None))
     assert possible_values(program, case, memo) == frozenset({3})
-    total = n.Add((case, n.Case(((n.Field("is_student"), n.Literal(1)),), n.Literal(0))))
+    total = n.Add((case, n.Case(((n.Field.of("is_student"), n.Literal(1)),), n.Literal(0))))
     assert possible_values(program, total, memo) == frozenset({3, 4})
-    assert possible_values(program, n.Field("pay_score"), memo) is None
-    assert possible_values(program, n.Add((n.Field("pay_score"), n.Literal(1))), memo) is None
+    assert possible_values(program, n.Field.of("pay_score"), memo) is None
+    assert possible_values(program, n.Add((n.Field.of("pay_score"), n.Literal(1))), memo) is None

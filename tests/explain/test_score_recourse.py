@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from creditgate.explain.score_recourse import ScoreRecourse, axis_index
+from creditgate.policy.bindings import Scope
 from creditgate.policy.lower import score_bindings
 from creditgate.policy.nodes import Bin, Field, PairAxis, Scaling, ScoreFeature, ScorePair
 from engines.reference import evaluate
@@ -145,7 +146,7 @@ def paired_cards(
 
 def card_score(features: tuple[ScoreFeature, ...], pairs: tuple[ScorePair, ...], row: dict) -> int:
     """The score the lowered program gives ``row``, walked by the reference oracle."""
-    bindings = score_bindings(features, 0, Scaling(20, 600, 50), Field, pairs=pairs)
+    bindings = score_bindings(Scope(), features, 0, Scaling(20, 600, 50), Field.of, pairs=pairs)
     env: dict[str, object] = {}
     for b in bindings:
         env[b.name] = evaluate(b.expr, row, env, date(2026, 1, 1))

@@ -47,15 +47,17 @@ def test_each_gate_of_a_group_fails_as_the_whole_group() -> None:
     policy = parse_policy(DEFAULT)
     program = lower(policy, load_regions())
     group = [g for g in policy.gates if g.group == "hidden_weights"]
-    alone = tuple(gate_failed(g, program.derived) for g in group)
-    first = GateFailed(group[0].id).ref
+    alone = tuple(gate_failed(program.scope, g, program.derived) for g in group)
+    first = program.scope.ref(GateFailed(group[0].id))
     assert [program.expr(GateFailed(g.id)) for g in group] == [
         And(alone),
         And((first, alone[1])),
         And((first, alone[2])),
     ]
     pay_score = next(g for g in policy.gates if g.id == "pay_score")
-    assert program.expr(GateFailed("pay_score")) == gate_failed(pay_score, program.derived)
+    assert program.expr(GateFailed("pay_score")) == gate_failed(
+        program.scope, pay_score, program.derived
+    )
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,10 @@ from creditgate.policy.passes import transform
 
 def renamed(expr: n.Expr, names: Mapping[str, str]) -> n.Expr:
     """``expr`` with every ``Ref`` renamed through ``names``."""
-    return transform(expr, lambda e: n.Ref(names[e.name]) if isinstance(e, n.Ref) else e)
+    return transform(
+        expr,
+        lambda e: n.Ref(names[e.name], e.type, e.nullable) if isinstance(e, n.Ref) else e,
+    )
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,9 @@
 Each binding becomes a local variable of a generated function, so a decision costs a few
 microseconds of straight-line Python. NULL follows SQL exactly as the batch engines do: a
 comparison with NULL is NULL, ``AND``/``OR`` are three-valued (``and3``/``or3``), a NULL CASE
-condition is not taken. Checks are emitted only where ``Nullability`` says a value can be NULL.
-It compiles ``program.prepared``: the bindings after the IR passes (``policy.passes``), with
-each binding's nullability computed once there.
+condition is not taken. Checks are emitted only where a value can be NULL (``Expr.nullable``,
+known when the node is built). It compiles ``program.prepared``: the bindings after the IR
+passes (``policy.passes``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import Any, Protocol
 
 from creditgate.codegen import define
 from creditgate.engines.base import Compiler
-from creditgate.engines.nullability import Nullability
 from creditgate.policy import nodes as n
 from creditgate.policy.lower import Binding, Prepared
 from creditgate.schema import OPTIONAL_FIELDS
@@ -34,11 +33,11 @@ Epilogue = Callable[[Source], tuple[list[str], dict[str, Any]]]
 
 
 class Compilable(Protocol):
-    """What an engine compiles: named bindings in order, which input fields may be NULL, and
-    the bindings after the IR passes with each one's nullability (``lower.prepare``).
+    """What an engine compiles: named bindings in order, and the bindings after the IR passes
+    (``lower.prepare``).
 
     A policy's ``Program`` reads contract fields; a trained card's program reads arbitrary
-    columns (all nullable), so both compile with the same engine.
+    columns (all nullable: its ``Field`` nodes say so), so both compile with the same engine.
     """
 
     @property
@@ -46,8 +45,6 @@ class Compilable(Protocol):
 
     @property
     def bindings(self) -> tuple[Binding, ...]: ...
-
-    def field_nullable(self, name: str) -> bool: ...
 
     @property
     def prepared(self) -> Prepared: ...
@@ -87,7 +84,6 @@ class RowCompiler(Compiler[str]):
         self.program = program
         self.prepared = program.prepared
         self.locals: dict[str, str] = {}
-        self.null = Nullability(self.prepared.nullable.__getitem__, program.field_nullable)
         self.consts: dict[str, Any] = dict(_RUNTIME)
         self._ids = count()
         self.fields: dict[str, str] = {}  # input field -> the local it is read into
@@ -166,7 +162,7 @@ class RowCompiler(Compiler[str]):
         checks: list[str] = []
         for node in nodes:
             source = self.visit(node)
-            if self.null.visit(node):
+            if node.nullable:
                 t = self.temp()
                 checks.append(f"({t} := {source}) is None")
                 names.append(t)
@@ -203,13 +199,13 @@ class RowCompiler(Compiler[str]):
 
     def visit_And(self, node: n.And) -> str:
         parts = [self.visit(o) for o in node.operands]
-        if any(self.null.visit(o) for o in node.operands):
+        if any(o.nullable for o in node.operands):
             return f"and3({', '.join(parts)})"
         return f"({' and '.join(parts)})"
 
     def visit_Or(self, node: n.Or) -> str:
         parts = [self.visit(o) for o in node.operands]
-        if any(self.null.visit(o) for o in node.operands):
+        if any(o.nullable for o in node.operands):
             return f"or3({', '.join(parts)})"
         return f"({' or '.join(parts)})"
 
@@ -217,14 +213,14 @@ class RowCompiler(Compiler[str]):
         return self.guard((node.operand,), lambda v: f"(not {v[0]})")
 
     def visit_IsNull(self, node: n.IsNull) -> str:
-        if not self.null.visit(node.operand):
+        if not node.operand.nullable:
             return "False"  # constant-folded: validated input cannot be NULL here
         return f"({self.visit(node.operand)} is None)"
 
     def visit_Coalesce(self, node: n.Coalesce) -> str:
         source = self.visit(node.operands[-1])
         for operand in reversed(node.operands[:-1]):
-            if not self.null.visit(operand):
+            if not operand.nullable:
                 source = self.visit(operand)
                 continue
             t = self.temp()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-from creditgate.policy.bindings import Fixed, FraudFired, GateFailed
+from creditgate.policy.bindings import Fixed, FraudFired, GateFailed, Scope
 from creditgate.policy.lower import Program
 from creditgate.policy.nodes import And, Coalesce, Expr, Layer, Literal, Not
 
@@ -43,40 +43,50 @@ class FunnelStep:
 
 def funnel_steps(program: Program) -> tuple[FunnelStep, ...]:
     """The steps of ``program``'s policy in policy order (module docstring)."""
-    policy = program.policy
-    steps = [FunnelStep(g.layer.value, g.code, g.id, GateFailed(g.id).ref) for g in policy.gates]
+    policy, scope = program.policy, program.scope
+    steps = [
+        FunnelStep(g.layer.value, g.code, g.id, scope.ref(GateFailed(g.id))) for g in policy.gates
+    ]
     steps.append(
-        FunnelStep(Layer.REGION.value, "REGION_CLOSED", "region_closed", _ref(Fixed.REGION_CLOSED))
+        FunnelStep(
+            Layer.REGION.value, "REGION_CLOSED", "region_closed", _ref(scope, Fixed.REGION_CLOSED)
+        )
     )
     steps += [
-        FunnelStep(Layer.FRAUD.value, "FRAUD_SUSPECTED", r.id, FraudFired(r.id).ref)
+        FunnelStep(Layer.FRAUD.value, "FRAUD_SUSPECTED", r.id, scope.ref(FraudFired(r.id)))
         for r in policy.fraud
     ]
-    quota = _ref(Fixed.SCORE_QUOTA)
-    below = And((Fixed.SCORE_FAILED.ref, Not(quota)))
+    quota = _ref(scope, Fixed.SCORE_QUOTA)
+    below = And((scope.ref(Fixed.SCORE_FAILED), Not(quota)))
     steps.append(FunnelStep(Layer.WHITELIST.value, "SCORE_BELOW_CUTOFF", "score", below))
     steps.append(FunnelStep(Layer.REGION.value, "REGION_QUOTA", "score_quota", quota))
-    steps.append(FunnelStep(Layer.SEGMENT.value, "BUSINESS_PURPOSE", "refer", _ref(Fixed.REFERRED)))
+    steps.append(
+        FunnelStep(Layer.SEGMENT.value, "BUSINESS_PURPOSE", "refer", _ref(scope, Fixed.REFERRED))
+    )
     if program.capacity:
         steps.append(
             FunnelStep(
                 Layer.REGION.value,
                 "REGION_QUOTA",
                 "region_quota",
-                _ref(Fixed.REGION_QUOTA),
+                _ref(scope, Fixed.REGION_QUOTA),
                 late=True,
             )
         )
         steps.append(
             FunnelStep(
-                Layer.WHITELIST.value, "CAPACITY", "capacity", _ref(Fixed.CAPACITY), late=True
+                Layer.WHITELIST.value,
+                "CAPACITY",
+                "capacity",
+                _ref(scope, Fixed.CAPACITY),
+                late=True,
             )
         )
     return tuple(steps)
 
 
-def _ref(key: Fixed) -> Expr:
-    return Coalesce((key.ref, FALSE))
+def _ref(scope: Scope, key: Fixed) -> Expr:
+    return Coalesce((scope.ref(key), FALSE))
 
 
 def mask_and_first(

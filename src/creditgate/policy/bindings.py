@@ -14,27 +14,37 @@ columns and in the Parquet a run writes, so the rendering here must stay byte-st
   ``PartnerAccepts(product, lender)`` and ``Funding(product, lender)``.
 
 Derived fields (``features.derived_fields``) are bound under their own field names.
+
+A ``Scope`` holds what lowering has bound so far, so that a ``Ref`` to a binding is built with
+that binding's type and nullability (``scope.ref(key)``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import Enum
 
-from creditgate.policy.nodes import Ref
+from creditgate.policy.nodes import Expr, Ref, Type
+from creditgate.policy.passes import optimize
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """One named value of a program. ``optimized``: ``expr`` after the IR passes, when the
+    lowering already computed it (``Scope.bind``), so ``lower.prepare`` need not again."""
+
+    name: str  # the column ``Key.column`` renders (derived fields: the field's name)
+    expr: Expr
+    optimized: Expr | None = field(default=None, compare=False, repr=False)
 
 
 class _Keyed:
-    """What every key offers besides its ``column``: a reference to the binding."""
+    """What every key offers: the binding's ``column``."""
 
     @property
     def column(self) -> str:
         raise NotImplementedError
-
-    @property
-    def ref(self) -> Ref:
-        """An expression reading this binding."""
-        return Ref(self.column)
 
 
 class Fixed(_Keyed, Enum):
@@ -263,3 +273,35 @@ Key = (
     | PartnerAccepts
     | Funding
 )
+
+
+class Scope:
+    """The bindings made so far, by column, with their facts: a ``Ref`` to one of them is
+    built with its type and nullability. A binding's facts are those of its expression after
+    the IR passes (``passes.optimize``, which change no value: they only sharpen what is
+    known, e.g. ``x AND FALSE`` is never NULL), so engines see the same facts either way."""
+
+    def __init__(self, facts: Mapping[str, tuple[Type, bool]] | None = None) -> None:
+        self.facts: dict[str, tuple[Type, bool]] = dict(facts or {})
+        self._done: dict[str, tuple[Expr, Expr]] = {}  # name -> (expr, after the passes)
+
+    def note(self, key: Key | str, expr: Expr) -> Expr:
+        """Record that ``key`` (a derived field: its name) is bound to ``expr``; returns
+        ``expr`` after the passes (computed once however often it is noted)."""
+        name = key if isinstance(key, str) else key.column
+        done = self._done.get(name)
+        if done is None or done[0] is not expr:
+            done = self._done[name] = (expr, optimize(expr))
+        self.facts[name] = (done[1].type, done[1].nullable)
+        return done[1]
+
+    def bind(self, key: Key | str, expr: Expr) -> Binding:
+        """The binding of ``key`` to ``expr``, noted (``note``)."""
+        name = key if isinstance(key, str) else key.column
+        return Binding(name, expr, self.note(name, expr))
+
+    def ref(self, key: Key | str) -> Ref:
+        """An expression reading the binding of ``key`` (made earlier: a ``KeyError`` else)."""
+        name = key if isinstance(key, str) else key.column
+        kind, nullable = self.facts[name]
+        return Ref(name, kind, nullable)

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from creditgate.policy.bindings import BinIndex
+from creditgate.policy.bindings import BinIndex, Scope
 from creditgate.policy.nodes import Case, CmpOp, Compare, Expr, Literal, ScoreFeature
 
 MISSING_BIN = -1  # the bin index of a missing value or an unseen category
 SPECIAL_BIN = -2  # the bin index of one of a trained card's special values
 
 
-def by_points(feature: ScoreFeature, value: Callable[[int], Expr]) -> Expr:
+def by_points(scope: Scope, feature: ScoreFeature, value: Callable[[int], Expr]) -> Expr:
     """``value(points)`` of the feature's bin (a CASE on ``bin.<feature>``); special values
     take ``value(special_points)``, missing values and unseen categories
     ``value(missing_points)``."""
-    index = BinIndex(feature.name).ref
+    index = scope.ref(BinIndex(feature.name))
     whens = [
         (Compare(CmpOp.EQ, index, Literal(i)), value(b.points)) for i, b in enumerate(feature.bins)
     ]

@@ -19,7 +19,6 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from creditgate.engines.nullability import Nullability
 from creditgate.explain.catalogue import has_message
 from creditgate.features import DerivedField, by_name, derived_fields
 from creditgate.policy import spec as s
@@ -137,11 +136,7 @@ class _Builder:
         self.derived: Mapping[str, DerivedField] = by_name(
             derived_fields(self.regions, spec.regions.unknown_city)
         )
-        refs: dict[str, bool] = {}
-        null = Nullability(lambda name: refs[name])
-        for d in self.derived.values():
-            refs[d.name] = null.visit(d.expr)
-        self.derived_nullable = refs
+        self.derived_nullable = {d.name: d.expr.nullable for d in self.derived.values()}
 
     def error(self, path: Path_, message: str) -> None:
         self.issues.append(

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-from creditgate.engines.nullability import Nullability
 from creditgate.features import DerivedField, by_name, consent_of, derived_fields
+from creditgate.policy.bindings import Binding as Binding  # re-exported: engines import it here
 from creditgate.policy.bindings import (
     BinIndex,
     Fixed,
@@ -25,6 +25,7 @@ from creditgate.policy.bindings import (
     PairBin,
     PairPoints,
     Points,
+    Scope,
 )
 from creditgate.policy.by_bin import MISSING_BIN, SPECIAL_BIN, by_points
 from creditgate.policy.nodes import (
@@ -56,6 +57,7 @@ from creditgate.policy.nodes import (
     Scaling,
     ScoreFeature,
     ScorePair,
+    Type,
 )
 from creditgate.policy.passes import optimize
 from creditgate.policy.product_lowering import product_bindings
@@ -68,39 +70,27 @@ from creditgate.timeutil import Unit
 FALSE = Literal(False)
 
 
-@dataclass(frozen=True, slots=True)
-class Binding:
-    name: str  # the column ``Key.column`` renders (derived fields: the field's name)
-    expr: Expr
-
-
 @dataclass(frozen=True)
 class Prepared:
-    """What engines compile: the bindings after ``passes.optimize`` (same names, same values)
-    and whether each binding may be NULL for a valid input, both computed once."""
+    """What engines compile: the bindings after ``passes.optimize`` (same names, same values),
+    computed once. Each expression knows its own type and nullability (``nodes``)."""
 
     bindings: tuple[Binding, ...]
-    nullable: Mapping[str, bool]
+
+    @property
+    def nullable(self) -> Mapping[str, bool]:
+        """Whether each binding may be NULL for a valid input."""
+        return {b.name: b.expr.nullable for b in self.bindings}
 
 
-def prepare(bindings: tuple[Binding, ...], field_nullable: Callable[[str], bool]) -> Prepared:
-    """Run the IR passes over ``bindings`` and annotate each with its nullability (a binding
-    is NULL-able when its optimized expression is, given the input fields' nullability). A
-    binding a partial program reads from outside (computed earlier, ``batch.decisions``) may
-    be NULL."""
-    nullable: dict[str, bool] = {}
-    null = Nullability(lambda name: nullable.get(name, True), field_nullable)
-    out: list[Binding] = []
-    for b in bindings:
-        expr = optimize(b.expr)
-        nullable[b.name] = null.visit(expr)
-        out.append(Binding(b.name, expr))
-    return Prepared(tuple(out), nullable)
-
-
-def bind(key: Key, expr: Expr) -> Binding:
-    """The binding of ``key`` to ``expr``."""
-    return Binding(key.column, expr)
+def prepare(bindings: tuple[Binding, ...]) -> Prepared:
+    """Run the IR passes over ``bindings`` (where lowering has not: ``Binding.optimized``)."""
+    return Prepared(
+        tuple(
+            Binding(b.name, optimize(b.expr) if b.optimized is None else b.optimized)
+            for b in bindings
+        )
+    )
 
 
 class Bound:
@@ -116,15 +106,16 @@ class Bound:
         """The position of ``key``'s binding in the values an engine returns."""
         return self.index(key.column)
 
-    def field_nullable(self, name: str) -> bool:
-        """Whether input field ``name`` may be NULL (a policy's: only where the contract
-        allows it; a trained card's: always)."""
-        raise NotImplementedError
-
     @cached_property
     def prepared(self) -> Prepared:
-        """The bindings as engines compile them, with their nullability (``prepare``)."""
-        return prepare(self.bindings, self.field_nullable)
+        """The bindings as engines compile them (``prepare``)."""
+        return prepare(self.bindings)
+
+    @cached_property
+    def scope(self) -> Scope:
+        """Every binding's facts: what an expression over this program's bindings reads
+        them with (``Scope.ref``), e.g. the lab's funnel steps."""
+        return Scope({b.name: (b.expr.type, b.expr.nullable) for b in self.prepared.bindings})
 
     def has(self, key: Key) -> bool:
         return any(b.name == key.column for b in self.bindings)
@@ -177,9 +168,11 @@ class Program(Bound):
                 raise ValueError(f"{self.name}: lowered without capacity cutoffs")
             return replace(self, policy=policy)  # nothing to cut (every class closed)
         bindings = list(self.bindings)
-        bindings[self.at(Fixed.CAPACITY_CUTOFF)] = bind(
-            Fixed.CAPACITY_CUTOFF, capacity_cutoff(policy, self.regions)
-        )
+        cut = capacity_cutoff(self.scope, policy, self.regions)
+        done, (kind, nullable) = optimize(cut), self.scope.facts[Fixed.CAPACITY_CUTOFF.column]
+        if done.type not in (kind, Type.NULL) or done.nullable > nullable:  # as its Refs read
+            raise ValueError(f"{self.name}: capacity cutoffs of another type")
+        bindings[self.at(Fixed.CAPACITY_CUTOFF)] = Binding(Fixed.CAPACITY_CUTOFF.column, cut)
         return replace(self, policy=policy, bindings=tuple(bindings))
 
     @property
@@ -191,10 +184,6 @@ class Program(Bound):
     def name(self) -> str:
         return self.policy.name
 
-    def field_nullable(self, name: str) -> bool:
-        """Validated profiles are NULL only where the contract allows it."""
-        return PROFILE_FIELDS[name].nullable
-
 
 def _uncut(policy: Policy) -> Policy:
     """``policy`` without a snapshot's capacity cutoffs."""
@@ -204,18 +193,20 @@ def _uncut(policy: Policy) -> Policy:
     return replace(policy, scorecard=card)
 
 
-def operand(name: str, derived: Mapping[str, DerivedField]) -> Expr:
+def operand(scope: Scope, name: str, derived: Mapping[str, DerivedField]) -> Expr:
     """A raw field reads the input; a derived one reads its binding."""
     if name in PROFILE_FIELDS:
-        return Field(name)
+        return Field.of(name)
     if name in derived:
-        return Ref(name)
+        return scope.ref(name)
     raise KeyError(name)
 
 
-def condition_expr(cond: Condition | Gate, derived: Mapping[str, DerivedField]) -> Expr:
+def condition_expr(
+    scope: Scope, cond: Condition | Gate, derived: Mapping[str, DerivedField]
+) -> Expr:
     """``field op value`` or membership, NULL when the field is NULL (SQL semantics)."""
-    left = operand(cond.field, derived)
+    left = operand(scope, cond.field, derived)
     if cond.op is None:
         member: Expr = InSet(left, cond.values)
         return Not(member) if cond.negate_values else member
@@ -225,23 +216,25 @@ def condition_expr(cond: Condition | Gate, derived: Mapping[str, DerivedField]) 
 def consent_guard(fields: list[str], derived: Mapping[str, DerivedField]) -> list[Expr]:
     """The consent flags that must be true before these fields may be processed."""
     needed = {consent_of(f, derived) for f in fields}
-    return [Field(c.value) for c in (Consent.CREDIT, Consent.BEHAVIOUR) if c in needed]
+    return [Field.of(c.value) for c in (Consent.CREDIT, Consent.BEHAVIOUR) if c in needed]
 
 
 def guarded(guards: list[Expr], expr: Expr) -> Expr:
     return And((*guards, expr)) if guards else expr
 
 
-def gate_failed(gate: Gate, derived: Mapping[str, DerivedField]) -> Expr:
-    passed = Coalesce((condition_expr(gate, derived), Literal(gate.when_missing)))
+def gate_failed(scope: Scope, gate: Gate, derived: Mapping[str, DerivedField]) -> Expr:
+    passed = Coalesce((condition_expr(scope, gate, derived), Literal(gate.when_missing)))
     return guarded(consent_guard([gate.field], derived), Not(passed))
 
 
-def group_failed(group: tuple[Gate, ...], derived: Mapping[str, DerivedField]) -> Expr:
+def group_failed(
+    scope: Scope, group: tuple[Gate, ...], derived: Mapping[str, DerivedField]
+) -> Expr:
     """A gate's failure: its own, or (an any-of group) every gate of its group failing."""
     if len(group) == 1:
-        return gate_failed(group[0], derived)
-    return And(tuple(gate_failed(g, derived) for g in group))
+        return gate_failed(scope, group[0], derived)
+    return And(tuple(gate_failed(scope, g, derived) for g in group))
 
 
 def bin_expr(feature: ScoreFeature | PairAxis, x: Expr) -> Expr:
@@ -261,15 +254,15 @@ def bin_expr(feature: ScoreFeature | PairAxis, x: Expr) -> Expr:
     return Case(tuple(whens), Literal(MISSING_BIN))
 
 
-def points_expr(feature: ScoreFeature) -> Expr:
+def points_expr(scope: Scope, feature: ScoreFeature) -> Expr:
     """Points by bin index; missing values and unseen categories earn ``missing_points``."""
-    return by_points(feature, Literal)
+    return by_points(scope, feature, Literal)
 
 
-def pair_points_expr(pair: ScorePair) -> Expr:
+def pair_points_expr(scope: Scope, pair: ScorePair) -> Expr:
     """A pair's points as nested CASEs on its two axis indices (any index that is not a bin:
     row or column 0, the missing one), the same node kinds a feature's points use."""
-    first, second = PairBin(pair.name, 0).ref, PairBin(pair.name, 1).ref
+    first, second = scope.ref(PairBin(pair.name, 0)), scope.ref(PairBin(pair.name, 1))
 
     def row(r: int) -> Expr:
         cells = pair.points[r]
@@ -285,18 +278,19 @@ def pair_points_expr(pair: ScorePair) -> Expr:
     return Case(rows, row(0))
 
 
-def pair_bindings(pair: ScorePair, read: Callable[[str], Expr]) -> list[Binding]:
+def pair_bindings(scope: Scope, pair: ScorePair, read: Callable[[str], Expr]) -> list[Binding]:
     """``pairbin.<pair>.0``, ``pairbin.<pair>.1`` (each axis's bin index, as ``bin_expr``
     gives a feature's) and ``pairpoints.<pair>``."""
     out = [
-        bind(PairBin(pair.name, k), bin_expr(axis, read(axis.field)))
+        scope.bind(PairBin(pair.name, k), bin_expr(axis, read(axis.field)))
         for k, axis in enumerate(pair.axes)
     ]
-    out.append(bind(PairPoints(pair.name), pair_points_expr(pair)))
+    out.append(scope.bind(PairPoints(pair.name), pair_points_expr(scope, pair)))
     return out
 
 
 def score_bindings(
+    scope: Scope,
     features: Sequence[ScoreFeature],
     base_points: int,
     scaling: Scaling,
@@ -310,15 +304,18 @@ def score_bindings(
     every one of ``guards`` holds) and ``pd``."""
     out: list[Binding] = []
     for feature in features:
-        out.append(bind(BinIndex(feature.name), bin_expr(feature, read(feature.field))))
-        out.append(bind(Points(feature.name), points_expr(feature)))
+        out.append(scope.bind(BinIndex(feature.name), bin_expr(feature, read(feature.field))))
+        out.append(scope.bind(Points(feature.name), points_expr(scope, feature)))
     for pair in pairs:
-        out.extend(pair_bindings(pair, read))
-    parts = (*(Points(f.name).ref for f in features), *(PairPoints(p.name).ref for p in pairs))
+        out.extend(pair_bindings(scope, pair, read))
+    parts = (
+        *(scope.ref(Points(f.name)) for f in features),
+        *(scope.ref(PairPoints(p.name)) for p in pairs),
+    )
     total = Add((Literal(base_points), *parts))
     score = Case(((And(tuple(guards)), total),), Literal(None)) if guards else total
-    out.append(bind(Fixed.SCORE, score))
-    out.append(bind(Fixed.PD, Logistic(Fixed.SCORE.ref, *pd_scale(scaling))))
+    out.append(scope.bind(Fixed.SCORE, score))
+    out.append(scope.bind(Fixed.PD, Logistic(scope.ref(Fixed.SCORE), *pd_scale(scaling))))
     return out
 
 
@@ -326,123 +323,139 @@ def lower(policy: Policy, regions: RegionTable) -> Program:
     """Reduce ``policy`` to primitive bindings (see module docstring for the names)."""
     fields = derived_fields(regions, policy.unknown_city)
     derived = by_name(fields)
-    out: list[Binding] = [Binding(f.name, f.expr) for f in fields]
+    scope = Scope()
+    out: list[Binding] = [scope.bind(f.name, f.expr) for f in fields]
     decline: list[Expr] = []
     review: list[Expr] = []
-    out.extend(held_bindings())
+    out.extend(held_bindings(scope))
 
     for gate in policy.gates:
         group = policy.group_of(gate)
         # A gate of a group fails when it fails and so does its group: the group's failure is
         # computed once, by its first gate; the others read it beside their own test (so no
         # two bindings are alike, which a program merge would fold into one).
-        failed = group_failed(group, derived)
+        failed = group_failed(scope, group, derived)
         if gate is not group[0]:
-            failed = And((GateFailed(group[0].id).ref, gate_failed(gate, derived)))
-        out.append(bind(GateFailed(gate.id), failed))
-        (review if gate.action is Action.REVIEW else decline).append(GateFailed(gate.id).ref)
+            failed = And((scope.ref(GateFailed(group[0].id)), gate_failed(scope, gate, derived)))
+        out.append(scope.bind(GateFailed(gate.id), failed))
+        (review if gate.action is Action.REVIEW else decline).append(scope.ref(GateFailed(gate.id)))
 
     closed = tuple(r.region_class for r in policy.regions if r.status is RegionStatus.CLOSED)
-    shut: Expr = InSet(Ref("region_class"), closed)
+    shut: Expr = InSet(scope.ref("region_class"), closed)
     if policy.schedule:  # outside the provinces the schedule has opened, every class is closed
-        out.append(bind(Fixed.REGION_SCHEDULED, open_expr(policy, regions)))
-        shut = Or((shut, Not(Fixed.REGION_SCHEDULED.ref)))
+        out.append(scope.bind(Fixed.REGION_SCHEDULED, open_expr(policy, regions)))
+        shut = Or((shut, Not(scope.ref(Fixed.REGION_SCHEDULED))))
     # An unresolved region (possible only if validation was bypassed) counts as closed.
-    out.append(bind(Fixed.REGION_CLOSED, Coalesce((shut, Literal(True)))))
-    decline.append(Fixed.REGION_CLOSED.ref)
+    out.append(scope.bind(Fixed.REGION_CLOSED, Coalesce((shut, Literal(True)))))
+    decline.append(scope.ref(Fixed.REGION_CLOSED))
 
     for rule in policy.fraud:
         fired = Coalesce(
             (
-                And(tuple(condition_expr(c, derived) for c in rule.conditions)),
+                And(tuple(condition_expr(scope, c, derived) for c in rule.conditions)),
                 Literal(rule.when_missing),
             )
         )
-        out.append(bind(FraudFired(rule.id), fired))
-        (review if rule.action is Action.REVIEW else decline).append(FraudFired(rule.id).ref)
+        out.append(scope.bind(FraudFired(rule.id), fired))
+        (review if rule.action is Action.REVIEW else decline).append(scope.ref(FraudFired(rule.id)))
 
     card = policy.scorecard
     guards = consent_guard([f.field for f in card.features], derived)
     out.extend(
         score_bindings(
+            scope,
             card.features,
             card.base_points,
             card.scaling,
-            lambda name: operand(name, derived),
+            lambda name: operand(scope, name, derived),
             guards,
             card.pairs,
         )
     )
     cutoff_whens = tuple(
-        (Compare(CmpOp.EQ, Ref("region_class"), Literal(c)), Literal(v)) for c, v in card.cutoffs
+        (Compare(CmpOp.EQ, scope.ref("region_class"), Literal(c)), Literal(v))
+        for c, v in card.cutoffs
     )
-    out.append(bind(Fixed.CUTOFF, Case(cutoff_whens, Literal(None))))
-    below: Expr = Coalesce((Compare(CmpOp.LT, Fixed.SCORE.ref, Fixed.CUTOFF.ref), FALSE))
+    out.append(scope.bind(Fixed.CUTOFF, Case(cutoff_whens, Literal(None))))
+    below: Expr = Coalesce(
+        (Compare(CmpOp.LT, scope.ref(Fixed.SCORE), scope.ref(Fixed.CUTOFF)), FALSE)
+    )
     if policy.stability.active:
         # Every gate, the region and every fraud rule so far: what ends an invitation at once.
-        out.extend(stability_bindings(policy, Or((*decline, *review))))
-        below = And((below, Not(Fixed.RETAIN_FLOOR.ref)))
-    out.append(bind(Fixed.SCORE_FAILED, below))
-    near = Compare(CmpOp.GE, Add((Fixed.SCORE.ref, Literal(card.review_band))), Fixed.CUTOFF.ref)
-    out.append(bind(Fixed.SCORE_REVIEW, And((Fixed.SCORE_FAILED.ref, Coalesce((near, FALSE))))))
+        out.extend(stability_bindings(scope, policy, Or((*decline, *review))))
+        below = And((below, Not(scope.ref(Fixed.RETAIN_FLOOR))))
+    out.append(scope.bind(Fixed.SCORE_FAILED, below))
+    near = Compare(
+        CmpOp.GE, Add((scope.ref(Fixed.SCORE), Literal(card.review_band))), scope.ref(Fixed.CUTOFF)
+    )
+    out.append(
+        scope.bind(
+            Fixed.SCORE_REVIEW, And((scope.ref(Fixed.SCORE_FAILED), Coalesce((near, FALSE))))
+        )
+    )
     # Partly open regions ask for more than open ones: below the regional cutoff but above the
     # open one, the region's quota is what stands in the way.
     out.append(
-        bind(
+        scope.bind(
             Fixed.SCORE_QUOTA,
             And(
                 (
-                    Fixed.SCORE_FAILED.ref,
+                    scope.ref(Fixed.SCORE_FAILED),
                     Coalesce(
-                        (Compare(CmpOp.GE, Fixed.SCORE.ref, Literal(open_cutoff(policy))), FALSE)
+                        (
+                            Compare(CmpOp.GE, scope.ref(Fixed.SCORE), Literal(open_cutoff(policy))),
+                            FALSE,
+                        )
                     ),
                 )
             ),
         )
     )
-    decline.append(And((Fixed.SCORE_FAILED.ref, Not(Fixed.SCORE_REVIEW.ref))))
-    review.append(Fixed.SCORE_REVIEW.ref)
+    decline.append(And((scope.ref(Fixed.SCORE_FAILED), Not(scope.ref(Fixed.SCORE_REVIEW)))))
+    review.append(scope.ref(Fixed.SCORE_REVIEW))
 
     segment_whens = tuple(
         (
-            And(tuple(condition_expr(c, derived) for c in s.when)) if s.when else Literal(True),
+            And(tuple(condition_expr(scope, c, derived) for c in s.when))
+            if s.when
+            else Literal(True),
             Literal(s.name),
         )
         for s in policy.offer.segments
     )
-    out.append(bind(Fixed.SEGMENT, Case(segment_whens, Literal(None))))
+    out.append(scope.bind(Fixed.SEGMENT, Case(segment_whens, Literal(None))))
     referred = tuple(s.name for s in policy.offer.segments if s.refer)
     # A segment the product does not fit, or a stated business purpose: the family is for
     # personal consumption, so either is referred to business loans (``loan_purpose``).
-    business = InSet(Field("loan_purpose"), BUSINESS_PURPOSES)
-    refer = Or((InSet(Fixed.SEGMENT.ref, referred), business))
-    out.append(bind(Fixed.REFERRED, Coalesce((refer, FALSE))))
+    business = InSet(Field.of("loan_purpose"), BUSINESS_PURPOSES)
+    refer = Or((InSet(scope.ref(Fixed.SEGMENT), referred), business))
+    out.append(scope.bind(Fixed.REFERRED, Coalesce((refer, FALSE))))
 
     by_policy = Case(
         (
             (Or(tuple(decline)), Literal(Outcome.NOT_INVITED.value)),
             (Or(tuple(review)), Literal(Outcome.MANUAL_REVIEW.value)),
-            (Fixed.REFERRED.ref, Literal(Outcome.REFERRED.value)),
+            (scope.ref(Fixed.REFERRED), Literal(Outcome.REFERRED.value)),
         ),
         Literal(Outcome.INVITED.value),
     )
     capacity = bool(card.capacity_cutoffs)
     if capacity:
-        out.append(bind(Fixed.POLICY_OUTCOME, by_policy))
-        out.extend(capacity_bindings(policy, regions))
+        out.append(scope.bind(Fixed.POLICY_OUTCOME, by_policy))
+        out.extend(capacity_bindings(scope, policy, regions))
         cut = Literal(Outcome.NOT_INVITED.value)
-        by_policy = Case(((Fixed.CUT.ref, cut),), Fixed.POLICY_OUTCOME.ref)
-    out.append(bind(Fixed.OUTCOME, by_policy))
-    out.extend(offer_bindings(policy, derived, capacity))
-    out.extend(entry_bindings(policy, capacity))
-    family = product_bindings(policy, lambda gate: gate_failed(gate, derived))
-    out.extend(bind(key, expr) for key, expr in family)
-    keys, slots = reason_slots(policy, capacity)
-    out.extend(bind(key, expr) for key, expr in keys)
+        by_policy = Case(((scope.ref(Fixed.CUT), cut),), scope.ref(Fixed.POLICY_OUTCOME))
+    out.append(scope.bind(Fixed.OUTCOME, by_policy))
+    out.extend(offer_bindings(scope, policy, derived, capacity))
+    out.extend(entry_bindings(scope, policy, capacity))
+    family = product_bindings(scope, policy, lambda gate: gate_failed(scope, gate, derived))
+    out.extend(scope.bind(key, expr) for key, expr in family)
+    keys, slots = reason_slots(scope, policy, capacity)
+    out.extend(scope.bind(key, expr) for key, expr in keys)
     return Program(policy, tuple(out), derived, tuple(slots), regions)
 
 
-def capacity_cutoff(policy: Policy, regions: RegionTable) -> Expr:
+def capacity_cutoff(scope: Scope, policy: Policy, regions: RegionTable) -> Expr:
     """``cutoff.capacity``: the user's city's cutoff where the snapshot has one, else the
     class's: per class a CASE over the city (each value one ``IN`` of the spellings of the
     cities sharing it), which the row engine turns into one dict lookup."""
@@ -457,68 +470,76 @@ def capacity_cutoff(policy: Policy, regions: RegionTable) -> Expr:
         result: Expr = Literal(class_cut)
         if c in by_value:
             cities = tuple(
-                (InSet(Field("city"), regions.spellings(names)), Literal(cut))
+                (InSet(Field.of("city"), regions.spellings(names)), Literal(cut))
                 for cut, names in sorted(by_value[c].items())
             )
             result = Case(cities, Literal(class_cut))
-        whens.append((Compare(CmpOp.EQ, Ref("region_class"), Literal(c)), result))
+        whens.append((Compare(CmpOp.EQ, scope.ref("region_class"), Literal(c)), result))
     return Case(tuple(whens), Literal(None)) if whens else Literal(None)
 
 
-def capacity_bindings(policy: Policy, regions: RegionTable) -> list[Binding]:
+def capacity_bindings(scope: Scope, policy: Policy, regions: RegionTable) -> list[Binding]:
     """A snapshot's cut: invited under the policy, but below the cutoff that filled the
     capacity (open regions: CAPACITY) or the regional quota (partial regions: REGION_QUOTA).
     Only ``cutoff.capacity`` (``capacity_cutoff``) reads the cutoffs' values."""
-    invited = Compare(CmpOp.EQ, Fixed.POLICY_OUTCOME.ref, Literal(Outcome.INVITED.value))
-    below: Expr = Coalesce((Compare(CmpOp.LT, Fixed.SCORE.ref, Fixed.CAPACITY_CUTOFF.ref), FALSE))
+    cutoff = scope.bind(Fixed.CAPACITY_CUTOFF, capacity_cutoff(scope, policy, regions))
+    invited = Compare(CmpOp.EQ, scope.ref(Fixed.POLICY_OUTCOME), Literal(Outcome.INVITED.value))
+    below: Expr = Coalesce(
+        (Compare(CmpOp.LT, scope.ref(Fixed.SCORE), scope.ref(Fixed.CAPACITY_CUTOFF)), FALSE)
+    )
     if policy.stability.active:
-        below = And((below, Not(retained_at(policy, Fixed.CAPACITY_CUTOFF.ref))))
+        below = And((below, Not(retained_at(scope, policy, scope.ref(Fixed.CAPACITY_CUTOFF)))))
     partial = tuple(r.region_class for r in policy.regions if r.status is RegionStatus.PARTIAL)
-    in_partial = Coalesce((InSet(Ref("region_class"), partial), FALSE))
+    in_partial = Coalesce((InSet(scope.ref("region_class"), partial), FALSE))
     return [
-        bind(Fixed.CAPACITY_CUTOFF, capacity_cutoff(policy, regions)),
-        bind(Fixed.CUT, And((invited, below))),
-        bind(Fixed.REGION_QUOTA, And((Fixed.CUT.ref, in_partial))),
-        bind(Fixed.CAPACITY, And((Fixed.CUT.ref, Not(in_partial)))),
+        cutoff,
+        scope.bind(Fixed.CUT, And((invited, below))),
+        scope.bind(Fixed.REGION_QUOTA, And((scope.ref(Fixed.CUT), in_partial))),
+        scope.bind(Fixed.CAPACITY, And((scope.ref(Fixed.CUT), Not(in_partial)))),
     ]
 
 
-def held_bindings() -> list[Binding]:
+def held_bindings(scope: Scope) -> list[Binding]:
     """What the lender already knows, read once from the profile's optional fields (so the
     bindings a snapshot's cutoffs change read bindings, never a field a staged table may not
     carry): an outstanding loan, and the invitation the whitelist in force holds."""
-    since = Field("invited_since")
+    since = Field.of("invited_since")
     return [
-        bind(Fixed.HELD_LOAN, Coalesce((Field("has_outstanding_loan"), FALSE))),
-        bind(Fixed.HELD_INVITED, Not(IsNull(since))),
-        bind(Fixed.HELD_DAYS, Elapsed(since, Unit.DAYS)),
-        bind(Fixed.HELD_LIMIT, Field("invited_limit_cny")),
-        bind(Fixed.HELD_SINCE, since),
+        scope.bind(Fixed.HELD_LOAN, Coalesce((Field.of("has_outstanding_loan"), FALSE))),
+        scope.bind(Fixed.HELD_INVITED, Not(IsNull(since))),
+        scope.bind(Fixed.HELD_DAYS, Elapsed(since, Unit.DAYS)),
+        scope.bind(Fixed.HELD_LIMIT, Field.of("invited_limit_cny")),
+        scope.bind(Fixed.HELD_SINCE, since),
     ]
 
 
-def stability_bindings(policy: Policy, hard: Expr) -> list[Binding]:
+def stability_bindings(scope: Scope, policy: Policy, hard: Expr) -> list[Binding]:
     """``retain.floor``: an invitation the policy's floor would end, kept by the hysteresis
     (``nodes.Stability``). ``stable.held``: invited by the whitelist in force and no gate,
     region or fraud rule fails now (``hard``); ``stable.recent``: within ``min_days`` of the
     invitation."""
     days = Literal(policy.stability.min_days)
     return [
-        bind(Fixed.STABLE_HELD, And((Fixed.HELD_INVITED.ref, Not(Coalesce((hard, FALSE)))))),
-        bind(Fixed.STABLE_RECENT, Coalesce((Compare(CmpOp.LT, Fixed.HELD_DAYS.ref, days), FALSE))),
-        bind(Fixed.RETAIN_FLOOR, retained_at(policy, Fixed.CUTOFF.ref)),
+        scope.bind(
+            Fixed.STABLE_HELD, And((scope.ref(Fixed.HELD_INVITED), Not(Coalesce((hard, FALSE)))))
+        ),
+        scope.bind(
+            Fixed.STABLE_RECENT,
+            Coalesce((Compare(CmpOp.LT, scope.ref(Fixed.HELD_DAYS), days), FALSE)),
+        ),
+        scope.bind(Fixed.RETAIN_FLOOR, retained_at(scope, policy, scope.ref(Fixed.CUTOFF))),
     ]
 
 
-def retained_at(policy: Policy, cutoff: Expr) -> Expr:
+def retained_at(scope: Scope, policy: Policy, cutoff: Expr) -> Expr:
     """Held, and recent or at most ``band`` points under ``cutoff`` (the floor, or the
     snapshot's capacity or quota cutoff): enter at the cutoff, leave ``band`` points under."""
-    near = Compare(CmpOp.GE, Add((Fixed.SCORE.ref, Literal(policy.stability.band))), cutoff)
-    kept = Or((Fixed.STABLE_RECENT.ref, Coalesce((near, FALSE))))
-    return And((Fixed.STABLE_HELD.ref, kept))
+    near = Compare(CmpOp.GE, Add((scope.ref(Fixed.SCORE), Literal(policy.stability.band))), cutoff)
+    kept = Or((scope.ref(Fixed.STABLE_RECENT), Coalesce((near, FALSE))))
+    return And((scope.ref(Fixed.STABLE_HELD), kept))
 
 
-def entry_bindings(policy: Policy, capacity: bool) -> list[Binding]:
+def entry_bindings(scope: Scope, policy: Policy, capacity: bool) -> list[Binding]:
     """What the user's app shows and what must be notified (docs/policy.md, "stability"):
 
     - ``entry``: ``offer`` (invited), ``servicing`` (not invited but a loan is outstanding:
@@ -528,28 +549,33 @@ def entry_bindings(policy: Policy, capacity: bool) -> list[Binding]:
     - ``withdrawn``: held an invitation and is not invited now (a notified change);
     - ``invited_since``: when the invitation an invited user holds began (the one held, or
       today's evaluation date for a new one); what the next refresh reads back."""
-    invited = Compare(CmpOp.EQ, Fixed.OUTCOME.ref, Literal(Outcome.INVITED.value))
+    invited = Compare(CmpOp.EQ, scope.ref(Fixed.OUTCOME), Literal(Outcome.INVITED.value))
     entry = Case(
-        ((invited, Literal("offer")), (Fixed.HELD_LOAN.ref, Literal("servicing"))),
+        ((invited, Literal("offer")), (scope.ref(Fixed.HELD_LOAN), Literal("servicing"))),
         Literal("hidden"),
     )
     if policy.stability.active:
-        cut: list[Expr] = [Coalesce((Compare(CmpOp.LT, Fixed.SCORE.ref, Fixed.CUTOFF.ref), FALSE))]
+        cut: list[Expr] = [
+            Coalesce((Compare(CmpOp.LT, scope.ref(Fixed.SCORE), scope.ref(Fixed.CUTOFF)), FALSE))
+        ]
         if capacity:
-            below = Compare(CmpOp.LT, Fixed.SCORE.ref, Fixed.CAPACITY_CUTOFF.ref)
+            below = Compare(CmpOp.LT, scope.ref(Fixed.SCORE), scope.ref(Fixed.CAPACITY_CUTOFF))
             cut.append(Coalesce((below, FALSE)))
         retained: Expr = And((invited, Or(tuple(cut))))
     else:
         retained = FALSE
-    smaller = Coalesce((Compare(CmpOp.LT, Fixed.LIMIT.ref, Fixed.HELD_LIMIT.ref), FALSE))
+    smaller = Coalesce(
+        (Compare(CmpOp.LT, scope.ref(Fixed.LIMIT), scope.ref(Fixed.HELD_LIMIT)), FALSE)
+    )
     none = Literal(None)
     return [
-        bind(Fixed.ENTRY, entry),
-        bind(Fixed.RETAINED, retained),
-        bind(Fixed.LIMIT_REDUCED, And((invited, Fixed.HELD_INVITED.ref, smaller))),
-        bind(Fixed.WITHDRAWN, And((Fixed.HELD_INVITED.ref, Not(invited)))),
-        bind(
-            Fixed.INVITED_SINCE, Case(((invited, Coalesce((Fixed.HELD_SINCE.ref, AsOf()))),), none)
+        scope.bind(Fixed.ENTRY, entry),
+        scope.bind(Fixed.RETAINED, retained),
+        scope.bind(Fixed.LIMIT_REDUCED, And((invited, scope.ref(Fixed.HELD_INVITED), smaller))),
+        scope.bind(Fixed.WITHDRAWN, And((scope.ref(Fixed.HELD_INVITED), Not(invited)))),
+        scope.bind(
+            Fixed.INVITED_SINCE,
+            Case(((invited, Coalesce((scope.ref(Fixed.HELD_SINCE), AsOf()))),), none),
         ),
     ]
 
@@ -567,18 +593,18 @@ def pd_scale(scaling: Scaling) -> tuple[float, float]:
     return scaling.base_score - factor * math.log(scaling.base_odds), factor
 
 
-def limit_row_expr(row: LimitRow, derived: Mapping[str, DerivedField]) -> Expr:
+def limit_row_expr(scope: Scope, row: LimitRow, derived: Mapping[str, DerivedField]) -> Expr:
     """Score at least the row's bar and every condition true; a condition's data is read only
     under the consent that covers it (unconsented, the row does not match)."""
-    at_least = Compare(CmpOp.GE, Fixed.SCORE.ref, Literal(row.min_score))
+    at_least = Compare(CmpOp.GE, scope.ref(Fixed.SCORE), Literal(row.min_score))
     if not row.when:
         return at_least
     guards = consent_guard([c.field for c in row.when], derived)
-    return And((at_least, *guards, *(condition_expr(c, derived) for c in row.when)))
+    return And((at_least, *guards, *(condition_expr(scope, c, derived) for c in row.when)))
 
 
 def offer_bindings(
-    policy: Policy, derived: Mapping[str, DerivedField], capacity: bool
+    scope: Scope, policy: Policy, derived: Mapping[str, DerivedField], capacity: bool
 ) -> list[Binding]:
     """Limit and price only for invited users; apr is folded from the daily rate.
 
@@ -589,33 +615,35 @@ def offer_bindings(
     users finally invited. A user the hysteresis keeps under the floor, whom no row reaches,
     gets the smallest line (``offer.min_limit``)."""
     offer = policy.offer
-    invited = Compare(CmpOp.EQ, Fixed.OUTCOME.ref, Literal(Outcome.INVITED.value))
-    by_policy = (Fixed.POLICY_OUTCOME if capacity else Fixed.OUTCOME).ref
+    invited = Compare(CmpOp.EQ, scope.ref(Fixed.OUTCOME), Literal(Outcome.INVITED.value))
+    by_policy = scope.ref(Fixed.POLICY_OUTCOME if capacity else Fixed.OUTCOME)
     invited_by_policy = Compare(CmpOp.EQ, by_policy, Literal(Outcome.INVITED.value))
     limit_whens: list[tuple[Expr, Expr]] = []
     for seg in offer.segments:
-        is_seg = Compare(CmpOp.EQ, Fixed.SEGMENT.ref, Literal(seg.name))
+        is_seg = Compare(CmpOp.EQ, scope.ref(Fixed.SEGMENT), Literal(seg.name))
         for row in seg.limits:
             clipped = max(offer.min_limit, min(offer.max_limit, row.limit))
-            limit_whens.append((And((is_seg, limit_row_expr(row, derived))), Literal(clipped)))
+            limit_whens.append(
+                (And((is_seg, limit_row_expr(scope, row, derived))), Literal(clipped))
+            )
     rate_whens: list[tuple[Expr, Expr]] = []
     apr_whens: list[tuple[Expr, Expr]] = []
     for band in offer.prices:
-        cond = Compare(CmpOp.GE, Fixed.SCORE.ref, Literal(band.min_score))
+        cond = Compare(CmpOp.GE, scope.ref(Fixed.SCORE), Literal(band.min_score))
         rate_whens.append((cond, Literal(band.daily_rate)))
         apr_whens.append((cond, Literal(band.daily_rate * offer.days_per_year)))
     none = Literal(None)
     by_row: Expr = Case(tuple(limit_whens), none)
     if policy.stability.active:  # kept under the floor, no row may reach: the smallest line
         by_row = Coalesce(
-            (by_row, Case(((Fixed.RETAIN_FLOOR.ref, Literal(offer.min_limit)),), none))
+            (by_row, Case(((scope.ref(Fixed.RETAIN_FLOOR), Literal(offer.min_limit)),), none))
         )
     matrix = Case(((invited_by_policy, by_row),), none)
     return [
-        bind(Fixed.LIMIT_POLICY, matrix),
-        bind(Fixed.LIMIT, Case(((invited, Fixed.LIMIT_POLICY.ref),), none)),
-        bind(Fixed.DAILY_RATE, Case(((invited, Case(tuple(rate_whens), none)),), none)),
-        bind(Fixed.APR, Case(((invited, Case(tuple(apr_whens), none)),), none)),
+        scope.bind(Fixed.LIMIT_POLICY, matrix),
+        scope.bind(Fixed.LIMIT, Case(((invited, scope.ref(Fixed.LIMIT_POLICY)),), none)),
+        scope.bind(Fixed.DAILY_RATE, Case(((invited, Case(tuple(rate_whens), none)),), none)),
+        scope.bind(Fixed.APR, Case(((invited, Case(tuple(apr_whens), none)),), none)),
     ]
 
 

@@ -5,18 +5,26 @@ that ``lower.py`` reduces a policy to and that the row and Ibis compilers transl
 ``visit_<Node>`` at a time. *Policy nodes* (``Gate``, ``Scorecard``, ...) keep the business
 meaning (codes, layers, bins) that explanations and recourse need.
 NULL follows SQL: any comparison with NULL is NULL; ``Coalesce`` decides what NULL means.
+
+Every expression knows, from the moment it is built, its result ``type`` (``Type``) and
+whether it may be NULL for a valid input (``nullable``): a ``Field`` from the profile
+contract (``Field.of``) or the columns it reads, a ``Ref`` from the binding it reads
+(``bindings.Scope``), every other node from its children. A node whose children do not fit
+(comparing a string with a number, adding a date) cannot be built (``NodeTypeError``). Both
+facts are outside equality, hashing and ``repr``: they follow from the structure.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from creditgate.schema import PROFILE_FIELDS
 from creditgate.timeutil import Unit
 
 DEFAULT_LGD = Decimal("0.85")  # unsecured consumer credit: docs/policy.md, "risk"
@@ -35,10 +43,100 @@ class Node:
     __slots__ = ()
 
 
+class Type(StrEnum):
+    """An expression's result type, the same in every engine."""
+
+    NULL = "null"  # a NULL literal (or a choice of them): fits wherever any type does
+    BOOL = "bool"
+    INT = "int"
+    FLOAT = "float"
+    DECIMAL = "decimal"
+    STRING = "string"
+    DATE = "date"
+
+
+NUMBERS = frozenset((Type.INT, Type.FLOAT, Type.DECIMAL))
+_OF_CLASS: Mapping[type, Type] = {
+    bool: Type.BOOL,
+    int: Type.INT,
+    float: Type.FLOAT,
+    Decimal: Type.DECIMAL,
+    str: Type.STRING,
+    date: Type.DATE,
+}
+
+
+class NodeTypeError(TypeError):
+    """An expression node built over children of types it cannot take."""
+
+
+def type_of_class(cls: type) -> Type:
+    """The ``Type`` of values of Python class ``cls`` (a contract field's ``FieldSpec.type``)."""
+    return _OF_CLASS[cls]
+
+
+def type_of(value: Value) -> Type:
+    """The ``Type`` of a constant."""
+    if value is None:
+        return Type.NULL
+    kind = _OF_CLASS.get(type(value))
+    if kind is not None:
+        return kind
+    for cls, kind in _OF_CLASS.items():  # a subclass (a StrEnum...); bool before int
+        if isinstance(value, cls):
+            return kind
+    raise NodeTypeError(f"no IR type for the constant {value!r}")
+
+
+def _check_constants(node: str, operand: Type, values: Iterable[Value]) -> None:
+    """Each of ``values`` may be compared with an ``operand`` (each class checked once: a
+    city table has hundreds of spellings)."""
+    classes: dict[type, Value] = {}
+    for value in values:
+        classes.setdefault(type(value), value)
+    for value in classes.values():
+        if not comparable(operand, type_of(value)):
+            raise NodeTypeError(f"{node}: a {operand} operand, the constant {value!r}")
+
+
+def comparable(a: Type, b: Type) -> bool:
+    """Whether values of ``a`` and ``b`` may be compared (numbers with numbers)."""
+    return a == b or Type.NULL in (a, b) or (a in NUMBERS and b in NUMBERS)
+
+
+def common_type(types: tuple[Type, ...], node: str) -> Type:
+    """The type of a choice between values of ``types`` (CASE, COALESCE, a sum): NULL fits
+    any; an integer widens to the other number (never a float with a decimal)."""
+    found = {t for t in types if t is not Type.NULL}
+    if not found:
+        return Type.NULL
+    if len(found) == 1:
+        return found.pop()
+    if found == {Type.INT, Type.FLOAT} or found == {Type.INT, Type.DECIMAL}:
+        return (found - {Type.INT}).pop()
+    raise NodeTypeError(f"{node}: no common type of {', '.join(sorted(found))}")
+
+
+def _expect(node: str, what: str, kind: Type, allowed: frozenset[Type] | set[Type]) -> None:
+    if kind is not Type.NULL and kind not in allowed:
+        raise NodeTypeError(f"{node}: {what} is {kind}, expected {' or '.join(sorted(allowed))}")
+
+
+_BOOL = frozenset((Type.BOOL,))
+
+
+def _set(node: Expr, kind: Type, nullable: bool) -> None:
+    object.__setattr__(node, "type", kind)
+    object.__setattr__(node, "nullable", nullable)
+
+
 class Expr(Node):
-    """An expression; ``children()`` is the one traversal every pass and analysis uses."""
+    """An expression; ``children()`` is the one traversal every pass and analysis uses.
+    ``type`` and ``nullable`` are known once built (module docstring)."""
 
     __slots__ = ()
+    type: Type
+    nullable: bool
 
     def children(self) -> tuple[Expr, ...]:
         """The sub-expressions, in evaluation order (none for a leaf)."""
@@ -51,26 +149,48 @@ class Expr(Node):
 
 @dataclass(frozen=True, slots=True)
 class Field(Expr):
-    """An input column of the profile contract."""
+    """An input column: of the profile contract (``Field.of``), or of a trained card's data."""
 
     name: str
+    type: Type = field(compare=False, repr=False)
+    nullable: bool = field(compare=False, repr=False)
+
+    @staticmethod
+    def of(name: str) -> Field:
+        """Contract field ``name``: validated, so NULL only where the contract allows it."""
+        spec = PROFILE_FIELDS[name]
+        return Field(name, type_of_class(spec.type), spec.nullable)
 
 
 @dataclass(frozen=True, slots=True)
 class Ref(Expr):
-    """A value bound earlier in the same program (a derived field, a gate result...)."""
+    """A value bound earlier in the same program (a derived field, a gate result...), with
+    that binding's type and nullability (``bindings.Scope.ref`` makes it)."""
 
     name: str
+    type: Type = field(compare=False, repr=False)
+    nullable: bool = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class AsOf(Expr):
     """The evaluation date."""
 
+    type: Type = field(init=False, compare=False, repr=False)  # from the children
+    nullable: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _set(self, Type.DATE, False)
+
 
 @dataclass(frozen=True, slots=True)
 class Literal(Expr):
     value: Value
+    type: Type = field(init=False, compare=False, repr=False)  # from the children
+    nullable: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _set(self, type_of(self.value), self.value is None)
 
 
 class CmpOp(StrEnum):
@@ -99,6 +219,15 @@ class Compare(Expr):
     op: CmpOp
     left: Expr
     right: Expr
+    type: Type = field(init=False, compare=False, repr=False)  # from the children
+    nullable: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not comparable(self.left.type, self.right.type):
+            raise NodeTypeError(
+                f"Compare({self.op.value}): cannot compare {self.left.type} with {self.right.type}"
+            )
+        _set(self, Type.BOOL, self.left.nullable or self.right.nullable)
 
     def children(self) -> tuple[Expr, ...]:
         return (self.left, self.right)
@@ -113,6 +242,12 @@ class InSet(Expr):
 
     operand: Expr
     values: tuple[Value, ...]
+    type: Type = field(init=False, compare=False, repr=False)  # from the children
+    nullable: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_constants("InSet", self.operand.type, self.values)
+        _set(self, Type.BOOL, self.operand.nullable)
 
     def children(self) -> tuple[Expr, ...]:
         return (self.operand,)
@@ -124,6 +259,13 @@ class InSet(Expr):
 @dataclass(frozen=True, slots=True)
 class And(Expr):
     operands: tuple[Expr, ...]
+    type: Type = field(init=False, compare=False, repr=False)  # from the children
+    nullable: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for o in self.operands:
+            _expect("And", "an operand", o.type, _BOOL)
+        _set(self, Type.BOOL, any(o.nullable for o in self.operands))
 
     def children(self) -> tuple[Expr, ...]:
         return self.operands
@@ -135,6 +277,13 @@ class And(Expr):
 @dataclass(frozen=True, slots=True)
 class Or(Expr):
     operands: tuple[Expr, ...]
+    type: Type = field(init=False, compare=False, repr=False)  # from the children
+    nullable: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for o in self.operands:
+            _expect("Or", "an operand", o.type, _BOOL)
+        _set(self, Type.BOOL, any(o.nullable for o in self.operands))
 
     def children(self) -> tuple[Expr, ...]:
         return self.operands
@@ -146,6 +295,12 @@ class Or(Expr):
 @dataclass(frozen=True, slots=True)
 class Not(Expr):
     operand: Expr
+    type: Type = field(init=False, compare=False, repr=False)  # from the children
+    nullable: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _expect("Not", "the operand", self.operand.type, _BOOL)
+        _set(self, Type.BOOL, self.operand.nullable)
 
     def children(self) -> tuple[Expr, ...]:
         return (self.operand,)
@@ -157,6 +312,11 @@ class Not(Expr):
 @dataclass(frozen=True, slots=True)
 class IsNull(Expr):
     operand: Expr
+    type: Type = field(init=False, compare=False, repr=False)  # from the children
+    nullable: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _set(self, Type.BOOL, False)
 
     def children(self) -> tuple[Expr, ...]:
         return (self.operand,)
@@ -168,6 +328,12 @@ class IsNull(Expr):
 @dataclass(frozen=True, slots=True)
 class Coalesce(Expr):
     operands: tuple[Expr, ...]
+    type: Type = field(init=False, compare=False, repr=False)  # from the children
+    nullable: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        kind = common_type(tuple(o.type for o in self.operands), "Coalesce")
+        _set(self, kind, all(o.nullable for o in self.operands))
 
     def children(self) -> tuple[Expr, ...]:
         return self.operands
@@ -182,6 +348,23 @@ class Case(Expr):
 
     whens: tuple[tuple[Expr, Expr], ...]
     default: Expr
+    type: Type = field(init=False, compare=False, repr=False)  # from the children
+    nullable: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for condition, _ in self.whens:
+            _expect("Case", "a condition", condition.type, _BOOL)
+        results = (*(r for _, r in self.whens), self.default)
+        _set(self, common_type(tuple(r.type for r in results), "Case"), self._nullable())
+
+    def _nullable(self) -> bool:
+        """NULL when a result that can be reached can be."""
+        for condition, result in self.whens:
+            if result.nullable:
+                return True
+            if condition == Literal(True):  # always taken: the default is unreachable
+                return False
+        return self.default.nullable
 
     def children(self) -> tuple[Expr, ...]:
         return (*(e for pair in self.whens for e in pair), self.default)
@@ -201,6 +384,14 @@ class Lookup(Expr):
     key: Expr
     entries: tuple[tuple[tuple[Value, ...], Value], ...]  # (keys, result), first match wins
     default: Expr
+    type: Type = field(init=False, compare=False, repr=False)  # from the children
+    nullable: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_constants("Lookup", self.key.type, (k for keys, _ in self.entries for k in keys))
+        results = (*{type_of(r) for _, r in self.entries}, self.default.type)
+        nullable = any(r is None for _, r in self.entries) or self.default.nullable
+        _set(self, common_type(results, "Lookup"), nullable)
 
     @property
     def table(self) -> dict[Value, Value]:
@@ -223,6 +414,12 @@ class Elapsed(Expr):
 
     start: Expr
     unit: Unit
+    type: Type = field(init=False, compare=False, repr=False)  # from the children
+    nullable: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _expect("Elapsed", "the start", self.start.type, {Type.DATE})
+        _set(self, Type.INT, self.start.nullable)
 
     def children(self) -> tuple[Expr, ...]:
         return (self.start,)
@@ -234,6 +431,14 @@ class Elapsed(Expr):
 @dataclass(frozen=True, slots=True)
 class Add(Expr):
     operands: tuple[Expr, ...]
+    type: Type = field(init=False, compare=False, repr=False)  # from the children
+    nullable: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for o in self.operands:
+            _expect("Add", "an operand", o.type, NUMBERS)
+        kind = common_type(tuple(o.type for o in self.operands), "Add")
+        _set(self, kind, any(o.nullable for o in self.operands))
 
     def children(self) -> tuple[Expr, ...]:
         return self.operands
@@ -249,6 +454,12 @@ class Logistic(Expr):
     operand: Expr
     offset: float
     scale: float
+    type: Type = field(init=False, compare=False, repr=False)  # from the children
+    nullable: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _expect("Logistic", "the operand", self.operand.type, NUMBERS)
+        _set(self, Type.FLOAT, self.operand.nullable)
 
     def children(self) -> tuple[Expr, ...]:
         return (self.operand,)

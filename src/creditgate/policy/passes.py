@@ -65,7 +65,7 @@ def fold(expr: n.Expr) -> n.Expr:
         if isinstance(left, n.Literal) and isinstance(right, n.Literal):
             if left.value is None or right.value is None:
                 return NULL
-            if type(left.value) is type(right.value):  # no 1 == True across types
+            if left.type is right.type:  # 1 < 1.5 is left to the engines' number rules
                 return n.Literal(bool(n.COMPARE[expr.op](left.value, right.value)))
         return expr
     if isinstance(expr, n.Case):
@@ -113,9 +113,9 @@ def _fold_case(expr: n.Case) -> n.Expr:
     if not dropped:
         return expr
     kept = [r for _, r in whens] + [default]
-    kinds = {type(r.value) for r in kept if isinstance(r, n.Literal) and r.value is not None}
+    kinds = {r.type for r in kept if isinstance(r, n.Literal)}
     for r in dropped:
-        if not isinstance(r, n.Literal) or (r.value is not None and type(r.value) not in kinds):
+        if not isinstance(r, n.Literal) or r.type not in {*kinds, n.Type.NULL}:
             return expr
     return n.Case(tuple(whens), default) if whens else default
 

@@ -18,6 +18,7 @@ from creditgate.policy.bindings import (
     ProductGateFailed,
     ProductPart,
     ProductValue,
+    Scope,
 )
 from creditgate.policy.nodes import (
     And,
@@ -44,6 +45,22 @@ FALSE = Literal(False)
 NONE = Literal(None)
 
 Bind = tuple[ProductValue | ProductGateFailed | PartnerAccepts | Funding, Expr]
+
+
+class _Noted(list[Bind]):
+    """Bindings in order, each noted in ``scope`` as it is added: a later one reads it."""
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__()
+        self.scope = scope
+
+    def append(self, item: Bind) -> None:
+        self.scope.note(*item)
+        super().append(item)
+
+    def extend(self, items: Iterable[Bind]) -> None:
+        for item in items:  # ``joint_bindings`` noted them already: noting is idempotent
+            self.append(item)
 
 
 def cash_lines(policy: Policy) -> tuple[int, ...]:
@@ -77,10 +94,10 @@ def any_of(exprs: list[Expr]) -> Expr:
     return Or(tuple(exprs)) if exprs else FALSE
 
 
-def product_bindings(policy: Policy, failed: Callable[[Gate], Expr]) -> list[Bind]:
+def product_bindings(scope: Scope, policy: Policy, failed: Callable[[Gate], Expr]) -> list[Bind]:
     """Each product's bindings, in order; ``failed`` lowers a gate (``lower.gate_failed``)."""
-    out: list[Bind] = []
-    outcome = Fixed.OUTCOME.ref
+    out = _Noted(scope)
+    outcome = scope.ref(Fixed.OUTCOME)
     invited = Compare(CmpOp.EQ, outcome, Literal(Outcome.INVITED.value))
     referred = Compare(CmpOp.EQ, outcome, Literal(Outcome.REFERRED.value))
     lines = cash_lines(policy)
@@ -94,15 +111,15 @@ def product_bindings(policy: Policy, failed: Callable[[Gate], Expr]) -> list[Bin
         for gate in product.gates:
             key = ProductGateFailed(pid, gate.id)
             out.append((key, failed(gate)))
-            reasons.append((key.ref, Literal(gate.code)))
-        line: Expr = Fixed.LIMIT.ref
+            reasons.append((scope.ref(key), Literal(gate.code)))
+        line: Expr = scope.ref(Fixed.LIMIT)
         if product.kind is not ProductKind.CASH:
             table = [(c, base_line(product, c)) for c in lines]
-            out.append((value(ProductPart.BASE_LIMIT), by_value(Fixed.LIMIT.ref, table)))
-            line = value(ProductPart.BASE_LIMIT).ref
+            out.append((value(ProductPart.BASE_LIMIT), by_value(scope.ref(Fixed.LIMIT), table)))
+            line = scope.ref(value(ProductPart.BASE_LIMIT))
         if product.kind is ProductKind.JOINT:
-            out.extend(joint_bindings(policy, product, failed))
-            line = value(ProductPart.FUNDED).ref
+            out.extend(joint_bindings(scope, policy, product, failed))
+            line = scope.ref(value(ProductPart.FUNDED))
             assert product.limit is None or product.limit.min_cny > 0
             floor = product.limit.min_cny if product.limit else policy.offer.min_limit
             short = Coalesce((Compare(CmpOp.LT, line, Literal(floor)), FALSE))
@@ -114,7 +131,7 @@ def product_bindings(policy: Policy, failed: Callable[[Gate], Expr]) -> list[Bin
                 (referred, Literal(ProductStatus.REFERRED.value)),
                 (Not(invited), Literal(ProductStatus.NOT_ELIGIBLE.value)),
                 (
-                    Not(IsNull(value(ProductPart.REASON).ref)),
+                    Not(IsNull(scope.ref(value(ProductPart.REASON)))),
                     Literal(ProductStatus.NOT_ELIGIBLE.value),
                 ),
             ),
@@ -122,33 +139,35 @@ def product_bindings(policy: Policy, failed: Callable[[Gate], Expr]) -> list[Bin
         )
         out.append((value(ProductPart.STATUS), status))
         offered = Compare(
-            CmpOp.EQ, value(ProductPart.STATUS).ref, Literal(ProductStatus.OFFERED.value)
+            CmpOp.EQ, scope.ref(value(ProductPart.STATUS)), Literal(ProductStatus.OFFERED.value)
         )
         out.append((value(ProductPart.LIMIT), Case(((offered, line),), NONE)))
         if product.kind is not ProductKind.INSTALMENT:  # instalments: each plan's own APR
-            out.append((value(ProductPart.APR), Case(((offered, Fixed.APR.ref),), NONE)))
+            out.append((value(ProductPart.APR), Case(((offered, scope.ref(Fixed.APR)),), NONE)))
         for lender in product.lenders:
             out.append(
                 (
                     Funding(pid, lender.id),
-                    Case(((offered, funding_expr(policy, product, lender.id)),), NONE),
+                    Case(((offered, funding_expr(scope, policy, product, lender.id)),), NONE),
                 )
             )
     return out
 
 
-def joint_bindings(policy: Policy, product: Product, failed: Callable[[Gate], Expr]) -> list[Bind]:
+def joint_bindings(
+    scope: Scope, policy: Policy, product: Product, failed: Callable[[Gate], Expr]
+) -> list[Bind]:
     """Each partner's gates and acceptance, then the funded line (``products.joint``)."""
-    out: list[Bind] = []
+    out = _Noted(scope)
     for partner in product.partners:
         fails: list[Expr] = []
         for gate in partner.gates:
             key = ProductGateFailed(product.id, gate.id, partner.id)
             out.append((key, failed(gate)))
-            fails.append(key.ref)
+            fails.append(scope.ref(key))
         out.append((PartnerAccepts(product.id, partner.id), Not(any_of(fails))))
     funded = by_pattern(
-        policy, product, lambda line, accepts: sum(allocate_at(product, line, accepts))
+        scope, policy, product, lambda line, accepts: sum(allocate_at(product, line, accepts))
     )
     out.append((ProductValue(product.id, ProductPart.FUNDED), funded))
     return out
@@ -159,28 +178,28 @@ def allocate_at(product: Product, line: int, accepts: tuple[bool, ...]) -> tuple
 
 
 def by_pattern(
-    policy: Policy, product: Product, of: Callable[[int, tuple[bool, ...]], int]
+    scope: Scope, policy: Policy, product: Product, of: Callable[[int, tuple[bool, ...]], int]
 ) -> Expr:
     """A CASE over the partners' acceptance patterns, each a table of the base line."""
-    base = ProductValue(product.id, ProductPart.BASE_LIMIT).ref
+    base = scope.ref(ProductValue(product.id, ProductPart.BASE_LIMIT))
     lines = sorted({base_line(product, c) for c in cash_lines(policy)})
     whens: list[tuple[Expr, Expr]] = []
     for accepts in acceptance_patterns(product):
         conds = tuple(
-            PartnerAccepts(product.id, p.id).ref
+            scope.ref(PartnerAccepts(product.id, p.id))
             if ok
-            else Not(PartnerAccepts(product.id, p.id).ref)
+            else Not(scope.ref(PartnerAccepts(product.id, p.id)))
             for p, ok in zip(product.partners, accepts, strict=True)
         )
         whens.append((And(conds), by_value(base, [(v, of(v, accepts)) for v in lines])))
     return Case(tuple(whens), NONE)
 
 
-def funding_expr(policy: Policy, product: Product, lender: str) -> Expr:
+def funding_expr(scope: Scope, policy: Policy, product: Product, lender: str) -> Expr:
     """The yuan ``lender`` funds of ``product``'s line (a joint loan; else none)."""
     if product.kind is not ProductKind.JOINT:
         return NONE
     at = [lender_.id for lender_ in product.lenders].index(lender)
     return by_pattern(
-        policy, product, lambda line, accepts: allocate_at(product, line, accepts)[at]
+        scope, policy, product, lambda line, accepts: allocate_at(product, line, accepts)[at]
     )

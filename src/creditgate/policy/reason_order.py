@@ -25,6 +25,7 @@ from creditgate.policy.bindings import (
     ReasonKey,
     ReasonOrder,
     ReasonRank,
+    Scope,
 )
 from creditgate.policy.by_bin import by_points
 from creditgate.policy.nodes import (
@@ -89,7 +90,7 @@ def _when(fired: Expr, key: Expr) -> Expr:
     return Case(((fired, key),), Literal(None))
 
 
-def _factor_order(policy: Policy, i: int) -> Expr:
+def _factor_order(scope: Scope, policy: Policy, i: int) -> Expr:
     """Feature ``i``'s shortfall as one comparable integer: ``gap * n + (n - 1 - i)``, with
     ``gap`` = best points - points (by bin, as the points) and ``n`` features.
 
@@ -102,10 +103,10 @@ def _factor_order(policy: Policy, i: int) -> Expr:
     def order(points: int) -> Literal:
         return Literal((feature.best_points - points) * n + (n - 1 - i))
 
-    return by_points(feature, order)
+    return by_points(scope, feature, order)
 
 
-def _factor_rank(policy: Policy, i: int) -> Expr:
+def _factor_rank(scope: Scope, policy: Policy, i: int) -> Expr:
     """How many scorecard features fall further below their best bin than feature ``i``
     (equal gaps: the earlier feature first). Exact whenever feature ``i`` is below its best
     bin, the only case a factor reason reads it: a feature ordered ahead of it is then below
@@ -115,7 +116,9 @@ def _factor_rank(policy: Policy, i: int) -> Expr:
         Case(
             (
                 (
-                    Compare(CmpOp.GT, ReasonOrder(other).ref, ReasonOrder(names[i]).ref),
+                    Compare(
+                        CmpOp.GT, scope.ref(ReasonOrder(other)), scope.ref(ReasonOrder(names[i]))
+                    ),
                     Literal(1),
                 ),
             ),
@@ -127,7 +130,9 @@ def _factor_rank(policy: Policy, i: int) -> Expr:
     return Add(tuple(terms)) if terms else Literal(0)
 
 
-def reason_slots(policy: Policy, capacity: bool) -> tuple[list[tuple[Key, Expr]], list[ReasonSlot]]:
+def reason_slots(
+    scope: Scope, policy: Policy, capacity: bool
+) -> tuple[list[tuple[Key, Expr]], list[ReasonSlot]]:
     """The key bindings (key, expr) to append to a program, and the slots that read them.
 
     Reads bindings ``lower`` emits: ``fail.*``, ``fraud.*``, ``points.*``, ``review.score``,
@@ -142,20 +147,21 @@ def reason_slots(policy: Policy, capacity: bool) -> tuple[list[tuple[Key, Expr]]
     def add(code: str, kind: str, expr: Expr, subject: GateFailed | Points | None = None) -> None:
         key = ReasonKey(len(slots))
         bindings.append((key, expr))
+        scope.note(key, expr)
         slots.append(ReasonSlot(code, key, kind, subject))
 
     for pos, gate in enumerate(policy.gates):
         key = Literal(rank(gate.action, gate.layer, pos))
         failed = GateFailed(gate.id)
-        add(gate.code, SlotKind.GATE, _when(failed.ref, key), failed)
+        add(gate.code, SlotKind.GATE, _when(scope.ref(failed), key), failed)
     add(
         "REGION_CLOSED",
         SlotKind.REGION_CLOSED,
-        _when(Fixed.REGION_CLOSED.ref, Literal(rank(Action.DECLINE, Layer.REGION, 0))),
+        _when(scope.ref(Fixed.REGION_CLOSED), Literal(rank(Action.DECLINE, Layer.REGION, 0))),
     )
     fraud_whens: list[tuple[Expr, Expr]] = []
     for action in ACTION_RANK:  # the strongest fired action places the (single) fraud reason
-        rules = [FraudFired(r.id).ref for r in policy.fraud if r.action is action]
+        rules = [scope.ref(FraudFired(r.id)) for r in policy.fraud if r.action is action]
         if rules:
             fraud_whens.append((Or(tuple(rules)), Literal(rank(action, Layer.FRAUD, 0))))
     if fraud_whens:
@@ -164,30 +170,34 @@ def reason_slots(policy: Policy, capacity: bool) -> tuple[list[tuple[Key, Expr]]
     def score_key(sub: Expr) -> Expr:
         review = rank(Action.REVIEW, Layer.WHITELIST, 0)
         decline = rank(Action.DECLINE, Layer.WHITELIST, 0)
-        base = Case(((Fixed.SCORE_REVIEW.ref, Literal(review)),), Literal(decline))
+        base = Case(((scope.ref(Fixed.SCORE_REVIEW), Literal(review)),), Literal(decline))
         return Add((base, sub))
 
-    below = Fixed.SCORE_FAILED.ref
-    quota = Coalesce((Fixed.SCORE_QUOTA.ref, Literal(False)))
+    below = scope.ref(Fixed.SCORE_FAILED)
+    quota = Coalesce((scope.ref(Fixed.SCORE_QUOTA), Literal(False)))
     first = score_key(Literal(0))
     add("SCORE_BELOW_CUTOFF", SlotKind.SCORE, _when(And((below, Not(quota))), first))
     add("REGION_QUOTA", SlotKind.SCORE, _when(And((below, quota)), first))
     for i, feature in enumerate(policy.scorecard.features):
-        bindings.append((ReasonOrder(feature.name), _factor_order(policy, i)))
+        order = _factor_order(scope, policy, i)
+        bindings.append((ReasonOrder(feature.name), order))
+        scope.note(ReasonOrder(feature.name), order)
     for i, feature in enumerate(policy.scorecard.features):
         # A binding of its own: the rank is read twice below (fired? and key), and an engine
         # computes a binding once where it would compute an inlined expression twice. NULL
         # unless the score failed: most users left out fail a gate, and never need it.
         rank_key = ReasonRank(feature.name)
-        bindings.append((rank_key, _when(below, _factor_rank(policy, i))))
-        position: Expr = rank_key.ref
+        ranked = _when(below, _factor_rank(scope, policy, i))
+        bindings.append((rank_key, ranked))
+        scope.note(rank_key, ranked)
+        position: Expr = scope.ref(rank_key)
         points = Points(feature.name)
         # a failed gate with the factor's code (the hidden-weights group) already names it
-        named = [Not(GateFailed(g.id).ref) for g in policy.gates if g.code == feature.factor]
+        named = [Not(scope.ref(GateFailed(g.id))) for g in policy.gates if g.code == feature.factor]
         factor_fired = And(
             (
                 below,
-                Compare(CmpOp.LT, points.ref, Literal(feature.best_points)),
+                Compare(CmpOp.LT, scope.ref(points), Literal(feature.best_points)),
                 Compare(CmpOp.LT, position, Literal(MAX_FACTORS)),
                 *named,
             )
@@ -197,18 +207,18 @@ def reason_slots(policy: Policy, capacity: bool) -> tuple[list[tuple[Key, Expr]]
     add(
         "BUSINESS_PURPOSE",
         SlotKind.REFER,
-        _when(Fixed.REFERRED.ref, Literal(rank(Action.REFER, Layer.SEGMENT, 0))),
+        _when(scope.ref(Fixed.REFERRED), Literal(rank(Action.REFER, Layer.SEGMENT, 0))),
     )
     if capacity:
         add(
             "REGION_QUOTA",
             SlotKind.CAPACITY,
-            _when(Fixed.REGION_QUOTA.ref, Literal(rank(Action.DECLINE, Layer.REGION, 1))),
+            _when(scope.ref(Fixed.REGION_QUOTA), Literal(rank(Action.DECLINE, Layer.REGION, 1))),
         )
         add(
             "CAPACITY",
             SlotKind.CAPACITY,
-            _when(Fixed.CAPACITY.ref, Literal(rank(Action.DECLINE, Layer.WHITELIST, 1))),
+            _when(scope.ref(Fixed.CAPACITY), Literal(rank(Action.DECLINE, Layer.WHITELIST, 1))),
         )
     return bindings, slots
 

@@ -78,7 +78,7 @@ def open_expr(policy: Policy, regions: RegionTable) -> Expr:
     for i in reversed(range(len(schedule))):
         opened = opened_by(schedule, i, regions)
         inside: Expr = (
-            Literal(True) if opened is None else InSet(Field("city"), regions.spellings(opened))
+            Literal(True) if opened is None else InSet(Field.of("city"), regions.spellings(opened))
         )
         whens.append((Compare(CmpOp.GE, AsOf(), Literal(schedule[i].start)), inside))
     return Case(tuple(whens), Literal(False))

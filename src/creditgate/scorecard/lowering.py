@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from creditgate.policy.bindings import Scope
 from creditgate.policy.by_bin import MISSING_BIN, SPECIAL_BIN
 from creditgate.policy.lower import Binding, Bound, score_bindings
-from creditgate.policy.nodes import Field, ScoreFeature
-from creditgate.scorecard.artifact import Artifact, CardFeature, to_score_feature
+from creditgate.policy.nodes import Field, ScoreFeature, type_of_class
+from creditgate.scorecard.artifact import Artifact, CardFeature, field_spec, to_score_feature
 
 MISSING = MISSING_BIN
 SPECIAL = SPECIAL_BIN
@@ -29,9 +30,6 @@ class CardProgram(Bound):
     name: str
     bindings: tuple[Binding, ...]
     columns: tuple[str, ...]
-
-    def field_nullable(self, name: str) -> bool:
-        return True
 
 
 def scored_feature(f: CardFeature) -> ScoreFeature:
@@ -49,5 +47,12 @@ def scored_feature(f: CardFeature) -> ScoreFeature:
 def lower_card(card: Artifact, name: str = "scorecard") -> CardProgram:
     """``bin.<f>``, ``points.<f>`` per feature, then ``score`` and ``pd``."""
     features = tuple(scored_feature(f) for f in card.features)
-    out = score_bindings(features, card.base_points, card.scaling, Field, pairs=card.to_pairs())
+    pairs = card.to_pairs()
+    types = {f.column: type_of_class(field_spec(f).type) for f in card.features}
+
+    def column(name: str) -> Field:
+        """Any column may be NULL (real data is dirty), of the type training saw."""
+        return Field(name, types[name], True)
+
+    out = score_bindings(Scope(), features, card.base_points, card.scaling, column, pairs=pairs)
     return CardProgram(name, tuple(out), card.columns)
