@@ -555,7 +555,7 @@ def decided(
     extra = offer_lists(sp.program) if sp.program.policy.products else None
     if extra is not None:  # the offers' lists by key (``batch.offers.offer_lists``)
         lists = lists.union(ibis.memtable(extra).cast(lists.schema()))
-        codes |= {c for listed in extra["reason_codes"].to_pylist() for c in listed}
+        codes |= {c for own in extra["reason_codes"].to_pylist() for c in own}
     # A few thousand rows; as a DuckDB ENUM list the codes are written as cheaply as integers.
     return rows, backend.stage(lists, enums={"reason_codes": tuple(sorted(codes))})
 
