@@ -552,10 +552,10 @@ def decided(
     signatures = ibis.memtable(pa.table({SIGNATURE: pa.array(listed, pa.int64())}))
     lists = reason_lists(sp.program, sp.codes, signatures, SIGNATURE)
     codes = {s.code for s in sp.program.reasons}
-    extra = offer_lists(sp.program) if sp.program.policy.products else None
-    if extra is not None:  # the offers' lists by key (``batch.offers.offer_lists``)
-        lists = lists.union(ibis.memtable(extra).cast(lists.schema()))
-        codes |= {c for own in extra["reason_codes"].to_pylist() for c in own}
+    by_key = offer_lists(sp.program) if sp.program.policy.products else None
+    if by_key is not None:  # the offers' lists by key (``batch.offers.offer_lists``)
+        lists = lists.union(ibis.memtable(by_key).cast(lists.schema()))
+        codes |= {c for own in by_key["reason_codes"].to_pylist() for c in own}
     # A few thousand rows; as a DuckDB ENUM list the codes are written as cheaply as integers.
     return rows, backend.stage(lists, enums={"reason_codes": tuple(sorted(codes))})
 
