@@ -11,8 +11,12 @@ quotas), i.e. the least a hand-rolled SQL job would do; also timed without its w
 SELECT aggregated: what its gates and score cost).
 Floor, same file, same process: no computation at all. Every input column is decoded once,
 and the decisions this run wrote (loaded beforehand, untimed, reason codes as the ENUM list the
-batch writes) are written again: the least any engine must do to read this input and produce
-this output on this machine.
+batch writes) are written again, and so is its offers file when the policy declares products
+(loaded the same way, product, kind, status and reason codes as the ENUMs the batch writes):
+the least any engine must do to read this input and produce this output on this machine. The
+ratio is also printed against the decisions-only floor (the floor before the offers file).
+``--policy FILE`` measures another policy (the default cut to its cash loan: the contract
+without an offers file).
 The input file is generated first in a subprocess (untimed, and outside this process's peak
 RSS). Peak RSS is this process's ``ru_maxrss``, which includes DuckDB (it runs in-process).
 Per step of the run (``run_batch``'s ``step`` callback), the process CPU seconds per million
@@ -35,8 +39,10 @@ from pathlib import Path
 import duckdb
 
 from creditgate.batch.backends import duckdb_backend
+from creditgate.batch.offers import offers_path
 from creditgate.batch.run import run_batch
 from creditgate.decider import Decider
+from creditgate.policy.loader import load_policy
 
 AS_OF = date(2025, 6, 30)
 
@@ -108,26 +114,53 @@ def hand_written(path: Path, out: Path, memory_limit: str, threads: int) -> tupl
 
 def floor(
     path: Path, decisions: Path, out: Path, memory_limit: str, threads: int
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, float | None]:
     """Seconds to decode every input column once, to find the input's duplicate ``user_id``s
-    (which every correct run must, to quarantine them), and to write ``decisions`` again."""
+    (which every correct run must, to quarantine them), to write ``decisions`` again and, when
+    the run wrote one (a policy with ``products:``), its offers file again (None otherwise).
+    Both are loaded beforehand, untimed, with the ENUM types the batch writes them with."""
     raw = duckdb_backend(memory_limit, threads).con.con
-    codes = raw.execute(
-        f"SELECT DISTINCT unnest(reason_codes) FROM read_parquet('{decisions}')"
-    ).fetchall()
-    enum = "ENUM(" + ", ".join(f"'{c}'" for (c,) in sorted(codes)) + ")[]"
-    raw.execute(
-        "CREATE TEMPORARY TABLE decided AS SELECT * REPLACE"
-        f" (CAST(reason_codes AS {enum}) AS reason_codes) FROM read_parquet('{decisions}')"
-    )
+    staged(raw, "decided", decisions, {}, ("reason_codes",))
+    offers = offers_path(decisions)
+    if offers.exists():
+        staged(raw, "offered", offers, OFFER_ENUMS, ("reason_codes",))
     columns = [c for (c, *_) in raw.execute(f"DESCRIBE FROM read_parquet('{path}')").fetchall()]
     read = ", ".join(f'min("{c}")' for c in columns)
     dups = f"SELECT user_id FROM read_parquet('{path}') GROUP BY user_id HAVING count(*) > 1"
+    write = "COPY {} TO '{}' (FORMAT parquet, COMPRESSION zstd)"
     return (
         timed(raw, f"SELECT {read} FROM read_parquet('{path}')"),
         timed(raw, dups),
-        timed(raw, f"COPY decided TO '{out}' (FORMAT parquet, COMPRESSION zstd)"),
+        timed(raw, write.format("decided", out)),
+        timed(raw, write.format("offered", offers_path(out))) if offers.exists() else None,
     )
+
+
+OFFER_ENUMS = ("product", "kind", "status")  # the offers columns the batch writes as ENUMs
+
+
+def staged(
+    raw: duckdb.DuckDBPyConnection,
+    name: str,
+    path: Path,
+    enums: tuple[str, ...],
+    enum_lists: tuple[str, ...],
+) -> None:
+    """``path`` as temporary table ``name``, the ``enums`` columns (and ``enum_lists``, lists of
+    strings) as ENUMs of the values they hold, as the batch writes them."""
+    casts = []
+    for column in (*enums, *enum_lists):
+        listed = column in enum_lists
+        value = f"unnest({column})" if listed else column
+        found = raw.execute(
+            f"SELECT DISTINCT {value} FROM read_parquet('{path}') WHERE {column} IS NOT NULL"
+        ).fetchall()
+        if not found:
+            continue
+        kind = "ENUM(" + ", ".join(f"'{v}'" for (v,) in sorted(found) if v is not None) + ")"
+        casts.append(f"CAST({column} AS {kind}{'[]' if listed else ''}) AS {column}")
+    replace = f" REPLACE ({', '.join(casts)})" if casts else ""
+    raw.execute(f"CREATE TEMPORARY TABLE {name} AS SELECT *{replace} FROM read_parquet('{path}')")
 
 
 class StepTimer:
@@ -168,10 +201,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--runs", type=int, default=3, help="runs of batch and floor (median)")
+    parser.add_argument("--policy", type=Path, help="a policy file (default: the packaged one)")
     args = parser.parse_args()
     work: Path = args.workdir
     source = synthesized(args.users, work)
-    decider = Decider()
+    decider = Decider(load_policy(args.policy) if args.policy else None)
+    products = [p.id for p in decider.policy.products]
+    print(f"policy {decider.policy.name}; products: {', '.join(products) or 'none'}")
+    stale = offers_path(work / "decisions.parquet")
+    if not products and stale.exists():
+        stale.unlink()  # an earlier run's offers are not this run's output: no floor for them
     runs: list[tuple[float, StepTimer]] = []
     for _ in range(max(1, args.runs)):
         backend = duckdb_backend(args.memory_limit, args.threads)
@@ -224,18 +263,31 @@ def main() -> None:
             for _ in runs
         ]
         read, dups, write = (statistics.median(f[i] for f in floors) for i in range(3))
-        least, correct = read + write, dups + gates + write
-        ratios = [(f[0] + f[2]) / s for f, (s, _) in zip(floors, runs, strict=True)]
+        offered = [f[3] for f in floors if f[3] is not None]
+        offers = statistics.median(offered) if offered else 0.0
+        least, correct = read + write + offers, dups + gates + write + offers
+        decisions_only = [(f[0] + f[2]) / s for f, (s, _) in zip(floors, runs, strict=True)]
+        ratios = [(f[0] + f[2] + (f[3] or 0.0)) / s for f, (s, _) in zip(floors, runs, strict=True)]
         print("floors (no validation, reasons, ranking or snapshot; same file, same process):")
         print(f"  decode every input column        {read:6.2f}s")
         print(f"  duplicate user_id check          {dups:6.2f}s")
         print(f"  hand-written gates and score     {gates:6.2f}s (its SELECT, output aggregated)")
         print(f"  write these decisions again      {write:6.2f}s")
+        if offered:
+            print(
+                f"  write these offers again         {offers:6.2f}s ({len(products)} rows a user)"
+            )
         print(
             f"  decode + write                   {least:6.2f}s = {n / least:,.0f} users/s;"
             f" creditgate runs at {statistics.median(ratios):.2f} of this speed"
             f" (median of {', '.join(f'{r:.2f}' for r in ratios)})"
         )
+        if offered:
+            print(
+                f"  decode + write decisions only    {read + write:6.2f}s;"
+                f" creditgate at {statistics.median(decisions_only):.2f} of it"
+                " (the floor before the offers file)"
+            )
         print(
             f"  duplicates + gates + write       {correct:6.2f}s = {n / correct:,.0f} users/s,"
             f" ratio to hand-written {base / correct:.2f}"

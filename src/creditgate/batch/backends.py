@@ -60,17 +60,31 @@ class Backend:
             return self.con.read_parquet(text_of(path), mergeSchema="true")
         return self.con.read_parquet(engine_path(path), union_by_name=True)
 
-    def write(self, expr: ir.Table, path: Location, partition_by: Sequence[str] = ()) -> None:
+    def write(
+        self,
+        expr: ir.Table,
+        path: Location,
+        partition_by: Sequence[str] = (),
+        enums: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> None:
         """``expr`` as Parquet at ``path``: DuckDB one zstd file; Spark a directory of part
         files, one subdirectory per value of each ``partition_by`` column (``region_class=
-        tier1/``), those columns kept in the directory names only."""
+        tier1/``), those columns kept in the directory names only. ``enums`` (DuckDB): string
+        columns of the listed values only, written as ENUMs (``stage`` says why); a constant
+        column's cast costs nothing, a computed one's about what the writer then saves."""
         with unfused():
             if self.name == "spark":
                 by = list(partition_by) or None
                 self.con.to_parquet(expr, text_of(path), mode="overwrite", partitionBy=by)
+            elif partition_by:
+                raise ValueError("DuckDB writes one Parquet file: partitioning needs Spark")
+            elif enums:
+                sql = with_enums(self.compile(expr), expr, enums)
+                target = engine_path(path).replace("'", "''")
+                self.con.con.execute(
+                    f"COPY ({sql}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)"
+                )
             else:
-                if partition_by:
-                    raise ValueError("DuckDB writes one Parquet file: partitioning needs Spark")
                 self.con.to_parquet(expr, engine_path(path), compression="zstd")
 
     def exists(self, path: Location) -> bool:

@@ -27,7 +27,14 @@ from creditgate.batch.decisions import (
     with_reasons,
 )
 from creditgate.batch.locations import Location, local_path, sibling, text_of
-from creditgate.batch.offers import offer_bindings, offers_of, offers_path
+from creditgate.batch.offers import (
+    offer_bindings,
+    offer_enums,
+    offer_lists,
+    offers_of,
+    offers_path,
+    status_enums,
+)
 from creditgate.batch.staging import OUTCOME, stage_policies
 from creditgate.batch.validate import (
     BAD_COLUMN,
@@ -145,12 +152,16 @@ def input_fingerprint(backend: Backend, source: Location) -> str:
 
 
 def write_output(
-    backend: Backend, expr: ir.Table, path: Location, partition_by: Sequence[str] = ()
+    backend: Backend,
+    expr: ir.Table,
+    path: Location,
+    partition_by: Sequence[str] = (),
+    enums: Mapping[str, tuple[str, ...]] | None = None,
 ) -> None:
     """``Backend.write``, an engine's failure (a file system that refuses, a bucket that is
     not there) turned into ``BatchOutputError`` with its reason in a line."""
     try:
-        backend.write(expr, path, partition_by)
+        backend.write(expr, path, partition_by, enums)
     except Exception as exc:  # the engines raise their own types (Py4J, DuckDB)
         raise BatchOutputError(f"{text_of(path)}: cannot write: {summary(exc)}") from exc
 
@@ -210,8 +221,8 @@ def run_batch(
         write_output(backend, as_optional(decisions_of(rows, lists, provinces)), out, partition_by)
         if policy.products:
             step("writing offers")
-            full = rows if lists is None else with_reasons(rows, lists)
-            write_output(backend, as_optional(offers_of(final.program, full)), offers_path(out))
+            offers = as_optional(offers_of(final.program, rows, lists))
+            write_output(backend, offers, offers_path(out), enums=offer_enums(final.program))
         step("reporting")
         lab_report = report_of(backend, rows, sp.steps, policy, cutoffs, regions, as_of)
         step("writing quarantine")
@@ -540,9 +551,13 @@ def decided(
         listed = backend.fetch(rows.select(SIGNATURE).distinct())[SIGNATURE].to_pylist()
     signatures = ibis.memtable(pa.table({SIGNATURE: pa.array(listed, pa.int64())}))
     lists = reason_lists(sp.program, sp.codes, signatures, SIGNATURE)
+    codes = {s.code for s in sp.program.reasons}
+    by_key = offer_lists(sp.program) if sp.program.policy.products else None
+    if by_key is not None:  # the offers' lists by key (``batch.offers.offer_lists``)
+        lists = lists.union(ibis.memtable(by_key).cast(lists.schema()))
+        codes |= {c for own in by_key["reason_codes"].to_pylist() for c in own}
     # A few thousand rows; as a DuckDB ENUM list the codes are written as cheaply as integers.
-    codes = tuple(sorted({s.code for s in sp.program.reasons}))
-    return rows, backend.stage(lists, enums={"reason_codes": codes})
+    return rows, backend.stage(lists, enums={"reason_codes": tuple(sorted(codes))})
 
 
 def decided_enums(sp: Split, rows: ir.Table) -> dict[str, tuple[str, ...]]:
@@ -553,7 +568,8 @@ def decided_enums(sp: Split, rows: ir.Table) -> dict[str, tuple[str, ...]]:
         values = binding_strings(sp.program, name)
         if values is not None and name in rows.columns:
             enums[name] = values
-    return enums
+    statuses = status_enums(sp.program)  # each product's status (``batch.offers``)
+    return enums | {c: v for c, v in statuses.items() if c in rows.columns}
 
 
 def as_optional(expr: ir.Table) -> ir.Table:
@@ -561,11 +577,12 @@ def as_optional(expr: ir.Table) -> ir.Table:
     declares a column *required* when its statistics show no NULL, and statistics pass
     through a stored table's columns: written from the staged decided rows, which columns
     are required would depend on the data. Every column is optional instead, as the
-    contract's schema is (``decisions`` columns may hold NULL), whatever the rows."""
+    contract's schema is (``decisions`` columns may hold NULL), whatever the rows.
+    The NULL is left untyped (``ELSE NULL``): DuckDB gives the CASE the column's own type,
+    so an ENUM column stays an ENUM to the writer (a typed ``VARCHAR`` NULL turned every
+    staged ENUM, the reason lists included, back into strings, each hashed again)."""
     null = ibis.null()
-    return expr.select(
-        **{c: expr[c].notnull().ifelse(expr[c], null.cast(expr[c].type())) for c in expr.columns}
-    )
+    return expr.select(**{c: expr[c].notnull().ifelse(expr[c], null) for c in expr.columns})
 
 
 def decisions_of(

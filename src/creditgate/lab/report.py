@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pyarrow as pa
 
@@ -160,13 +161,17 @@ def product_counts(backend: Backend, rows: ir.Table, policy: Policy) -> list[dic
             columns[f"f{i}_{j}"] = rows[Funding(p.id, lender.id).column].cast("int64")
     # Staged first: grouping by the product expressions themselves lets DuckDB expand them
     # into the grouping (minutes for a few thousand users); computed once, it is milliseconds.
-    staged = backend.stage(rows.select(**columns))
+    # Rows that are a stored table already (the batch's staged decided rows on DuckDB) hold
+    # those columns as values: grouped as they are, without a copy of every row.
+    stored = isinstance(rows.op(), ops.DatabaseTable)
+    staged = rows.select(**columns) if stored else backend.stage(rows.select(**columns))
     try:
         keys = [k for k in columns if not k.startswith("f")]
         sums = {k: staged[k].fill_null(0).sum() for k in columns if k.startswith("f")}
         groups = backend.fetch(staged.group_by(keys).agg(n=staged.count(), **sums)).to_pylist()
     finally:
-        backend.release(staged)
+        if not stored:
+            backend.release(staged)
     population = sum(int(g["n"]) for g in groups)
     eligible = sum(int(g["n"]) for g in groups if g["outcome"] == Outcome.INVITED.value)
     out = []
