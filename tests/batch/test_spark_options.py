@@ -123,11 +123,18 @@ def session_facts(tmp_path: Path, defaults: str | None, *conf: str) -> list[str]
     return done.stdout.split()
 
 
+# Each probe starts a JVM of its own in a child process: nothing they do needs the in-process
+# Spark group's JVM, so they run beside that group (on the other xdist worker), not after it.
+OWN_JVM = pytest.mark.xdist_group("spark_own_jvm")
+
+
+@OWN_JVM
 @pytest.mark.population
 def test_nothing_configured_is_every_local_core(tmp_path: Path) -> None:
     assert session_facts(tmp_path, None) == ["local[*]", "UTC", "2g", "-"]
 
 
+@OWN_JVM
 @pytest.mark.population
 def test_spark_defaults_conf_is_honoured_and_conf_wins_over_it(tmp_path: Path) -> None:
     defaults = (
