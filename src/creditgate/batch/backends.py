@@ -277,12 +277,18 @@ def spark_backend(session: Any = None) -> Backend:
 
 
 def local_spark() -> Any:
-    """A local[1] session for tests: no UI, 2 GB driver, 2 shuffle partitions (the CLI's
+    """A local[1] session for tests: no UI, 2 GB driver, 2 shuffle partitions, the planning
+    defaults of ``batch.spark`` (the CLI's
     ``--engine spark`` uses ``batch.spark.spark_session``: ``local[*]`` unless configured)."""
     from pyspark.sql import SparkSession
 
+    from creditgate.batch.spark import PLANNING_DEFAULTS
+
+    builder = SparkSession.builder
+    for key, value in PLANNING_DEFAULTS.items():
+        builder = builder.config(key, value)
     return (
-        SparkSession.builder.master("local[1]")
+        builder.master("local[1]")
         .appName("creditgate")
         .config("spark.ui.enabled", "false")
         .config("spark.driver.memory", "2g")
