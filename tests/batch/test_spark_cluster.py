@@ -128,12 +128,17 @@ def test_batch_under_spark_submit_equals_duckdb(
     spark_cluster: Cluster, reference: Reference, tmp_path: Path
 ) -> None:
     """The same command, unchanged but for ``--master``, run by ``spark-submit`` (client
-    mode: the driver is this machine's Python with creditgate; the executors get none)."""
+    mode: the driver is this machine's Python with creditgate; the executors get none).
+    With a checkpoint directory, as a cluster that may lose executors sets: the staged
+    tables are written there by the executors and deleted when released (the direct run
+    above keeps them on the executors, ``localCheckpoint``)."""
     env = driver_env() | {"PYSPARK_DRIVER_PYTHON": sys.executable}
+    checkpoints = tmp_path / "checkpoints"
     done = subprocess.run(
         [
             str(spark_cluster.spark_submit), "--master", spark_cluster.master_url,
             "--conf", "spark.sql.shuffle.partitions=4",
+            "--conf", f"spark.checkpoint.dir={checkpoints.as_uri()}",
             creditgate.submit.creditgate_main.__file__,
             "batch", str(reference.users), "--engine", "spark",
             "--out", str(tmp_path / "decisions"),
@@ -144,3 +149,5 @@ def test_batch_under_spark_submit_equals_duckdb(
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"input {USERS:,} = decided" in done.stdout
     assert_same_run(reference, tmp_path, tmp_path / "snapshot.parquet")
+    [session_dir] = checkpoints.iterdir()  # Spark's directory for this application
+    assert list(session_dir.iterdir()) == []  # every staged table's files released

@@ -109,11 +109,13 @@ def session_facts(tmp_path: Path, defaults: str | None, *conf: str) -> list[str]
     env = dict(os.environ, SPARK_CONF_DIR=str(conf_dir), SPARK_LOCAL_IP="127.0.0.1")
     env["PYTHONPATH"] = os.pathsep.join([str(SRC), env.get("PYTHONPATH", "")])
     script = (
-        "import sys\nfrom creditgate.batch.spark import parse_conf, spark_session\n"
+        "import sys\n"
+        "from creditgate.batch.spark import PLANNING_DEFAULTS, parse_conf, spark_session\n"
         "s = spark_session(None, parse_conf(sys.argv[1:]))\n"
         "c = s.sparkContext.getConf()\n"
         "print(s.sparkContext.master, s.conf.get('spark.sql.session.timeZone'),"
-        " c.get('spark.driver.memory'), c.get('spark.executor.memory', '-'))\n"
+        " c.get('spark.driver.memory'), c.get('spark.executor.memory', '-'),"
+        " *(s.conf.get(k) for k in sorted(PLANNING_DEFAULTS)))\n"
         "s.stop()\n"
     )
     done = subprocess.run(
@@ -123,19 +125,28 @@ def session_facts(tmp_path: Path, defaults: str | None, *conf: str) -> list[str]
     return done.stdout.split()
 
 
+# Each probe starts a JVM of its own in a child process: nothing they do needs the in-process
+# Spark group's JVM, so they run beside that group (on the other xdist worker), not after it.
+OWN_JVM = pytest.mark.xdist_group("spark_own_jvm")
+
+
+@OWN_JVM
 @pytest.mark.population
 def test_nothing_configured_is_every_local_core(tmp_path: Path) -> None:
-    assert session_facts(tmp_path, None) == ["local[*]", "UTC", "2g", "-"]
+    # then the planning defaults, by key: dynamic partition pruning, runtime bloom filters
+    assert session_facts(tmp_path, None) == ["local[*]", "UTC", "2g", "-", "false", "false"]
 
 
+@OWN_JVM
 @pytest.mark.population
 def test_spark_defaults_conf_is_honoured_and_conf_wins_over_it(tmp_path: Path) -> None:
     defaults = (
         "spark.master local[2]\nspark.sql.session.timeZone Asia/Shanghai\n"
         "spark.driver.memory 1g\nspark.executor.memory 3g\n"
+        "spark.sql.optimizer.runtime.bloomFilter.enabled true\n"
     )
     got = session_facts(tmp_path, defaults, "spark.executor.memory=5g")
-    assert got == ["local[2]", "Asia/Shanghai", "1g", "5g"]
+    assert got == ["local[2]", "Asia/Shanghai", "1g", "5g", "false", "true"]
 
 
 PYTHON_NODES = ("PythonUDF", "BatchEvalPython", "ArrowEvalPython", "MapInPandas", "MapInArrow")

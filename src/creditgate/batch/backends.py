@@ -48,7 +48,7 @@ class Backend:
     name: str
     con: Any
     compiled: list[ir.Expr] = field(default_factory=list)  # keeps their memtables registered
-    cached: dict[str, Any] = field(default_factory=dict)  # Spark: staged DataFrames by view
+    cached: dict[str, Any] = field(default_factory=dict)  # Spark: checkpointed frames by view
 
     def read(self, path: Location) -> ir.Table:
         """A Parquet file or directory, its files united by column name: a file without some
@@ -133,7 +133,7 @@ class Backend:
 
     def stage(self, expr: ir.Table, enums: Mapping[str, tuple[str, ...]] | None = None) -> ir.Table:
         """``expr`` computed once and kept (DuckDB: a temporary table, which spills under the
-        memory limit; Spark: a cached view). ``release`` drops it.
+        memory limit; Spark: a view of a checkpoint, ``checkpointed``). ``release`` drops it.
 
         ``enums``: string (or string list) columns that only hold the values listed; DuckDB
         stores them as ENUMs, which Parquet receives as plain strings, dictionary-encoded
@@ -142,7 +142,7 @@ class Backend:
         sql = self.compile(expr)
         name = f"_cg_staged_{uuid.uuid4().hex[:12]}"
         if self.name == "spark":
-            frame = self.con._session.sql(sql).cache()
+            frame = checkpointed(self.con._session.sql(sql))
             frame.createOrReplaceTempView(name)
             self.cached[name] = frame
             spark_table: ir.Table = self.con.table(name)
@@ -156,9 +156,19 @@ class Backend:
         name = staged.get_name()
         if self.name == "spark":
             self.con._session.catalog.dropTempView(name)
-            self.cached.pop(name).unpersist()
+            self.drop_checkpoint(self.cached.pop(name))
         else:
             self.con.con.execute(f'DROP TABLE IF EXISTS temp."{name}"')
+
+    def drop_checkpoint(self, frame: Any) -> None:
+        """Free a ``checkpointed`` frame now rather than at the JVM's next garbage collection:
+        its blocks on the executors, and a reliable checkpoint's files."""
+        rdd = frame._jdf.queryExecution().analyzed().rdd()
+        rdd.unpersist(False)
+        written = rdd.getCheckpointFile()
+        if written.isDefined():
+            fs, p = self.hadoop(str(written.get()))
+            fs.delete(p, True)
 
     def fetch(self, expr: ir.Expr) -> pa.Table:
         with unfused():
@@ -211,6 +221,32 @@ class Backend:
         return table
 
 
+def checkpointed(frame: Any) -> Any:
+    """A Spark DataFrame computed now and kept with its lineage cut: its plan is a leaf.
+
+    A cached DataFrame keeps its whole plan: a staged table's is the policy program (about a
+    hundred bindings of CASE expressions), and every later query reading the view carried it
+    through Catalyst's analysis and the cache manager's plan matching again (a 3,000-user run
+    spent most of its minute planning). A checkpoint's plan is a scan of the kept rows.
+
+    Where it is kept: with a checkpoint directory (``spark.checkpoint.dir``, or
+    ``SparkContext.setCheckpointDir``; on a cluster an HDFS or object-store path) the rows are
+    written there (a *reliable* checkpoint: an executor lost later costs nothing, the files
+    remain); computed once, into the cache the write then reads. Without one, on the
+    executors (``localCheckpoint``: memory and local disk, no extra write), which is right
+    for a local session and for clusters that do not lose executors mid-run; on a cluster
+    that may (spot or preemptible nodes), an executor lost with its blocks fails the run's
+    next query (rerunning the batch is safe: every output is overwritten), so such clusters
+    set ``spark.checkpoint.dir`` (docs/batch.md, "Spark")."""
+    if frame.sparkSession.sparkContext.getCheckpointDir() is None:
+        return frame.localCheckpoint(eager=True)
+    cached = frame.cache()
+    try:
+        return cached.checkpoint(eager=True)
+    finally:
+        cached.unpersist()
+
+
 def engine_path(path: Location) -> str:
     """What DuckDB opens: a ``file://`` URI as its local path, anything else as written."""
     local = local_path(path)
@@ -255,12 +291,18 @@ def spark_backend(session: Any = None) -> Backend:
 
 
 def local_spark() -> Any:
-    """A local[1] session for tests: no UI, 2 GB driver, 2 shuffle partitions (the CLI's
+    """A local[1] session for tests: no UI, 2 GB driver, 2 shuffle partitions, the planning
+    defaults of ``batch.spark`` (the CLI's
     ``--engine spark`` uses ``batch.spark.spark_session``: ``local[*]`` unless configured)."""
     from pyspark.sql import SparkSession
 
+    from creditgate.batch.spark import PLANNING_DEFAULTS
+
+    builder = SparkSession.builder
+    for key, value in PLANNING_DEFAULTS.items():
+        builder = builder.config(key, value)
     return (
-        SparkSession.builder.master("local[1]")
+        builder.master("local[1]")
         .appName("creditgate")
         .config("spark.ui.enabled", "false")
         .config("spark.driver.memory", "2g")

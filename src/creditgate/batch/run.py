@@ -191,12 +191,10 @@ def run_batch(
         backend, pop.table, [policy], regions, as_of, pop.raw_cities, cities
     )
     shape, staged = sp.shape, sp.view
-    # DuckDB keeps the decided rows as a table of their own, read by the write, the report,
-    # the counts and the snapshot, and drops the early table at once. Spark does not: a
-    # cached view of the whole program makes its cache manager match that plan against every
-    # later query (a run that took seconds took over twenty minutes), so there the early
-    # table stays until the end and the counts and the snapshot read the written decisions.
-    keep = backend.name != "spark"
+    # The decided rows are staged as a table of their own, read by the write, the report,
+    # the counts and the snapshot, and the early table is dropped at once. (On Spark this
+    # needs a staged table whose plan is a leaf, ``backends.checkpointed``: a cached view
+    # of the whole program made every later query match that plan, minutes per query.)
     try:
         step("finding duplicate user ids")
         duplicate_rows, dup_table = duplicates(backend, staged)
@@ -208,13 +206,12 @@ def run_batch(
         rows, lists = decided(
             backend, final, valid_rows(staged, dup_table), as_of, counted.signatures, sp.steps
         )
-        if keep:  # once, for the write, the report, the counts and the snapshot
-            rows = backend.stage(rows, decided_enums(final, rows))
+        # once, for the write, the report, the counts and the snapshot
+        rows = backend.stage(rows, decided_enums(final, rows))
     except BaseException:
         backend.release(table)
         raise
-    if keep:
-        backend.release(table)
+    backend.release(table)
     try:
         step("writing decisions")
         provinces = provinces_of(pop.raw_cities, regions) if PROVINCE in partition_by else None
@@ -233,13 +230,10 @@ def run_batch(
         else:  # the staged pass counted the bad rows: a clean file needs no validating scan
             write_output(backend, quarantined(pop.table).limit(0), q_path)
         step("counting")
-        counted_rows = rows if keep else backend.read(out)
         outcomes = {
             str(r["outcome"]): int(r["n"])
             for r in backend.fetch(
-                counted_rows.group_by(outcome=counted_rows["outcome"].cast("string")).agg(
-                    n=counted_rows.count()
-                )
+                rows.group_by(outcome=rows["outcome"].cast("string")).agg(n=rows.count())
             ).to_pylist()
         }
         report = BatchReport(
@@ -253,11 +247,11 @@ def run_batch(
             report_path=report_path(out),
         )
         # The snapshot's few rows, kept so the decided rows can go before the profiles' sort.
-        shown = backend.stage(snapshot_rows(counted_rows)) if snapshot is not None else None
+        shown = backend.stage(snapshot_rows(rows)) if snapshot is not None else None
     finally:
         if lists is not None:
             backend.release(lists)
-        backend.release(rows if keep else table)
+        backend.release(rows)
     document = with_counts(
         lab_report, input_rows, report.decided, report.quarantined, duplicate_rows
     ) | {"as_of": as_of.isoformat(), "outcome_column": None}
