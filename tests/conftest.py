@@ -14,6 +14,7 @@ settings.register_profile("dev", max_examples=100, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist groups by the marks (test_xdist_groups.py)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every test that starts Spark in the test process runs in one xdist worker (``--dist
     loadgroup`` in scripts/test): a worker's first Spark test starts a JVM (2 GB of driver

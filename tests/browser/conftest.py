@@ -70,6 +70,7 @@ SEED_USERS = 3_000
 SEED = 12
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist groups by the marks (test_xdist_groups.py)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test under tests/browser is a ``browser`` test (``-m "not browser"`` skips them),
     and all of them run in one xdist worker, one after another (``--dist loadgroup`` in
