@@ -257,39 +257,34 @@ class InSet(Expr):
 
 
 @dataclass(frozen=True, slots=True)
-class And(Expr):
+class Connective(Expr):
+    """``And`` and ``Or``: boolean operands; NULL when an operand may be (SQL's logic).
+    Engines dispatch on the concrete class, never on this one."""
+
     operands: tuple[Expr, ...]
     type: Type = field(init=False, compare=False, repr=False)  # from the children
     nullable: bool = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for o in self.operands:
-            _expect("And", "an operand", o.type, _BOOL)
+            _expect(type(self).__name__, "an operand", o.type, _BOOL)
         _set(self, Type.BOOL, any(o.nullable for o in self.operands))
 
     def children(self) -> tuple[Expr, ...]:
         return self.operands
 
     def with_children(self, children: tuple[Expr, ...]) -> Expr:
-        return And(children)
+        return type(self)(children)
 
 
 @dataclass(frozen=True, slots=True)
-class Or(Expr):
-    operands: tuple[Expr, ...]
-    type: Type = field(init=False, compare=False, repr=False)  # from the children
-    nullable: bool = field(init=False, compare=False, repr=False)
+class And(Connective):
+    pass
 
-    def __post_init__(self) -> None:
-        for o in self.operands:
-            _expect("Or", "an operand", o.type, _BOOL)
-        _set(self, Type.BOOL, any(o.nullable for o in self.operands))
 
-    def children(self) -> tuple[Expr, ...]:
-        return self.operands
-
-    def with_children(self, children: tuple[Expr, ...]) -> Expr:
-        return Or(children)
+@dataclass(frozen=True, slots=True)
+class Or(Connective):
+    pass
 
 
 @dataclass(frozen=True, slots=True)
