@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from creditgate.batch.decisions import SIGNATURE, with_reasons
 from creditgate.batch.locations import Location, sibling
-from creditgate.engines.signature import binding_expr, binding_strings, possible_values
+from creditgate.engines.signature import binding_expr, possible_values
 from creditgate.policy.bindings import Funding, ProductPart, ProductValue
 from creditgate.policy.lower import Program
 from creditgate.policy.nodes import ProductStatus
@@ -66,16 +66,10 @@ def offer_enums(program: Program) -> dict[str, tuple[str, ...]]:
     }
 
 
-def status_enums(program: Program) -> dict[str, tuple[str, ...]]:
-    """Each product's status binding with the strings it can hold (staged as ENUMs)."""
-    found = {}
-    for p in program.policy.products:
-        column = ProductValue(p.id, ProductPart.STATUS).column
-        if program.has(ProductValue(p.id, ProductPart.STATUS)):
-            values = binding_strings(program, column)
-            if values is not None:
-                found[column] = values
-    return found
+def status_columns(program: Program) -> tuple[str, ...]:
+    """Each product's status binding (strings the program names: staged as ENUMs)."""
+    keys = (ProductValue(p.id, ProductPart.STATUS) for p in program.policy.products)
+    return tuple(k.column for k in keys if program.has(k))
 
 
 def reason_keys(program: Program) -> dict[str, int] | None:

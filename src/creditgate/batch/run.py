@@ -33,7 +33,7 @@ from creditgate.batch.offers import (
     offer_lists,
     offers_of,
     offers_path,
-    status_enums,
+    status_columns,
 )
 from creditgate.batch.staging import OUTCOME, stage_policies
 from creditgate.batch.validate import (
@@ -558,12 +558,11 @@ def decided_enums(sp: Split, rows: ir.Table) -> dict[str, tuple[str, ...]]:
     """The decided rows' string columns that hold only the program's constants (the outcome,
     the entry), staged as DuckDB ENUMs as the early ones are (a byte a row)."""
     enums = {}
-    for name in ("outcome", "entry"):
+    for name in ("outcome", "entry", *status_columns(sp.program)):  # and each product's status
         values = binding_strings(sp.program, name)
         if values is not None and name in rows.columns:
             enums[name] = values
-    statuses = status_enums(sp.program)  # each product's status (``batch.offers``)
-    return enums | {c: v for c, v in statuses.items() if c in rows.columns}
+    return enums
 
 
 def as_optional(expr: ir.Table) -> ir.Table:

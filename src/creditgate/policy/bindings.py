@@ -275,6 +275,11 @@ Key = (
 )
 
 
+def column_of(key: Key | str) -> str:
+    """A binding's column: a key's rendering, or a derived field's own name."""
+    return key if isinstance(key, str) else key.column
+
+
 class Scope:
     """The bindings made so far, by column, with their facts: a ``Ref`` to one of them is
     built with its type and nullability. A binding's facts are those of its expression after
@@ -288,7 +293,7 @@ class Scope:
     def note(self, key: Key | str, expr: Expr) -> Expr:
         """Record that ``key`` (a derived field: its name) is bound to ``expr``; returns
         ``expr`` after the passes (computed once however often it is noted)."""
-        name = key if isinstance(key, str) else key.column
+        name = column_of(key)
         done = self._done.get(name)
         if done is None or done[0] is not expr:
             done = self._done[name] = (expr, optimize(expr))
@@ -297,11 +302,11 @@ class Scope:
 
     def bind(self, key: Key | str, expr: Expr) -> Binding:
         """The binding of ``key`` to ``expr``, noted (``note``)."""
-        name = key if isinstance(key, str) else key.column
+        name = column_of(key)
         return Binding(name, expr, self.note(name, expr))
 
     def ref(self, key: Key | str) -> Ref:
         """An expression reading the binding of ``key`` (made earlier: a ``KeyError`` else)."""
-        name = key if isinstance(key, str) else key.column
+        name = column_of(key)
         kind, nullable = self.facts[name]
         return Ref(name, kind, nullable)
