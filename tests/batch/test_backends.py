@@ -1,5 +1,6 @@
-"""Streaming a sorted result out of DuckDB: every row, in order, in bounded batches, and the
-connection's settings left as the batch run set them."""
+"""DuckDB staging and streaming: a sorted result streamed out every row, in order, in bounded
+batches, the connection's settings left as the batch run set them, and a staged table freed
+when released."""
 
 from __future__ import annotations
 
@@ -54,3 +55,17 @@ def test_a_batch_stream_abandoned_half_read_leaves_the_connection_usable() -> No
         stream.close()
     assert setting(backend) is False
     assert backend.scalar(table.count()) == 10_000
+
+
+def test_a_released_staged_table_is_dropped_and_its_memory_freed() -> None:
+    backend = duckdb_backend("256MB", 2)
+    con = backend.con.con
+    staged = backend.stage(
+        ibis.memtable(pa.table({"user_id": [f"u{i:07d}" for i in range(200_000)]}))
+    )
+    [(held,)] = con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()
+    assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchall() == [(1,)]
+    backend.release(staged)
+    assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchall() == [(0,)]
+    [(left,)] = con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()
+    assert left < held / 4  # the table's blocks are gone, not kept until the connection closes

@@ -33,7 +33,6 @@ from creditgate.batch.offers import (
     offer_lists,
     offers_of,
     offers_path,
-    status_columns,
 )
 from creditgate.batch.staging import OUTCOME, stage_policies
 from creditgate.batch.validate import (
@@ -51,8 +50,7 @@ from creditgate.batch.validate import (
     valid_profiles,
 )
 from creditgate.batch.whitelist import Cutoffs, Eligible, apply_cutoffs, derive_cutoffs
-from creditgate.engines.ibis import reason_lists, with_optional_fields
-from creditgate.engines.signature import binding_strings
+from creditgate.engines.ibis import column_strings, reason_lists, with_optional_fields
 from creditgate.lab.funnel import FIRST, MASK, FunnelStep, mask_and_first
 from creditgate.lab.report import report_of, report_text, with_counts
 from creditgate.policy.bindings import Fixed
@@ -230,12 +228,7 @@ def run_batch(
         else:  # the staged pass counted the bad rows: a clean file needs no validating scan
             write_output(backend, quarantined(pop.table).limit(0), q_path)
         step("counting")
-        outcomes = {
-            str(r["outcome"]): int(r["n"])
-            for r in backend.fetch(
-                rows.group_by(outcome=rows["outcome"].cast("string")).agg(n=rows.count())
-            ).to_pylist()
-        }
+        outcomes: dict[str, int] = dict(lab_report["outcomes"])  # the report's grouped pass
         report = BatchReport(
             input_rows=input_rows,
             decided=sum(outcomes.values()),
@@ -556,12 +549,15 @@ def decided(
 
 def decided_enums(sp: Split, rows: ir.Table) -> dict[str, tuple[str, ...]]:
     """The decided rows' string columns that hold only the program's constants (the outcome,
-    the entry), staged as DuckDB ENUMs as the early ones are (a byte a row)."""
+    the entry, the daily rate and APR, each product's status, reason and APR), staged as
+    DuckDB ENUMs as the early ones are: a byte a row to store, and written without hashing
+    every string again."""
     enums = {}
-    for name in ("outcome", "entry", *status_columns(sp.program)):  # and each product's status
-        values = binding_strings(sp.program, name)
-        if values is not None and name in rows.columns:
-            enums[name] = values
+    for name in rows.columns:
+        if name in sp.program.names:
+            values = column_strings(sp.program, name, rows[name])
+            if values is not None:
+                enums[name] = values
     return enums
 
 

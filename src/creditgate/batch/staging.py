@@ -22,9 +22,8 @@ from creditgate.batch.backends import Backend
 from creditgate.batch.decisions import SIGNATURE, Split, split
 from creditgate.batch.validate import BAD_COLUMN, CityRules, profiles
 from creditgate.batch.whitelist import apply_cutoffs
-from creditgate.engines.ibis import IbisCompiler, packed_signature
+from creditgate.engines.ibis import IbisCompiler, column_strings, packed_signature
 from creditgate.engines.merge import merge, renamed
-from creditgate.engines.signature import binding_strings
 from creditgate.lab.funnel import FIRST, MASK, FunnelStep, funnel_steps, mask_and_first
 from creditgate.policy.bindings import Fixed
 from creditgate.policy.lower import lower
@@ -133,7 +132,7 @@ def stage_policies(
         view = {c: c for c in common}
         for name in sp.staged:
             view[sp.column(name)] = column(f"b:{names[name]}", cols[names[name]])
-            if (values := binding_strings(sp.program, name)) is not None:
+            if (values := column_strings(sp.program, name, cols[names[name]])) is not None:
                 enums[view[sp.column(name)]] = values
         if sp.codes is not None:
             slots = sp.early_slots

@@ -23,7 +23,7 @@ import ibis
 import ibis.expr.types as ir
 
 from creditgate.engines.base import Compiler
-from creditgate.engines.signature import SlotCodes
+from creditgate.engines.signature import SlotCodes, binding_expr, binding_strings, possible_values
 from creditgate.policy import nodes as n
 from creditgate.policy.lower import Program, refs
 from creditgate.policy.passes import LOOKUP_MIN_KEYS
@@ -59,6 +59,19 @@ def is_decimal_choice(node: n.Expr) -> bool:
         leaves = [r for r in results if not (isinstance(r, n.Literal) and r.value is None)]
         return bool(leaves) and all(is_decimal_choice(r) for r in leaves)
     return False
+
+
+def column_strings(program: Program, name: str, column: ir.Value) -> tuple[str, ...] | None:
+    """The strings ``column`` (binding ``name`` as this engine compiled it) can hold, sorted,
+    when it holds nothing else: the binding's string constants, or a decimal choice's
+    constants as the text it compiles to (module docstring). None for a column that is not
+    text, or a binding whose values cannot be listed."""
+    if not column.type().is_string():
+        return None
+    found = possible_values(program, binding_expr(program, name), {})
+    if found and all(isinstance(v, Decimal) for v in found):
+        return tuple(sorted(str(v) for v in found))
+    return binding_strings(program, name)
 
 
 def is_indicator(node: n.Case) -> bool:

@@ -107,5 +107,7 @@ def mask_and_first(
 
 
 def failed_at(mask: ir.IntegerValue, i: int) -> ir.IntegerValue:
-    """1 when bit ``i`` of ``mask`` is set, else 0 (integer arithmetic every engine has)."""
-    return ((mask // (1 << i)) % 2).cast("int64")
+    """1 when bit ``i`` of ``mask`` is set, else 0: a shift and a bitwise AND, which DuckDB and
+    Spark both have (``mask // 2**i % 2`` compiled to a float division, a FLOOR and a cast for
+    each funnel step of each decided row: a third of the report's CPU)."""
+    return (mask >> i) & 1
