@@ -35,6 +35,8 @@ import pyarrow.compute as pc
 from creditgate.schema import PROFILE_FIELDS
 
 _CHUNK = 1 << 20
+# Rows per record batch of the file: what DuckDB's sort streamed, so files keep their bytes.
+FILE_BATCH_ROWS = 122_880
 
 
 def profiles_name(sha256: str) -> str:
@@ -74,31 +76,25 @@ def write_profiles(directory: Path, batches: Iterable[pa.RecordBatch]) -> Profil
     """Write ``batches`` (profile columns, already sorted by ``user_id``) into ``directory``
     under their content name; written to a temporary file, synced and renamed, so a reader
     never sees half a file. Batches are streamed: the population never sits in memory.
-    Raises ``ProfilesOrderError`` at the first id out of order."""
+    Raises ``ProfilesOrderError`` at the first id out of order.
+
+    The bytes are a function of the rows alone (``settled``): the file is cut into batches of
+    ``FILE_BATCH_ROWS`` whatever sizes the engine streamed, and the values under NULLs, which
+    engines leave as whatever their memory held, are written as zeros. So the same rows give
+    the same file, hence the same name, from any engine and in any run."""
     directory.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=directory, prefix=".profiles-", suffix=".arrow")
     os.fchmod(fd, 0o644)  # as any file the batch writes (mkstemp makes it owner-only)
-    rows, previous = 0, None
     hashed = hashlib.sha256()
+    ordered = _InOrder(batches)
     try:
         with os.fdopen(fd, "wb") as stream:
             sink = pa.PythonFile(_Digesting(stream, hashed), mode="w")
             writer: pa.ipc.RecordBatchFileWriter | None = None
-            for batch in batches:
-                if batch.num_rows == 0:
-                    continue
-                batch = batch.select(list(PROFILE_FIELDS))
-                ids = batch.column("user_id")
-                first = ids[0].as_py()
-                if (previous is not None and first <= previous) or _disordered(ids):
-                    raise ProfilesOrderError(
-                        "profiles must be written sorted by user_id, without repeats"
-                    )
-                previous = ids[-1].as_py()
+            for batch in settled(ordered, FILE_BATCH_ROWS):
                 if writer is None:
                     writer = pa.ipc.new_file(sink, batch.schema)
                 writer.write_batch(batch)
-                rows += batch.num_rows
             if writer is None:
                 writer = pa.ipc.new_file(sink, _empty_schema())
             writer.close()
@@ -110,7 +106,93 @@ def write_profiles(directory: Path, batches: Iterable[pa.RecordBatch]) -> Profil
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return ProfilesRef(target.name, digest, rows)
+    return ProfilesRef(target.name, digest, ordered.rows)
+
+
+class _InOrder:
+    """The profile columns of ``batches``, checked in strictly increasing ``user_id`` order
+    (within and across batches) as they pass; ``rows`` counts them."""
+
+    def __init__(self, batches: Iterable[pa.RecordBatch]) -> None:
+        self._batches, self.rows = batches, 0
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        previous = None
+        for batch in self._batches:
+            if batch.num_rows == 0:
+                continue
+            batch = batch.select(list(PROFILE_FIELDS))
+            ids = batch.column("user_id")
+            first = ids[0].as_py()
+            if (previous is not None and first <= previous) or _disordered(ids):
+                raise ProfilesOrderError(
+                    "profiles must be written sorted by user_id, without repeats"
+                )
+            previous = ids[-1].as_py()
+            self.rows += batch.num_rows
+            yield batch
+
+
+def settled(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
+    """``batches`` cut again into batches of ``size`` rows (the last may be shorter), every
+    column with NULLs rebuilt with zero values under them (``_zeroed``): what the file's
+    bytes depend on is then the rows, not how the engine chunked them or what its memory
+    held. A batch already of ``size`` rows passes through as a zero-copy slice."""
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for batch in batches:
+        while batch.num_rows:
+            part = batch.slice(0, size - held)
+            pending.append(part)
+            held += part.num_rows
+            batch = batch.slice(part.num_rows)
+            if held == size:
+                yield _joined(pending)
+                pending, held = [], 0
+    if pending:
+        yield _joined(pending)
+
+
+def _joined(parts: list[pa.RecordBatch]) -> pa.RecordBatch:
+    schema = parts[0].schema
+    columns = [
+        parts[0].column(i) if len(parts) == 1 else pa.concat_arrays([p.column(i) for p in parts])
+        for i in range(len(schema))
+    ]
+    return pa.RecordBatch.from_arrays([_zeroed(c) for c in columns], schema=schema)
+
+
+def _zeroed(column: pa.Array) -> pa.Array:
+    """``column`` with zeros (empty strings, false) under its NULLs and a validity bitmap of
+    its own (no stray bits past its end). A column without NULLs is written without a bitmap
+    and is returned as it is."""
+    kind = column.type
+    zero = _zero_of(kind)
+    if column.null_count == 0 or zero is None:
+        return column
+    values = pc.fill_null(column, zero)
+    validity = pc.is_valid(column).buffers()[1]
+    return pa.Array.from_buffers(
+        kind, len(column), [validity, *values.buffers()[1:]], column.null_count
+    )
+
+
+def _zero_of(kind: pa.DataType) -> pa.Scalar | None:
+    """The zero of the types the batch writes profile columns in (None: written as it comes)."""
+    for test, value in _ZEROS:
+        if test(kind):
+            return pa.scalar(value, kind)
+    return None
+
+
+_ZEROS: tuple[tuple[Callable[[pa.DataType], bool], object], ...] = (
+    (pa.types.is_string, ""),
+    (pa.types.is_boolean, False),
+    (pa.types.is_integer, 0),
+    (pa.types.is_floating, 0.0),
+    (pa.types.is_decimal, Decimal(0)),
+    (pa.types.is_date32, date(1970, 1, 1)),
+)
 
 
 class _Digesting(io.RawIOBase):

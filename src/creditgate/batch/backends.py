@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -180,7 +180,7 @@ class Backend:
             table: pa.Table = self.con.to_pyarrow(expr)
         return table
 
-    def batches(self, expr: ir.Table) -> Iterator[pa.RecordBatch]:
+    def batches(self, expr: ir.Table) -> Generator[pa.RecordBatch, None, None]:
         """``expr``'s rows in order, a record batch at a time: DuckDB streams them (never the
         whole result in memory); Spark collects the result on the driver first.
 
