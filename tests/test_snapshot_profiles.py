@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from creditgate import snapshot_profiles
 from creditgate.schema import PROFILE_FIELDS
 from creditgate.service.snapshot_files import (
     SnapshotChangedError,
@@ -113,3 +114,46 @@ def test_a_column_read_from_its_buffers_equals_arrows_own_values(
     column = pa.array(values, kind).slice(start)  # an offset into the buffers, as slices have
     read = column_reader(column)
     assert [read(i) for i in range(len(column))] == column.to_pylist()
+
+
+def with_stale_values(column: pa.Array, stale: pa.Array) -> pa.Array:
+    """``column`` whose NULL slots hold ``stale``'s values, as an engine's reused memory
+    leaves them (the validity bitmap says NULL, the value buffer says otherwise)."""
+    validity = column.buffers()[0]
+    return pa.Array.from_buffers(
+        column.type, len(column), [validity, *stale.buffers()[1:]], column.null_count
+    )
+
+
+def test_the_same_rows_give_the_same_bytes_however_streamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The file is named by its hash: the same rows must give the same file whether the engine
+    # streamed them sorted (DuckDB's sort: 122,880-row batches) or in input order (its
+    # scan: row groups), and whatever its memory held under the NULLs.
+    monkeypatch.setattr(snapshot_profiles, "FILE_BATCH_ROWS", 8)
+    n = 30
+    rows = table([f"u{i:03}" for i in range(n)])
+    scores = pa.array([None if i % 3 else i for i in range(n)], pa.int64())
+    flags = pa.array([None if i % 4 else True for i in range(n)], pa.bool_())
+    rows = rows.set_column(rows.schema.get_field_index("pay_score"), "pay_score", scores)
+    rows = rows.set_column(rows.schema.get_field_index("blacklist_hit"), "blacklist_hit", flags)
+    clean = write_profiles(tmp_path / "a", rows.to_batches(max_chunksize=n))
+    stale = rows.set_column(
+        rows.schema.get_field_index("pay_score"),
+        "pay_score",
+        with_stale_values(scores, pa.array([i if i % 3 == 0 else 10**6 + i for i in range(n)])),
+    )
+    stale = stale.set_column(
+        stale.schema.get_field_index("blacklist_hit"),
+        "blacklist_hit",
+        with_stale_values(flags, pa.array([True] * n)),
+    )
+    assert stale.equals(rows)  # the same rows: only the bytes under the NULLs differ
+    for chunk in (3, 7, 8, 13):
+        ref = write_profiles(tmp_path / str(chunk), stale.to_batches(max_chunksize=chunk))
+        assert ref == clean
+    written = pa.ipc.open_file(tmp_path / "a" / clean.name)
+    sizes = [written.get_batch(i).num_rows for i in range(written.num_record_batches)]
+    assert sizes == [8, 8, 8, 6]
+    assert written.read_all().equals(rows)

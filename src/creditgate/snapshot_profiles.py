@@ -135,12 +135,19 @@ class _InOrder:
 
 def settled(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
     """``batches`` cut again into batches of ``size`` rows (the last may be shorter), every
-    column with NULLs rebuilt with zero values under them (``_zeroed``): what the file's
-    bytes depend on is then the rows, not how the engine chunked them or what its memory
-    held. A batch already of ``size`` rows passes through as a zero-copy slice."""
+    column with NULLs rebuilt with zeros under them (``_zeroed``): the file's bytes then
+    depend on the rows, not on how the engine chunked them or what its memory held.
+
+    A batch of exactly ``size`` rows whose buffers are its own (``_tight``) passes through;
+    any other is copied into batches of their own: Arrow's IPC writer pads a sliced column's
+    buffers (to 64 bytes) with the bytes that follow the slice in its parent, so a slice
+    would write its neighbours' values."""
     pending: list[pa.RecordBatch] = []
     held = 0
     for batch in batches:
+        if held == 0 and batch.num_rows == size and all(map(_tight, batch.columns)):
+            yield _own(batch, batch.columns)  # as DuckDB's sort streams them: no copy
+            continue
         while batch.num_rows:
             part = batch.slice(0, size - held)
             pending.append(part)
@@ -154,12 +161,32 @@ def settled(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.RecordB
 
 
 def _joined(parts: list[pa.RecordBatch]) -> pa.RecordBatch:
-    schema = parts[0].schema
-    columns = [
-        parts[0].column(i) if len(parts) == 1 else pa.concat_arrays([p.column(i) for p in parts])
-        for i in range(len(schema))
-    ]
-    return pa.RecordBatch.from_arrays([_zeroed(c) for c in columns], schema=schema)
+    """``parts`` as one batch of buffers of its own (each column copied once)."""
+    columns = [pa.concat_arrays([p.column(i) for p in parts]) for i in range(parts[0].num_columns)]
+    return _own(parts[0], columns)
+
+
+def _own(like: pa.RecordBatch, columns: list[pa.Array]) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([_zeroed(c) for c in columns], schema=like.schema)
+
+
+def _tight(column: pa.Array) -> bool:
+    """Whether ``column``'s buffers hold its values and nothing more (no offset into them,
+    none longer than its rows need), so the IPC writer writes its bytes alone."""
+    n, kind = len(column), column.type
+    validity, *values = column.buffers()
+    bits = (n + 7) // 8
+    if column.offset or (validity is not None and validity.size != bits):
+        return False
+    if pa.types.is_string(kind):
+        offsets, data = values
+        end = memoryview(offsets).cast("i")[n] if n else 0
+        return bool(offsets.size == 4 * (n + 1) and (data.size if data else 0) == end)
+    if pa.types.is_boolean(kind):
+        return bool(values[0].size == bits)
+    if pa.types.is_primitive(kind) or pa.types.is_decimal(kind):
+        return bool(values[0].size == n * kind.bit_width // 8)
+    return False
 
 
 def _zeroed(column: pa.Array) -> pa.Array:
