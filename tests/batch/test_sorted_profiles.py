@@ -1,0 +1,55 @@
+"""The decided profiles are sorted by DuckDB only when the input's own order is not sorted."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pytest
+
+from creditgate import snapshot_profiles
+from creditgate.batch import backends
+from creditgate.batch.backends import duckdb_backend
+from creditgate.batch.run import write_sorted_profiles
+from creditgate.schema import PROFILE_FIELDS
+
+
+def profile_rows(ids: list[str]) -> ir.Table:
+    """Profile columns with ``user_id`` and a score that follows it, the rest NULL."""
+    columns = {name: pa.nulls(len(ids), pa.string()) for name in PROFILE_FIELDS}
+    columns["user_id"] = pa.array(ids)
+    columns["pay_score"] = pa.array([int(i[1:]) for i in ids], pa.int64())
+    return ibis.memtable(pa.table(columns))
+
+
+@pytest.mark.parametrize("batch_rows", [7, 1_000])
+def test_the_input_order_is_used_when_sorted_and_sorted_otherwise_to_the_same_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_rows: int
+) -> None:
+    monkeypatch.setattr(snapshot_profiles, "FILE_BATCH_ROWS", 64)
+    monkeypatch.setattr(backends, "BATCH_ROWS", batch_rows)
+    backend = duckdb_backend("256MB", 2)
+    streamed: list[bool] = []  # whether each stream asked DuckDB for a sort
+    batches = backend.batches
+
+    def spied(expr: ir.Table) -> Generator[pa.RecordBatch, None, None]:
+        streamed.append("ORDER BY" in backend.compile(expr))
+        return batches(expr)
+
+    monkeypatch.setattr(backend, "batches", spied)
+    ids = [f"u{i:04d}" for i in range(300)]
+    in_order = write_sorted_profiles(backend, tmp_path / "sorted", profile_rows(ids))
+    assert streamed == [False]  # an input sorted by id is written as it is read
+    streamed.clear()
+    shuffled = ids[150:] + ids[:150]
+    resorted = write_sorted_profiles(backend, tmp_path / "shuffled", profile_rows(shuffled))
+    assert streamed == [False, True]  # the first id out of order: streamed again, sorted
+    assert resorted == in_order and in_order.rows == 300  # the same rows: the same file
+    written = pa.ipc.open_file(tmp_path / "shuffled" / resorted.name).read_all()
+    assert written["user_id"].to_pylist() == ids
+    assert not list((tmp_path / "shuffled").glob(".profiles-*"))  # the dropped attempt
+    # the abandoned stream was closed: the connection runs the next query
+    assert backend.scalar(profile_rows(ids).count()) == 300
