@@ -38,7 +38,7 @@ from pathlib import Path
 
 import duckdb
 
-from creditgate.batch.backends import duckdb_backend
+from creditgate.batch.backends import DEFAULT_MEMORY_LIMIT, duckdb_backend
 from creditgate.batch.offers import offers_path
 from creditgate.batch.run import run_batch
 from creditgate.decider import Decider
@@ -197,7 +197,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=10_000_000)
     parser.add_argument("--workdir", type=Path, default=Path(".bench"))
-    parser.add_argument("--memory-limit", default="3GB")
+    parser.add_argument("--memory-limit", default=DEFAULT_MEMORY_LIMIT)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--runs", type=int, default=3, help="runs of batch and floor (median)")
