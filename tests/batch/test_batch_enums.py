@@ -101,3 +101,35 @@ def test_offers_reach_the_writer_as_enums(offer_writes: dict[str, Any]) -> None:
     written = offer_writes["written"]  # Parquet receives plain strings
     assert written.schema.field("product").type == pa.string()
     assert written.schema.field("reason_codes").type == pa.list_(pa.string())
+
+
+def test_decided_decimal_choices_are_staged_as_enums_of_their_text(tmp_path: Path) -> None:
+    """The daily rate and the APRs (a policy's decimal constants, compiled to their text) are
+    staged as ENUMs of exactly the texts the rows hold, and written as plain strings."""
+    source = tmp_path / "users.parquet"
+    write_parquet(source, 3_000, seed=11, as_of=AS_OF, chunk_size=5_000)
+    decider = Decider()
+    backend = duckdb_backend("1GB", 2)
+    staged: list[dict[str, tuple[str, ...]]] = []
+    original = backend.stage
+
+    def spy(expr: ir.Table, enums: dict[str, tuple[str, ...]] | None = None) -> ir.Table:
+        staged.append(dict(enums or {}))
+        return original(expr, enums)
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(backend, "stage", spy)
+    try:
+        run_batch(backend, source, tmp_path / "d.parquet", decider.policy, decider.regions, AS_OF)
+    finally:
+        patch.undo()
+    [decided] = [e for e in staged if "entry" in e]  # the decided rows' stage
+    rates = ("0.0002", "0.0003", "0.0004")
+    aprs = ("0.0730", "0.1095", "0.1460")
+    assert decided["daily_rate"] == rates and decided["apr"] == aprs
+    assert decided["product.cash_loan.apr"] == decided["product.joint_loan.apr"] == aprs
+    written = pq.read_table(tmp_path / "d.parquet")
+    assert written.schema.field("apr").type == pa.string()
+    held = {v for v in written.column("apr").to_pylist() if v is not None}
+    assert held and held <= set(aprs)
+    assert {v for v in written.column("daily_rate").to_pylist() if v is not None} <= set(rates)
