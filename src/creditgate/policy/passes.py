@@ -5,7 +5,9 @@ changing a single value, so no engine has to recognise a pattern itself:
 
 - ``fold``: constant folding of ``And``/``Or``/``Not``/``IsNull``/``Compare`` over literals
   and of CASE conditions known TRUE or FALSE (SQL's three-valued logic kept: ``x AND FALSE``
-  is FALSE even for a NULL ``x``, ``x AND TRUE`` is ``x``);
+  is FALSE even for a NULL ``x``, ``x AND TRUE`` is ``x``), and ``Coalesce`` cut after its
+  first operand that is never NULL (a gate on a field the contract requires needs no
+  default for a missing value: the node's nullability, known at construction, says so);
 - ``lookups``: a CASE testing one operand for equality or membership against constants and
   yielding constants becomes a ``Lookup`` (one dict lookup in the row engine, a hash join or a
   CASE in the batch engines).
@@ -70,7 +72,25 @@ def fold(expr: n.Expr) -> n.Expr:
         return expr
     if isinstance(expr, n.Case):
         return _fold_case(expr)
+    if isinstance(expr, n.Coalesce):
+        return _fold_coalesce(expr)
     return expr
+
+
+def _fold_coalesce(expr: n.Coalesce) -> n.Expr:
+    """The operands after the first that is never NULL are never reached: they drop out, and
+    a ``Coalesce`` left with one operand is that operand. Only when the type stays: the
+    engines type a ``Coalesce`` by all its operands (an integer field with a float default is
+    a float)."""
+    kept: list[n.Expr] = []
+    for operand in expr.operands:
+        kept.append(operand)
+        if not operand.nullable:
+            break
+    if len(kept) == len(expr.operands):
+        return expr
+    folded = kept[0] if len(kept) == 1 else n.Coalesce(tuple(kept))
+    return folded if folded.type is expr.type else expr
 
 
 def _fold_logic(expr: n.And | n.Or) -> n.Expr:
