@@ -1,11 +1,17 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from creditgate.decider import Decider
+
+# Every Spark JVM the suite starts (in process, the CLI's, spark-submit's, a cluster's
+# executors) reads the suite's spark-defaults.conf (short-lived JVM settings, see that file),
+# never the developer's own Spark configuration.
+os.environ["SPARK_CONF_DIR"] = str(Path(__file__).parent / "spark-conf")
 
 settings.register_profile(
     "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
