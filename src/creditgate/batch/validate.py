@@ -206,11 +206,16 @@ def _field_problems(
 
 
 def _any(problems: list[Problem]) -> ir.BooleanValue:
-    """TRUE when some condition holds (NULL conditions do not)."""
-    flag: ir.BooleanValue = ibis.literal(False)
-    for condition, _ in problems:
-        flag = flag | condition.fill_null(False)
-    return flag
+    """TRUE when some condition holds (NULL conditions do not). One default for the whole
+    disjunction rather than one per condition: under SQL's three-valued logic ``OR`` is TRUE
+    when an operand is, else NULL or FALSE, so a single ``COALESCE(..., FALSE)`` gives the
+    same flag with one COALESCE per row instead of one per condition."""
+    if not problems:
+        return ibis.literal(False)
+    flag: ir.BooleanValue = problems[0][0]
+    for condition, _ in problems[1:]:
+        flag = flag | condition
+    return flag.fill_null(False)
 
 
 def _joined(problems: list[Problem]) -> ir.StringValue:
