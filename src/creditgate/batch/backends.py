@@ -160,7 +160,7 @@ class Backend:
         The bare name: ``get_name`` gives DuckDB's as ``temp.<name>``, and a DROP of that
         name found nothing, so every staged table stayed in memory until the connection
         closed (0.9 GB of early bindings at 10M users, through the rest of the run)."""
-        name: str = staged.op().name  # type: ignore[attr-defined]
+        name: str = staged.op().name
         if self.name == "spark":
             self.con._session.catalog.dropTempView(name)
             self.drop_checkpoint(self.cached.pop(name))
