@@ -5,17 +5,16 @@ cutoffs; a policy without products writes none, and its decisions are unchanged.
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from batch_runs import AS_OF, run_into
 from shared_spark import SharedRun, read_spark_dir
 
-from creditgate.batch.backends import Backend, duckdb_backend
+from creditgate.batch.backends import duckdb_backend
 from creditgate.batch.offers import OFFER_COLUMNS, offers_path
-from creditgate.batch.run import BatchReport, run_batch
 from creditgate.decider import Decider
 from creditgate.population.schema import PROFILE_SCHEMA
 from creditgate.population.synth import write_parquet
@@ -24,21 +23,6 @@ from creditgate.snapshot import read_meta
 from creditgate.snapshot_decider import snapshot_decider
 from product_family import family_policy, single_policy
 
-AS_OF = date(2025, 6, 30)
-
-
-def batch(backend: Backend, source: Path, out: Path, decider: Decider) -> BatchReport:
-    out.mkdir(exist_ok=True)
-    return run_batch(
-        backend,
-        source,
-        out / "decisions.parquet",
-        decider.policy,
-        decider.regions,
-        AS_OF,
-        snapshot=out / "snapshot.parquet",
-    )
-
 
 @pytest.fixture(scope="module")
 def family_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Decider]:
@@ -46,7 +30,7 @@ def family_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, De
     source = tmp / "users.parquet"
     write_parquet(source, 3_000, seed=11, as_of=AS_OF, chunk_size=5_000)
     decider = Decider(family_policy())
-    batch(duckdb_backend("1GB", 2), source, tmp / "duck", decider)
+    run_into(duckdb_backend("1GB", 2), source, tmp / "duck", decider)
     return source, tmp / "duck", decider
 
 
@@ -102,7 +86,7 @@ def test_spark_writes_the_same_offers(spark_run: SharedRun) -> None:
 def test_a_policy_without_products_writes_no_offers(tmp_path: Path) -> None:
     source = tmp_path / "users.parquet"
     write_parquet(source, 500, seed=3, as_of=AS_OF, chunk_size=5_000)
-    batch(duckdb_backend("1GB", 1), source, tmp_path, Decider(single_policy()))
+    run_into(duckdb_backend("1GB", 1), source, tmp_path, Decider(single_policy()))
     assert not offers_path(tmp_path / "decisions.parquet").exists()
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from datetime import date
 from pathlib import Path
 from types import ModuleType
 
@@ -15,14 +14,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from batch_runs import AS_OF, run_into
 
 from creditgate.batch.backends import duckdb_backend
-from creditgate.batch.run import run_batch
-from creditgate.decider import Decider
 from creditgate.population.synth import write_parquet
 from creditgate.snapshot import read_meta
 
-AS_OF = date(2025, 6, 30)
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "same_output.py"
 
 
@@ -40,21 +37,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("same-output")
     source = root / "users.parquet"
     write_parquet(source, 3_000, seed=5, as_of=AS_OF, dirty_fraction=0.05, chunk_size=1_000)
-    decider = Decider()
-    dirs = []
-    for name in ("a", "b"):
-        out = root / name
-        out.mkdir()
-        run_batch(
-            duckdb_backend("1GB", 2),
-            source,
-            out / "decisions.parquet",
-            decider.policy,
-            decider.regions,
-            AS_OF,
-            snapshot=out / "snapshot.parquet",
-        )
-        dirs.append(out)
+    dirs = [root / "a", root / "b"]
+    for out in dirs:
+        run_into(duckdb_backend("1GB", 2), source, out)
     return dirs[0], dirs[1]
 
 

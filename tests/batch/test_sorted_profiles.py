@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Generator
-from datetime import date
 from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 import pytest
+from batch_runs import AS_OF, run_into
 
 from creditgate import snapshot_profiles
 from creditgate.batch import backends
 from creditgate.batch.backends import duckdb_backend
-from creditgate.batch.run import run_batch, write_sorted_profiles
-from creditgate.decider import Decider
+from creditgate.batch.run import write_sorted_profiles
 from creditgate.population.synth import write_parquet
 from creditgate.schema import PROFILE_FIELDS
 from creditgate.snapshot import read_meta
 from creditgate.snapshot_profiles import ProfilesRef
-
-AS_OF = date(2025, 6, 30)
 
 
 def profile_rows(ids: list[str]) -> ir.Table:
@@ -81,16 +78,7 @@ def test_a_dirty_inputs_profiles_are_sorted_at_once_a_clean_ones_streamed_in_inp
         return batches(expr)
 
     monkeypatch.setattr(backend, "batches", spied)
-    decider = Decider()
-    report = run_batch(
-        backend,
-        source,
-        tmp_path / "decisions.parquet",
-        decider.policy,
-        decider.regions,
-        AS_OF,
-        snapshot=tmp_path / "snapshot.parquet",
-    )
+    report = run_into(backend, source, tmp_path)
     assert (report.quarantined > 0) == (dirty > 0)
     assert streamed == streams
     ref = ProfilesRef.from_json(dict(read_meta(tmp_path / "snapshot.parquet").profiles or {}))
