@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import calendar
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -311,8 +311,6 @@ def packed_signature(
         radix, values = codes.radix[i], codes.values[i]
         if len(values) == 1:
             part = ibis.ifelse(key.notnull(), literal(radix), literal(0))
-        elif values and key.type().is_integer():
-            part = ibis.cases(*coded_runs(key.cast("int64"), values, radix), else_=literal(0))
         elif values:
             whens = ((key == v, literal((j + 1) * radix)) for j, v in enumerate(values))
             part = ibis.cases(*whens, else_=literal(0))
@@ -320,28 +318,6 @@ def packed_signature(
             continue
         total = total + part
     return total
-
-
-def coded_runs(
-    key: ir.IntegerValue, values: Sequence[int], radix: int
-) -> list[tuple[ir.BooleanValue, ir.IntegerValue]]:
-    """``key``'s code times ``radix`` (code: 1 + the key's position in ``values``, ascending)
-    as one WHEN per run of consecutive values instead of one per value: a factor's ranks are
-    such runs (``reason.order`` = gap x features + 1..features), so seven comparisons become
-    one range test and a subtraction. Exact for any integer key: a run holds every integer
-    between its ends, and a key outside every run is matched by none, as before."""
-    whens: list[tuple[ir.BooleanValue, ir.IntegerValue]] = []
-    start = 0
-    for end in range(1, len(values) + 1):
-        if end < len(values) and values[end] == values[end - 1] + 1:
-            continue
-        lo, hi = values[start], values[end - 1]
-        if lo == hi:
-            whens.append((key == lo, literal((start + 1) * radix)))
-        else:  # position of lo is start: code = key - lo + start + 1
-            whens.append((key.between(lo, hi), (key - (lo - start - 1)) * radix))
-        start = end
-    return whens
 
 
 def sorted_codes(program: Program, keys: list[ir.Value]) -> ir.ArrayValue:
