@@ -66,12 +66,6 @@ def offer_enums(program: Program) -> dict[str, tuple[str, ...]]:
     }
 
 
-def status_columns(program: Program) -> tuple[str, ...]:
-    """Each product's status binding (strings the program names: staged as ENUMs)."""
-    keys = (ProductValue(p.id, ProductPart.STATUS) for p in program.policy.products)
-    return tuple(k.column for k in keys if program.has(k))
-
-
 def reason_keys(program: Program) -> dict[str, int] | None:
     """Each code a product's own reason can be, to its reason-list key (``-2``, ``-3``...:
     signatures are never negative, ``OFFERED_KEY`` is the empty list); None when some

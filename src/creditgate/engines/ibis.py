@@ -23,7 +23,7 @@ import ibis
 import ibis.expr.types as ir
 
 from creditgate.engines.base import Compiler
-from creditgate.engines.signature import SlotCodes, binding_expr, binding_strings, possible_values
+from creditgate.engines.signature import SlotCodes, binding_expr, possible_values
 from creditgate.policy import nodes as n
 from creditgate.policy.lower import Program, refs
 from creditgate.policy.passes import LOOKUP_MIN_KEYS
@@ -69,9 +69,9 @@ def column_strings(program: Program, name: str, column: ir.Value) -> tuple[str, 
     if not column.type().is_string():
         return None
     found = possible_values(program, binding_expr(program, name), {})
-    if found and all(isinstance(v, Decimal) for v in found):
+    if found and any(all(isinstance(v, kind) for v in found) for kind in (Decimal, str)):
         return tuple(sorted(str(v) for v in found))
-    return binding_strings(program, name)
+    return None
 
 
 def is_indicator(node: n.Case) -> bool:

@@ -90,14 +90,6 @@ def is_int(value: n.Value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def binding_strings(program: Program, name: str) -> tuple[str, ...] | None:
-    """The strings binding ``name`` can hold (sorted), when it holds nothing else."""
-    found = possible_values(program, binding_expr(program, name), {})
-    if not found or not all(isinstance(v, str) for v in found):
-        return None
-    return tuple(sorted(v for v in found if isinstance(v, str)))
-
-
 def binding_expr(program: Program, name: str) -> n.Expr:
     return program.bindings[program.index(name)].expr
 
