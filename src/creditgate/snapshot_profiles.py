@@ -72,6 +72,23 @@ def _disordered(ids: pa.Array) -> bool:
     return n > 1 and bool(pc.any(pc.greater_equal(ids.slice(0, n - 1), ids.slice(1))).as_py())
 
 
+class IdOrder:
+    """Ids checked in strictly increasing order across a stream of arrays (``follows``):
+    what the profiles file needs, and proof that no id repeats (``batch.run.duplicates``)."""
+
+    def __init__(self) -> None:
+        self._last: str | None = None
+
+    def follows(self, ids: pa.Array) -> bool:
+        """Whether ``ids`` (no NULLs among them) rise strictly, from above the last seen."""
+        if len(ids) == 0:
+            return True
+        if (self._last is not None and ids[0].as_py() <= self._last) or _disordered(ids):
+            return False
+        self._last = ids[-1].as_py()
+        return True
+
+
 def write_profiles(directory: Path, batches: Iterable[pa.RecordBatch]) -> ProfilesRef:
     """Write ``batches`` (profile columns, already sorted by ``user_id``) into ``directory``
     under their content name; written to a temporary file, synced and renamed, so a reader
@@ -117,18 +134,15 @@ class _InOrder:
         self._batches, self.rows = batches, 0
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
-        previous = None
+        order = IdOrder()
         for batch in self._batches:
             if batch.num_rows == 0:
                 continue
             batch = batch.select(list(PROFILE_FIELDS))
-            ids = batch.column("user_id")
-            first = ids[0].as_py()
-            if (previous is not None and first <= previous) or _disordered(ids):
+            if not order.follows(batch.column("user_id")):
                 raise ProfilesOrderError(
                     "profiles must be written sorted by user_id, without repeats"
                 )
-            previous = ids[-1].as_py()
             self.rows += batch.num_rows
             yield batch
 

@@ -18,6 +18,7 @@ from typing import overload
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from creditgate.batch.backends import Backend
 from creditgate.batch.decisions import (
@@ -67,7 +68,7 @@ from creditgate.snapshot import (
     read_meta,
     write_snapshot,
 )
-from creditgate.snapshot_profiles import ProfilesOrderError, ProfilesRef, write_profiles
+from creditgate.snapshot_profiles import IdOrder, ProfilesOrderError, ProfilesRef, write_profiles
 from creditgate.snapshot_report import write_run_report
 
 Step = Callable[[str], None]
@@ -196,7 +197,7 @@ def run_batch(
     # of the whole program made every later query match that plan, minutes per query.)
     try:
         step("finding duplicate user ids")
-        duplicate_rows, dup_table = duplicates(backend, staged)
+        duplicate_rows, dup_table = duplicates(backend, staged, raw)
         step("ranking eligible users")
         counted = ranking(backend, shape, staged, dup_table)
         cutoffs = derive_cutoffs(counted.eligible, input_rows, policy, regions)
@@ -427,11 +428,31 @@ def with_held(raw: ir.Table, previous: Path, as_of: date) -> ir.Table:
     ).drop("_held_id", "_held_since", "_held_limit")
 
 
-def duplicates(backend: Backend, staged: ir.Table) -> tuple[int, ir.Table | None]:
-    """(rows whose ``user_id`` occurs more than once, those ids as a small table or None)."""
+def duplicates(backend: Backend, staged: ir.Table, raw: ir.Table) -> tuple[int, ir.Table | None]:
+    """(rows whose ``user_id`` occurs more than once, those ids as a small table or None).
+
+    ``raw`` is the input ``staged`` was computed from: when its contract-typed ids rise
+    strictly in the input's order (``ids_rise``), no id repeats and the count over every
+    id is skipped."""
+    if ids_rise(backend, raw):
+        return 0, None
     dups = backend.fetch(duplicate_ids(staged))
     duplicate_rows = int(pa.compute.sum(dups["_dup_count"]).as_py() or 0)
     return duplicate_rows, (ibis.memtable(dups) if dups.num_rows else None)
+
+
+def ids_rise(backend: Backend, raw: ir.Table) -> bool:
+    """Whether the contract-typed ids of ``raw`` rise strictly in the input's order, the
+    missing ones (NULL, never duplicates: ``duplicate_ids``) aside: true of an export sorted
+    by id, as exports often are, which then repeats no id. DuckDB streams the ids (10M:
+    0.2 s, where the grouped count of every id takes 1.1 s on two threads); the first batch
+    out of order ends the attempt, so another input pays about a batch. Spark collects a
+    result before its first batch: there the count runs at once."""
+    if backend.name == "spark":
+        return False
+    order = IdOrder()
+    with closing(backend.batches(raw.select(user_id=typed(raw, "user_id")))) as stream:
+        return all(order.follows(pc.drop_null(batch.column("user_id"))) for batch in stream)
 
 
 @dataclass

@@ -313,7 +313,7 @@ def packed_signature(
             part = ibis.ifelse(key.notnull(), literal(radix), literal(0))
         elif values:
             whens = ((key == v, literal((j + 1) * radix)) for j, v in enumerate(values))
-            part = ibis.cases(*whens, else_=literal(0))
+            part = ibis.ifelse(key.isnull(), literal(0), ibis.cases(*whens, else_=literal(0)))
         else:
             continue
         total = total + part

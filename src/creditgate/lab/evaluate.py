@@ -166,7 +166,7 @@ def evaluate(
     ev = Evaluation(pop.input_rows, 0, 0, 0, [], outcome_column, backend, regions, [staged], as_of)
     try:
         step("finding duplicate user ids")
-        ev.duplicate_rows, dups = duplicates(backend, parts[0].view)
+        ev.duplicate_rows, dups = duplicates(backend, parts[0].view, pop.raw)
         for k, part in enumerate(parts):
             step(f"ranking eligible users ({k + 1}/{len(parts)})")
             counted = ranking(backend, part.shape, part.view, dups)
