@@ -437,7 +437,7 @@ def duplicates(backend: Backend, staged: ir.Table, raw: ir.Table) -> tuple[int, 
     if ids_rise(backend, raw):
         return 0, None
     dups = backend.fetch(duplicate_ids(staged))
-    duplicate_rows = int(pa.compute.sum(dups["_dup_count"]).as_py() or 0)
+    duplicate_rows = int(pc.sum(dups["_dup_count"]).as_py() or 0)
     return duplicate_rows, (ibis.memtable(dups) if dups.num_rows else None)
 
 
