@@ -10,11 +10,12 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pytest
 from batch_runs import AS_OF, run_into
+from profile_streams import spy_beside, spy_streams
 
 from creditgate import snapshot_profiles
 from creditgate.batch import backends
 from creditgate.batch.backends import duckdb_backend
-from creditgate.batch.run import write_sorted_profiles
+from creditgate.batch.profiles import write_sorted_profiles
 from creditgate.population.synth import write_parquet
 from creditgate.schema import PROFILE_FIELDS
 from creditgate.snapshot import read_meta
@@ -59,28 +60,23 @@ def test_the_input_order_is_used_when_sorted_and_sorted_otherwise_to_the_same_fi
     assert backend.scalar(profile_rows(ids).count()) == 300
 
 
-@pytest.mark.parametrize(("dirty", "streams"), [(0.0, [False]), (0.05, [True])])
-def test_a_dirty_inputs_profiles_are_sorted_at_once_a_clean_ones_streamed_in_input_order(
+@pytest.mark.parametrize(("dirty", "streams"), [(0.0, []), (0.05, [True])])
+def test_a_dirty_inputs_profiles_are_sorted_at_once_a_clean_ones_written_beside(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dirty: float, streams: list[bool]
 ) -> None:
     """The validated rows of a dirty input lose the input's order (the validity test's joins):
-    an attempt in input order would fail there after most of a pass, so they are sorted at
-    once; a clean input's typed rows keep it and are written as read."""
+    an attempt in input order would fail there after most of a pass, so the run sorts them at
+    once; a clean input's typed rows keep it, and a second DuckDB writes them as read while the
+    run writes its other outputs (``batch.profiles.ProfilesBeside``): the run streams none."""
     source = tmp_path / "users.parquet"
     write_parquet(source, 2_000, seed=3, as_of=AS_OF, dirty_fraction=dirty, chunk_size=500)
     backend = duckdb_backend("512MB", 2)
-    streamed: list[bool] = []  # per stream of profile rows: whether DuckDB was asked to sort
-    batches = backend.batches
-
-    def spied(expr: ir.Table) -> Generator[pa.RecordBatch, None, None]:
-        if "birth_date" in expr.columns:
-            streamed.append("ORDER BY" in backend.compile(expr))
-        return batches(expr)
-
-    monkeypatch.setattr(backend, "batches", spied)
+    streamed = spy_streams(backend, monkeypatch)
+    beside = spy_beside(monkeypatch)
     report = run_into(backend, source, tmp_path)
     assert (report.quarantined > 0) == (dirty > 0)
     assert streamed == streams
+    assert len(beside) == (dirty == 0)
     ref = ProfilesRef.from_json(dict(read_meta(tmp_path / "snapshot.parquet").profiles or {}))
     ids = pa.ipc.open_file(tmp_path / ref.name).read_all()["user_id"].to_pylist()
     assert ids == sorted(ids) and len(ids) == report.decided

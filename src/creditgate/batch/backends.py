@@ -29,6 +29,8 @@ from creditgate.batch.locations import Location, local_path, text_of
 # the early bindings while the decided rows are staged beside them (docs/batch.md, "Memory").
 DEFAULT_MEMORY_LIMIT = "1700MB"
 BATCH_ROWS = 500_000  # rows per record batch when streaming a result out (a few tens of MB)
+# A second DuckDB's cap (``duckdb_beside``): it streams a scan, it never sorts or joins.
+SIDE_MEMORY_LIMIT = "256MB"
 
 
 @contextmanager
@@ -287,6 +289,14 @@ def duckdb_backend(memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int | None
         preserve_insertion_order=False,
     )
     return Backend("duckdb", con)
+
+
+def duckdb_beside(backend: Backend, memory_limit: str = SIDE_MEMORY_LIMIT) -> Backend:
+    """A second in-process DuckDB with ``backend``'s threads, for a stream that runs while
+    ``backend`` runs its own queries: a connection runs one query at a time, and what its
+    queries read (the input's view, registered lookup tables) belongs to that connection."""
+    [(threads,)] = backend.con.con.execute("SELECT current_setting('threads')").fetchall()
+    return duckdb_backend(memory_limit, int(threads))
 
 
 def spark_backend(session: Any = None) -> Backend:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import closing
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,7 +20,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from creditgate.batch.backends import Backend
+from creditgate.batch.backends import Backend, duckdb_beside
 from creditgate.batch.decisions import (
     OUTPUT_COLUMNS,
     SIGNATURE,
@@ -36,6 +36,7 @@ from creditgate.batch.offers import (
     offers_of,
     offers_path,
 )
+from creditgate.batch.profiles import ProfilesBeside, write_sorted_profiles
 from creditgate.batch.staging import OUTCOME, stage_policies
 from creditgate.batch.validate import (
     BAD_COLUMN,
@@ -68,7 +69,7 @@ from creditgate.snapshot import (
     read_meta,
     write_snapshot,
 )
-from creditgate.snapshot_profiles import IdOrder, ProfilesOrderError, ProfilesRef, write_profiles
+from creditgate.snapshot_profiles import IdOrder
 from creditgate.snapshot_report import write_run_report
 
 Step = Callable[[str], None]
@@ -212,117 +213,104 @@ def run_batch(
         backend.release(table)
         raise
     backend.release(table)
-    try:
-        step("writing decisions")
-        provinces = provinces_of(pop.raw_cities, regions) if PROVINCE in partition_by else None
-        write_output(backend, as_optional(decisions_of(rows, lists, provinces)), out, partition_by)
-        if policy.products:
-            step("writing offers")
-            offers = as_optional(offers_of(final.program, rows, lists))
-            write_output(backend, offers, offers_path(out), enums=offer_enums(final.program))
-        step("reporting")
-        lab_report = report_of(backend, rows, sp.steps, policy, cutoffs, regions, as_of)
-        step("writing quarantine")
-        q_path = quarantine_path(out)
-        if counted.bad_rows or dup_table is not None:
-            bad = quarantined(checked(raw, as_of, cities, dup_table, not_nfc))
-            write_output(backend, bad, q_path)
-        else:  # the staged pass counted the bad rows: a clean file needs no validating scan
-            write_output(backend, quarantined(pop.table).limit(0), q_path)
-        step("counting")
-        outcomes: dict[str, int] = dict(lab_report["outcomes"])  # the report's grouped pass
-        report = BatchReport(
-            input_rows=input_rows,
-            decided=sum(outcomes.values()),
-            quarantined=int(backend.scalar(backend.read(q_path).count())),
-            duplicate_rows=duplicate_rows,
-            outcomes=outcomes,
-            cutoffs=cutoffs,
-            quarantine_path=q_path,
-            report_path=report_path(out),
-        )
-        # The snapshot's few rows, kept so the decided rows can go before the profiles' sort.
-        shown = backend.stage(snapshot_rows(rows)) if snapshot is not None else None
-    finally:
-        if lists is not None:
-            backend.release(lists)
-        backend.release(rows)
-    document = with_counts(
-        lab_report, input_rows, report.decided, report.quarantined, duplicate_rows
-    ) | {"as_of": as_of.isoformat(), "outcome_column": None}
-    try:
-        backend.write_text(report_path(out), report_text([document]))
-    except Exception as exc:  # a local OSError or the JVM's IOException
-        raise BatchOutputError(
-            f"{text_of(report_path(out))}: cannot write: {summary(exc)}"
-        ) from exc
-    if snapshot is None or shown is None:
+    dirty = bool(counted.bad_rows) or dup_table is not None
+    with ExitStack() as cleanup:
+        beside: ProfilesBeside | None = None
+        try:
+            if snapshot is not None and not dirty and backend.name == "duckdb":
+                # a clean input's profiles are its own rows: a second DuckDB writes them meanwhile
+                beside = cleanup.enter_context(
+                    closing(profiles_beside(backend, source, as_of, previous, snapshot.parent))
+                )
+            step("writing decisions")
+            provinces = provinces_of(pop.raw_cities, regions) if PROVINCE in partition_by else None
+            write_output(
+                backend, as_optional(decisions_of(rows, lists, provinces)), out, partition_by
+            )
+            if policy.products:
+                step("writing offers")
+                offers = as_optional(offers_of(final.program, rows, lists))
+                write_output(backend, offers, offers_path(out), enums=offer_enums(final.program))
+            step("reporting")
+            lab_report = report_of(backend, rows, sp.steps, policy, cutoffs, regions, as_of)
+            step("writing quarantine")
+            q_path = quarantine_path(out)
+            if dirty:
+                bad = quarantined(checked(raw, as_of, cities, dup_table, not_nfc))
+                write_output(backend, bad, q_path)
+            else:  # the staged pass counted the bad rows: a clean file needs no validating scan
+                write_output(backend, quarantined(pop.table).limit(0), q_path)
+            step("counting")
+            outcomes: dict[str, int] = dict(lab_report["outcomes"])  # the report's grouped pass
+            report = BatchReport(
+                input_rows=input_rows,
+                decided=sum(outcomes.values()),
+                quarantined=int(backend.scalar(backend.read(q_path).count())),
+                duplicate_rows=duplicate_rows,
+                outcomes=outcomes,
+                cutoffs=cutoffs,
+                quarantine_path=q_path,
+                report_path=report_path(out),
+            )
+            # The snapshot's few rows, kept so the decided rows can go before the profiles' sort.
+            shown = backend.stage(snapshot_rows(rows)) if snapshot is not None else None
+        finally:
+            if lists is not None:
+                backend.release(lists)
+            backend.release(rows)
+        document = with_counts(
+            lab_report, input_rows, report.decided, report.quarantined, duplicate_rows
+        ) | {"as_of": as_of.isoformat(), "outcome_column": None}
+        try:
+            backend.write_text(report_path(out), report_text([document]))
+        except Exception as exc:  # a local OSError or the JVM's IOException
+            raise BatchOutputError(
+                f"{text_of(report_path(out))}: cannot write: {summary(exc)}"
+            ) from exc
+        if snapshot is None or shown is None:
+            return report
+        try:
+            step("writing the decided profiles")
+            profiles_ref = beside.result() if beside is not None else None
+            if profiles_ref is None:
+                if dirty:  # the validity test's IN-list joins lose the input's order
+                    profiles = valid_profiles(checked(raw, as_of, cities, dup_table, not_nfc))
+                else:  # every row is decided (counted in the staged pass): no validity test
+                    profiles = typed_profiles(raw)
+                in_order = not dirty and not (beside is not None and beside.unordered)
+                profiles_ref = write_sorted_profiles(
+                    backend, snapshot.parent, profiles, try_input_order=in_order
+                )
+            report_ref = write_run_report(snapshot.parent, document)
+            step("writing snapshot")
+            ordered = backend.batches(
+                shown.order_by([ibis.asc("entry"), ibis.desc("score"), ibis.asc("user_id")])
+            )
+            meta = SnapshotMeta(
+                policy_name=policy.name,
+                policy_version=policy.version,
+                as_of=as_of,
+                cutoffs=dict(cutoffs.by_class),
+                city_cutoffs={c: dict(xs) for c, xs in cutoffs.by_city.items() if xs},
+                capacity_share=policy.capacity_share,
+                input_fingerprint=input_fingerprint(backend, source),
+                created_at=datetime.now(UTC),
+                profiles=profiles_ref.to_json(),
+                report=report_ref.to_json(),
+                counts={
+                    "input": report.input_rows,
+                    "decided": report.decided,
+                    "quarantined": report.quarantined,
+                    "invited": outcomes.get(Outcome.INVITED, 0),
+                    "manual_review": outcomes.get(Outcome.MANUAL_REVIEW, 0),
+                    "capacity": cutoffs.capacity,
+                },
+            )
+            write_snapshot(snapshot, meta, ordered)
+            report.snapshot_path = snapshot
+        finally:
+            backend.release(shown)
         return report
-    try:
-        step("writing the decided profiles")
-        dirty = bool(counted.bad_rows) or dup_table is not None
-        if dirty:  # the validity test's IN-list joins lose the input's order: sorted at once
-            decided_profiles = valid_profiles(checked(raw, as_of, cities, dup_table, not_nfc))
-        else:  # every row is decided (counted in the staged pass): no validity to test again
-            decided_profiles = typed_profiles(raw)
-        profiles_ref = write_sorted_profiles(
-            backend, snapshot.parent, decided_profiles, try_input_order=not dirty
-        )
-        report_ref = write_run_report(snapshot.parent, document)
-        step("writing snapshot")
-        ordered = backend.batches(
-            shown.order_by([ibis.asc("entry"), ibis.desc("score"), ibis.asc("user_id")])
-        )
-        meta = SnapshotMeta(
-            policy_name=policy.name,
-            policy_version=policy.version,
-            as_of=as_of,
-            cutoffs=dict(cutoffs.by_class),
-            city_cutoffs={c: dict(xs) for c, xs in cutoffs.by_city.items() if xs},
-            capacity_share=policy.capacity_share,
-            input_fingerprint=input_fingerprint(backend, source),
-            created_at=datetime.now(UTC),
-            profiles=profiles_ref.to_json(),
-            report=report_ref.to_json(),
-            counts={
-                "input": report.input_rows,
-                "decided": report.decided,
-                "quarantined": report.quarantined,
-                "invited": outcomes.get(Outcome.INVITED, 0),
-                "manual_review": outcomes.get(Outcome.MANUAL_REVIEW, 0),
-                "capacity": cutoffs.capacity,
-            },
-        )
-        write_snapshot(snapshot, meta, ordered)
-        report.snapshot_path = snapshot
-    finally:
-        backend.release(shown)
-    return report
-
-
-def write_sorted_profiles(
-    backend: Backend, directory: Path, expr: ir.Table, try_input_order: bool = True
-) -> ProfilesRef:
-    """``write_profiles`` of ``expr`` sorted by ``user_id``, sorting only when it must.
-
-    DuckDB streams the rows in the input's order first: an input already sorted by id (as
-    exports often are) is written without a sort, which cost most of this step and grows
-    faster than the rows (at 10M users the sorted stream took 12.8 CPU-s, the unsorted 5.2).
-    At the first id out of order that attempt is dropped, nothing written, and the rows are
-    streamed sorted: a shuffled input pays a batch more, one sorted but for its end a read
-    more. Spark collects a result before its first batch, so it sorts at once, and so does
-    ``try_input_order=False``, for an ``expr`` known not to keep the input's order (a dirty
-    input's validated rows: the attempt failed there after most of a pass, 1M users with 2 %
-    bad rows 1.2 -> 2.2 s).
-    """
-    if try_input_order and backend.name != "spark":
-        with closing(backend.batches(expr)) as in_input_order:
-            try:
-                return write_profiles(directory, in_input_order)
-            except ProfilesOrderError:
-                pass
-    with closing(backend.batches(expr.order_by("user_id"))) as in_id_order:
-        return write_profiles(directory, in_id_order)
 
 
 def snapshot_rows(decided: ir.Table) -> ir.Table:
@@ -381,6 +369,23 @@ def open_population(
     if not found:
         raise BatchInputError(f"{name}: no such file or directory")
     step("reading input")
+    raw = read_input(backend, source, as_of, previous)
+    input_rows = int(backend.scalar(raw.count()))
+    # As the rows see them: contract-typed (a number in a city column is a string, unknown).
+    raw_cities = backend.fetch(raw.select(city=typed(raw, "city")).distinct())["city"].to_pylist()
+    cities = city_rules(raw_cities, policy, regions)
+    not_nfc = not_nfc_ids(backend.fetch(id_candidates(raw))["user_id"].to_pylist())
+    table = checked(raw, as_of, cities, not_nfc=not_nfc)
+    return Population(raw, input_rows, raw_cities, cities, not_nfc, table)
+
+
+def read_input(
+    backend: Backend, source: Location, as_of: date, previous: Path | None = None
+) -> ir.Table:
+    """``source`` as a run reads it: the optional profile fields added where the file has
+    none and, with ``previous``, the invitations that snapshot holds (``with_held``). Raises
+    ``BatchInputError`` when it cannot be read or lacks profile columns."""
+    name = text_of(source)
     try:
         raw = backend.read(source)
     except Exception as exc:  # the backends raise their own types for unreadable files
@@ -389,15 +394,22 @@ def open_population(
     if missing:
         raise BatchInputError(f"{name}: missing profile columns: {', '.join(missing)}")
     raw = with_optional_fields(raw)
-    if previous is not None:
-        raw = with_held(raw, previous, as_of)
-    input_rows = int(backend.scalar(raw.count()))
-    # As the rows see them: contract-typed (a number in a city column is a string, unknown).
-    raw_cities = backend.fetch(raw.select(city=typed(raw, "city")).distinct())["city"].to_pylist()
-    cities = city_rules(raw_cities, policy, regions)
-    not_nfc = not_nfc_ids(backend.fetch(id_candidates(raw))["user_id"].to_pylist())
-    table = checked(raw, as_of, cities, not_nfc=not_nfc)
-    return Population(raw, input_rows, raw_cities, cities, not_nfc, table)
+    return raw if previous is None else with_held(raw, previous, as_of)
+
+
+def profiles_beside(
+    backend: Backend, source: Location, as_of: date, previous: Path | None, directory: Path
+) -> ProfilesBeside:
+    """A clean input's decided profiles (every row, contract-typed) written into
+    ``directory`` by a second DuckDB while ``backend`` goes on (``batch.profiles``)."""
+    side = duckdb_beside(backend)
+    try:
+        return ProfilesBeside(
+            side, typed_profiles(read_input(side, source, as_of, previous)), directory
+        )
+    except BaseException:
+        side.con.disconnect()
+        raise
 
 
 def with_held(raw: ir.Table, previous: Path, as_of: date) -> ir.Table:

@@ -339,7 +339,7 @@ def valid_profiles(checked_table: ir.Table) -> ir.Table:
 def typed_profiles(table: ir.Table) -> ir.Table:
     """Every row of an input as contract-typed profile columns and nothing else: the profiles
     of an input known clean, without ``checked``'s tests (whose IN-list joins cost a pass and
-    lose the input's row order, which ``batch.run.write_sorted_profiles`` can then not use)."""
+    lose the input's row order, which ``batch.profiles.write_sorted_profiles`` can then not use)."""
     return table.select(**{name: typed(table, name) for name in PROFILE_FIELDS})
 
 
