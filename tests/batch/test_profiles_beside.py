@@ -112,22 +112,31 @@ def test_an_error_writing_beside_ends_the_run_with_it(
     assert not (tmp_path / "run" / "snapshot.parquet").exists()
 
 
+@pytest.mark.parametrize("interrupted", [None, OSError("INTERRUPT Error: Interrupted!")])
 def test_a_run_that_fails_stops_the_writer_and_leaves_no_profiles(
-    tmp_path: Path, source: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    source: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    interrupted: BaseException | None,
 ) -> None:
+    """``interrupted``: what the stream raises once the writer is stopped, as the Arrow reader
+    does when DuckDB's query is interrupted mid-batch (an ``OSError``); None: the stop is seen
+    between batches."""
     monkeypatch.setattr(profiles, "BATCH_ROWS", 10)  # 200 batches...
     write = profiles.write_profiles
+    made = spy_beside(monkeypatch)
 
     def slow(directory: Path, batches: Iterable[pa.RecordBatch]) -> ProfilesRef:
         def slowed() -> Generator[pa.RecordBatch, None, None]:
             for batch in batches:
                 time.sleep(0.01)  # ...of 10 ms each: two seconds the run will not give it
+                if interrupted is not None and made[0].stopped:
+                    raise interrupted
                 yield batch
 
         return write(directory, slowed())
 
     monkeypatch.setattr(profiles, "write_profiles", slow)
-    made = spy_beside(monkeypatch)
 
     def refused(*_: Any, **__: Any) -> None:
         raise BatchOutputError("decisions.parquet: cannot write: permission denied")
@@ -135,6 +144,7 @@ def test_a_run_that_fails_stops_the_writer_and_leaves_no_profiles(
     monkeypatch.setattr(run, "write_output", refused)
     with pytest.raises(BatchOutputError):
         run_into(duckdb_backend("512MB", 2), source, tmp_path / "run")
-    assert len(made) == 1 and made[0].result() is None  # stopped, not finished
+    assert len(made) == 1 and made[0].stopped
+    assert made[0].result() is None  # stopped, not finished, and no error of its own
     assert not [t for t in threading.enumerate() if t.name == WRITER]
     assert not list((tmp_path / "run").glob("*profiles-*"))  # no file, no temporary

@@ -103,13 +103,20 @@ class ProfilesBeside:
             self.unordered = True
         except duckdb.OutOfMemoryException:
             pass  # rows wider than its cap allows: the run writes them under its own
-        except (_StoppedError, duckdb.InterruptException):
-            pass
-        except BaseException as exc:  # raised again in the run's thread by ``result``
-            self._error = exc
+        except BaseException as exc:
+            # Stopped: whatever the interrupted stream raised is moot (the Arrow reader turns
+            # DuckDB's interrupt into an ``OSError``). Else raised in the run's thread by
+            # ``result``.
+            if not self.stopped:
+                self._error = exc
+
+    @property
+    def stopped(self) -> bool:
+        """Whether ``close`` asked a writer still running to stop."""
+        return self._stop.is_set()
 
     def _until_stopped(self, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            if self._stop.is_set():
+            if self.stopped:
                 raise _StoppedError
             yield batch
