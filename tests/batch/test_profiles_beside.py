@@ -17,7 +17,7 @@ import pytest
 from batch_runs import AS_OF, run_into
 from profile_streams import spy_beside, spy_streams
 
-from creditgate.batch import profiles, run
+from creditgate.batch import backends, profiles, run
 from creditgate.batch.backends import duckdb_backend
 from creditgate.batch.profiles import write_sorted_profiles
 from creditgate.batch.run import BatchOutputError, read_input
@@ -122,7 +122,7 @@ def test_a_run_that_fails_stops_the_writer_and_leaves_no_profiles(
     """``interrupted``: what the stream raises once the writer is stopped, as the Arrow reader
     does when DuckDB's query is interrupted mid-batch (an ``OSError``); None: the stop is seen
     between batches."""
-    monkeypatch.setattr(profiles, "BATCH_ROWS", 10)  # 200 batches...
+    monkeypatch.setattr(backends, "BATCH_ROWS", 10)  # 200 batches...
     write = profiles.write_profiles
     made = spy_beside(monkeypatch)
 

@@ -196,6 +196,11 @@ class Backend:
         if self.name == "spark":
             yield from self.fetch_sql(sql).to_batches(BATCH_ROWS)
             return
+        yield from self.stream_sql(sql)
+
+    def stream_sql(self, sql: str) -> Generator[pa.RecordBatch, None, None]:
+        """DuckDB: ``batches`` of SQL compiled beforehand (``compile``), which another thread
+        can run on this backend's connection without touching Ibis."""
         con = self.con.con
         setting = "SELECT current_setting('preserve_insertion_order')"
         [(preserved,)] = con.execute(setting).fetchall()

@@ -22,7 +22,7 @@ import duckdb
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from creditgate.batch.backends import BATCH_ROWS, Backend
+from creditgate.batch.backends import Backend
 from creditgate.snapshot_profiles import ProfilesOrderError, ProfilesRef, write_profiles
 
 
@@ -93,12 +93,9 @@ class ProfilesBeside:
         self._side.con.disconnect()
 
     def _write(self) -> None:
-        con = self._side.con.con
         try:
-            # this database's own setting: the rows arrive in the input's order
-            con.execute("SET preserve_insertion_order = true")
-            with closing(con.sql(self._sql).to_arrow_reader(BATCH_ROWS)) as reader:
-                self._ref = write_profiles(self._directory, self._until_stopped(reader))
+            with closing(self._side.stream_sql(self._sql)) as stream:
+                self._ref = write_profiles(self._directory, self._until_stopped(stream))
         except ProfilesOrderError:
             self.unordered = True
         except duckdb.OutOfMemoryException:
